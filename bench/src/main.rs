@@ -1,0 +1,39 @@
+//! `vmlab`: VM or container? Measured on this machine.
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod run;
+
+/// VM or container? Boot time, image size and isolation overhead, measured.
+#[derive(Parser, Debug)]
+#[command(name = "vmlab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build the artifacts every backend boots, or show their sizes.
+    #[command(subcommand)]
+    Images(cmd::images::ImagesCommand),
+    /// Boot the workload once in one backend.
+    Run(run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Images(c) => cmd::images::main(c).map(|()| 0),
+        Command::Run(args) => run::main(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("vmlab: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

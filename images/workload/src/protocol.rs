@@ -1,0 +1,96 @@
+//! The protocol every backend speaks with the workload.
+//!
+//! The workload signals three kinds of event: **ready** (the first instruction
+//! of the workload proper), **mark** (a phase boundary, with a small id) and
+//! **exit** (with the exit code). Each event is one 32-bit word:
+//! `kind << 24 | arg`.
+//!
+//! - In a VM the word is written with one `out dx, eax` to [`PORT`]: one
+//!   write, one VM exit, one host timestamp. A Linux guest's PID 1 gets
+//!   access to the port with `ioperm`.
+//! - In a sandbox or a plain process the word is written, little endian, as
+//!   4 bytes to an inherited pipe; the fd number is passed in the environment
+//!   variable [`FD_ENV`].
+//!
+//! Results travel separately, as JSON lines on the console (serial port or
+//! stdout). Every such line starts with [`LINE_PREFIX`], so a host can pick
+//! them out of kernel log noise.
+
+/// The vmlab I/O port (below 0x400, so `ioperm` can grant it).
+pub const PORT: u16 = 0x0f4;
+
+/// Environment variable naming the inherited protocol fd.
+pub const FD_ENV: &str = "VMLAB_FD";
+
+/// Every JSON line the workload prints starts with this.
+pub const LINE_PREFIX: &str = "{\"vmlab\":";
+
+/// One protocol event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The workload proper has started.
+    Ready,
+    /// A phase boundary; the id is below 2^24.
+    Mark(u32),
+    /// The workload is done and asks to exit with this code.
+    Exit(u8),
+}
+
+const KIND_READY: u32 = 1;
+const KIND_MARK: u32 = 2;
+const KIND_EXIT: u32 = 3;
+const ARG_MASK: u32 = 0x00ff_ffff;
+
+impl Event {
+    /// The 32-bit word for this event.
+    pub const fn encode(self) -> u32 {
+        match self {
+            Event::Ready => KIND_READY << 24,
+            Event::Mark(id) => (KIND_MARK << 24) | (id & ARG_MASK),
+            Event::Exit(code) => (KIND_EXIT << 24) | code as u32,
+        }
+    }
+
+    /// Decodes a word; `None` for a word no workload writes.
+    pub const fn decode(word: u32) -> Option<Event> {
+        let arg = word & ARG_MASK;
+        match word >> 24 {
+            KIND_READY if arg == 0 => Some(Event::Ready),
+            KIND_MARK => Some(Event::Mark(arg)),
+            KIND_EXIT if arg <= 0xff => Some(Event::Exit(arg as u8)),
+            _ => None,
+        }
+    }
+
+    /// The 4 bytes written to the protocol fd.
+    pub const fn to_bytes(self) -> [u8; 4] {
+        self.encode().to_le_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip() {
+        for e in [
+            Event::Ready,
+            Event::Mark(0),
+            Event::Mark(ARG_MASK),
+            Event::Exit(0),
+            Event::Exit(255),
+        ] {
+            assert_eq!(Event::decode(e.encode()), Some(e));
+            assert_eq!(Event::decode(u32::from_le_bytes(e.to_bytes())), Some(e));
+        }
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        assert_eq!(Event::decode(0), None);
+        assert_eq!(Event::decode(0xff00_0000), None);
+        assert_eq!(Event::decode((KIND_READY << 24) | 1), None);
+        assert_eq!(Event::decode((KIND_EXIT << 24) | 0x100), None);
+    }
+}

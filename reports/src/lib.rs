@@ -1,0 +1,1 @@
+//! vmlab results model, statistics and report (placeholder).

@@ -1,0 +1,1 @@
+//! The vmlab namespace sandbox (placeholder).

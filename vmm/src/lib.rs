@@ -1,0 +1,1 @@
+//! The tiny vmlab VMM (placeholder).
