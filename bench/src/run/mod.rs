@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+mod process;
+mod sandbox;
+mod vm;
+
 /// The backends `vmlab run` knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -100,5 +104,35 @@ pub struct RunOutput {
 
 /// Runs `vmlab run` and returns the process exit code.
 pub fn main(args: RunArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("backend {:?} is not implemented yet", args.backend)
+    let out = match args.backend {
+        Backend::Process => process::run(&args)?,
+        Backend::Sandbox => sandbox::run(&args)?,
+        Backend::VmBare | Backend::VmLinux => vm::run(&args)?,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_summary(&out);
+    }
+    Ok(out.exit_code)
+}
+
+/// The human-readable summary of one run, on stderr (stdout is the workload's).
+fn print_summary(out: &RunOutput) {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    match out.to_ready_ns {
+        Some(r) => eprintln!(
+            "{}: ready after {:.3} ms, exit {} after {:.3} ms",
+            out.backend,
+            ms(r),
+            out.exit_code,
+            ms(out.to_exit_ns)
+        ),
+        None => eprintln!(
+            "{}: never signalled ready; exit {} after {:.3} ms",
+            out.backend,
+            out.exit_code,
+            ms(out.to_exit_ns)
+        ),
+    }
 }

@@ -1,0 +1,6 @@
+//! `vmlab run --backend process` (placeholder).
+use super::{RunArgs, RunOutput};
+
+pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
+    anyhow::bail!("backend {:?} is not implemented yet", args.backend)
+}
