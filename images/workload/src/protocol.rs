@@ -11,6 +11,7 @@
 //! - In a sandbox or a plain process the word is written, little endian, as
 //!   4 bytes to an inherited pipe; the fd number is passed in the environment
 //!   variable [`FD_ENV`].
+//! - Without either, events are only printed as console lines.
 //!
 //! Results travel separately, as JSON lines on the console (serial port or
 //! stdout). Every such line starts with [`LINE_PREFIX`], so a host can pick
@@ -21,6 +22,11 @@ pub const PORT: u16 = 0x0f4;
 
 /// Environment variable naming the inherited protocol fd.
 pub const FD_ENV: &str = "VMLAB_FD";
+
+/// Environment variable that, set to `1`, tells the workload to use [`PORT`].
+/// A VMM puts `VMLAB_PORT=1` on the Linux command line; Linux hands such
+/// `key=value` words to init as environment.
+pub const PORT_ENV: &str = "VMLAB_PORT";
 
 /// Every JSON line the workload prints starts with this.
 pub const LINE_PREFIX: &str = "{\"vmlab\":";
