@@ -1,1 +1,2 @@
-//! Builds the artifacts vmlab boots (placeholder).
+//! Builds what vmlab boots, from one workload.
+pub mod embedded;
