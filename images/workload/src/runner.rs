@@ -1,0 +1,224 @@
+//! One run of the workload: ready, the kernels, exit.
+use core::fmt::Write;
+
+use crate::args::{ArgsError, Spec};
+use crate::kernels;
+use crate::platform::Platform;
+use crate::protocol::Event;
+use crate::report;
+
+/// Runs the workload described by `spec` and returns its exit code.
+///
+/// Sends [`Event::Ready`] and prints the ready line; for kernel `i` (from 1)
+/// sends `Mark(i)` before it starts, and `Mark(n + 1)` after the last of `n`
+/// kernels; prints one result line per measurement, or an error line for a
+/// kernel that failed; prints the exit line. The exit code is `--exit` if
+/// given, else 1 if a kernel failed, else 0. It does **not** send
+/// [`Event::Exit`]: the caller flushes its console first, then sends it.
+/// Console write errors are ignored (there is nowhere to report them).
+pub fn run<P, W>(p: &mut P, spec: &Spec, out: &mut W) -> u8
+where
+    P: Platform + ?Sized,
+    W: Write + ?Sized,
+{
+    p.event(Event::Ready);
+    let _ = report::ready(out);
+    let mut failed = false;
+    let kernels = spec.kernels();
+    for (i, &kernel) in kernels.iter().enumerate() {
+        p.event(Event::Mark(i as u32 + 1));
+        let mut emit = |m: &report::Measurement| {
+            let _ = report::result(out, m);
+        };
+        let outcome = if kernel.is_shared() {
+            kernels::run_shared(p, kernel, spec, &mut emit)
+        } else {
+            p.native(kernel, spec, &mut emit)
+        };
+        if let Err(failure) = outcome {
+            failed = true;
+            let _ = report::error(out, Some(kernel), &failure);
+        }
+    }
+    if !kernels.is_empty() {
+        p.event(Event::Mark(kernels.len() as u32 + 1));
+    }
+    let code = spec.exit.unwrap_or(u8::from(failed));
+    let _ = report::exit(out, code);
+    code
+}
+
+/// Exit code for arguments the workload does not understand.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Reports bad arguments: prints an error line and the exit line and
+/// returns [`EXIT_USAGE`]. No ready event is sent: the workload proper never
+/// started. The caller sends [`Event::Exit`] after flushing.
+pub fn bad_args<W: Write + ?Sized>(err: &ArgsError<'_>, out: &mut W) -> u8 {
+    let _ = report::error(out, None, err);
+    let _ = report::exit(out, EXIT_USAGE);
+    EXIT_USAGE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Kernel;
+    use crate::measure::Clock;
+    use core::cell::Cell;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// A clock that moves `step` nanoseconds at every read.
+    #[derive(Clone, Copy)]
+    struct StepClock<'a> {
+        now: &'a Cell<u64>,
+        step: u64,
+    }
+
+    impl Clock for StepClock<'_> {
+        fn now_ns(&self) -> u64 {
+            self.now.set(self.now.get() + self.step);
+            self.now.get()
+        }
+    }
+
+    struct Fake<'a> {
+        now: &'a Cell<u64>,
+        step: u64,
+        events: Vec<Event>,
+        crossings: u64,
+        scratch: Vec<u64>,
+        regions: Vec<Vec<u8>>,
+        regions_left: usize,
+        released: usize,
+    }
+
+    impl<'a> Fake<'a> {
+        fn new(now: &'a Cell<u64>, step: u64) -> Self {
+            Fake {
+                now,
+                step,
+                events: Vec::new(),
+                crossings: 0,
+                scratch: Vec::new(),
+                regions: Vec::new(),
+                regions_left: 3,
+                released: 0,
+            }
+        }
+    }
+
+    impl<'a> Platform for Fake<'a> {
+        type Clock = StepClock<'a>;
+        fn clock(&self) -> StepClock<'a> {
+            StepClock {
+                now: self.now,
+                step: self.step,
+            }
+        }
+        fn cross(&mut self) {
+            self.crossings += 1;
+        }
+        fn event(&mut self, event: Event) {
+            self.events.push(event);
+        }
+        fn scratch(&mut self, words: usize) -> Option<&mut [u64]> {
+            self.scratch.resize(words, 0);
+            Some(&mut self.scratch)
+        }
+        fn fresh(&mut self, bytes: usize) -> Option<&mut [u8]> {
+            self.regions_left = self.regions_left.checked_sub(1)?;
+            self.regions.push(std::vec![0; bytes]);
+            self.regions.last_mut().map(|r| &mut r[..])
+        }
+        fn release(&mut self) {
+            self.released += self.regions.len();
+            self.regions.clear();
+        }
+    }
+
+    fn lines(out: &str) -> Vec<&str> {
+        out.lines().collect()
+    }
+
+    #[test]
+    fn runs_kernels_between_ready_marks_and_exit() {
+        let now = Cell::new(0);
+        let mut p = Fake::new(&now, 1_000);
+        let spec =
+            Spec::parse("cpu memory pagetouch crossing spawn --size 64K --time 8us".split(' '))
+                .unwrap();
+        let mut out = String::new();
+        let code = run(&mut p, &spec, &mut out);
+        assert_eq!(code, 1, "spawn is unsupported here: {out}");
+        assert_eq!(
+            p.events,
+            [
+                Event::Ready,
+                Event::Mark(1),
+                Event::Mark(2),
+                Event::Mark(3),
+                Event::Mark(4),
+                Event::Mark(5),
+                Event::Mark(6)
+            ]
+        );
+        let l = lines(&out);
+        assert_eq!(l.len(), 7, "{out}");
+        assert_eq!(l[0], "{\"vmlab\":\"ready\"}");
+        for (line, k) in l[1..5].iter().zip(Kernel::ALL) {
+            let head = std::format!("{{\"vmlab\":\"result\",\"kernel\":\"{k}\",\"iters\":");
+            assert!(line.starts_with(&head), "{line}");
+        }
+        assert!(l[5].starts_with("{\"vmlab\":\"error\",\"kernel\":\"spawn\""));
+        assert_eq!(l[6], "{\"vmlab\":\"exit\",\"code\":1}");
+        assert!(p.crossings > 0);
+        // Every fresh region was given back.
+        assert!(p.regions.is_empty() && p.released > 0);
+    }
+
+    #[test]
+    fn exit_option_wins_and_no_kernels_means_no_marks() {
+        let now = Cell::new(0);
+        let mut p = Fake::new(&now, 1);
+        let spec = Spec::parse(["spawn", "--exit", "9"]).unwrap();
+        let mut out = String::new();
+        assert_eq!(run(&mut p, &spec, &mut out), 9);
+        let mut p = Fake::new(&now, 1);
+        let mut out = String::new();
+        assert_eq!(run(&mut p, &Spec::default(), &mut out), 0);
+        assert_eq!(p.events, [Event::Ready]);
+        assert_eq!(
+            out,
+            "{\"vmlab\":\"ready\"}\n{\"vmlab\":\"exit\",\"code\":0}\n"
+        );
+    }
+
+    #[test]
+    fn pagetouch_stops_when_memory_runs_out() {
+        let now = Cell::new(0);
+        let mut p = Fake::new(&now, 1);
+        let spec = Spec::parse(["pagetouch", "--size", "16K", "--time", "1s"]).unwrap();
+        let mut out = String::new();
+        assert_eq!(run(&mut p, &spec, &mut out), 0, "{out}");
+        // Three regions of four pages, then the fake has no more.
+        assert!(out.contains("\"iters\":12,"), "{out}");
+        p.regions_left = 0;
+        let mut out = String::new();
+        assert_eq!(run(&mut p, &spec, &mut out), 1);
+        assert!(
+            out.contains("cannot get 16384 bytes of fresh memory"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn bad_args_print_an_error_and_exit_2() {
+        let mut out = String::new();
+        let err = Spec::parse(["bogus"]).unwrap_err();
+        assert_eq!(bad_args(&err, &mut out), 2);
+        assert_eq!(lines(&out)[1], "{\"vmlab\":\"exit\",\"code\":2}",);
+        assert!(lines(&out)[0].contains("unknown kernel `bogus`"));
+    }
+}
