@@ -1,0 +1,89 @@
+//! Where protocol events go: an inherited fd, the vmlab I/O port, or
+//! nowhere (console lines only).
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+
+use vmlab_workload::protocol::{Event, FD_ENV, PORT, PORT_ENV};
+
+use super::sys;
+
+/// The protocol channel chosen from the environment.
+pub enum Channel {
+    /// 4-byte little-endian words to an inherited fd (`VMLAB_FD=<n>`).
+    Fd(File),
+    /// One `out dx, eax` per event to the vmlab port (`VMLAB_PORT=1`).
+    Port,
+    /// No channel: events are only visible as console lines.
+    Console,
+}
+
+/// Why the protocol channel could not be set up.
+#[derive(Debug)]
+pub enum ChannelError {
+    /// `VMLAB_FD` is not a number.
+    BadFd(String),
+    /// `VMLAB_FD` names an fd that cannot be used.
+    FdNotOpen(String, io::Error),
+    /// `VMLAB_PORT` is set to something other than `1`.
+    BadPort(String),
+    /// `ioperm` refused the port.
+    Ioperm(io::Error),
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelError::BadFd(v) => {
+                write!(f, "{FD_ENV}=`{v}` is not a file descriptor number; unset it or give the number of an inherited pipe")
+            }
+            ChannelError::FdNotOpen(v, e) => {
+                write!(f, "{FD_ENV}={v} cannot be used ({e}); pass an open, inherited pipe fd above 2")
+            }
+            ChannelError::BadPort(v) => {
+                write!(f, "{PORT_ENV}=`{v}` is not `1`; set it to 1 in a vmlab VM or unset it")
+            }
+            ChannelError::Ioperm(e) => write!(
+                f,
+                "{PORT_ENV}=1 but access to I/O port {PORT:#x} was refused ({e}); it needs root (CAP_SYS_RAWIO) in a VM"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+impl Channel {
+    /// Chooses the channel from `VMLAB_FD` and `VMLAB_PORT`.
+    pub fn from_env() -> Result<Channel, ChannelError> {
+        if let Some(v) = std::env::var_os(FD_ENV) {
+            let v = v.to_string_lossy().into_owned();
+            let fd = v.parse().map_err(|_| ChannelError::BadFd(v.clone()))?;
+            let fd = sys::inherited_fd(fd).map_err(|e| ChannelError::FdNotOpen(v, e))?;
+            return Ok(Channel::Fd(File::from(fd)));
+        }
+        match std::env::var_os(PORT_ENV) {
+            None => Ok(Channel::Console),
+            Some(v) if v == "1" => {
+                sys::ioperm(PORT, 4).map_err(ChannelError::Ioperm)?;
+                Ok(Channel::Port)
+            }
+            Some(v) => Err(ChannelError::BadPort(v.to_string_lossy().into_owned())),
+        }
+    }
+
+    /// Sends one event. A host that went away cannot be told anything, so a
+    /// failed fd write is reported on stderr once and otherwise ignored.
+    pub fn send(&mut self, event: Event) {
+        match self {
+            Channel::Fd(f) => {
+                if let Err(e) = f.write_all(&event.to_bytes()) {
+                    eprintln!("vmlab-workload: cannot write protocol event to {FD_ENV}: {e}");
+                    *self = Channel::Console;
+                }
+            }
+            Channel::Port => sys::out32(PORT, event.encode()),
+            Channel::Console => {}
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The workload binary as a plain process: every kernel, the fd protocol,
+//! and bad arguments. Nothing here depends on how fast the machine is.
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use vmlab_workload::protocol::{Event, FD_ENV, LINE_PREFIX, PORT_ENV};
+use vmlab_workload::Kernel;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vmlab-workload");
+
+fn workload(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove(FD_ENV).env_remove(PORT_ENV);
+    cmd
+}
+
+fn output(args: &[&str]) -> Output {
+    workload(args).output().expect("run the workload binary")
+}
+
+/// Every `{"vmlab":` line of stdout, parsed.
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .filter(|l| l.starts_with(LINE_PREFIX))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn every_kernel_reports_a_result() {
+    let names: Vec<&str> = Kernel::ALL.iter().map(|k| k.name()).collect();
+    let mut args = names.clone();
+    args.extend(["--time", "20ms", "--size", "1M"]);
+    let out = output(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.first().unwrap()["vmlab"], "ready");
+    let last = lines.last().unwrap();
+    assert_eq!((&last["vmlab"], &last["code"]), (&"exit".into(), &0.into()));
+    for name in names {
+        let results: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["vmlab"] == "result" && l["kernel"] == name)
+            .collect();
+        let expected = if name == "spawn" { 2 } else { 1 };
+        assert_eq!(results.len(), expected, "results for {name}: {lines:?}");
+        for r in results {
+            let iters = r["iters"].as_u64().unwrap();
+            let total = r["total_ns"].as_u64().unwrap();
+            let per = r["ns_per_iter"].as_f64().unwrap();
+            assert!(iters > 0 && total > 0 && per > 0.0, "{r}");
+            assert!((per - total as f64 / iters as f64).abs() < 0.01, "{r}");
+        }
+    }
+    let modes: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["kernel"] == "spawn")
+        .map(|l| &l["mode"])
+        .collect();
+    assert_eq!(modes, ["fork", "exec"]);
+    assert!(lines.iter().all(|l| l["vmlab"] != "error"), "{lines:?}");
+}
+
+#[test]
+fn events_go_to_the_inherited_fd_in_order() {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two new fds into the array (without close-on-exec,
+    // so the child inherits the write end).
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both fds are new and owned by nothing else.
+    let (mut reader, writer) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let fd = writer.as_raw_fd();
+    let mut cmd = workload(&["crossing", "cpu", "--time", "1ms", "--exit", "3"]);
+    let status = cmd.env(FD_ENV, fd.to_string()).status().unwrap();
+    drop(writer);
+    drop(cmd);
+    assert_eq!(status.code(), Some(3));
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).unwrap();
+    let events: Vec<Option<Event>> = bytes
+        .chunks(4)
+        .map(|w| Event::decode(u32::from_le_bytes(w.try_into().unwrap())))
+        .collect();
+    let expected = [
+        Event::Ready,
+        Event::Mark(1),
+        Event::Mark(2),
+        Event::Mark(3),
+        Event::Exit(3),
+    ];
+    assert_eq!(events, expected.map(Some));
+}
+
+fn assert_usage_error(args: &[&str], word: &str) {
+    let out = output(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("`{word}`")), "{stderr}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["vmlab"], "error");
+    assert!(lines[0]["message"].as_str().unwrap().contains(word));
+    assert_eq!(lines[1]["code"], 2);
+}
+
+#[test]
+fn bad_arguments_exit_2_naming_the_word() {
+    assert_usage_error(&["cpu", "bogus"], "bogus");
+    assert_usage_error(&["memory", "--size", "3X"], "3X");
+    assert_usage_error(&["--time", "5"], "5");
+    assert_usage_error(&["--frobnicate"], "--frobnicate");
+}
+
+#[test]
+fn exit_option_sets_the_code() {
+    let out = output(&["--exit", "7"]);
+    assert_eq!(out.status.code(), Some(7));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["vmlab"], "ready");
+    assert_eq!(lines[1]["code"], 7);
+}
+
+#[test]
+fn help_prints_usage() {
+    let out = output(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: vmlab-workload"));
+}
+
+#[test]
+fn a_bad_protocol_fd_is_a_clear_error() {
+    let out = workload(&["cpu"]).env(FD_ENV, "abc").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("VMLAB_FD=`abc`"), "{stderr}");
+    let out = workload(&["cpu"]).env(FD_ENV, "987").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VMLAB_FD=987"));
+}
