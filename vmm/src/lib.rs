@@ -1,1 +1,151 @@
-//! The tiny vmlab VMM (placeholder).
+//! The tiny vmlab VMM: boots the bare vmlab guest or a Linux kernel with the
+//! workload initramfs on KVM, and times every step.
+//!
+//! One call, [`run`], does everything on the calling thread:
+//!
+//! 1. open `/dev/kvm`, check the API version and capabilities, and tell
+//!    hardware KVM from software nested KVM ([`kvm`]);
+//! 2. create the VM (Linux: TSS area, in-kernel irqchip, PIT) and map guest
+//!    RAM through vm-memory, untouched until used ([`memory`], [`layout`]);
+//! 3. create the vCPU and load the guest ([`loader`]): the bare ELF with its
+//!    boot info, or a bzImage / vmlinux with zero page, e820 map, command
+//!    line, initramfs and ACPI tables;
+//! 4. write the GDT and identity page tables and set the registers for 64-bit
+//!    entry (PVH: 32-bit), plus CPUID, MSRs, LAPIC and FPU for Linux ([`arch`], [`vcpu`]);
+//! 5. run the vCPU ([`vm`]): port I/O goes to COM1, the vmlab protocol port,
+//!    the i8042 reset line and the CMOS RTC ([`devices`]); ready, marks and exit
+//!    are timestamped as they arrive; a timer ([`timer`]) enforces the timeout;
+//! 6. tear everything down and report ([`VmOutcome`]).
+//!
+//! The vCPU run loop needs no helper thread, so nothing outlives the call.
+#![deny(missing_docs)]
+
+pub mod arch;
+pub mod builder;
+pub mod devices;
+pub mod kvm;
+pub mod layout;
+pub mod loader;
+pub mod memory;
+pub mod timer;
+pub mod vcpu;
+pub mod vm;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use builder::run;
+pub use devices::port::Unhandled;
+pub use kvm::KvmKind;
+pub use vm::ExitCounts;
+
+/// What to boot and how.
+pub struct VmConfig<'a> {
+    /// The guest.
+    pub guest: Guest<'a>,
+    /// Guest RAM in MiB.
+    pub mem_mib: u64,
+    /// Kill the guest after this long.
+    pub timeout: Duration,
+    /// Where to copy the guest's serial output as it arrives (it is captured either way).
+    pub serial_stream: Option<Box<dyn Write + Send>>,
+}
+
+/// The guest to boot.
+pub enum Guest<'a> {
+    /// The bare vmlab guest ELF, with its argument string (space separated).
+    Bare {
+        /// The ELF image.
+        elf: &'a [u8],
+        /// Arguments for the workload.
+        args: String,
+    },
+    /// A Linux kernel with an initramfs.
+    Linux(LinuxGuest),
+}
+
+/// A Linux guest.
+#[derive(Clone, Debug, Default)]
+pub struct LinuxGuest {
+    /// bzImage or uncompressed vmlinux ELF.
+    pub kernel: PathBuf,
+    /// The initramfs (cpio, optionally compressed).
+    pub initramfs: Option<PathBuf>,
+    /// Extra kernel command-line words (before `--`).
+    pub cmdline_extra: String,
+    /// Arguments for init (after `--` on the command line).
+    pub init_args: Vec<String>,
+}
+
+/// What one boot did.
+#[derive(Clone, Debug)]
+pub struct VmOutcome {
+    /// The guest's exit code.
+    pub exit_code: u8,
+    /// The KVM kind that ran it.
+    pub kvm_kind: KvmKind,
+    /// Start to the ready event, ns.
+    pub to_ready_ns: u64,
+    /// Start to the exit event, ns.
+    pub exit_event_ns: u64,
+    /// Start to the VM torn down, ns.
+    pub to_exit_ns: u64,
+    /// Setup steps, each as (name, ns since start) at its end.
+    pub phases: Vec<(&'static str, u64)>,
+    /// Protocol marks (id, ns since start).
+    pub marks: Vec<(u32, u64)>,
+    /// vCPU exits by kind.
+    pub exits: ExitCounts,
+    /// Port traffic no device handled.
+    pub unhandled: Unhandled,
+    /// Everything the guest wrote to COM1.
+    pub console: Vec<u8>,
+    /// TSC frequency KVM gave the guest (kHz; 0 when unknown).
+    pub tsc_khz: u32,
+    /// Guest RAM in MiB.
+    pub mem_mib: u64,
+}
+
+/// Errors booting a guest.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Opening or checking KVM failed.
+    #[error(transparent)]
+    Kvm(#[from] kvm::Error),
+    /// Guest memory could not be set up.
+    #[error(transparent)]
+    Memory(#[from] memory::Error),
+    /// A VM-level ioctl failed.
+    #[error("KVM could not {what}")]
+    Vm {
+        /// The step.
+        what: &'static str,
+        /// What KVM reported.
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    /// The page tables could not be written.
+    #[error(transparent)]
+    Paging(#[from] arch::x86_64::paging::Error),
+    /// The GDT could not be written.
+    #[error("cannot write the GDT into guest memory")]
+    Gdt(#[source] vm_memory::GuestMemoryError),
+    /// The bare guest could not be loaded.
+    #[error(transparent)]
+    Bare(#[from] loader::bare::Error),
+    /// The Linux guest could not be loaded.
+    #[error(transparent)]
+    Linux(#[from] loader::linux::Error),
+    /// The vCPU could not be set up.
+    #[error(transparent)]
+    Vcpu(#[from] vcpu::Error),
+    /// The guest ran and failed; its console output is kept.
+    #[error("{failure}")]
+    Guest {
+        /// What went wrong.
+        failure: vm::Error,
+        /// Everything it wrote to COM1.
+        console: Vec<u8>,
+    },
+}

@@ -1,0 +1,158 @@
+//! Ordered construction of one VM, a host timestamp after every step, then
+//! the run loop and teardown.
+//!
+//! Steps: (read kernel and initramfs) → open KVM → create VM (TSS, irqchip,
+//! PIT for Linux) → guest memory → vCPU → load guest (ELF + boot info, or
+//! kernel + zero page + command line + initramfs + ACPI) → GDT and page
+//! tables → registers → run → tear down (vCPU, VM, memory, KVM fd).
+use std::time::{Duration, Instant};
+
+use kvm_bindings::{kvm_pit_config, KVM_PIT_SPEAKER_DUMMY};
+use kvm_ioctls::VmFd;
+
+use crate::arch::x86_64::{gdt, paging, regs};
+use crate::devices::port::PortBus;
+use crate::kvm::KvmHandle;
+use crate::loader::{bare, linux};
+use crate::{layout, memory, vcpu, vm, Error, Guest, VmConfig, VmOutcome};
+
+/// Smallest memory for the bare guest (its image lives at 1 MiB).
+pub const BARE_MIN_MIB: u64 = 2;
+/// Smallest memory for a Linux guest.
+pub const LINUX_MIN_MIB: u64 = 32;
+
+/// Timestamps of named steps since one start.
+struct Timeline {
+    start: Instant,
+    phases: Vec<(&'static str, u64)>,
+}
+
+impl Timeline {
+    fn mark(&mut self, name: &'static str) {
+        self.phases
+            .push((name, self.start.elapsed().as_nanos() as u64));
+    }
+}
+
+fn vm_step<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, Error> {
+    r.map_err(|source| Error::Vm { what, source })
+}
+
+/// Creates the VM; a Linux guest also gets KVM's TSS area, the in-kernel
+/// irqchip (PIC, IOAPIC, LAPIC) and the PIT.
+fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
+    let vm = vm_step("create the VM", kvm.kvm.create_vm())?;
+    if linux {
+        vm_step(
+            "set the TSS address",
+            vm.set_tss_address(layout::KVM_TSS_GPA as usize),
+        )?;
+        vm_step("create the in-kernel irqchip", vm.create_irq_chip())?;
+        let pit = kvm_pit_config {
+            flags: KVM_PIT_SPEAKER_DUMMY,
+            ..Default::default()
+        };
+        vm_step("create the PIT", vm.create_pit2(pit))?;
+    }
+    Ok(vm)
+}
+
+/// Boots the configured guest once and returns what it did.
+pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
+    let mut t = Timeline {
+        start: Instant::now(),
+        phases: Vec::with_capacity(12),
+    };
+    let linux_files = match &config.guest {
+        Guest::Linux(l) => {
+            let files = linux::Files::read(l)?;
+            t.mark("read_files");
+            Some(files)
+        }
+        Guest::Bare { .. } => None,
+    };
+    let is_linux = linux_files.is_some();
+    let min_mib = if is_linux {
+        LINUX_MIN_MIB
+    } else {
+        BARE_MIN_MIB
+    };
+    memory::check_size(config.mem_mib, min_mib, memory::host_mib())?;
+
+    let kvm = KvmHandle::open(is_linux)?;
+    t.mark("kvm_open");
+    let vm = create_vm(&kvm, is_linux)?;
+    t.mark("vm_create");
+    let mem = memory::create(config.mem_mib)?;
+    memory::register(&vm, &mem)?;
+    t.mark("memory");
+    let mut vcpu = vcpu::create(&vm)?;
+    let tsc_khz = vcpu::tsc_khz(&vcpu);
+    t.mark("vcpu_create");
+
+    let mem_bytes = config.mem_mib << 20;
+    let low_end = layout::low_mem_end(mem_bytes);
+    let (mode, regs) = match (&config.guest, &linux_files) {
+        (Guest::Bare { elf, args }, _) => {
+            let loaded = bare::load(&mem, mem_bytes, low_end, elf, args, tsc_khz)?;
+            t.mark("load");
+            let cr3 = paging::write_identity(&mem, low_end)?;
+            gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
+            let r = regs::regs(
+                loaded.entry,
+                layout::STACK_TOP_GPA,
+                layout::BOOTINFO_GPA,
+                0,
+                0,
+            );
+            (regs::EntryMode::Long { cr3 }, r)
+        }
+        (Guest::Linux(l), Some(files)) => {
+            let entry = linux::load(&mem, mem_bytes, files, l)?;
+            t.mark("load");
+            gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
+            vcpu::set_linux_state(&kvm.kvm, &vcpu)?;
+            entry.registers(&mem, low_end)?
+        }
+        (Guest::Linux(_), None) => unreachable!("Linux files are read above"),
+    };
+    vcpu::set_entry(&vcpu, mode, &regs)?;
+    t.mark("vcpu_setup");
+
+    let mut bus = PortBus::new(config.serial_stream);
+    let params = vm::RunParams {
+        start: t.start,
+        timeout: config.timeout,
+        irqchip: is_linux,
+    };
+    let mut ran = vm::Ran::default();
+    let result = vm::run(&vm, &mut vcpu, &mut bus, &params, &mut ran);
+
+    // Tear down in order: vCPU, VM, memory, KVM.
+    let kvm_kind = kvm.kind;
+    drop(vcpu);
+    drop(vm);
+    drop(mem);
+    drop(kvm);
+    let gone = t.start.elapsed();
+    let unhandled = bus.unhandled;
+    let console = bus.serial.into_output();
+    if let Err(failure) = result {
+        return Err(Error::Guest { failure, console });
+    }
+    let ns = |d: Duration| d.as_nanos() as u64;
+    Ok(VmOutcome {
+        exit_code: ran.exit_code,
+        kvm_kind,
+        to_ready_ns: ns(ran.ready.expect("run() returns Ok only after ready")),
+        exit_event_ns: ns(ran.exit),
+        to_exit_ns: ns(gone),
+        phases: t.phases,
+        marks: ran.marks.iter().map(|&(id, d)| (id, ns(d))).collect(),
+        exits: ran.exits,
+        unhandled,
+        console,
+        tsc_khz,
+        mem_mib: config.mem_mib,
+    })
+}

@@ -1,0 +1,541 @@
+//! A Linux guest: bzImage (64-bit boot protocol) or uncompressed vmlinux
+//! (PVH entry when its note is present, else 64-bit entry at `e_entry`),
+//! the command line, the initramfs at the top of low memory, the e820 map,
+//! ACPI tables and the zero page / PVH start info.
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use kvm_bindings::kvm_regs;
+use linux_loader::bootparam::setup_header;
+use linux_loader::cmdline::Cmdline;
+use linux_loader::configurator::linux::LinuxBootConfigurator;
+use linux_loader::configurator::pvh::PvhBootConfigurator;
+use linux_loader::configurator::{BootConfigurator, BootParams};
+use linux_loader::loader::{load_cmdline, BzImage, Elf, KernelLoader, PvhBootCapability};
+use vm_memory::{ByteValued, GuestAddress};
+
+use super::acpi;
+use super::boot_params::{self, BootInputs};
+use crate::arch::x86_64::{paging, regs};
+use crate::layout::{
+    self, CMDLINE_GPA, CMDLINE_MAX, HIGH_MEM_GPA, PVH_INFO_GPA, PVH_MEMMAP_GPA, ZERO_PAGE_GPA,
+};
+use crate::memory::GuestMemoryMmap;
+use crate::LinuxGuest;
+
+/// The command line every Linux guest gets (before the caller's words).
+pub const BASE_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1 pci=off nomodule quiet \
+     i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd tsc=reliable VMLAB_PORT=1";
+
+/// Offset of the 64-bit entry point from the protected-mode kernel's start.
+const STARTUP_64_OFFSET: u64 = 0x200;
+/// `xloadflags`: the kernel has a 64-bit entry point.
+const XLF_KERNEL_64: u16 = 1;
+/// Where the PVH module list goes.
+const PVH_MODLIST_GPA: u64 = PVH_MEMMAP_GPA + 0x800;
+
+/// Errors loading a Linux guest.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The kernel file does not exist.
+    #[error("kernel {0} does not exist (pass --kernel or set VMLAB_KERNEL)")]
+    KernelMissing(PathBuf),
+    /// The initramfs file does not exist.
+    #[error(
+        "initramfs {0} does not exist (build it with `vmlab images build` or pass --initramfs)"
+    )]
+    InitramfsMissing(PathBuf),
+    /// A file could not be read.
+    #[error("cannot read {0}")]
+    Read(PathBuf, #[source] std::io::Error),
+    /// The kernel is neither a bzImage nor an ELF.
+    #[error("{0} is not a Linux kernel (neither a bzImage nor a vmlinux ELF)")]
+    NotAKernel(PathBuf),
+    /// The kernel file is shorter than its headers say.
+    #[error("kernel {path} is truncated: {len} bytes, its headers need {need}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// What the headers need.
+        need: u64,
+    },
+    /// The bzImage has no 64-bit entry point.
+    #[error(
+        "kernel {0} has no 64-bit entry point (boot protocol 2.12+ with XLF_KERNEL_64 needed)"
+    )]
+    No64BitEntry(PathBuf),
+    /// linux-loader refused the kernel.
+    #[error("cannot load kernel {0}")]
+    Load(PathBuf, #[source] linux_loader::loader::Error),
+    /// The kernel (with its decompression space) does not fit.
+    #[error("kernel {path} needs memory up to {need:#x} but the guest has {have:#x} bytes below 3 GiB (raise --mem)")]
+    KernelTooBig {
+        /// The kernel.
+        path: PathBuf,
+        /// End of what it needs.
+        need: u64,
+        /// Low memory end.
+        have: u64,
+    },
+    /// The initramfs does not fit between the kernel and the top of low memory.
+    #[error("initramfs {path} ({size} bytes) does not fit in guest memory: {avail} bytes free above the kernel (raise --mem)")]
+    InitramfsTooBig {
+        /// The initramfs.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// Free bytes.
+        avail: u64,
+    },
+    /// The command line is invalid or too long.
+    #[error("invalid kernel command line")]
+    Cmdline(#[source] linux_loader::cmdline::Error),
+    /// Writing the command line failed.
+    #[error("cannot write the kernel command line into guest memory")]
+    CmdlineWrite(#[source] linux_loader::loader::Error),
+    /// Writing boot structures failed.
+    #[error("cannot write the boot parameters into guest memory")]
+    BootParams(#[source] linux_loader::configurator::Error),
+    /// Writing guest memory failed.
+    #[error("cannot write {0} into guest memory")]
+    Write(&'static str, #[source] vm_memory::GuestMemoryError),
+    /// The page tables could not be written.
+    #[error(transparent)]
+    Paging(#[from] paging::Error),
+}
+
+/// The kernel image format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelFormat {
+    /// A bzImage with its setup header.
+    BzImage,
+    /// An uncompressed ELF.
+    Elf,
+}
+
+/// The kernel and initramfs bytes, read up front.
+pub struct Files {
+    kernel_path: PathBuf,
+    kernel: Vec<u8>,
+    format: KernelFormat,
+    initramfs: Option<(PathBuf, Vec<u8>)>,
+}
+
+fn read(path: &Path, missing: fn(PathBuf) -> Error) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => missing(path.to_path_buf()),
+        _ => Error::Read(path.to_path_buf(), e),
+    })
+}
+
+fn u16_at(b: &[u8], off: usize) -> u16 {
+    u16::from_le_bytes([b[off], b[off + 1]])
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+
+/// Recognises the kernel format and checks the file holds what its headers promise.
+pub fn check_kernel(path: &Path, k: &[u8]) -> Result<KernelFormat, Error> {
+    let len = k.len() as u64;
+    let truncated = |need: u64| Error::Truncated {
+        path: path.to_path_buf(),
+        len,
+        need,
+    };
+    if k.starts_with(b"\x7fELF") {
+        if k.len() < 64 {
+            return Err(truncated(64));
+        }
+        let (phoff, phentsize, phnum) = (
+            u64_at(k, 32),
+            u64::from(u16_at(k, 54)),
+            u64::from(u16_at(k, 56)),
+        );
+        let ph_end = phoff + phentsize * phnum;
+        if len < ph_end {
+            return Err(truncated(ph_end));
+        }
+        let mut need = ph_end;
+        for i in 0..phnum {
+            let ph = (phoff + i * phentsize) as usize;
+            if phentsize >= 56 && u32_at(k, ph) == 1 {
+                need = need.max(u64_at(k, ph + 8) + u64_at(k, ph + 32));
+            }
+        }
+        return if len < need {
+            Err(truncated(need))
+        } else {
+            Ok(KernelFormat::Elf)
+        };
+    }
+    if k.len() >= 0x206 && u32_at(k, 0x202) == boot_params::HDRS_MAGIC {
+        let setup_sects = match k[0x1f1] {
+            0 => 4,
+            n => u64::from(n),
+        };
+        let need = (setup_sects + 1) * 512 + u64::from(u32_at(k, 0x1f4)) * 16;
+        return if len < need {
+            Err(truncated(need))
+        } else {
+            Ok(KernelFormat::BzImage)
+        };
+    }
+    Err(Error::NotAKernel(path.to_path_buf()))
+}
+
+impl Files {
+    /// Reads and checks the kernel and initramfs of `guest`.
+    pub fn read(guest: &LinuxGuest) -> Result<Files, Error> {
+        let kernel = read(&guest.kernel, Error::KernelMissing)?;
+        let format = check_kernel(&guest.kernel, &kernel)?;
+        let initramfs = match &guest.initramfs {
+            Some(p) => Some((p.clone(), read(p, Error::InitramfsMissing)?)),
+            None => None,
+        };
+        Ok(Files {
+            kernel_path: guest.kernel.clone(),
+            kernel,
+            format,
+            initramfs,
+        })
+    }
+
+    /// The kernel's format.
+    pub fn format(&self) -> KernelFormat {
+        self.format
+    }
+}
+
+/// The full command line for `guest`.
+pub fn cmdline(guest: &LinuxGuest) -> Result<Cmdline, Error> {
+    let mut c = Cmdline::new(CMDLINE_MAX).map_err(Error::Cmdline)?;
+    c.insert_str(BASE_CMDLINE).map_err(Error::Cmdline)?;
+    if !guest.cmdline_extra.trim().is_empty() {
+        c.insert_str(guest.cmdline_extra.trim())
+            .map_err(Error::Cmdline)?;
+    }
+    if !guest.init_args.is_empty() {
+        c.insert_init_args(guest.init_args.join(" "))
+            .map_err(Error::Cmdline)?;
+    }
+    Ok(c)
+}
+
+/// Where the initramfs goes: page aligned at the top of low memory, above `floor`.
+pub fn initramfs_addr(size: u64, floor: u64, top: u64) -> Option<u64> {
+    let addr = top.checked_sub(size)? & !0xfff;
+    (addr >= floor).then_some(addr)
+}
+
+/// How the vCPU enters the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// 64-bit boot protocol: long mode, `rsi` = zero page.
+    Long64 {
+        /// Entry point.
+        rip: u64,
+    },
+    /// PVH: 32-bit protected mode, `rbx` = start info.
+    Pvh {
+        /// Entry point.
+        rip: u64,
+    },
+}
+
+impl Entry {
+    /// Writes page tables if needed and returns the entry mode and registers.
+    pub fn registers(
+        self,
+        mem: &GuestMemoryMmap,
+        low_end: u64,
+    ) -> Result<(regs::EntryMode, kvm_regs), Error> {
+        Ok(match self {
+            Entry::Long64 { rip } => {
+                let cr3 = paging::write_identity(mem, low_end)?;
+                (
+                    regs::EntryMode::Long { cr3 },
+                    regs::regs(rip, 0, 0, ZERO_PAGE_GPA, 0),
+                )
+            }
+            Entry::Pvh { rip } => (
+                regs::EntryMode::Protected32,
+                regs::regs(rip, 0, 0, 0, PVH_INFO_GPA),
+            ),
+        })
+    }
+}
+
+/// Loads the kernel, command line, initramfs, ACPI tables and boot
+/// parameters; returns how to enter the kernel.
+pub fn load(
+    mem: &GuestMemoryMmap,
+    mem_bytes: u64,
+    files: &Files,
+    guest: &LinuxGuest,
+) -> Result<Entry, Error> {
+    let low_end = layout::low_mem_end(mem_bytes);
+    let path = &files.kernel_path;
+    let mut image = Cursor::new(files.kernel.as_slice());
+    let highmem = Some(GuestAddress(HIGH_MEM_GPA));
+    let (entry, hdr, kernel_end, initrd_max) = match files.format {
+        KernelFormat::BzImage => {
+            let hdr = setup_header::from_slice(
+                &files.kernel[0x1f1..0x1f1 + std::mem::size_of::<setup_header>()],
+            )
+            .copied()
+            .expect("the header slice has the header's size");
+            let (version, xloadflags, init_size) = (hdr.version, hdr.xloadflags, hdr.init_size);
+            if version < 0x020c || xloadflags & XLF_KERNEL_64 == 0 {
+                return Err(Error::No64BitEntry(path.clone()));
+            }
+            let need = u64::from(hdr.code32_start) + u64::from(init_size);
+            if need > low_end {
+                return Err(Error::KernelTooBig {
+                    path: path.clone(),
+                    need,
+                    have: low_end,
+                });
+            }
+            let res = BzImage::load(mem, None, &mut image, highmem)
+                .map_err(|e| Error::Load(path.clone(), e))?;
+            let hdr = res.setup_header.unwrap_or(hdr);
+            let rip = res.kernel_load.0 + STARTUP_64_OFFSET;
+            (
+                Entry::Long64 { rip },
+                Some(hdr),
+                need.max(res.kernel_end),
+                u64::from(hdr.initrd_addr_max),
+            )
+        }
+        KernelFormat::Elf => {
+            let res = Elf::load(mem, None, &mut image, highmem).map_err(|e| match e {
+                linux_loader::loader::Error::Elf(
+                    linux_loader::loader::elf::Error::ReadKernelImage,
+                ) => Error::KernelTooBig {
+                    path: path.clone(),
+                    need: u64::MAX,
+                    have: low_end,
+                },
+                e => Error::Load(path.clone(), e),
+            })?;
+            if res.kernel_end > low_end {
+                return Err(Error::KernelTooBig {
+                    path: path.clone(),
+                    need: res.kernel_end,
+                    have: low_end,
+                });
+            }
+            let entry = match res.pvh_boot_cap {
+                PvhBootCapability::PvhEntryPresent(a) => Entry::Pvh { rip: a.0 },
+                _ => Entry::Long64 {
+                    rip: res.kernel_load.0,
+                },
+            };
+            (entry, None, res.kernel_end, 0x3fff_ffff)
+        }
+    };
+
+    let cmdline = cmdline(guest)?;
+    load_cmdline(mem, GuestAddress(CMDLINE_GPA), &cmdline).map_err(Error::CmdlineWrite)?;
+    let cmdline_len = cmdline
+        .as_cstring()
+        .map_err(Error::Cmdline)?
+        .as_bytes()
+        .len() as u32;
+
+    let initramfs = match &files.initramfs {
+        Some((p, bytes)) => {
+            let size = bytes.len() as u64;
+            let top = low_end.min(initrd_max.saturating_add(1));
+            let floor = kernel_end.next_multiple_of(4096);
+            let addr = initramfs_addr(size, floor, top).ok_or_else(|| Error::InitramfsTooBig {
+                path: p.clone(),
+                size,
+                avail: top.saturating_sub(floor),
+            })?;
+            vm_memory::Bytes::write_slice(mem, bytes, GuestAddress(addr))
+                .map_err(|e| Error::Write("the initramfs", e))?;
+            Some((addr, size))
+        }
+        None => None,
+    };
+
+    let rsdp_gpa =
+        acpi::write(mem, layout::ACPI_GPA).map_err(|e| Error::Write("the ACPI tables", e))?;
+    let inputs = BootInputs {
+        cmdline_gpa: CMDLINE_GPA,
+        cmdline_len,
+        initramfs,
+        rsdp_gpa,
+    };
+    let e820 = boot_params::e820_map(mem_bytes);
+    match entry {
+        Entry::Long64 { .. } => {
+            let zp = boot_params::zero_page(hdr, &inputs, &e820);
+            LinuxBootConfigurator::write_bootparams::<GuestMemoryMmap>(
+                &BootParams::new(&zp, GuestAddress(ZERO_PAGE_GPA)),
+                mem,
+            )
+            .map_err(Error::BootParams)?;
+        }
+        Entry::Pvh { .. } => {
+            let (info, memmap, modules) =
+                boot_params::pvh_start_info(&inputs, &e820, PVH_MEMMAP_GPA, PVH_MODLIST_GPA);
+            let mut bp = BootParams::new(&info, GuestAddress(PVH_INFO_GPA));
+            bp.set_sections(&memmap, GuestAddress(PVH_MEMMAP_GPA));
+            if !modules.is_empty() {
+                bp.set_modules(&modules, GuestAddress(PVH_MODLIST_GPA));
+            }
+            PvhBootConfigurator::write_bootparams::<GuestMemoryMmap>(&bp, mem)
+                .map_err(Error::BootParams)?;
+        }
+    }
+    Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake bzImage: setup header fields only, `payload` bytes of "kernel".
+    fn fake_bzimage(payload: usize, version: u16, xloadflags: u16) -> Vec<u8> {
+        let setup_sects = 4u8;
+        let mut k = vec![0u8; (setup_sects as usize + 1) * 512 + payload];
+        k[0x1f1] = setup_sects;
+        k[0x1f4..0x1f8].copy_from_slice(&((payload as u32).div_ceil(16)).to_le_bytes());
+        k[0x1fe..0x200].copy_from_slice(&0xaa55u16.to_le_bytes());
+        k[0x202..0x206].copy_from_slice(b"HdrS");
+        k[0x206..0x208].copy_from_slice(&version.to_le_bytes());
+        k[0x211] = 1; // loadflags: LOADED_HIGH
+        k[0x214..0x218].copy_from_slice(&0x10_0000u32.to_le_bytes()); // code32_start
+        k[0x22c..0x230].copy_from_slice(&0x7fff_ffffu32.to_le_bytes()); // initrd_addr_max
+        k[0x236..0x238].copy_from_slice(&xloadflags.to_le_bytes());
+        k[0x238..0x23c].copy_from_slice(&(CMDLINE_MAX as u32).to_le_bytes());
+        k[0x260..0x264].copy_from_slice(&0x40_0000u32.to_le_bytes()); // init_size: 4 MiB
+        k
+    }
+
+    fn files(kernel: Vec<u8>, initramfs: Option<Vec<u8>>) -> Files {
+        let path = PathBuf::from("k");
+        let format = check_kernel(&path, &kernel).unwrap();
+        Files {
+            kernel_path: path,
+            kernel,
+            format,
+            initramfs: initramfs.map(|b| (PathBuf::from("i"), b)),
+        }
+    }
+
+    fn mem(mib: u64) -> GuestMemoryMmap {
+        crate::memory::create(mib).unwrap()
+    }
+
+    #[test]
+    fn recognises_formats_and_truncation() {
+        let p = Path::new("k");
+        let bz = fake_bzimage(4096, 0x020f, 1);
+        assert_eq!(check_kernel(p, &bz).unwrap(), KernelFormat::BzImage);
+        assert!(matches!(
+            check_kernel(p, &bz[..3000]),
+            Err(Error::Truncated { .. })
+        ));
+        assert!(matches!(
+            check_kernel(p, &[0x55; 5000]),
+            Err(Error::NotAKernel(_))
+        ));
+        assert!(matches!(check_kernel(p, b""), Err(Error::NotAKernel(_))));
+        assert!(matches!(
+            check_kernel(p, b"\x7fELF\x02\x01"),
+            Err(Error::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn command_line_has_base_extra_and_init_args() {
+        let g = LinuxGuest {
+            cmdline_extra: "loglevel=8".into(),
+            init_args: vec!["cpu".into(), "--exit".into(), "3".into()],
+            ..Default::default()
+        };
+        let c = cmdline(&g)
+            .unwrap()
+            .as_cstring()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        assert!(c.starts_with("console=ttyS0 reboot=k panic=-1 pci=off"));
+        assert!(c.contains("VMLAB_PORT=1 loglevel=8"));
+        assert!(c.ends_with(" -- cpu --exit 3"));
+    }
+
+    #[test]
+    fn initramfs_goes_to_the_top() {
+        assert_eq!(
+            initramfs_addr(0x1800, 0x20_0000, 0x400_0000),
+            Some(0x3ff_e000)
+        );
+        assert_eq!(initramfs_addr(0x400_0000, 0x20_0000, 0x400_0000), None);
+        assert_eq!(initramfs_addr(u64::MAX, 0, 0x400_0000), None);
+    }
+
+    #[test]
+    fn loads_a_bzimage_with_initramfs() {
+        let mem = mem(64);
+        let f = files(fake_bzimage(4096, 0x020f, 1), Some(vec![7u8; 10_000]));
+        let g = LinuxGuest {
+            init_args: vec!["x".into()],
+            ..Default::default()
+        };
+        let e = load(&mem, 64 << 20, &f, &g).unwrap();
+        assert_eq!(e, Entry::Long64 { rip: 0x10_0200 });
+        let zp: linux_loader::bootparam::boot_params =
+            vm_memory::Bytes::read_obj(&mem, GuestAddress(ZERO_PAGE_GPA)).unwrap();
+        let (rd, rds, cmd) = (
+            zp.hdr.ramdisk_image,
+            zp.hdr.ramdisk_size,
+            zp.hdr.cmd_line_ptr,
+        );
+        assert_eq!(rds, 10_000);
+        assert_eq!(u64::from(rd), ((64 << 20) - 10_000) & !0xfff);
+        assert_eq!(u64::from(cmd), CMDLINE_GPA);
+        assert_eq!(zp.e820_entries, 3);
+        let rsdp = zp.acpi_rsdp_addr;
+        assert_eq!(rsdp, layout::ACPI_GPA);
+        let (mode, r) = e.registers(&mem, 64 << 20).unwrap();
+        assert_eq!(
+            mode,
+            regs::EntryMode::Long {
+                cr3: layout::PML4_GPA
+            }
+        );
+        assert_eq!((r.rip, r.rsi), (0x10_0200, ZERO_PAGE_GPA));
+    }
+
+    #[test]
+    fn rejects_what_does_not_fit_or_cannot_boot() {
+        let g = LinuxGuest::default();
+        let too_big = files(fake_bzimage(4096, 0x020f, 1), Some(vec![0u8; 30 << 20]));
+        assert!(matches!(
+            load(&mem(32), 32 << 20, &too_big, &g),
+            Err(Error::InitramfsTooBig { .. })
+        ));
+        let old = files(fake_bzimage(4096, 0x020a, 0), None);
+        assert!(matches!(
+            load(&mem(32), 32 << 20, &old, &g),
+            Err(Error::No64BitEntry(_))
+        ));
+        let f = files(fake_bzimage(4096, 0x020f, 1), None);
+        assert!(matches!(
+            load(&mem(4), 4 << 20, &f, &g),
+            Err(Error::KernelTooBig { .. })
+        ));
+    }
+}

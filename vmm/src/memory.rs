@@ -1,0 +1,131 @@
+//! Guest RAM: anonymous, lazily backed (`MAP_NORESERVE`) host memory through
+//! vm-memory, registered with KVM one slot per range.
+use kvm_bindings::kvm_userspace_memory_region;
+use kvm_ioctls::VmFd;
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryRegion, MemoryRegionAddress};
+
+use crate::layout;
+
+/// Guest memory as vm-memory sees it.
+pub type GuestMemoryMmap = vm_memory::GuestMemoryMmap<()>;
+
+/// Errors creating guest memory.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The requested size is below what the guest needs.
+    #[error(
+        "guest memory of {mib} MiB is too small: this guest needs at least {min_mib} MiB (--mem)"
+    )]
+    TooSmall {
+        /// Requested MiB.
+        mib: u64,
+        /// Minimum MiB.
+        min_mib: u64,
+    },
+    /// The requested size exceeds the host's RAM.
+    #[error("guest memory of {mib} MiB is more than this host's {host_mib} MiB of RAM (--mem)")]
+    TooLarge {
+        /// Requested MiB.
+        mib: u64,
+        /// Host RAM in MiB.
+        host_mib: u64,
+    },
+    /// mmap of guest memory failed.
+    #[error("cannot map {mib} MiB of guest memory")]
+    Map {
+        /// Requested MiB.
+        mib: u64,
+        /// What vm-memory reported.
+        #[source]
+        source: vm_memory::mmap::FromRangesError,
+    },
+    /// KVM refused a memory slot.
+    #[error("KVM refused guest memory slot {slot}")]
+    Register {
+        /// The slot.
+        slot: u32,
+        /// What KVM reported.
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+}
+
+/// Host RAM in MiB from `/proc/meminfo` (`None` when unreadable).
+pub fn host_mib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// Checks a requested size against the guest's minimum and the host's RAM.
+pub fn check_size(mib: u64, min_mib: u64, host_mib: Option<u64>) -> Result<(), Error> {
+    if mib < min_mib {
+        return Err(Error::TooSmall { mib, min_mib });
+    }
+    match host_mib {
+        Some(host_mib) if mib > host_mib => Err(Error::TooLarge { mib, host_mib }),
+        _ => Ok(()),
+    }
+}
+
+/// Maps `mib` MiB of guest RAM (untouched, so it costs no host memory yet).
+pub fn create(mib: u64) -> Result<GuestMemoryMmap, Error> {
+    let ranges: Vec<(GuestAddress, usize)> = layout::ram_ranges(mib << 20)
+        .into_iter()
+        .map(|(start, len)| (GuestAddress(start), len as usize))
+        .collect();
+    GuestMemoryMmap::from_ranges(&ranges).map_err(|source| Error::Map { mib, source })
+}
+
+/// Registers every region of `mem` with the VM, one slot each.
+pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), Error> {
+    for (slot, region) in mem.iter().enumerate() {
+        let slot = slot as u32;
+        let host = region
+            .get_host_address(MemoryRegionAddress(0))
+            .expect("an mmap region has a host address");
+        let desc = kvm_userspace_memory_region {
+            slot,
+            flags: 0,
+            guest_phys_addr: region.start_addr().0,
+            memory_size: region.len(),
+            userspace_addr: host as u64,
+        };
+        // SAFETY: the region is a live mapping of `memory_size` bytes owned by
+        // `mem`, which the caller keeps alive for as long as the VM fd exists
+        // (the VM struct drops the VM fd before the memory).
+        unsafe { vm.set_user_memory_region(desc) }
+            .map_err(|source| Error::Register { slot, source })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked() {
+        assert!(check_size(256, 2, Some(1024)).is_ok());
+        assert!(check_size(256, 2, None).is_ok());
+        assert!(matches!(
+            check_size(1, 2, Some(1024)),
+            Err(Error::TooSmall { mib: 1, min_mib: 2 })
+        ));
+        assert!(matches!(
+            check_size(2048, 2, Some(1024)),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn memory_is_split_around_the_hole() {
+        let mem = create(4096).unwrap();
+        let ranges: Vec<_> = mem.iter().map(|r| (r.start_addr().0, r.len())).collect();
+        assert_eq!(
+            ranges,
+            vec![(0, layout::MMIO_HOLE_GPA), (layout::HIGH_RAM_GPA, 1 << 30)]
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The guest timeout: a POSIX timer that signals this thread, so a blocked
+//! `KVM_RUN` returns `EINTR`. No helper thread; after the deadline the timer
+//! keeps firing every few milliseconds until it is dropped, so a signal that
+//! lands between two `KVM_RUN` calls cannot be lost.
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Once;
+use std::time::Duration;
+
+/// Errors arming the timeout.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `sigaction` failed.
+    #[error("cannot install the vCPU kick signal handler")]
+    Handler(#[source] std::io::Error),
+    /// `timer_create` or `timer_settime` failed.
+    #[error("cannot arm the guest timeout timer")]
+    Timer(#[source] std::io::Error),
+}
+
+/// Re-fire period once the deadline has passed.
+const REFIRE: Duration = Duration::from_millis(5);
+
+fn kick_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 2
+}
+
+extern "C" fn on_kick(_: libc::c_int) {}
+
+fn install_handler() -> Result<(), Error> {
+    static ONCE: Once = Once::new();
+    static RESULT: AtomicI32 = AtomicI32::new(0);
+    ONCE.call_once(|| {
+        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value;
+        // the handler is an async-signal-safe no-op; SA_RESTART is left out on
+        // purpose so KVM_RUN returns EINTR.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_kick as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(kick_signal(), &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(-1);
+            RESULT.store(errno, Ordering::Relaxed);
+        }
+    });
+    match RESULT.load(Ordering::Relaxed) {
+        0 => Ok(()),
+        e => Err(Error::Handler(std::io::Error::from_raw_os_error(e))),
+    }
+}
+
+/// A timer that interrupts this thread's `KVM_RUN` after a timeout.
+pub struct KickTimer {
+    id: libc::timer_t,
+}
+
+impl KickTimer {
+    /// Arms a timer that signals the calling thread after `timeout`.
+    pub fn arm(timeout: Duration) -> Result<KickTimer, Error> {
+        install_handler()?;
+        // SAFETY: a zeroed sigevent is valid; we fill the fields SIGEV_THREAD_ID uses.
+        let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+        sev.sigev_notify = libc::SIGEV_THREAD_ID;
+        sev.sigev_signo = kick_signal();
+        // SAFETY: gettid has no preconditions.
+        sev.sigev_notify_thread_id = unsafe { libc::gettid() };
+        let mut id: libc::timer_t = std::ptr::null_mut();
+        // SAFETY: sev and id are valid for the call; the timer is deleted in Drop.
+        if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut id) } != 0 {
+            return Err(Error::Timer(std::io::Error::last_os_error()));
+        }
+        let timer = KickTimer { id };
+        let spec = libc::itimerspec {
+            it_interval: timespec(REFIRE),
+            it_value: timespec(timeout.max(Duration::from_nanos(1))),
+        };
+        // SAFETY: id is a live timer owned by `timer`; spec is a valid itimerspec.
+        if unsafe { libc::timer_settime(timer.id, 0, &spec, std::ptr::null_mut()) } != 0 {
+            return Err(Error::Timer(std::io::Error::last_os_error()));
+        }
+        Ok(timer)
+    }
+}
+
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    }
+}
+
+impl Drop for KickTimer {
+    fn drop(&mut self) {
+        // SAFETY: id is a live timer created in arm() and deleted only here.
+        unsafe { libc::timer_delete(self.id) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interrupts_a_blocking_call() {
+        let timer = KickTimer::arm(Duration::from_millis(20)).unwrap();
+        // SAFETY: pause() only blocks until a signal is handled.
+        let rc = unsafe { libc::pause() };
+        assert_eq!(rc, -1);
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::EINTR)
+        );
+        drop(timer);
+    }
+}
