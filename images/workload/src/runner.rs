@@ -1,7 +1,9 @@
 //! One run of the workload: ready, the kernels, exit.
 use core::fmt::Write;
 
-use crate::args::{ArgsError, Spec};
+#[allow(unused_imports)] // for the docs
+use crate::args::ArgsError;
+use crate::args::Spec;
 use crate::kernels;
 use crate::platform::Platform;
 use crate::protocol::Event;
@@ -51,10 +53,12 @@ where
 /// Exit code for arguments the workload does not understand.
 pub const EXIT_USAGE: u8 = 2;
 
-/// Reports bad arguments: prints an error line and the exit line and
-/// returns [`EXIT_USAGE`]. No ready event is sent: the workload proper never
-/// started. The caller sends [`Event::Exit`] after flushing.
-pub fn bad_args<W: Write + ?Sized>(err: &ArgsError<'_>, out: &mut W) -> u8 {
+/// Reports bad arguments (usually an [`ArgsError`], or any other reason the
+/// workload cannot start from what it was given): prints an error line and
+/// the exit line and returns [`EXIT_USAGE`]. No ready event is sent: the
+/// workload proper never started. The caller sends [`Event::Exit`] after
+/// flushing.
+pub fn bad_args<W: Write + ?Sized>(err: &dyn core::fmt::Display, out: &mut W) -> u8 {
     let _ = report::error(out, None, err);
     let _ = report::exit(out, EXIT_USAGE);
     EXIT_USAGE

@@ -45,7 +45,7 @@ impl fmt::Display for ChannelError {
             }
             ChannelError::Ioperm(e) => write!(
                 f,
-                "{PORT_ENV}=1 but access to I/O port {PORT:#x} was refused ({e}); it needs root (CAP_SYS_RAWIO) in a VM"
+                "{PORT_ENV}=1 but access to I/O port {PORT:#x} was refused ({e}); run it as root (CAP_SYS_RAWIO) in a VM whose kernel supports ioperm, or unset {PORT_ENV}"
             ),
         }
     }

@@ -1,0 +1,106 @@
+//! The workload binary as PID 1 of new PID, mount and network namespaces
+//! (what a container gives it): it mounts what it needs, brings `lo` up,
+//! runs the Linux-only kernels and exits with its code instead of powering
+//! off. Needs root and util-linux `unshare`: skipped otherwise, unless
+//! `VMLAB_REQUIRE_ROOT=1` makes that a failure.
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use vmlab_workload::protocol::{FD_ENV, LINE_PREFIX, PORT_ENV};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vmlab-workload");
+
+/// Whether the test can run; panics if it cannot but must.
+fn can_run() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let unshare = Command::new("unshare").arg("--version").output().is_ok();
+    if root && unshare {
+        return true;
+    }
+    let why = if root {
+        "`unshare` is not installed"
+    } else {
+        "not root"
+    };
+    if std::env::var_os("VMLAB_REQUIRE_ROOT").is_some_and(|v| v == "1") {
+        panic!("VMLAB_REQUIRE_ROOT=1 but {why}");
+    }
+    eprintln!("skipped: {why}");
+    false
+}
+
+/// Runs the workload as PID 1 in new namespaces.
+fn as_pid1(args: &[&str]) -> Output {
+    Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--mount",
+            "--propagation",
+            "private",
+            "--net",
+        ])
+        .arg(BIN)
+        .args(args)
+        .env_remove(FD_ENV)
+        .env_remove(PORT_ENV)
+        .output()
+        .expect("run unshare")
+}
+
+/// This process's mounts on the points the workload mounts as PID 1
+/// (other tests may mount elsewhere meanwhile).
+fn mounts() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("read mountinfo")
+        .lines()
+        .filter(|l| {
+            let point = l.split(' ').nth(4).unwrap_or("");
+            ["/proc", "/sys", "/dev", "/tmp"].contains(&point)
+        })
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn runs_linux_kernels_as_pid1_and_exits_with_its_code() {
+    if !can_run() {
+        return;
+    }
+    let before = mounts();
+    let out = as_pid1(&[
+        "spawn", "pipe", "file", "tcp", "--time", "5ms", "--exit", "5",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "stderr: {stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with(LINE_PREFIX))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["vmlab"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["ready", "result", "result", "result", "result", "result", "exit"],
+        "{stdout}"
+    );
+    let kernels: Vec<&str> = lines[1..6]
+        .iter()
+        .map(|l| l["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(kernels, ["spawn", "spawn", "pipe", "file", "tcp"]);
+    // The namespaces took the mounts with them.
+    assert_eq!(mounts(), before);
+}
+
+#[test]
+fn bad_arguments_as_pid1_exit_2() {
+    if !can_run() {
+        return;
+    }
+    let out = as_pid1(&["bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`bogus`"));
+}
