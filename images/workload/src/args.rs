@@ -41,7 +41,8 @@ kernels:  cpu, memory, pagetouch, crossing (everywhere);
           spawn, pipe, file, tcp (Linux only)
 --size    working set of memory / region of pagetouch, with K, M or G
           (binary) suffix; default 16M, at least 4K
---time    time budget per kernel with unit ns, us, ms or s; default 200ms
+--time    time budget per kernel (spawn: per mode) with unit ns, us, ms
+          or s; default 200ms
 --exit    exit code to end with after all kernels (0-255)
 --help    print this text
 ";
