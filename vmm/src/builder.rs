@@ -126,7 +126,7 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
         irqchip: is_linux,
     };
     let mut ran = vm::Ran::default();
-    let result = vm::run(&vm, &mut vcpu, &mut bus, &params, &mut ran);
+    let result = vm::run(&vm, &mut vcpu, &mem, &mut bus, &params, &mut ran);
 
     // Tear down in order: vCPU, VM, memory, KVM.
     let kvm_kind = kvm.kind;

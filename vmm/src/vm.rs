@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
+use vm_memory::{Bytes, GuestAddress};
 use vmlab_workload::protocol::Event;
 
 use crate::devices::port::{Action, PortBus};
 use crate::devices::serial::COM1_IRQ;
+use crate::memory::GuestMemoryMmap;
 
 /// Errors while the guest runs.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +48,15 @@ pub enum Error {
         reason: u64,
     },
     /// KVM hit an internal error (often: an instruction it cannot emulate).
-    #[error(
-        "KVM reported an internal error running the guest (often an instruction it cannot emulate)"
-    )]
-    Internal,
+    #[error("KVM reported internal error {suberror} at guest rip {rip:#x} (instruction bytes {bytes:02x?}){}", sse_hint(*.suberror, bytes))]
+    Internal {
+        /// KVM's suberror code (1: emulation failure).
+        suberror: u32,
+        /// The guest's instruction pointer.
+        rip: u64,
+        /// The first bytes at `rip` (when identity mapped).
+        bytes: Vec<u8>,
+    },
     /// An exit this VMM does not handle.
     #[error("unexpected vCPU exit: {0}")]
     UnexpectedExit(String),
@@ -134,6 +141,7 @@ pub struct RunParams {
 pub fn run(
     vm: &VmFd,
     vcpu: &mut VcpuFd,
+    mem: &GuestMemoryMmap,
     bus: &mut PortBus,
     p: &RunParams,
     ran: &mut Ran,
@@ -201,7 +209,7 @@ pub fn run(
             VcpuExit::SystemEvent(..) => return Err(Error::Reset),
             VcpuExit::Hlt => return Err(Error::Halted),
             VcpuExit::FailEntry(reason, _) => return Err(Error::FailEntry { reason }),
-            VcpuExit::InternalError => return Err(Error::Internal),
+            VcpuExit::InternalError => return Err(internal_error(vcpu, mem)),
             VcpuExit::Intr => exits.interrupted += 1,
             other => {
                 exits.other += 1;
@@ -217,8 +225,76 @@ pub fn run(
     }
 }
 
+/// Details of a `KVM_EXIT_INTERNAL_ERROR` exit.
+fn internal_error(vcpu: &mut VcpuFd, mem: &GuestMemoryMmap) -> Error {
+    // SAFETY: the last exit was KVM_EXIT_INTERNAL_ERROR, so `internal` is the
+    // active member of the exit union.
+    let suberror = unsafe { vcpu.get_kvm_run().__bindgen_anon_1.internal.suberror };
+    let rip = vcpu.get_regs().map_or(0, |r| r.rip);
+    let mut bytes = vec![0u8; 8];
+    if mem.read_slice(&mut bytes, GuestAddress(rip)).is_err() {
+        bytes.clear();
+    }
+    Error::Internal {
+        suberror,
+        rip,
+        bytes,
+    }
+}
+
+/// Whether `bytes` start with an SSE/MMX opcode (0x0f escape, after an
+/// optional operand-size, REP or REX prefix).
+pub fn is_sse_opcode(bytes: &[u8]) -> bool {
+    let mut b = bytes;
+    while let [p, rest @ ..] = b {
+        if matches!(p, 0x66 | 0xf2 | 0xf3 | 0x40..=0x4f) {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    matches!(b, [0x0f, op, ..] if matches!(op, 0x10..=0x17 | 0x28..=0x2f | 0x50..=0x7f | 0xc2..=0xc6 | 0xd0..=0xff))
+}
+
+/// A hint for emulation failures on SSE instructions (software KVM emulates
+/// every instruction and its emulator lacks most of SSE).
+fn sse_hint(suberror: u32, bytes: &[u8]) -> &'static str {
+    if suberror == 1 && is_sse_opcode(bytes) {
+        ": an SSE instruction KVM cannot emulate; on software KVM build the bare guest with -C target-feature=-sse,-sse2"
+    } else {
+        ""
+    }
+}
+
 /// Raises and lowers COM1's line (an edge for the PIC/IOAPIC).
 fn pulse_serial_irq(vm: &VmFd) -> Result<(), Error> {
     vm.set_irq_line(COM1_IRQ, true).map_err(Error::Irq)?;
     vm.set_irq_line(COM1_IRQ, false).map_err(Error::Irq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_opcodes_are_recognised() {
+        assert!(is_sse_opcode(&[0x0f, 0x57, 0xc0])); // xorps
+        assert!(is_sse_opcode(&[0x66, 0x0f, 0x6e, 0xc0])); // movd
+        assert!(is_sse_opcode(&[0x66, 0x0f, 0xc4, 0x04])); // pinsrw
+        assert!(!is_sse_opcode(&[0x0f, 0x0b])); // ud2
+        assert!(!is_sse_opcode(&[0xf4])); // hlt
+        assert!(!is_sse_opcode(&[]));
+    }
+
+    #[test]
+    fn exit_counts_total() {
+        let c = ExitCounts {
+            io_in: 1,
+            io_out: 2,
+            mmio_read: 3,
+            ..Default::default()
+        };
+        assert_eq!(c.total(), 6);
+        assert_eq!(c.to_map()["total"], 6);
+    }
 }

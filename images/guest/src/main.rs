@@ -1,34 +1,88 @@
-//! The bare vmlab guest (placeholder until the VMM issue lands).
+//! The bare vmlab guest: a freestanding x86_64 ELF the vmlab VMM enters in
+//! 64-bit long mode at [`_start`], with `rdi` pointing at the
+//! [`BootInfo`](vmlab_workload::bootinfo::BootInfo) and a stack already set.
+//!
+//! The VMM prepares everything (identity page tables, GDT, boot info), so the
+//! path from entry to the ready event is short: read the arguments, parse
+//! them, and let [`vmlab_workload::run`] send ready and run the shared
+//! kernels. Results go out as JSON lines over the polled 16550 at 0x3f8;
+//! the last act is the exit event on the vmlab port.
+//!
+//! Build requirement: on software nested KVM (`kvm_pvm`) every guest
+//! instruction goes through KVM's instruction emulator, which lacks most SSE
+//! instructions (`xorps`, `movd`, `pinsrw`, ...). Build this crate with
+//! `RUSTFLAGS="-C target-feature=-sse,-sse2"` (the workspace's own code then
+//! has no SSE; core's precompiled integer formatting still uses SSE for
+//! numbers of five digits and more, so the workload formats those itself).
 #![no_std]
 #![no_main]
 
-use vmlab_workload::protocol::{Event, PORT};
+mod console;
+mod mem;
+mod platform;
+
+use vmlab_workload::bootinfo::BootInfo;
+use vmlab_workload::protocol::Event;
+use vmlab_workload::{report, runner, Spec};
+
+use console::Console;
+use platform::{port_out, Bare};
 
 /// Entry point, in 64-bit long mode; `rdi` points at the boot info.
 #[no_mangle]
 #[link_section = ".text._start"]
-pub extern "C" fn _start(_bootinfo: u64) -> ! {
-    out(Event::Ready.encode());
-    out(Event::Exit(0).encode());
-    loop {
-        core::hint::spin_loop();
-    }
+///
+/// The VMM guarantees the reference: it writes a `BootInfo` at this
+/// identity-mapped address before entry and nothing writes it afterwards.
+pub extern "C" fn _start(info: &'static BootInfo) -> ! {
+    let code = main(info);
+    port_out(Event::Exit(code).encode());
+    halt()
 }
 
-fn out(word: u32) {
-    // SAFETY: port I/O to the vmlab port has no memory effects; the VMM
-    // handles the exit.
-    unsafe {
-        core::arch::asm!("out dx, eax", in("dx") PORT, in("eax") word, options(nomem, nostack))
+fn main(info: &BootInfo) -> u8 {
+    let mut console = Console::new();
+    if !info.is_valid() {
+        return fail(&mut console, "invalid boot info");
+    }
+    // SAFETY: the VMM wrote `args_len` bytes of arguments at `args_gpa`,
+    // identity mapped and untouched by the guest.
+    let raw =
+        unsafe { core::slice::from_raw_parts(info.args_gpa as *const u8, info.args_len as usize) };
+    let Ok(args) = core::str::from_utf8(raw) else {
+        return fail(&mut console, "arguments are not UTF-8");
     };
+    let spec = match Spec::parse(args.split_ascii_whitespace()) {
+        Ok(spec) => spec,
+        Err(e) => return runner::bad_args(&e, &mut console),
+    };
+    let mut platform = Bare::new(info);
+    vmlab_workload::run(&mut platform, &spec, &mut console)
+}
+
+/// Reports a problem with what the VMM passed; the exit code is the usage one.
+fn fail(console: &mut Console, message: &str) -> u8 {
+    let _ = report::error(console, None, &message);
+    let _ = report::exit(console, runner::EXIT_USAGE);
+    runner::EXIT_USAGE
+}
+
+fn halt() -> ! {
+    loop {
+        // SAFETY: hlt only waits for an interrupt; the VMM has stopped the
+        // vCPU at the exit event anyway.
+        unsafe { core::arch::asm!("hlt", options(nomem, nostack)) };
+    }
 }
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    out(Event::Exit(255).encode());
-    loop {
-        core::hint::spin_loop();
-    }
+    let _ = core::fmt::Write::write_str(
+        &mut Console::new(),
+        "{\"vmlab\":\"error\",\"message\":\"bare guest panicked\"}\n",
+    );
+    port_out(Event::Exit(255).encode());
+    halt()
 }
 
 /// `core` references this symbol even with panic=abort; it is never called.

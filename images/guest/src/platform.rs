@@ -1,0 +1,128 @@
+//! The bare guest's [`Platform`]: TSC clock scaled by the VMM's `tsc_khz`,
+//! boundary crossing as an `in` from the vmlab port, protocol events as an
+//! `out` to it, and memory from the boot info's free range (scratch at the
+//! top, never-touched regions handed out upwards from the bottom).
+use vmlab_workload::bootinfo::BootInfo;
+use vmlab_workload::protocol::{Event, PORT};
+use vmlab_workload::{Clock, Platform};
+
+/// Writes one byte to an I/O port.
+pub fn outb(port: u16, value: u8) {
+    // SAFETY: port I/O has no memory effects here; the VMM handles the exit.
+    unsafe {
+        core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack))
+    };
+}
+
+/// Reads one byte from an I/O port.
+pub fn inb(port: u16) -> u8 {
+    let v: u8;
+    // SAFETY: as for `outb`.
+    unsafe { core::arch::asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack)) };
+    v
+}
+
+/// Writes one protocol word to the vmlab port.
+pub fn port_out(word: u32) {
+    // SAFETY: as for `outb`.
+    unsafe {
+        core::arch::asm!("out dx, eax", in("dx") PORT, in("eax") word, options(nomem, nostack))
+    };
+}
+
+/// The TSC as a clock: `ns = tsc * mult >> 32`.
+#[derive(Clone, Copy)]
+pub struct Tsc {
+    mult: u64,
+}
+
+impl Tsc {
+    /// A clock for a TSC of `khz` (1 GHz assumed when unknown).
+    pub fn new(khz: u64) -> Tsc {
+        let khz = if khz == 0 { 1_000_000 } else { khz };
+        Tsc {
+            mult: (1_000_000u64 << 32) / khz,
+        }
+    }
+}
+
+impl Clock for Tsc {
+    fn now_ns(&self) -> u64 {
+        // SAFETY: rdtsc is always available in long mode (CR4.TSD is clear).
+        let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+        ((u128::from(tsc) * u128::from(self.mult)) >> 32) as u64
+    }
+}
+
+const PAGE: u64 = 4096;
+
+/// The bare guest platform.
+pub struct Bare {
+    clock: Tsc,
+    /// Next never-touched byte for `fresh`.
+    next: u64,
+    /// Bottom of the scratch area (it extends to `end`).
+    scratch_low: u64,
+    end: u64,
+}
+
+impl Bare {
+    /// A platform over the boot info's free memory.
+    pub fn new(info: &BootInfo) -> Bare {
+        let end = info.free_end & !(PAGE - 1);
+        Bare {
+            clock: Tsc::new(info.tsc_khz),
+            next: info.free_start.next_multiple_of(PAGE),
+            scratch_low: end,
+            end,
+        }
+    }
+}
+
+impl Platform for Bare {
+    type Clock = Tsc;
+
+    fn clock(&self) -> Tsc {
+        self.clock
+    }
+
+    fn cross(&mut self) {
+        let _: u32;
+        // SAFETY: an `in` from the vmlab port exits to the VMM and returns 0.
+        unsafe {
+            core::arch::asm!("in eax, dx", in("dx") PORT, out("eax") _, options(nomem, nostack))
+        };
+    }
+
+    fn event(&mut self, event: Event) {
+        port_out(event.encode());
+    }
+
+    fn scratch(&mut self, words: usize) -> Option<&mut [u64]> {
+        let bytes = (words as u64).checked_mul(8)?.next_multiple_of(PAGE);
+        let low = self.end.checked_sub(bytes)?;
+        if low < self.next {
+            return None;
+        }
+        self.scratch_low = self.scratch_low.min(low);
+        // SAFETY: [low, end) is identity-mapped guest RAM reserved for scratch
+        // (nothing else hands it out) and the borrow of self ties its lifetime.
+        Some(unsafe { core::slice::from_raw_parts_mut(low as *mut u64, words) })
+    }
+
+    fn fresh(&mut self, bytes: usize) -> Option<&mut [u8]> {
+        let start = self.next;
+        let end = start.checked_add((bytes as u64).next_multiple_of(PAGE))?;
+        if end > self.scratch_low {
+            return None;
+        }
+        self.next = end;
+        // SAFETY: [start, end) is identity-mapped guest RAM never handed out
+        // before (the bump pointer only grows) and untouched since boot.
+        Some(unsafe { core::slice::from_raw_parts_mut(start as *mut u8, bytes) })
+    }
+
+    fn release(&mut self) {
+        // Touched memory cannot become untouched again: nothing to give back.
+    }
+}
