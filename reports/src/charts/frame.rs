@@ -1,0 +1,220 @@
+//! The shared frame of every chart: one row per item, a title, an x axis.
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::ChartError;
+
+/// Chart width in pixels; the page scales it down on narrow screens.
+pub(crate) const WIDTH: u32 = 1000;
+/// Height of one row in pixels.
+const ROW: u32 = 40;
+/// Font for everything.
+pub(crate) const FONT: &str = "sans-serif";
+
+/// Colours: a plain process, containers, VMs, emulated VMs, accents.
+pub(crate) const GREY: RGBColor = RGBColor(107, 114, 128);
+pub(crate) const BLUE: RGBColor = RGBColor(37, 99, 235);
+pub(crate) const ORANGE: RGBColor = RGBColor(217, 119, 6);
+pub(crate) const RED: RGBColor = RGBColor(185, 28, 28);
+pub(crate) const INK: RGBColor = RGBColor(31, 41, 55);
+pub(crate) const GRID: RGBColor = RGBColor(236, 238, 241);
+
+/// The row colour of a backend.
+pub(crate) fn kind_colour(b: &crate::model::BackendResult) -> RGBColor {
+    use crate::model::BackendKind;
+    match b.kind {
+        BackendKind::Process => GREY,
+        BackendKind::Container => BLUE,
+        BackendKind::Vm if b.emulated => RED,
+        BackendKind::Vm => ORANGE,
+    }
+}
+
+/// A row chart being described.
+pub(crate) struct Frame<'t> {
+    /// Chart name for errors.
+    pub chart: &'static str,
+    /// Title above the plot.
+    pub title: String,
+    /// Row labels, top to bottom.
+    pub rows: &'t [String],
+    /// x range (positive for log scale).
+    pub x: (f64, f64),
+    /// x axis description.
+    pub x_desc: &'t str,
+    /// x tick label format.
+    pub x_fmt: &'t dyn Fn(f64) -> String,
+    /// Log base for tick placement (10 for times and ratios, 4 for bytes).
+    pub log_base: f64,
+}
+
+impl Frame<'_> {
+    /// y coordinate of row `i` (row 0 on top).
+    pub(crate) fn y(&self, i: usize) -> f64 {
+        (self.rows.len() - 1 - i) as f64
+    }
+
+    fn height(&self) -> u32 {
+        100 + ROW * self.rows.len() as u32
+    }
+
+    fn label_width(&self) -> u32 {
+        let longest = self
+            .rows
+            .iter()
+            .map(|r| r.chars().count())
+            .max()
+            .unwrap_or(4);
+        (longest as u32 * 9 + 24).min(380)
+    }
+}
+
+/// A chart with a logarithmic x axis and rows on y.
+pub(crate) type LogChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<LogCoord<f64>, RangedCoordf64>>;
+/// A chart with a linear x axis and rows on y.
+pub(crate) type LinChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+fn root<'b>(buf: &'b mut String, frame: &Frame) -> DrawingArea<SVGBackend<'b>, Shift> {
+    SVGBackend::with_string(buf, (WIDTH, frame.height())).into_drawing_area()
+}
+
+fn row_label(frame: &Frame, v: f64) -> String {
+    let n = frame.rows.len();
+    let r = v.round();
+    if (v - r).abs() < 1e-6 && r >= 0.0 && (r as usize) < n {
+        frame.rows[n - 1 - r as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
+/// Draws a log-x row chart; `draw` adds the data.
+pub(crate) fn log_rows(
+    frame: &Frame,
+    draw: impl FnOnce(&mut LogChart) -> Result<(), String>,
+) -> Result<String, ChartError> {
+    let mut buf = String::new();
+    {
+        let area = root(&mut buf, frame);
+        area.fill(&WHITE)
+            .map_err(|e| ChartError::new(frame.chart, e))?;
+        let n = frame.rows.len() as f64;
+        let mut chart = ChartBuilder::on(&area)
+            .caption(&frame.title, (FONT, 20).into_font().color(&INK))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(frame.label_width())
+            .build_cartesian_2d(
+                (frame.x.0..frame.x.1).log_scale().base(frame.log_base),
+                -0.5..n - 0.5,
+            )
+            .map_err(|e| ChartError::new(frame.chart, e))?;
+        let xf = |v: &f64| (frame.x_fmt)(*v);
+        let yf = |v: &f64| row_label(frame, *v);
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(GRID)
+            .bold_line_style(GRID)
+            .y_labels(frame.rows.len())
+            .x_labels(8)
+            .x_label_formatter(&xf)
+            .y_label_formatter(&yf)
+            .x_desc(frame.x_desc)
+            .label_style((FONT, 16).into_font().color(&INK))
+            .axis_desc_style((FONT, 15).into_font().color(&INK))
+            .draw()
+            .map_err(|e| ChartError::new(frame.chart, e))?;
+        draw(&mut chart).map_err(|e| ChartError::new(frame.chart, e))?;
+        area.present()
+            .map_err(|e| ChartError::new(frame.chart, e))?;
+    }
+    Ok(buf)
+}
+
+/// Draws a linear-x row chart; `draw` adds the data.
+pub(crate) fn lin_rows(
+    frame: &Frame,
+    draw: impl FnOnce(&mut LinChart) -> Result<(), String>,
+) -> Result<String, ChartError> {
+    let mut buf = String::new();
+    {
+        let area = root(&mut buf, frame);
+        area.fill(&WHITE)
+            .map_err(|e| ChartError::new(frame.chart, e))?;
+        let n = frame.rows.len() as f64;
+        let mut chart = ChartBuilder::on(&area)
+            .caption(&frame.title, (FONT, 20).into_font().color(&INK))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(frame.label_width())
+            .build_cartesian_2d(frame.x.0..frame.x.1, -0.5..n - 0.5)
+            .map_err(|e| ChartError::new(frame.chart, e))?;
+        let xf = |v: &f64| (frame.x_fmt)(*v);
+        let yf = |v: &f64| row_label(frame, *v);
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(GRID)
+            .bold_line_style(GRID)
+            .y_labels(frame.rows.len())
+            .x_labels(11)
+            .x_label_formatter(&xf)
+            .y_label_formatter(&yf)
+            .x_desc(frame.x_desc)
+            .label_style((FONT, 16).into_font().color(&INK))
+            .axis_desc_style((FONT, 15).into_font().color(&INK))
+            .draw()
+            .map_err(|e| ChartError::new(frame.chart, e))?;
+        draw(&mut chart).map_err(|e| ChartError::new(frame.chart, e))?;
+        area.present()
+            .map_err(|e| ChartError::new(frame.chart, e))?;
+    }
+    Ok(buf)
+}
+
+/// The log range that shows every value in `values` with some margin.
+pub(crate) fn log_span(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for v in values.into_iter().filter(|v| v.is_finite() && *v > 0.0) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (1.0, 10.0);
+    }
+    (lo / 1.6, hi * 1.6)
+}
+
+/// Turns a plotters error into a string for the `draw` closures.
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_labels_top_to_bottom() {
+        let rows = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let fmt = |v: f64| v.to_string();
+        let f = Frame {
+            chart: "t",
+            title: String::new(),
+            rows: &rows,
+            x: (1.0, 2.0),
+            x_desc: "",
+            x_fmt: &fmt,
+            log_base: 10.0,
+        };
+        assert_eq!(f.y(0), 2.0);
+        assert_eq!(row_label(&f, 2.0), "a");
+        assert_eq!(row_label(&f, 0.0), "c");
+        assert_eq!(row_label(&f, 0.5), "");
+        assert_eq!(log_span([10.0, 100.0, 0.0, f64::NAN]), (10.0 / 1.6, 160.0));
+    }
+}

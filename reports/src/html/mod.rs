@@ -1,0 +1,27 @@
+//! The self-contained `index.html`: minijinja templates kept beside this
+//! file, inline CSS and inline SVG, no scripts and nothing fetched.
+mod context;
+
+pub use context::Page;
+
+/// The page template.
+const INDEX: &str = include_str!("index.html");
+/// The stylesheet, inlined into the page.
+const STYLE: &str = include_str!("style.css");
+
+/// Rendering the page template failed.
+#[derive(Debug, thiserror::Error)]
+#[error("rendering the HTML template failed")]
+pub struct TemplateError(#[from] minijinja::Error);
+
+/// Renders the page.
+pub fn render_page(page: &Page) -> Result<String, TemplateError> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // The .html name turns on HTML auto-escaping; charts are marked safe.
+    env.add_template("index.html", INDEX)?;
+    let tmpl = env.get_template("index.html")?;
+    Ok(tmpl.render(minijinja::context! { page => minijinja::value::Serde(page), style => STYLE })?)
+}
+
+pub(crate) use context::{page, Charts, KernelChart};
