@@ -1,0 +1,318 @@
+//! The workload's cgroup: created with its limits before the clone, usage
+//! read back after the exit, removed on every path (also on drop).
+//!
+//! - **v2** (`/sys/fs/cgroup` is cgroup2): one directory
+//!   `/sys/fs/cgroup/vmlab/<name>`; the controllers are enabled in the
+//!   `subtree_control` of the parents; the child is born in it with
+//!   `CLONE_INTO_CGROUP`.
+//! - **v1** (and hybrid, where v2 holds no controller we need): one directory
+//!   per controller, `/sys/fs/cgroup/<controller>/vmlab/<name>`; the child
+//!   moves itself there by writing `0` to each `tasks` file (see
+//!   [`crate::step`] for why not the parent).
+//!
+//! The `vmlab` parent directory is removed too when it is left empty.
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::Limits;
+
+mod hierarchy;
+mod usage;
+
+pub use hierarchy::{Controller, Hierarchy, Mode};
+pub use usage::Usage;
+
+/// A cgroup could not be set up or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// No cgroup filesystem is mounted at all.
+    #[error("no cgroup filesystem is mounted (neither v2 nor v1 under /sys/fs/cgroup); drop --memory/--pids/--cpus")]
+    NoCgroupFs,
+    /// A limit needs a controller this machine does not offer.
+    #[error("the {controller} controller is not available (neither in cgroup v2 nor as a v1 hierarchy), so {flag} cannot be enforced; {still}")]
+    MissingController {
+        /// The controller.
+        controller: &'static str,
+        /// The flag that needs it.
+        flag: &'static str,
+        /// What still works.
+        still: String,
+    },
+    /// Creating the cgroup was refused.
+    #[error("cannot create the cgroup {path} (not root and no delegated cgroup? drop the limits or run as root)")]
+    Create {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing a limit or a control file failed.
+    #[error("cannot write {value:?} to {path}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What was written.
+        value: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Removing the cgroup failed.
+    #[error("cannot remove the cgroup {path}; remove it by hand with rmdir")]
+    Remove {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The parent directory every vmlab cgroup lives in.
+pub const PARENT: &str = "vmlab";
+
+/// One live cgroup (one directory in v2, one per controller in v1).
+#[derive(Debug)]
+pub struct Cgroup {
+    mode: Mode,
+    /// `(controller, directory)`; in v2 a single entry with `None`.
+    dirs: Vec<(Option<Controller>, PathBuf)>,
+    /// v2: the directory, open, for `CLONE_INTO_CGROUP`.
+    fd: Option<OwnedFd>,
+    removed: bool,
+}
+
+fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(|source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    })
+}
+
+fn mkdir(path: &Path) -> Result<(), CgroupError> {
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(CgroupError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// A name unique to this process and call.
+fn unique_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// CFS period used for `--cpus`, in µs.
+const CPU_PERIOD_US: u64 = 100_000;
+
+impl Cgroup {
+    /// Creates a cgroup with `limits` on the detected hierarchy.
+    pub fn create(hier: &Hierarchy, limits: &Limits) -> Result<Cgroup, CgroupError> {
+        let name = unique_name();
+        hier.check(limits)?;
+        let mut cg = Cgroup {
+            mode: hier.mode,
+            dirs: Vec::new(),
+            fd: None,
+            removed: false,
+        };
+        match hier.mode {
+            Mode::V2 => cg.create_v2(hier, &name, limits)?,
+            Mode::V1 | Mode::Hybrid => cg.create_v1(hier, &name, limits)?,
+        }
+        Ok(cg)
+    }
+
+    fn create_v2(&mut self, hier: &Hierarchy, name: &str, l: &Limits) -> Result<(), CgroupError> {
+        let root = hier.v2.clone().ok_or(CgroupError::NoCgroupFs)?;
+        let parent = root.join(PARENT);
+        let wanted: Vec<&str> = [Controller::Memory, Controller::Pids, Controller::Cpu]
+            .into_iter()
+            .filter(|c| hier.v2_controllers.contains(c))
+            .map(|c| c.name())
+            .collect();
+        let enable = |dir: &Path| -> Result<(), CgroupError> {
+            let file = dir.join("cgroup.subtree_control");
+            let have = std::fs::read_to_string(&file).unwrap_or_default();
+            let missing: Vec<String> = wanted
+                .iter()
+                .filter(|c| !have.split_whitespace().any(|h| h == **c))
+                .map(|c| format!("+{c}"))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                write(&file, &missing.join(" "))
+            }
+        };
+        enable(&root)?;
+        let dir = parent.join(name);
+        // A concurrent run may remove an empty parent between our mkdirs.
+        for attempt in 0.. {
+            mkdir(&parent)?;
+            enable(&parent)?;
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => continue,
+                Err(source) => return Err(CgroupError::Create { path: dir, source }),
+            }
+        }
+        self.dirs.push((None, dir.clone()));
+        if let Some(m) = l.memory {
+            write(&dir.join("memory.max"), &m.to_string())?;
+            if dir.join("memory.swap.max").exists() {
+                write(&dir.join("memory.swap.max"), "0")?;
+            }
+        }
+        if let Some(p) = l.pids {
+            write(&dir.join("pids.max"), &p.to_string())?;
+        }
+        if let Some(c) = l.cpus {
+            let quota = (c * CPU_PERIOD_US as f64).round().max(1000.0) as u64;
+            write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+        }
+        let fd = std::fs::File::open(&dir).map_err(|source| CgroupError::Create {
+            path: dir.clone(),
+            source,
+        })?;
+        self.fd = Some(fd.into());
+        Ok(())
+    }
+
+    fn create_v1(&mut self, hier: &Hierarchy, name: &str, l: &Limits) -> Result<(), CgroupError> {
+        for (ctrl, mount) in hier.v1_dirs() {
+            let parent = mount.join(PARENT);
+            let dir = parent.join(name);
+            for attempt in 0.. {
+                mkdir(&parent)?;
+                match std::fs::create_dir(&dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => continue,
+                    Err(source) => return Err(CgroupError::Create { path: dir, source }),
+                }
+            }
+            self.dirs.push((Some(ctrl), dir.clone()));
+            match ctrl {
+                Controller::Memory => {
+                    if let Some(m) = l.memory {
+                        write(&dir.join("memory.limit_in_bytes"), &m.to_string())?;
+                        let memsw = dir.join("memory.memsw.limit_in_bytes");
+                        if memsw.exists() {
+                            write(&memsw, &m.to_string())?;
+                        }
+                    }
+                }
+                Controller::Pids => {
+                    if let Some(p) = l.pids {
+                        write(&dir.join("pids.max"), &p.to_string())?;
+                    }
+                }
+                Controller::Cpu => {
+                    if let Some(c) = l.cpus {
+                        let quota = (c * CPU_PERIOD_US as f64).round().max(1000.0) as u64;
+                        write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                        write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                    }
+                }
+                Controller::Cpuacct => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The cgroup mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The v2 directory fd for `CLONE_INTO_CGROUP`, if any.
+    pub fn clone_fd(&self) -> Option<RawFd> {
+        self.fd.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// The `tasks` files the child writes `0` to (v1; empty on v2, where
+    /// the child is born in its cgroup).
+    pub fn tasks_files(&self) -> Vec<CString> {
+        if self.fd.is_some() {
+            return Vec::new();
+        }
+        self.dirs
+            .iter()
+            .filter_map(|(_, d)| {
+                CString::new(d.join("tasks").into_os_string().into_encoded_bytes()).ok()
+            })
+            .collect()
+    }
+
+    /// The directories (one in v2).
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> {
+        self.dirs.iter().map(|(_, d)| d.as_path())
+    }
+
+    /// Reads memory peak, CPU time, pids peak and whether the OOM killer ran.
+    pub fn usage(&self) -> Usage {
+        usage::read(self.mode, &self.dirs)
+    }
+
+    /// Removes the cgroup (waiting briefly for dying tasks to leave).
+    pub fn remove(mut self) -> Result<(), CgroupError> {
+        self.remove_dirs()
+    }
+
+    fn remove_dirs(&mut self) -> Result<(), CgroupError> {
+        if self.removed {
+            return Ok(());
+        }
+        self.removed = true;
+        self.fd = None;
+        let mut first_err = None;
+        for (_, dir) in &self.dirs {
+            if let Err(e) = rmdir_retry(dir) {
+                first_err.get_or_insert(CgroupError::Remove {
+                    path: dir.clone(),
+                    source: e,
+                });
+            }
+            // The shared parent goes when it is empty; another run may hold it.
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let _ = self.remove_dirs();
+    }
+}
+
+/// `rmdir`, retried while the kernel still counts exiting tasks (`EBUSY`).
+fn rmdir_retry(dir: &Path) -> std::io::Result<()> {
+    let mut delay = std::time::Duration::from_micros(50);
+    for _ in 0..40 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    std::fs::remove_dir(dir)
+}

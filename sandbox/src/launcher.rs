@@ -1,0 +1,361 @@
+//! Starting one workload: cgroup, pipes, plan, clone, parent steps, the
+//! child's status record, watching, usage, cleanup.
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use vmlab_workload::protocol::Event;
+
+use crate::cgroup::{Cgroup, CgroupError, Hierarchy, Mode, Usage};
+use crate::clone::{clone3, Child, Forked};
+use crate::config::Config;
+use crate::monitor::{self, ExitStatus, Pipes, Stop};
+use crate::plan::{self, PlanError};
+use crate::step::{self, ChildFds, Failure, Plan, Status, Step, STATUS_LEN};
+use crate::sys::{monotonic_ns, Real, Sys};
+
+/// Starting or watching the workload failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The plan could not be built.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The cgroup could not be set up.
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    /// A pipe or `/dev/null` could not be opened.
+    #[error("cannot create the pipes to the workload")]
+    Pipe(#[source] Errno),
+    /// The kernel refused to create a user namespace.
+    #[error("user namespaces are not permitted here (check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and AppArmor's kernel.apparmor_restrict_unprivileged_userns); run as root without --rootless")]
+    UserNsDenied(#[source] Errno),
+    /// `clone3` failed.
+    #[error("cannot create the sandbox process (clone3)")]
+    Clone(#[source] Errno),
+    /// A named setup step failed.
+    #[error("sandbox setup failed at step `{}`: {}{hint}", failure.step.name(), failure.errno.desc())]
+    Setup {
+        /// The step and its error.
+        failure: Failure,
+        /// What probably caused it.
+        hint: &'static str,
+    },
+    /// The child vanished before reporting.
+    #[error("the sandbox process died during setup without reporting (killed from outside?)")]
+    DiedInSetup,
+    /// Setup did not finish in time.
+    #[error("the sandbox setup did not finish within the timeout")]
+    SetupTimeout,
+    /// The parent was interrupted; everything was torn down.
+    #[error("interrupted by signal {0}; the workload was killed and its cgroup removed")]
+    Interrupted(i32),
+}
+
+/// What one run produced. Times are ns since the start of [`run`].
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// `CLOCK_MONOTONIC` ns at the start (all other times are relative).
+    pub start: u64,
+    /// Named phases, each with its end time, in order.
+    pub phases: Vec<(&'static str, u64)>,
+    /// Protocol events.
+    pub events: Vec<(Event, u64)>,
+    /// Protocol words that were not events.
+    pub bad_words: Vec<u32>,
+    /// The ready event.
+    pub ready: Option<u64>,
+    /// The workload reaped (teardown of the cgroup not included).
+    pub exited: u64,
+    /// Everything cleaned up.
+    pub cleaned: u64,
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Whether the timeout killed it.
+    pub timed_out: bool,
+    /// stdout.
+    pub stdout: Vec<u8>,
+    /// stderr.
+    pub stderr: Vec<u8>,
+    /// Cgroup usage (when a cgroup was used).
+    pub usage: Option<Usage>,
+    /// The OOM killer killed a task of the workload.
+    pub oom_killed: bool,
+    /// The cgroup mode used, if any.
+    pub cgroup_mode: Option<Mode>,
+    /// Ran in a user namespace.
+    pub rootless: bool,
+    /// The child's pid on the host.
+    pub pid: i32,
+}
+
+/// The parent's and the child's ends of one pipe.
+struct Pipe {
+    parent: OwnedFd,
+    child: OwnedFd,
+}
+
+/// A pipe whose child end is moved to at least [`ChildFds::MIN`].
+fn pipe(child_reads: bool) -> Result<Pipe, Errno> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (parent, child) = if child_reads { (w, r) } else { (r, w) };
+    Ok(Pipe {
+        parent,
+        child: high(child)?,
+    })
+}
+
+fn high(fd: OwnedFd) -> Result<OwnedFd, Errno> {
+    let n = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(ChildFds::MIN))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn hint(f: Failure, rootless: bool) -> &'static str {
+    match (f.step, f.errno) {
+        (Step::IdMaps | Step::SetIds, _) => {
+            " (the uid/gid map was refused; a rootless sandbox may only map its own ids)"
+        }
+        (Step::MountProc, Errno::EPERM) if rootless => {
+            " (/proc in a user namespace needs a pid namespace and a /proc the host does not overmount)"
+        }
+        (Step::MountSys, Errno::EPERM) if rootless => {
+            " (sysfs in a user namespace needs a network namespace: use --net none or loopback)"
+        }
+        (Step::Exec, Errno::ENOENT) => " (the entry or its interpreter is missing in the rootfs)",
+        (Step::Exec, Errno::EACCES) => {
+            " (the entry is not executable by the sandbox user, or the rootfs is mounted noexec)"
+        }
+        (Step::JoinCgroup, _) => " (cannot move the process into its cgroup)",
+        _ => "",
+    }
+}
+
+/// The child: run the steps, report a failure, never return.
+fn child_main(plan: &Plan) -> ! {
+    let mut st = Status::new();
+    let mut sys = Real;
+    let failure = match step::child_steps(plan, &mut sys, &mut st) {
+        Err(f) => f,
+        Ok(()) => Failure {
+            step: Step::Exec,
+            errno: Errno::EINVAL,
+        },
+    };
+    st.failure = Some(failure);
+    let _ = sys.write_all(plan.fds.status, &st.encode());
+    // SAFETY: _exit is async-signal-safe and ends this process.
+    unsafe { libc::_exit(127) }
+}
+
+/// Reads the status pipe to EOF (the child's `execve` closes it); the last
+/// record counts.
+fn read_status(fd: &OwnedFd, timeout_ns: u64) -> Result<Option<Status>, LaunchError> {
+    let deadline = monotonic_ns().saturating_add(timeout_ns);
+    let mut buf = Vec::with_capacity(2 * STATUS_LEN);
+    loop {
+        let left = deadline.saturating_sub(monotonic_ns());
+        if left == 0 {
+            return Err(LaunchError::SetupTimeout);
+        }
+        let mut p = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(fd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = left.div_ceil(1_000_000).min(i32::MAX as u64) as i32;
+        match nix::poll::poll(
+            &mut p,
+            nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
+        ) {
+            Ok(0) => continue,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(LaunchError::Pipe(e)),
+        }
+        let mut chunk = [0u8; 2 * STATUS_LEN];
+        match nix::unistd::read(fd, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(e) => return Err(LaunchError::Pipe(e)),
+        }
+    }
+    let records = buf.len() / STATUS_LEN;
+    if records == 0 {
+        return Ok(None);
+    }
+    Ok(Status::decode(
+        &buf[(records - 1) * STATUS_LEN..records * STATUS_LEN],
+    ))
+}
+
+/// Kills and reaps the child after a failure in setup.
+fn abort(child: &Child) {
+    monitor::kill(child);
+    monitor::reap(child);
+}
+
+/// Runs `config`'s workload to its end. `cancel`: an fd that becomes
+/// readable with a signal number when the run must stop (see
+/// [`crate::signal::Interrupt`]).
+pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, LaunchError> {
+    let start = monotonic_ns();
+    let mut phases: Vec<(&'static str, u64)> = Vec::new();
+    let mark = |phases: &mut Vec<(&'static str, u64)>, name| {
+        phases.push((name, monotonic_ns().saturating_sub(start)))
+    };
+    config.validate().map_err(PlanError::from)?;
+
+    let cgroup = if config.cgroup {
+        let hier = Hierarchy::detect()?;
+        let cg = Cgroup::create(&hier, &config.limits)?;
+        mark(&mut phases, "cgroup");
+        Some(cg)
+    } else {
+        None
+    };
+    let into = cgroup.as_ref().and_then(|c| c.clone_fd());
+    let tasks = cgroup.as_ref().map(|c| c.tasks_files()).unwrap_or_default();
+
+    let sync = pipe(true).map_err(LaunchError::Pipe)?;
+    let status = pipe(false).map_err(LaunchError::Pipe)?;
+    let proto = pipe(false).map_err(LaunchError::Pipe)?;
+    let stdout = pipe(false).map_err(LaunchError::Pipe)?;
+    let stderr = pipe(false).map_err(LaunchError::Pipe)?;
+    let devnull = nix::fcntl::open(
+        c"/dev/null",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .and_then(high)
+    .map_err(LaunchError::Pipe)?;
+    let fds = ChildFds {
+        sync: sync.child.as_raw_fd(),
+        status: status.child.as_raw_fd(),
+        stdin: devnull.as_raw_fd(),
+        stdout: stdout.child.as_raw_fd(),
+        stderr: stderr.child.as_raw_fd(),
+        proto: proto.child.as_raw_fd(),
+    };
+    let ns_at_clone = into.is_some();
+    let plan = plan::build(config, fds, ns_at_clone, tasks)?;
+    let flags = plan::clone_flags(config, ns_at_clone);
+    mark(&mut phases, "plan");
+
+    // SAFETY: the child only runs `child_main`, which makes raw system calls
+    // on the prepared plan and never allocates, then execs or _exits.
+    let child = match unsafe { clone3(flags, into) } {
+        Ok(Forked::Child) => child_main(&plan),
+        Ok(Forked::Parent(child)) => child,
+        Err(e)
+            if config.ns.user.is_some()
+                && matches!(
+                    e,
+                    Errno::EPERM | Errno::EINVAL | Errno::ENOSPC | Errno::EUSERS
+                ) =>
+        {
+            return Err(LaunchError::UserNsDenied(e))
+        }
+        Err(e) => return Err(LaunchError::Clone(e)),
+    };
+    mark(&mut phases, "clone");
+    drop((
+        sync.child,
+        status.child,
+        proto.child,
+        stdout.child,
+        stderr.child,
+        devnull,
+    ));
+
+    let rootless = config.ns.user.is_some();
+    let mut times = [0u64; Step::COUNT];
+    let parent = step::parent_steps(
+        &plan,
+        &mut Real,
+        child.pid,
+        sync.parent.as_raw_fd(),
+        &mut times,
+    );
+    drop(sync.parent);
+    if let Err(f) = parent {
+        abort(&child);
+        return Err(LaunchError::Setup {
+            failure: f,
+            hint: hint(f, rootless),
+        });
+    }
+    let st = match read_status(&status.parent, config.timeout.as_nanos() as u64) {
+        Ok(Some(st)) => st,
+        Ok(None) => {
+            abort(&child);
+            return Err(LaunchError::DiedInSetup);
+        }
+        Err(e) => {
+            abort(&child);
+            return Err(e);
+        }
+    };
+    if let Some(f) = st.failure {
+        abort(&child);
+        return Err(LaunchError::Setup {
+            failure: f,
+            hint: hint(f, rootless),
+        });
+    }
+    for (i, t) in st.times.iter().enumerate() {
+        times[i] = times[i].max(*t);
+    }
+    for s in Step::ALL {
+        let t = times[s as usize];
+        if t != 0 {
+            phases.push((s.name(), t.saturating_sub(start)));
+        }
+    }
+
+    let watched = monitor::watch(
+        &child,
+        Pipes {
+            proto: proto.parent,
+            stdout: stdout.parent,
+            stderr: stderr.parent,
+        },
+        config.timeout,
+        cancel,
+    );
+    let rel = |t: u64| t.saturating_sub(start);
+    let ready = watched
+        .events
+        .iter()
+        .find(|(e, _)| *e == Event::Ready)
+        .map(|(_, t)| rel(*t));
+    if let Some(r) = ready {
+        phases.push(("ready", r));
+    }
+    let usage = cgroup.as_ref().map(|c| c.usage());
+    let cgroup_mode = cgroup.as_ref().map(|c| c.mode());
+    if let Some(c) = cgroup {
+        c.remove()?;
+    }
+    let cleaned = rel(monotonic_ns());
+    if let Stop::Interrupted(sig) = watched.stop {
+        return Err(LaunchError::Interrupted(sig));
+    }
+    let oom_killed = usage.and_then(|u| u.oom_kills).is_some_and(|n| n > 0);
+    Ok(Outcome {
+        start,
+        phases,
+        events: watched.events.iter().map(|(e, t)| (*e, rel(*t))).collect(),
+        bad_words: watched.bad_words,
+        ready,
+        exited: rel(watched.reaped_at),
+        cleaned,
+        status: watched.status,
+        timed_out: watched.stop == Stop::TimedOut,
+        stdout: watched.stdout,
+        stderr: watched.stderr,
+        usage,
+        oom_killed,
+        cgroup_mode,
+        rootless,
+        pid: child.pid,
+    })
+}

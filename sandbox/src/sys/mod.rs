@@ -1,0 +1,102 @@
+//! The system calls the setup steps make, behind a trait.
+//!
+//! [`Real`] makes them (in the cloned child they must not allocate: every
+//! argument is prepared by the parent); [`Recorder`](record::Recorder), used by
+//! unit tests, writes each call as a line so the order and arguments of the
+//! steps are tested without root.
+use std::ffi::{c_char, CStr};
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+
+mod real;
+#[cfg(test)]
+pub mod record;
+
+pub use real::Real;
+
+/// The operations the setup steps are made of.
+pub trait Sys {
+    /// Writes `data` to the file `path` (id maps, cgroup files).
+    fn write_file(&mut self, path: &CStr, data: &[u8]) -> Result<(), Errno>;
+    /// Blocks until the parent writes one byte to `fd` (EOF is an error).
+    fn wait_byte(&mut self, fd: RawFd) -> Result<(), Errno>;
+    /// Sends one byte on `fd`.
+    fn send_byte(&mut self, fd: RawFd) -> Result<(), Errno>;
+    /// `unshare(flags)`.
+    fn unshare(&mut self, flags: i32) -> Result<(), Errno>;
+    /// `setgroups([])`, only when the map allows it.
+    fn clear_groups(&mut self) -> Result<(), Errno>;
+    /// `setresgid(gid, gid, gid)`.
+    fn set_gid(&mut self, gid: u32) -> Result<(), Errno>;
+    /// `setresuid(uid, uid, uid)`.
+    fn set_uid(&mut self, uid: u32) -> Result<(), Errno>;
+    /// `prctl(PR_SET_PDEATHSIG, SIGKILL)`.
+    fn die_with_parent(&mut self) -> Result<(), Errno>;
+    /// `mount(2)`.
+    fn mount(
+        &mut self,
+        src: Option<&CStr>,
+        target: &CStr,
+        fstype: Option<&CStr>,
+        flags: MsFlags,
+        data: Option<&CStr>,
+    ) -> Result<(), Errno>;
+    /// `umount2(target, MNT_DETACH)`.
+    fn detach(&mut self, target: &CStr) -> Result<(), Errno>;
+    /// `mkdir(path, mode)`; an existing directory is fine.
+    fn mkdir(&mut self, path: &CStr, mode: u32) -> Result<(), Errno>;
+    /// Creates an empty regular file (a bind-mount target); existing is fine.
+    fn touch(&mut self, path: &CStr) -> Result<(), Errno>;
+    /// `symlink(target, link)`; an existing link is fine.
+    fn symlink(&mut self, target: &CStr, link: &CStr) -> Result<(), Errno>;
+    /// `chdir(path)`.
+    fn chdir(&mut self, path: &CStr) -> Result<(), Errno>;
+    /// `pivot_root(new_root, put_old)`.
+    fn pivot_root(&mut self, new_root: &CStr, put_old: &CStr) -> Result<(), Errno>;
+    /// `sethostname(name)`.
+    fn sethostname(&mut self, name: &CStr) -> Result<(), Errno>;
+    /// Brings `lo` up with `SIOCSIFFLAGS`.
+    fn loopback_up(&mut self) -> Result<(), Errno>;
+    /// `setrlimit(resource, {limit, limit})`.
+    fn setrlimit(&mut self, resource: u32, limit: u64) -> Result<(), Errno>;
+    /// `dup2(old, new)` (clears close-on-exec on `new`).
+    fn dup2(&mut self, old: RawFd, new: RawFd) -> Result<(), Errno>;
+    /// Marks every fd from `first` up close-on-exec.
+    fn cloexec_from(&mut self, first: RawFd) -> Result<(), Errno>;
+    /// Unblocks every signal and restores `SIGPIPE` (ignored by Rust) to default.
+    fn reset_signals(&mut self) -> Result<(), Errno>;
+    /// `prctl(PR_CAPBSET_DROP, cap)`.
+    fn drop_bounding(&mut self, cap: u8) -> Result<(), Errno>;
+    /// Clears the ambient set.
+    fn clear_ambient(&mut self) -> Result<(), Errno>;
+    /// `capset`: permitted = effective = `mask`, inheritable = 0.
+    fn capset(&mut self, mask: u64) -> Result<(), Errno>;
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+    fn no_new_privs(&mut self) -> Result<(), Errno>;
+    /// Installs the seccomp filter.
+    fn seccomp(&mut self, program: &[seccompiler::sock_filter]) -> Result<(), Errno>;
+    /// Writes raw bytes to `fd` (the status record).
+    fn write_all(&mut self, fd: RawFd, bytes: &[u8]) -> Result<(), Errno>;
+    /// `execve`; returns only on failure.
+    fn execve(
+        &mut self,
+        path: &CStr,
+        argv: &[*const c_char],
+        envp: &[*const c_char],
+    ) -> Result<(), Errno>;
+    /// `CLOCK_MONOTONIC` in ns.
+    fn now(&mut self) -> u64;
+}
+
+/// `CLOCK_MONOTONIC` in ns (async-signal-safe: vDSO, no allocation).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
