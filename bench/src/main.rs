@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod rig;
 mod run;
 
 /// VM or container? Boot time, image size and isolation overhead, measured.
@@ -21,6 +22,9 @@ enum Command {
     Images(cmd::images::ImagesCommand),
     /// Boot the workload once in one backend.
     Run(run::RunArgs),
+    /// Prove the Linux-guest path on hardware-style KVM: nested under QEMU
+    /// TCG with emulated AMD SVM (testing the Linux path without VT-x).
+    Rig(rig::RigArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Images(c) => cmd::images::main(c).map(|()| 0),
         Command::Run(args) => run::main(args),
+        Command::Rig(args) => rig::main(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,243 @@
+//! What L1 boots: its kernel and an uncompressed initramfs (about 0.6 s
+//! faster to unpack under emulation than a gzip one).
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use vmlab_images::rootfs::{Entry, Kind};
+
+use super::check::Check;
+
+/// Where the L2 artifacts sit inside L1.
+pub const L2_KERNEL: &str = "/rig/vmlinuz";
+pub const L2_INITRAMFS: &str = "/rig/initramfs.cpio";
+pub const L2_CORRUPT_INITRAMFS: &str = "/rig/corrupt.cpio";
+
+/// busybox-static provides L1's shell and tools.
+const BUSYBOX: &str = "/bin/busybox";
+
+/// The host-side inputs of the rig.
+pub struct Inputs {
+    /// The Debian cloud kernel (bzImage): L1's kernel and L2's.
+    pub kernel: PathBuf,
+    /// `irqbypass`, `kvm`, `kvm-amd` from the same kernel package, in load order.
+    pub modules: Vec<(String, PathBuf)>,
+}
+
+impl Inputs {
+    /// Finds the kernel and its KVM modules in the kernel cache (fetching
+    /// the package when needed), or uses `kernel` if given.
+    pub fn resolve(kernel: Option<&Path>) -> anyhow::Result<Inputs> {
+        let _ = kernel;
+        bail!("the rig's kernel resolution is not wired to the kernel cache yet")
+    }
+}
+
+/// A private temporary directory, removed with everything in it on drop.
+pub struct WorkDir(PathBuf);
+
+impl WorkDir {
+    pub fn new() -> anyhow::Result<WorkDir> {
+        let base = std::env::temp_dir();
+        for n in 0..1000u32 {
+            let p = base.join(format!("vmlab-rig-{}-{n}", std::process::id()));
+            match std::fs::create_dir(&p) {
+                Ok(()) => return Ok(WorkDir(p)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot create a directory in {}", base.display())
+                    })
+                }
+            }
+        }
+        bail!(
+            "cannot find a free temporary directory name in {}",
+            base.display()
+        )
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Builds L1's initramfs in `dir` and returns its path.
+pub fn build_l1(
+    inputs: &Inputs,
+    checks: &[Check],
+    check_timeout_s: u64,
+    dir: &Path,
+) -> anyhow::Result<PathBuf> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+    let busybox = read(Path::new(BUSYBOX)).context(
+        "the rig needs a static busybox at /bin/busybox (Debian: apt-get install busybox-static)",
+    )?;
+    if !is_static_elf(&busybox) {
+        bail!("{BUSYBOX} is not a static binary; install busybox-static");
+    }
+    let exe = std::env::current_exe().context("cannot locate the running vmlab binary")?;
+    let vmlab = read(&exe)?;
+    if !is_static_elf(&vmlab) {
+        bail!(
+            "{} is dynamically linked; L1 has no libraries: build vmlab with the repository's .cargo/config.toml (static)",
+            exe.display()
+        );
+    }
+    let kernel = read(&inputs.kernel)?;
+    let l2_initramfs = l2_initramfs();
+    let corrupt: Vec<u8> = l2_initramfs.iter().map(|b| b ^ 0x5a).collect();
+
+    let dir_entry = |p: &str| Entry {
+        path: p.into(),
+        mode: 0o755,
+        kind: Kind::Dir,
+    };
+    let file = |p: &str, mode: u32, bytes: Vec<u8>| Entry {
+        path: p.into(),
+        mode,
+        kind: Kind::File(bytes),
+    };
+    let mut entries = vec![
+        dir_entry("bin"),
+        dir_entry("dev"),
+        Entry {
+            path: "dev/console".into(),
+            mode: 0o600,
+            kind: Kind::CharDev { major: 5, minor: 1 },
+        },
+        dir_entry("proc"),
+        dir_entry("rig"),
+        dir_entry("sys"),
+        dir_entry("tmp"),
+        file("bin/busybox", 0o755, busybox),
+        file("init", 0o755, init_script(check_timeout_s).into_bytes()),
+        file("rig/checks.sh", 0o644, checks_script(checks).into_bytes()),
+        file("rig/vmlab", 0o755, vmlab),
+        file(&L2_KERNEL[1..], 0o644, kernel),
+        file(&L2_INITRAMFS[1..], 0o644, l2_initramfs),
+        file(&L2_CORRUPT_INITRAMFS[1..], 0o644, corrupt),
+    ];
+    for (name, path) in &inputs.modules {
+        entries.push(file(&format!("rig/{name}.ko"), 0o644, read(path)?));
+    }
+    let out = dir.join("l1.cpio");
+    let f =
+        std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    vmlab_images::cpio::write(&entries, 0, std::io::BufWriter::new(f))
+        .context("cannot write L1's initramfs")?;
+    Ok(out)
+}
+
+/// The L2 workload initramfs, built in memory exactly as `vmlab images build` does.
+fn l2_initramfs() -> Vec<u8> {
+    let rootfs = vmlab_images::rootfs::Rootfs::new(vmlab_images::embedded::WORKLOAD).with_console();
+    let mut out = Vec::new();
+    vmlab_images::cpio::write(rootfs.entries(), 0, &mut out)
+        .expect("writing to memory cannot fail");
+    out
+}
+
+fn init_script(check_timeout_s: u64) -> String {
+    include_str!("init.sh").replace("@CHECK_TIMEOUT@", &check_timeout_s.to_string())
+}
+
+/// One `check NAME /rig/vmlab run ARGS...` line per check, shell-quoted.
+fn checks_script(checks: &[Check]) -> String {
+    let mut s = String::new();
+    for c in checks {
+        s.push_str("check ");
+        s.push_str(&quote(&c.name));
+        s.push_str(" /rig/vmlab run");
+        for a in &c.argv {
+            s.push(' ');
+            s.push_str(&quote(a));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Single-quotes a word for sh.
+fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// An ELF executable without a PT_INTERP program header needs no loader.
+fn is_static_elf(bytes: &[u8]) -> bool {
+    const PT_INTERP: u32 = 3;
+    let u16_at = |o: usize| {
+        bytes
+            .get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    };
+    let u64_at = |o: usize| {
+        bytes
+            .get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    if bytes.get(..5) != Some(b"\x7fELF\x02") {
+        return false;
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    (0..usize::from(phnum)).all(|i| {
+        let off = phoff as usize + i * usize::from(phentsize);
+        u32_at(off).is_some_and(|t| t != PT_INTERP)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_quotes_and_spaces() {
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn checks_become_one_line_each() {
+        let c = Check {
+            name: "vm-bare".into(),
+            argv: vec![
+                "--backend".into(),
+                "vm-bare".into(),
+                "--".into(),
+                "cpu".into(),
+            ],
+            expect: super::super::check::Expect::Error {
+                contains: "x".into(),
+            },
+        };
+        assert_eq!(
+            checks_script(&[c]),
+            "check 'vm-bare' /rig/vmlab run '--backend' 'vm-bare' '--' 'cpu'\n"
+        );
+    }
+
+    #[test]
+    fn static_and_dynamic_binaries_are_told_apart() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        // Test binaries are static too (.cargo/config.toml).
+        assert!(is_static_elf(&me));
+        assert!(!is_static_elf(b"\x7fELF\x02 not really"));
+        assert!(!is_static_elf(b"#!/bin/sh\n"));
+        if let Ok(ls) = std::fs::read("/bin/ls") {
+            assert!(!is_static_elf(&ls), "Debian's ls is dynamic");
+        }
+    }
+}
