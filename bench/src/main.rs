@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod compare;
 mod rig;
 mod run;
 
@@ -22,6 +23,8 @@ enum Command {
     Images(cmd::images::ImagesCommand),
     /// Boot the workload once in one backend.
     Run(run::RunArgs),
+    /// Run every backend this host supports and write results.json + index.html.
+    Compare(compare::CompareArgs),
     /// Prove the Linux-guest path on hardware-style KVM: nested under QEMU
     /// TCG with emulated AMD SVM (testing the Linux path without VT-x).
     Rig(rig::RigArgs),
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Images(c) => cmd::images::main(c).map(|()| 0),
         Command::Run(args) => run::main(args),
+        Command::Compare(args) => compare::main(args),
         Command::Rig(args) => rig::main(args),
     };
     match result {

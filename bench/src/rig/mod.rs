@@ -213,7 +213,7 @@ fn checks(args: &RigArgs, code: u8, kernels: Vec<String>) -> Vec<Check> {
                 ],
             ),
             expect: Expect::Error {
-                contains: "before signalling ready".into(),
+                contains: "kernel panic".into(),
             },
         });
     }
