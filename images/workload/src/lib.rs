@@ -30,6 +30,8 @@ extern crate std;
 
 pub mod args;
 pub mod bootinfo;
+#[cfg(test)]
+mod fake;
 pub mod kernel;
 pub mod kernels;
 pub mod measure;

@@ -28,6 +28,11 @@ pub struct Timing {
     pub total_ns: u64,
 }
 
+/// Iterations after which a clock that still shows no time spent is taken
+/// to be stopped (no real clock is that coarse: even at 1 ns per iteration
+/// this is 16 ms).
+pub const FROZEN_CLOCK_ITERS: u64 = 1 << 24;
+
 /// The batch-size policy of the harness, for kernels that drive their own
 /// loop (see [`measure`] for the common case).
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +75,10 @@ impl Pacer {
         // Stop once the budget is spent, or close enough that another batch
         // would be a sliver.
         if iters == 0 || spent >= self.budget_ns - self.budget_ns / 32 {
+            return false;
+        }
+        if spent == 0 && self.timing.iters >= FROZEN_CLOCK_ITERS {
+            // The clock is not moving; give up instead of doubling forever.
             return false;
         }
         let remaining = self.budget_ns - spent;
@@ -191,6 +200,14 @@ mod tests {
         .unwrap();
         assert_eq!(t.iters, total);
         assert!(t.total_ns >= 1_000);
+    }
+
+    #[test]
+    fn a_stopped_clock_ends_with_no_time() {
+        let now = Cell::new(5);
+        let t = measure(&FakeClock(&now), 1_000, |n| Ok::<_, ()>(n)).unwrap();
+        assert_eq!(t.total_ns, 0);
+        assert!(t.iters >= FROZEN_CLOCK_ITERS && t.iters < 2 * FROZEN_CLOCK_ITERS);
     }
 
     #[test]

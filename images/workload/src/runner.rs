@@ -7,7 +7,7 @@ use crate::args::Spec;
 use crate::kernels;
 use crate::platform::Platform;
 use crate::protocol::Event;
-use crate::report;
+use crate::report::{self, Failure};
 
 /// Runs the workload described by `spec` and returns its exit code.
 ///
@@ -29,14 +29,21 @@ where
     let kernels = spec.kernels();
     for (i, &kernel) in kernels.iter().enumerate() {
         p.event(Event::Mark(i as u32 + 1));
+        let mut stopped_clock = false;
         let mut emit = |m: &report::Measurement| {
+            stopped_clock |= m.timing.total_ns == 0;
             let _ = report::result(out, m);
         };
-        let outcome = if kernel.is_shared() {
+        let mut outcome = if kernel.is_shared() {
             kernels::run_shared(p, kernel, spec, &mut emit)
         } else {
             p.native(kernel, spec, &mut emit)
         };
+        if stopped_clock && outcome.is_ok() {
+            outcome = Err(Failure::new(format_args!(
+                "{kernel}: the platform clock did not advance, so the result is meaningless"
+            )));
+        }
         if let Err(failure) = outcome {
             failed = true;
             let _ = report::error(out, Some(kernel), &failure);
@@ -67,80 +74,11 @@ pub fn bad_args<W: Write + ?Sized>(err: &dyn core::fmt::Display, out: &mut W) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake::Fake;
     use crate::kernel::Kernel;
-    use crate::measure::Clock;
     use core::cell::Cell;
     use std::string::String;
     use std::vec::Vec;
-
-    /// A clock that moves `step` nanoseconds at every read.
-    #[derive(Clone, Copy)]
-    struct StepClock<'a> {
-        now: &'a Cell<u64>,
-        step: u64,
-    }
-
-    impl Clock for StepClock<'_> {
-        fn now_ns(&self) -> u64 {
-            self.now.set(self.now.get() + self.step);
-            self.now.get()
-        }
-    }
-
-    struct Fake<'a> {
-        now: &'a Cell<u64>,
-        step: u64,
-        events: Vec<Event>,
-        crossings: u64,
-        scratch: Vec<u64>,
-        regions: Vec<Vec<u8>>,
-        regions_left: usize,
-        released: usize,
-    }
-
-    impl<'a> Fake<'a> {
-        fn new(now: &'a Cell<u64>, step: u64) -> Self {
-            Fake {
-                now,
-                step,
-                events: Vec::new(),
-                crossings: 0,
-                scratch: Vec::new(),
-                regions: Vec::new(),
-                regions_left: 3,
-                released: 0,
-            }
-        }
-    }
-
-    impl<'a> Platform for Fake<'a> {
-        type Clock = StepClock<'a>;
-        fn clock(&self) -> StepClock<'a> {
-            StepClock {
-                now: self.now,
-                step: self.step,
-            }
-        }
-        fn cross(&mut self) {
-            self.crossings += 1;
-        }
-        fn event(&mut self, event: Event) {
-            self.events.push(event);
-        }
-        fn scratch(&mut self, words: usize) -> Option<&mut [u64]> {
-            self.scratch.resize(words, 0);
-            Some(&mut self.scratch)
-        }
-        fn fresh(&mut self, bytes: usize) -> Option<&mut [u8]> {
-            self.regions_left = self.regions_left.checked_sub(1)?;
-            self.regions.push(std::vec![0; bytes]);
-            self.regions.last_mut().map(|r| &mut r[..])
-        }
-        fn release(&mut self) {
-            self.released += self.regions.len();
-            self.regions.clear();
-        }
-    }
 
     fn lines(out: &str) -> Vec<&str> {
         out.lines().collect()
@@ -215,6 +153,16 @@ mod tests {
             out.contains("cannot get 16384 bytes of fresh memory"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_stopped_clock_is_an_error() {
+        let now = Cell::new(0);
+        let mut p = Fake::new(&now, 0);
+        let spec = Spec::parse(["crossing"]).unwrap();
+        let mut out = String::new();
+        assert_eq!(run(&mut p, &spec, &mut out), 1);
+        assert!(out.contains("clock did not advance"), "{out}");
     }
 
     #[test]

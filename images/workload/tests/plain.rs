@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use vmlab_workload::protocol::{Event, FD_ENV, LINE_PREFIX, PORT_ENV};
@@ -77,7 +77,11 @@ fn events_go_to_the_inherited_fd_in_order() {
     let (mut reader, writer) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
     let fd = writer.as_raw_fd();
     let mut cmd = workload(&["crossing", "cpu", "--time", "1ms", "--exit", "3"]);
-    let status = cmd.env(FD_ENV, fd.to_string()).status().unwrap();
+    let status = cmd
+        .env(FD_ENV, fd.to_string())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     drop(writer);
     drop(cmd);
     assert_eq!(status.code(), Some(3));
