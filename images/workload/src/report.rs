@@ -1,6 +1,6 @@
 //! Results as JSON lines on the console.
 //!
-//! Every line starts with [`LINE_PREFIX`](crate::protocol::LINE_PREFIX) so a
+//! Every line starts with [`LINE_PREFIX`] so a
 //! host can pick the lines out of other console output:
 //!
 //! ```text

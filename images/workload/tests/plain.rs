@@ -148,3 +148,11 @@ fn a_bad_protocol_fd_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("VMLAB_FD=987"));
 }
+
+#[test]
+fn a_bad_port_setting_is_a_clear_error() {
+    let out = workload(&["cpu"]).env(PORT_ENV, "2").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("VMLAB_PORT=`2`"), "{stderr}");
+}
