@@ -5,13 +5,13 @@
 //! `/proc`, a tmpfs `/dev` with `pts`, `shm`, `mqueue`, read-only `/sys` and
 //! cgroup mounts, masked and read-only paths, default capabilities and
 //! `RLIMIT_NOFILE`), with the workload as the process, no terminal, a
-//! read-only root, `no_new_privileges`, and pid, mount, ipc, uts and network
+//! read-only root with a tmpfs on `/tmp`, `no_new_privileges`, and pid, mount, ipc, uts and network
 //! namespaces.
 use std::path::Path;
 
 use oci_spec::runtime::{
     LinuxBuilder, LinuxDeviceCgroupBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxResourcesBuilder, ProcessBuilder, RootBuilder, Spec,
+    LinuxResourcesBuilder, MountBuilder, ProcessBuilder, RootBuilder, Spec,
 };
 
 use super::{write, OciError, ENV};
@@ -79,7 +79,23 @@ pub fn runtime_config() -> Result<Spec, OciError> {
         .build()
         .map_err(spec("root"))?;
 
+    // A writable /tmp on the read-only root, as an initramfs root has one.
+    let tmp = MountBuilder::default()
+        .destination("/tmp")
+        .typ("tmpfs")
+        .source("tmpfs")
+        .options(
+            ["nosuid", "nodev", "mode=1777", "size=65536k"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .build()
+        .map_err(spec("mount /tmp"))?;
+    let mut mounts = defaults.mounts().clone().unwrap_or_default();
+    mounts.push(tmp);
+
     let mut config = defaults;
+    config.set_mounts(Some(mounts));
     config.set_version("1.0.2".to_string());
     config.set_hostname(Some(HOSTNAME.to_string()));
     config.set_process(Some(process));
@@ -145,6 +161,7 @@ mod tests {
             .map(|m| m["destination"].as_str().unwrap())
             .collect();
         assert!(mounts.contains(&"/proc") && mounts.contains(&"/dev"));
+        assert!(mounts.contains(&"/tmp"));
         // Same input, same bytes, whatever the hash sets' order.
         let first = config_json().unwrap();
         for _ in 0..8 {

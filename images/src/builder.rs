@@ -1,0 +1,197 @@
+//! Builds every artifact into an output directory, in order, and writes the
+//! manifest.
+//!
+//! Everything is written into a scratch directory next to the output
+//! directory and renamed into place at the end: after an error there is no
+//! half-built output and no scratch left.
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use flate2::{Compression, GzBuilder};
+
+use crate::checksum::sha256_hex;
+use crate::embedded;
+use crate::kernel::Kernel;
+use crate::manifest::{self, Built, Manifest};
+use crate::oci::{self, layer::Layer};
+use crate::rootfs::Rootfs;
+use crate::scratch::Scratch;
+use crate::{cpio, rootfs};
+
+/// Building the artifacts failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A file could not be written.
+    #[error("cannot write {path}")]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `SOURCE_DATE_EPOCH` is not a number of seconds.
+    #[error("SOURCE_DATE_EPOCH={0:?} is not a whole number of seconds since 1970")]
+    Epoch(String),
+    /// The initramfs could not be built.
+    #[error("cannot build the initramfs")]
+    Cpio(#[from] cpio::CpioError),
+    /// The rootfs could not be written.
+    #[error("cannot write the rootfs")]
+    Rootfs(#[from] rootfs::RootfsError),
+    /// An OCI artifact could not be built.
+    #[error("cannot build the OCI image or bundle")]
+    Oci(#[from] oci::OciError),
+}
+
+/// What to build.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// The output directory (replaced as a whole).
+    pub out: PathBuf,
+    /// The mtime of every archived file.
+    pub epoch: u64,
+}
+
+impl BuildOptions {
+    /// Options for `out`, with the epoch from `SOURCE_DATE_EPOCH` (else 0).
+    pub fn new(out: impl Into<PathBuf>) -> Result<Self, BuildError> {
+        let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) if !v.is_empty() => v.trim().parse().map_err(|_| BuildError::Epoch(v))?,
+            _ => 0,
+        };
+        Ok(BuildOptions {
+            out: out.into(),
+            epoch,
+        })
+    }
+}
+
+/// Builds every artifact into `opts.out` and returns the manifest (also
+/// written as `manifest.json`). `kernel` is recorded, not copied.
+pub fn build(opts: &BuildOptions, kernel: Option<Kernel>) -> Result<Manifest, BuildError> {
+    let out = std::path::absolute(&opts.out).unwrap_or_else(|_| opts.out.clone());
+    let parent = out.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "images".to_string());
+    let scratch =
+        Scratch::new_in(&parent, &format!("{name}.build")).map_err(|source| BuildError::Write {
+            path: parent.clone(),
+            source,
+        })?;
+    let dir = scratch.path();
+    let mtime = u32::try_from(opts.epoch).map_err(|_| BuildError::Epoch(opts.epoch.to_string()))?;
+
+    let workload = put(dir, manifest::WORKLOAD, embedded::WORKLOAD, 0o755)?;
+    let guest = put(dir, manifest::GUEST, embedded::GUEST, 0o755)?;
+
+    let rootfs = Rootfs::new(embedded::WORKLOAD);
+    rootfs.write_to(&dir.join(manifest::ROOTFS))?;
+
+    let mut cpio_bytes = Vec::new();
+    cpio::write(
+        rootfs.clone().with_console().entries(),
+        mtime,
+        &mut cpio_bytes,
+    )?;
+    let initramfs = put(dir, manifest::INITRAMFS, &cpio_bytes, 0o644)?;
+    let gz_path = dir.join(manifest::INITRAMFS_GZ);
+    let werr = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BuildError::Write { path, source }
+    };
+    let mut gz = GzBuilder::new()
+        .mtime(0)
+        .operating_system(3)
+        .write(Vec::new(), Compression::best());
+    gz.write_all(&cpio_bytes).map_err(werr(&gz_path))?;
+    let gz_bytes = gz.finish().map_err(werr(&gz_path))?;
+    let initramfs_gz = put(dir, manifest::INITRAMFS_GZ, &gz_bytes, 0o644)?;
+
+    let layer = Layer::build(&rootfs, opts.epoch)?;
+    let oci_digests =
+        oci::layout::write_layout(&dir.join(manifest::OCI), &layer, &rfc3339(opts.epoch))?;
+    oci::bundle::write_bundle(&dir.join(manifest::BUNDLE), &rootfs)?;
+    let config_path = format!("{}/config.json", manifest::BUNDLE);
+    let config = fs::read(dir.join(&config_path)).map_err(werr(&dir.join(&config_path)))?;
+
+    let manifest = Manifest {
+        format: manifest::FORMAT,
+        epoch: opts.epoch,
+        workload,
+        guest,
+        rootfs: manifest::ROOTFS.to_string(),
+        initramfs,
+        initramfs_gz,
+        oci: manifest::OCI.to_string(),
+        oci_digests,
+        bundle: manifest::BUNDLE.to_string(),
+        bundle_config: built(&config_path, &config),
+        kernel,
+    };
+    let mut json = serde_json::to_vec_pretty(&manifest).expect("a manifest always serializes");
+    json.push(b'\n');
+    put(dir, manifest::MANIFEST, &json, 0o644)?;
+    fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(werr(dir))?;
+    scratch.persist(&out).map_err(werr(&out))?;
+    Ok(manifest)
+}
+
+fn built(path: &str, bytes: &[u8]) -> Built {
+    Built {
+        path: path.to_string(),
+        sha256: sha256_hex(bytes),
+        bytes: bytes.len() as u64,
+    }
+}
+
+/// Writes `DIR/name` with `mode`; returns its record.
+fn put(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<Built, BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let err = |source| BuildError::Write {
+        path: path.clone(),
+        source,
+    };
+    fs::write(&path, bytes).map_err(err)?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(err)?;
+    Ok(built(name, bytes))
+}
+
+/// `1970-01-01T00:00:00Z` for 0: the UTC date and time of `epoch`.
+pub fn rfc3339(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+}
