@@ -1,0 +1,169 @@
+//! The workload binary as `/init` of a Linux guest under plain QEMU with
+//! software emulation (TCG; this machine's KVM cannot boot Linux). It checks
+//! the PID 1 path of a VM end to end: no `/dev/console` in the initramfs,
+//! mounts, `ioperm` for the vmlab port (`VMLAB_PORT=1`; plain QEMU ignores
+//! the writes), `lo` brought up, JSON lines on the serial console, and a
+//! power-off that ends QEMU cleanly.
+//!
+//! Needs `qemu-system-x86_64`, `cpio` and a guest kernel: `$VMLAB_KERNEL`,
+//! else a `vmlinux` in the vmlab kernel cache. Skipped (with the reason)
+//! without them, unless `VMLAB_REQUIRE_QEMU=1` makes that a failure.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vmlab_workload::protocol::LINE_PREFIX;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vmlab-workload");
+
+/// A guest kernel: `$VMLAB_KERNEL` or the first cached `vmlinux`.
+fn kernel() -> Option<PathBuf> {
+    if let Some(k) = std::env::var_os("VMLAB_KERNEL") {
+        return Some(k.into());
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    let mut found: Vec<PathBuf> = std::fs::read_dir(cache.join("vmlab/kernels"))
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.path().join("vmlinux")))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// The kernel to boot, or `None` (with the reason printed) to skip.
+fn setup() -> Option<PathBuf> {
+    let missing = if !have("qemu-system-x86_64") {
+        "qemu-system-x86_64 is not installed".to_string()
+    } else if !have("cpio") {
+        "cpio is not installed".to_string()
+    } else {
+        match kernel() {
+            Some(k) => return Some(k),
+            None => "no guest kernel (set VMLAB_KERNEL or fill the vmlab kernel cache)".into(),
+        }
+    };
+    if std::env::var_os("VMLAB_REQUIRE_QEMU").is_some_and(|v| v == "1") {
+        panic!("VMLAB_REQUIRE_QEMU=1 but {missing}");
+    }
+    eprintln!("skipped: {missing}");
+    None
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An initramfs holding only `/init` = the workload binary.
+fn initramfs(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("root")).unwrap();
+    std::fs::copy(BIN, dir.join("root/init")).unwrap();
+    let image = dir.join("initramfs.cpio");
+    let mut cpio = Command::new("cpio")
+        .args(["-o", "-H", "newc", "--quiet"])
+        .current_dir(dir.join("root"))
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&image).unwrap())
+        .spawn()
+        .unwrap();
+    cpio.stdin
+        .take()
+        .unwrap()
+        .write_all(b".\n./init\n")
+        .unwrap();
+    assert!(cpio.wait().unwrap().success());
+    image
+}
+
+#[test]
+fn boots_as_init_of_a_linux_guest() {
+    let Some(kernel) = setup() else { return };
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("vmlab-workload-qemu-{}", std::process::id())));
+    let image = initramfs(&dir.0);
+    let append = "console=ttyS0 quiet panic=-1 VMLAB_PORT=1 -- \
+                  cpu crossing pagetouch spawn file tcp --time 10ms --size 1M --exit 3";
+    let mut qemu = Command::new("qemu-system-x86_64")
+        .args([
+            "-accel",
+            "tcg",
+            "-m",
+            "256",
+            "-nographic",
+            "-no-reboot",
+            "-kernel",
+        ])
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(&image)
+        .args(["-append", append])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qemu");
+    // Read the console on a thread so a hung guest can be killed.
+    let mut stdout = qemu.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = qemu.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = qemu.kill();
+            let _ = qemu.wait();
+            panic!("the guest did not power off within 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let console = reader.join().unwrap();
+    assert!(status.success(), "qemu: {status}; console:\n{console}");
+    let lines: Vec<Value> = console
+        .lines()
+        .filter_map(|l| l.find(LINE_PREFIX).map(|at| &l[at..]))
+        .map(|l| serde_json::from_str(l.trim_end()).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let kinds: Vec<String> = lines
+        .iter()
+        .map(|l| match l["kernel"].as_str() {
+            Some(k) => format!("{}:{k}", l["vmlab"].as_str().unwrap()),
+            None => l["vmlab"].as_str().unwrap().to_string(),
+        })
+        .collect();
+    let expected = [
+        "ready",
+        "result:cpu",
+        "result:crossing",
+        "result:pagetouch",
+        "result:spawn",
+        "result:spawn",
+        "result:file",
+        "result:tcp",
+        "exit",
+    ];
+    assert_eq!(kinds, expected, "console:\n{console}");
+    assert_eq!(lines[8]["code"], 3);
+}
