@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -70,18 +71,25 @@ fn every_kernel_reports_a_result() {
 #[test]
 fn events_go_to_the_inherited_fd_in_order() {
     let mut fds = [0; 2];
-    // SAFETY: pipe writes two new fds into the array (without close-on-exec,
-    // so the child inherits the write end).
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: pipe2 writes two new close-on-exec fds into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     // SAFETY: both fds are new and owned by nothing else.
     let (mut reader, writer) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
     let fd = writer.as_raw_fd();
     let mut cmd = workload(&["crossing", "cpu", "--time", "1ms", "--exit", "3"]);
-    let status = cmd
-        .env(FD_ENV, fd.to_string())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
+    cmd.env(FD_ENV, fd.to_string()).stdout(Stdio::null());
+    // SAFETY: runs in the forked child before exec and only calls fcntl,
+    // which is async-signal-safe: the workload alone inherits the write end
+    // (other tests spawning meanwhile do not).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let status = cmd.status().unwrap();
     drop(writer);
     drop(cmd);
     assert_eq!(status.code(), Some(3));
