@@ -204,6 +204,8 @@ pub struct Config {
     pub hostname: String,
     /// `/sys` inside.
     pub sys: SysMount,
+    /// A tmpfs on `/tmp` (64 MiB, counted against the memory limit).
+    pub tmp: bool,
     /// Put the workload in its own cgroup (usage is then read back).
     pub cgroup: bool,
     /// Cgroup limits.
@@ -222,8 +224,9 @@ pub struct Config {
 
 impl Config {
     /// A sandbox with everything on except the user namespace: pid, mount,
-    /// uts, ipc, cgroup and an empty net namespace, a read-only rootfs,
-    /// a cgroup, seccomp, reduced capabilities, `no_new_privs`, rlimits.
+    /// uts, ipc, cgroup and an empty net namespace, a read-only rootfs with
+    /// `/sys` read-only and a tmpfs on `/tmp`, a cgroup, seccomp, reduced
+    /// capabilities, `no_new_privs`, rlimits.
     pub fn sandbox(rootfs: impl Into<PathBuf>) -> Config {
         Config {
             root: Root::Dir {
@@ -235,7 +238,8 @@ impl Config {
             env: Vec::new(),
             ns: Namespaces::all(),
             hostname: "vmlab".into(),
-            sys: SysMount::Absent,
+            sys: SysMount::ReadOnly,
+            tmp: true,
             cgroup: true,
             limits: Limits::default(),
             seccomp: true,
@@ -256,6 +260,7 @@ impl Config {
             ns: Namespaces::none(),
             hostname: String::new(),
             sys: SysMount::Absent,
+            tmp: false,
             cgroup: false,
             limits: Limits::default(),
             seccomp: false,

@@ -56,7 +56,7 @@ pub enum LaunchError {
 pub struct Outcome {
     /// `CLOCK_MONOTONIC` ns at the start (all other times are relative).
     pub start: u64,
-    /// Named phases, each with its end time, in order.
+    /// Named phases, each with its end time, ordered by time.
     pub phases: Vec<(&'static str, u64)>,
     /// Protocol events.
     pub events: Vec<(Event, u64)>,
@@ -330,6 +330,8 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
     if let Some(r) = ready {
         phases.push(("ready", r));
     }
+    // Parent and child run at once: order by time (stable for ties).
+    phases.sort_by_key(|(_, t)| *t);
     let usage = cgroup.as_ref().map(|c| c.usage());
     let cgroup_mode = cgroup.as_ref().map(|c| c.mode());
     if let Some(c) = cgroup {

@@ -94,7 +94,12 @@ fn mount(
 }
 
 /// The `/proc`, `/dev`, `/sys` and mask operations for a rootfs at `dir`.
-fn root_plan(dir: &Path, readonly: bool, sys: SysMount) -> Result<RootPlan, ConfigError> {
+fn root_plan(
+    dir: &Path,
+    readonly: bool,
+    sys: SysMount,
+    tmp: bool,
+) -> Result<RootPlan, ConfigError> {
     let under = |rel: &str| path(&dir.join(rel));
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let proc = vec![
@@ -168,6 +173,20 @@ fn root_plan(dir: &Path, readonly: bool, sys: SysMount) -> Result<RootPlan, Conf
             )?,
         ],
     };
+    let tmp_ops = if tmp {
+        vec![
+            Op::Mkdir(under("tmp")?, 0o1777),
+            mount(
+                "tmpfs",
+                under("tmp")?,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=1777,size=65536k"),
+            )?,
+        ]
+    } else {
+        Vec::new()
+    };
     let mut masks = Vec::new();
     for p in MASKED {
         if sys == SysMount::Absent && p.starts_with("/sys/") {
@@ -194,6 +213,7 @@ fn root_plan(dir: &Path, readonly: bool, sys: SysMount) -> Result<RootPlan, Conf
         proc,
         dev,
         sys: sys_ops,
+        tmp: tmp_ops,
         masks,
         readonly,
     })
@@ -255,7 +275,7 @@ pub fn build(
     config.validate()?;
     let root = match &config.root {
         Root::Host => None,
-        Root::Dir { path, readonly } => Some(root_plan(path, *readonly, config.sys)?),
+        Root::Dir { path, readonly } => Some(root_plan(path, *readonly, config.sys, config.tmp)?),
     };
     let entry = match &config.root {
         Root::Host => config.entry.clone(),

@@ -15,8 +15,9 @@
 //! 5. `unshare_cgroup`: a cgroup namespace rooted at the new cgroup;
 //! 6. `make_private`: no mount event propagates back to the host;
 //! 7. `bind_rootfs`: the rootfs bound onto itself (a mount point for `pivot_root`);
-//! 8. `mount_proc`, `mount_dev`, `mount_sys`: `/proc`, a minimal `/dev`, `/sys`;
-//! 9. `pivot_root`: `pivot_root(".", ".")` then the old root detached;
+//! 8. `mount_proc`, `mount_dev`, `mount_sys`, `mount_tmp`: `/proc`, a
+//!    minimal `/dev`, `/sys` read-only, a tmpfs on `/tmp`;
+//! 9. `pivot_root`: `pivot_root(".", ".")`, then `detach_old_root`;
 //! 10. `mask_paths`: OCI masked and read-only paths under `/proc` and `/sys`;
 //! 11. `readonly_root`: the rootfs remounted read-only (keeping locked flags);
 //! 12. `set_hostname`, `loopback_up`, `rlimits`;
@@ -62,8 +63,12 @@ pub enum Step {
     MountDev,
     /// Child: `/sys` mounted.
     MountSys,
-    /// Child: root pivoted, old root detached.
+    /// Child: a tmpfs on `/tmp`.
+    MountTmp,
+    /// Child: root pivoted.
     PivotRoot,
+    /// Child: old root detached.
+    DetachOldRoot,
     /// Child: masked and read-only paths applied.
     MaskPaths,
     /// Child: rootfs remounted read-only.
@@ -88,7 +93,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 23] = [
+    pub const ALL: [Step; 25] = [
         Step::IdMaps,
         Step::Release,
         Step::WaitParent,
@@ -101,7 +106,9 @@ impl Step {
         Step::MountProc,
         Step::MountDev,
         Step::MountSys,
+        Step::MountTmp,
         Step::PivotRoot,
+        Step::DetachOldRoot,
         Step::MaskPaths,
         Step::ReadonlyRoot,
         Step::SetHostname,
@@ -132,7 +139,9 @@ impl Step {
             Step::MountProc => "mount_proc",
             Step::MountDev => "mount_dev",
             Step::MountSys => "mount_sys",
+            Step::MountTmp => "mount_tmp",
             Step::PivotRoot => "pivot_root",
+            Step::DetachOldRoot => "detach_old_root",
             Step::MaskPaths => "mask_paths",
             Step::ReadonlyRoot => "readonly_root",
             Step::SetHostname => "set_hostname",
@@ -204,6 +213,8 @@ pub struct RootPlan {
     pub dev: Vec<Op>,
     /// `/sys` (empty when absent).
     pub sys: Vec<Op>,
+    /// `/tmp` (empty when not wanted).
+    pub tmp: Vec<Op>,
     /// Masked and read-only paths (after `pivot_root`).
     pub masks: Vec<Op>,
     /// Remount `/` read-only with these flags (the locked ones included).
@@ -509,14 +520,23 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
             apply(sys, &root.sys).map_err(at(Step::MountSys))?;
             done(sys, st, Step::MountSys);
         }
+        if !root.tmp.is_empty() {
+            apply(sys, &root.tmp).map_err(at(Step::MountTmp))?;
+            done(sys, st, Step::MountTmp);
+        }
         let pivot = |sys: &mut S| -> Result<(), Errno> {
             sys.chdir(&root.dir)?;
-            sys.pivot_root(c".", c".")?;
-            sys.detach(c".")?;
-            sys.chdir(c"/")
+            sys.pivot_root(c".", c".")
         };
         pivot(sys).map_err(at(Step::PivotRoot))?;
         done(sys, st, Step::PivotRoot);
+        // The old root now sits on top of the new one at "/": detach it.
+        let detach = |sys: &mut S| -> Result<(), Errno> {
+            sys.detach(c".")?;
+            sys.chdir(c"/")
+        };
+        detach(sys).map_err(at(Step::DetachOldRoot))?;
+        done(sys, st, Step::DetachOldRoot);
         apply(sys, &root.masks).map_err(at(Step::MaskPaths))?;
         done(sys, st, Step::MaskPaths);
         if let Some(flags) = root.readonly {

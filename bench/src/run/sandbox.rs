@@ -1,6 +1,202 @@
-//! `vmlab run --backend sandbox` (placeholder).
-use super::{RunArgs, RunOutput};
+//! `vmlab run --backend sandbox`: the workload as PID 1 of the vmlab
+//! namespace sandbox, on the rootfs in the images directory.
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use vmlab_sandbox::cgroup::Usage;
+use vmlab_sandbox::config::parse_size;
+use vmlab_sandbox::signal::Interrupt;
+use vmlab_sandbox::{Config, ExitStatus, LaunchError, Limits, Outcome, UserNs};
+use vmlab_workload::protocol::Event;
+
+use super::{Net, RunArgs, RunOutput};
+
+/// The sandbox configuration for `args`.
+pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
+    let rootfs = args.images.join("rootfs");
+    let mut c = Config::sandbox(&rootfs);
+    c.args = args.workload.clone();
+    c.timeout = timeout(args.timeout)?;
+    c.ns.net = match args.net {
+        Net::None => vmlab_sandbox::Net::None,
+        Net::Loopback => vmlab_sandbox::Net::Loopback,
+        Net::Host => vmlab_sandbox::Net::Host,
+    };
+    if args.rootless {
+        c.ns.user = Some(UserNs::rootless());
+    }
+    c.limits = Limits {
+        memory: args
+            .memory
+            .as_deref()
+            .map(parse_size)
+            .transpose()
+            .context("--memory")?,
+        pids: args.pids,
+        cpus: args.cpus,
+    };
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        // Without root, a cgroup needs delegation: only try when asked to limit.
+        c.cgroup = c.limits.any();
+    }
+    Ok(c)
+}
+
+/// `--timeout` as a duration, refusing nonsense.
+pub fn timeout(secs: f64) -> anyhow::Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0) {
+        anyhow::bail!("--timeout {secs} is not a positive number of seconds");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
 
 pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
-    anyhow::bail!("backend {:?} is not implemented yet", args.backend)
+    let config = config(args)?;
+    if !args.images.join("rootfs").exists() {
+        anyhow::bail!(
+            "no rootfs in {}: build it with `vmlab images build --out {}`",
+            args.images.display(),
+            args.images.display()
+        );
+    }
+    let mut out = launch("sandbox", &config, args.json)?;
+    out.facts
+        .insert("net".into(), format!("{:?}", args.net).to_lowercase());
+    Ok(out)
+}
+
+/// Runs `config` with SIGINT/SIGTERM turned into a teardown, and converts
+/// the outcome. Shared with the process backend.
+pub fn launch(backend: &str, config: &Config, json: bool) -> anyhow::Result<RunOutput> {
+    let interrupt = Interrupt::install()?;
+    let result = vmlab_sandbox::run(config, Some(interrupt.fd()));
+    drop(interrupt);
+    let outcome = match result {
+        Ok(o) => o,
+        Err(LaunchError::Interrupted(sig)) => {
+            eprintln!("vmlab: interrupted; the {backend} was torn down");
+            // Die of the same signal, as the shell expects.
+            // SAFETY: restoring the default action and raising a signal.
+            unsafe {
+                libc::signal(sig, libc::SIG_DFL);
+                libc::raise(sig);
+            }
+            anyhow::bail!("interrupted by signal {sig}");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !json {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&outcome.stdout);
+    }
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(&outcome.stderr);
+    if outcome.timed_out {
+        anyhow::bail!(
+            "the workload did not finish within {:.1} s and was killed (raise --timeout)",
+            config.timeout.as_secs_f64()
+        );
+    }
+    if outcome.oom_killed {
+        eprintln!("vmlab: the workload ran out of memory and was killed by the OOM killer (raise --memory)");
+    }
+    Ok(output(backend, config, &outcome))
+}
+
+/// `RunOutput` from a sandbox or process outcome.
+fn output(backend: &str, config: &Config, o: &Outcome) -> RunOutput {
+    let mut counters = BTreeMap::new();
+    if let Some(Usage {
+        memory_peak,
+        cpu_ns,
+        pids_peak,
+        oom_kills,
+    }) = o.usage
+    {
+        for (k, v) in [
+            ("cgroup_memory_peak_bytes", memory_peak),
+            ("cgroup_cpu_ns", cpu_ns),
+            ("cgroup_pids_peak", pids_peak),
+            ("cgroup_oom_kills", oom_kills),
+        ] {
+            if let Some(v) = v {
+                counters.insert(k.to_string(), v);
+            }
+        }
+    }
+    let mut facts = BTreeMap::new();
+    facts.insert(
+        "timing_start".into(),
+        "library call in the vmlab process (in-process figure)".into(),
+    );
+    facts.insert(
+        "to_exit".into(),
+        "workload reaped and cgroup removed".into(),
+    );
+    if let Some(m) = o.cgroup_mode {
+        facts.insert("cgroup_mode".into(), m.name().into());
+    }
+    facts.insert("rootless".into(), o.rootless.to_string());
+    facts.insert("oom_killed".into(), o.oom_killed.to_string());
+    match o.status {
+        ExitStatus::Code(c) => facts.insert("exit".into(), format!("code {c}")),
+        ExitStatus::Signal(s) => facts.insert("exit".into(), format!("signal {s}")),
+    };
+    let l = &config.limits;
+    if let Some(m) = l.memory {
+        facts.insert("limit_memory_bytes".into(), m.to_string());
+    }
+    if let Some(p) = l.pids {
+        facts.insert("limit_pids".into(), p.to_string());
+    }
+    if let Some(c) = l.cpus {
+        facts.insert("limit_cpus".into(), c.to_string());
+    }
+    if config.seccomp {
+        facts.insert(
+            "seccomp".into(),
+            format!(
+                "deny list of {} calls",
+                vmlab_sandbox::seccomp::DENIED.len() + 2
+            ),
+        );
+    }
+    if config.drop_caps {
+        let kept: Vec<String> = vmlab_sandbox::capability::KEPT
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        facts.insert("capabilities".into(), kept.join(","));
+    }
+    RunOutput {
+        backend: backend.to_string(),
+        exit_code: o.status.as_code(),
+        to_ready_ns: o.ready,
+        to_exit_ns: o.cleaned,
+        phases: o.phases.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+        marks: o
+            .events
+            .iter()
+            .filter_map(|(e, t)| match e {
+                Event::Mark(id) => Some((*id, *t)),
+                _ => None,
+            })
+            .collect(),
+        counters,
+        results: String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with(vmlab_workload::protocol::LINE_PREFIX))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+        facts,
+    }
+}
+
+/// The rootfs's `/init` on the host, if the images were built.
+pub fn built_init(images: &Path) -> Option<std::path::PathBuf> {
+    let p = images.join("rootfs").join("init");
+    p.is_file().then_some(p)
 }

@@ -193,6 +193,18 @@ impl Cgroup {
 
     fn create_v1(&mut self, hier: &Hierarchy, name: &str, l: &Limits) -> Result<(), CgroupError> {
         for (ctrl, mount) in hier.v1_dirs() {
+            // Moving a task into a v1 cpu cgroup can wait milliseconds in
+            // the scheduler; join it only to enforce --cpus (cpuacct, often
+            // a hierarchy of its own, gives the CPU time).
+            if ctrl == Controller::Cpu && l.cpus.is_none() && hier.has(Controller::Cpuacct) {
+                let shared = hier
+                    .v1
+                    .iter()
+                    .any(|(c, p)| *c == Controller::Cpuacct && *p == mount);
+                if !shared {
+                    continue;
+                }
+            }
             let parent = mount.join(PARENT);
             let dir = parent.join(name);
             for attempt in 0.. {
