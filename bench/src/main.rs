@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod compare;
+mod host;
 mod rig;
 mod run;
 
@@ -25,6 +26,10 @@ enum Command {
     Run(run::RunArgs),
     /// Run every backend this host supports and write results.json + index.html.
     Compare(compare::CompareArgs),
+    /// Re-render the HTML report from a results.json (optionally against a baseline).
+    Report(cmd::report::ReportArgs),
+    /// Show what this host can run, why not, and how to fix it.
+    Doctor(cmd::doctor::DoctorArgs),
     /// Prove the Linux-guest path on hardware-style KVM: nested under QEMU
     /// TCG with emulated AMD SVM (testing the Linux path without VT-x).
     Rig(rig::RigArgs),
@@ -36,6 +41,8 @@ fn main() -> ExitCode {
         Command::Images(c) => cmd::images::main(c).map(|()| 0),
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),
+        Command::Report(args) => cmd::report::main(args),
+        Command::Doctor(args) => cmd::doctor::main(args),
         Command::Rig(args) => rig::main(args),
     };
     match result {

@@ -1,2 +1,4 @@
 //! Subcommands other than `run`.
+pub mod doctor;
 pub mod images;
+pub mod report;
