@@ -1,6 +1,188 @@
-//! `vmlab run --backend vm-bare|vm-linux` (placeholder).
-use super::{RunArgs, RunOutput};
+//! `vmlab run --backend vm-bare|vm-linux`: one boot in the tiny VMM, in this
+//! process. Timings are in-process (from the library call).
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::{anyhow, bail, Context};
+use vmlab_images::kernel::{self, Cache};
+use vmlab_vmm::{Guest, KvmKind, LinuxGuest, VmConfig, VmOutcome};
+use vmlab_workload::protocol::LINE_PREFIX;
+
+use super::{Backend, RunArgs, RunOutput};
+
+/// Console lines shown when a guest fails and its console was not streamed.
+const CONSOLE_TAIL_LINES: usize = 25;
+
+/// The kernel for vm-linux: `--kernel`, else `$VMLAB_KERNEL`, else the cache.
+/// Explicit paths go to the VMM unchecked so its errors name the problem.
+fn kernel_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &args.kernel {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os(kernel::ENV).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let cache = Cache::default_location().context("cannot locate the guest kernel cache")?;
+    let k = cache
+        .latest()
+        .context("cannot read the guest kernel cache")?
+        .ok_or_else(|| {
+            anyhow!(
+                "no guest kernel: none is cached in {}; {}",
+                cache.root().display(),
+                kernel::HOW_TO_GET_ONE
+            )
+        })?;
+    Ok(k.bzimage.map_or(k.vmlinux.path, |b| b.path))
+}
+
+/// Maps `vmlab run` arguments to a VM configuration.
+fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
+    let timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            anyhow!(
+                "--timeout must be a positive number of seconds, not {}",
+                args.timeout
+            )
+        })?;
+    let guest = match args.backend {
+        Backend::VmBare => Guest::Bare {
+            elf,
+            args: args.workload.join(" "),
+        },
+        Backend::VmLinux => Guest::Linux(LinuxGuest {
+            kernel: kernel_path(args)?,
+            initramfs: Some(
+                args.initramfs
+                    .clone()
+                    .unwrap_or_else(|| args.images.join(vmlab_images::manifest::INITRAMFS)),
+            ),
+            cmdline_extra: String::new(),
+            init_args: args.workload.clone(),
+        }),
+        other => bail!("backend {other:?} is not a VM backend"),
+    };
+    let serial_stream: Option<Box<dyn std::io::Write + Send>> = if args.json {
+        None
+    } else {
+        Some(Box::new(std::io::stdout()))
+    };
+    Ok(VmConfig {
+        guest,
+        mem_mib: args.mem,
+        timeout,
+        serial_stream,
+    })
+}
+
+/// The workload's result and error lines from the console.
+pub fn results(console: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(console)
+        .lines()
+        .filter_map(|l| l.find(LINE_PREFIX).map(|i| &l[i..]))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| matches!(v["vmlab"].as_str(), Some("result" | "error")))
+        .collect()
+}
+
+/// The backend's name in output.
+fn name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::VmLinux => "vm-linux",
+        _ => "vm-bare",
+    }
+}
+
+/// What the VMM reported, as `vmlab run` output.
+fn output(backend: Backend, o: VmOutcome) -> RunOutput {
+    let mut counters = o.exits.to_map();
+    counters.insert("unhandled_port_reads".into(), o.unhandled.reads);
+    counters.insert("unhandled_port_writes".into(), o.unhandled.writes);
+    counters.insert("bad_protocol_words".into(), o.unhandled.bad_words);
+    let facts = BTreeMap::from([
+        ("kvm".to_string(), o.kvm_kind.label().to_string()),
+        (
+            "timing".to_string(),
+            "in-process (from the VMM library call)".to_string(),
+        ),
+        ("mem_mib".to_string(), o.mem_mib.to_string()),
+        ("tsc_khz".to_string(), o.tsc_khz.to_string()),
+        ("exit_event_ns".to_string(), o.exit_event_ns.to_string()),
+        ("console_bytes".to_string(), o.console.len().to_string()),
+    ]);
+    RunOutput {
+        backend: name(backend).to_string(),
+        exit_code: o.exit_code,
+        to_ready_ns: Some(o.to_ready_ns),
+        to_exit_ns: o.to_exit_ns,
+        phases: o.phases.iter().map(|&(n, t)| (n.to_string(), t)).collect(),
+        marks: o.marks.clone(),
+        counters,
+        results: results(&o.console),
+        facts,
+    }
+}
+
+/// The last lines of a console, for error reports.
+fn tail(console: &[u8]) -> String {
+    let text = String::from_utf8_lossy(console);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(CONSOLE_TAIL_LINES)..].join("\n")
+}
+
+/// Boots the workload once in the VMM.
 pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
-    anyhow::bail!("backend {:?} is not implemented yet", args.backend)
+    let elf = vmlab_images::embedded::GUEST;
+    let cfg = config(args, elf)?;
+    let streamed = cfg.serial_stream.is_some();
+    let linux = matches!(cfg.guest, Guest::Linux(_));
+    match vmlab_vmm::run(cfg) {
+        Ok(o) => Ok(output(args.backend, o)),
+        Err(e) => {
+            if let vmlab_vmm::Error::Guest { console, .. } = &e {
+                if !streamed && !console.is_empty() {
+                    eprintln!(
+                        "--- guest console (last {CONSOLE_TAIL_LINES} lines) ---\n{}\n---",
+                        tail(console)
+                    );
+                }
+            }
+            let mut err = anyhow::Error::new(e);
+            if linux && KvmKind::detect() == KvmKind::Pvm {
+                err = err.context(
+                    "this host's KVM is software nested (kvm_pvm): an unmodified Linux kernel \
+                     does not boot on it; use hardware KVM or `vmlab rig`",
+                );
+            }
+            Err(err.context(format!("{} boot failed", name(args.backend))))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_result_and_error_lines() {
+        let console = b"[    0.1] kernel noise\n{\"vmlab\":\"ready\"}\n\
+            {\"vmlab\":\"result\",\"kernel\":\"cpu\",\"iters\":3}\n\
+            junk {\"vmlab\":\"error\",\"kernel\":\"tcp\",\"message\":\"x\"}\n\
+            {\"vmlab\":\"result\",broken\n{\"vmlab\":\"exit\",\"code\":0}\n";
+        let r = results(console);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0]["kernel"], "cpu");
+        assert_eq!(r[1]["vmlab"], "error");
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let text: String = (0..40).map(|i| format!("l{i}\n")).collect();
+        let t = tail(text.as_bytes());
+        assert!(t.starts_with("l15\n"));
+        assert!(t.ends_with("l39"));
+    }
 }

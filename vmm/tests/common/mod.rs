@@ -1,0 +1,159 @@
+//! Shared helpers of the KVM tests: the runtime gate, running a test body in
+//! a child process, the guest ELFs.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use vmlab_vmm::{Guest, VmConfig};
+
+/// Set in the child process that runs a test's body.
+const CHILD_ENV: &str = "VMLAB_VMM_TEST_CHILD";
+
+/// Whether KVM tests must run (CI): a missing KVM is then a failure.
+pub fn required() -> bool {
+    std::env::var("VMLAB_REQUIRE_KVM").as_deref() == Ok("1")
+}
+
+/// Whether `/dev/kvm` can be used; prints why not, and panics if KVM is required.
+pub fn kvm_available() -> bool {
+    let why = if !Path::new("/dev/kvm").exists() {
+        "/dev/kvm does not exist"
+    } else if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_err()
+    {
+        "/dev/kvm cannot be opened read-write"
+    } else {
+        return true;
+    };
+    assert!(!required(), "VMLAB_REQUIRE_KVM=1 but {why}");
+    eprintln!("skipping: {why}");
+    false
+}
+
+/// Runs the calling test's body in a child process (a VMM crash cannot take
+/// the runner down). Returns true in the child, which then runs the body;
+/// in the parent, waits for the child and asserts it passed.
+pub fn in_child(test: &str) -> bool {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let out = Command::new(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .output()
+        .expect("the test binary can be re-run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stdout}{stderr}");
+    assert!(
+        out.status.success(),
+        "child for {test} failed: {}",
+        out.status
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "child for {test} ran no test (filter mismatch?)"
+    );
+    false
+}
+
+/// The bare guest ELF: `$VMLAB_GUEST_ELF` when set, else the embedded one.
+pub fn guest_elf() -> Vec<u8> {
+    match std::env::var_os("VMLAB_GUEST_ELF") {
+        Some(p) => std::fs::read(&p).expect("VMLAB_GUEST_ELF names a readable file"),
+        None => vmlab_images::embedded::GUEST.to_vec(),
+    }
+}
+
+/// A bare-guest configuration.
+pub fn bare<'a>(elf: &'a [u8], args: &str, timeout: Duration) -> VmConfig<'a> {
+    VmConfig {
+        guest: Guest::Bare {
+            elf,
+            args: args.to_string(),
+        },
+        mem_mib: 16,
+        timeout,
+        serial_stream: None,
+    }
+}
+
+/// `mov eax, imm32; mov dx, 0xf4; out dx, eax`: one protocol word.
+pub fn out_word(word: u32) -> Vec<u8> {
+    let mut c = vec![0xb8];
+    c.extend_from_slice(&word.to_le_bytes());
+    c.extend_from_slice(&[0x66, 0xba, 0xf4, 0x00, 0xef]);
+    c
+}
+
+/// Ready, then exit with `code`, then halt.
+pub fn ready_exit_code(code: u8) -> Vec<u8> {
+    let mut c = out_word(vmlab_workload::Event::Ready.encode());
+    c.extend(out_word(vmlab_workload::Event::Exit(code).encode()));
+    c.push(0xf4);
+    c
+}
+
+/// A minimal ELF64 executable with one PT_LOAD segment of `code` at 1 MiB.
+pub fn tiny_elf(code: &[u8]) -> Vec<u8> {
+    let paddr: u64 = 0x10_0000;
+    let mut f = vec![0u8; 64 + 56];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2;
+    f[5] = 1;
+    f[6] = 1;
+    f[16..18].copy_from_slice(&2u16.to_le_bytes());
+    f[18..20].copy_from_slice(&0x3eu16.to_le_bytes());
+    f[20..24].copy_from_slice(&1u32.to_le_bytes());
+    f[24..32].copy_from_slice(&paddr.to_le_bytes());
+    f[32..40].copy_from_slice(&64u64.to_le_bytes());
+    f[52..54].copy_from_slice(&64u16.to_le_bytes());
+    f[54..56].copy_from_slice(&56u16.to_le_bytes());
+    f[56..58].copy_from_slice(&1u16.to_le_bytes());
+    let ph = &mut f[64..];
+    ph[0..4].copy_from_slice(&1u32.to_le_bytes());
+    ph[4..8].copy_from_slice(&5u32.to_le_bytes());
+    ph[8..16].copy_from_slice(&120u64.to_le_bytes());
+    ph[16..24].copy_from_slice(&paddr.to_le_bytes());
+    ph[24..32].copy_from_slice(&paddr.to_le_bytes());
+    ph[32..40].copy_from_slice(&(code.len() as u64).to_le_bytes());
+    ph[40..48].copy_from_slice(&(code.len() as u64).to_le_bytes());
+    f.extend_from_slice(code);
+    f
+}
+
+/// Whether a failure is the bare guest using SSE on software KVM (a build
+/// problem of the guest, not of the VMM): prints why and returns true unless
+/// KVM tests are required.
+pub fn guest_built_with_sse(e: &vmlab_vmm::Error) -> bool {
+    let msg = e.to_string();
+    if msg.contains("SSE instruction") {
+        assert!(!required(), "VMLAB_REQUIRE_KVM=1 but {msg}");
+        eprintln!(
+            "skipping: the bare guest was built with SSE, which this KVM cannot emulate: {msg}"
+        );
+        return true;
+    }
+    false
+}
+
+/// Open fds, threads and resident KiB of this process.
+pub fn process_usage() -> (usize, u64, u64) {
+    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    (fds, field("Threads:"), field("VmRSS:"))
+}
