@@ -344,6 +344,26 @@ pub struct Artifact {
 }
 
 impl Results {
+    /// An empty result set stamped with the current schema version and time;
+    /// `vmlab compare` fills `backends` and `images`.
+    pub fn new(
+        host: HostFacts,
+        tools: Vec<Tool>,
+        git_revision: String,
+        config: RunConfig,
+    ) -> Results {
+        Results {
+            schema_version: SCHEMA_VERSION,
+            generated_at: now_rfc3339(),
+            git_revision,
+            host,
+            tools,
+            config,
+            backends: Vec::new(),
+            images: Vec::new(),
+        }
+    }
+
     /// Parses results JSON, checking the schema version first so an unknown
     /// version gets its own message. `origin` names the source in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Results, LoadError> {

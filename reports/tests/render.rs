@@ -187,3 +187,23 @@ fn load_errors_name_the_file() {
     let e = Results::load(&future).unwrap_err();
     assert!(e.to_string().contains("schema_version 2"), "{e}");
 }
+
+#[test]
+fn renders_sparse_results() {
+    let f = fixture();
+    let mut r = Results::new(f.host.clone(), vec![], "test".into(), f.config.clone());
+    let html = render(&r, None).expect("render an empty run");
+    assert!(svgs(&html).is_empty());
+    assert!(html.contains("No boot samples in this run."));
+    assert!(html.contains("not measurable here"));
+    // One skipped backend and one with boot samples only.
+    let mut only_boot = f.backends[1].clone();
+    only_boot.overhead.clear();
+    only_boot.memory = None;
+    only_boot.image = None;
+    r.backends = vec![f.backends[5].clone(), only_boot];
+    let html = render(&r, None).expect("render a sparse run");
+    assert_eq!(svgs(&html).len(), 2, "boot and phases only");
+    assert!(html.contains(&f.backends[5].name));
+    assert!(r.generated_at.ends_with('Z') && r.generated_at.len() == 20);
+}
