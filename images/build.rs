@@ -122,8 +122,8 @@ fn main() {
 }
 
 /// The outer build's target directory: `CARGO_TARGET_DIR` when set, else the
-/// nearest ancestor of `OUT_DIR` that cargo tagged with `CACHEDIR.TAG`, else
-/// `OUT_DIR` itself.
+/// nearest ancestor of `OUT_DIR` that cargo tagged with `CACHEDIR.TAG`
+/// (above the per-target directory), else `OUT_DIR` itself.
 fn outer_target_dir(out_dir: &Path) -> PathBuf {
     if let Some(dir) = env::var_os("CARGO_TARGET_DIR") {
         let dir = PathBuf::from(dir);
@@ -131,11 +131,13 @@ fn outer_target_dir(out_dir: &Path) -> PathBuf {
             return dir;
         }
     }
-    out_dir
-        .ancestors()
-        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-        .unwrap_or(out_dir)
-        .to_path_buf()
+    let tagged = |dir: &&Path| dir.join("CACHEDIR.TAG").is_file();
+    let nearest = out_dir.ancestors().find(tagged).unwrap_or(out_dir);
+    // With an explicit target, `<target dir>/<triple>/` is tagged too.
+    match nearest.parent() {
+        Some(parent) if nearest.ends_with(TARGET) && tagged(&parent) => parent.to_path_buf(),
+        _ => nearest.to_path_buf(),
+    }
 }
 
 fn copy(from: &Path, to: &Path) {
