@@ -296,7 +296,7 @@ pub struct Phase {
 /// Timings of one workload kernel in one backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KernelSamples {
-    /// Kernel name (`cpu`, `memory`, `page-touch`, `boundary`, ...).
+    /// Kernel name as the workload reports it (`cpu`, `memory`, `pagetouch`, `crossing`, ...).
     pub kernel: String,
     /// ns per iteration, one value per run.
     pub ns_per_iter: Vec<f64>,
