@@ -2,9 +2,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use vmlab_bench::compare;
 
 mod cmd;
-mod compare;
 mod host;
 mod rig;
 mod run;

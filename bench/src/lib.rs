@@ -1,0 +1,7 @@
+//! The parts of the `vmlab` CLI that the Criterion benches share with it:
+//! `compare`'s backends (ours spawned as `vmlab run`, and the peers), the
+//! matrix that runs them, and the conversion of samples into the reports
+//! crate's results model. The `vmlab` binary uses this library; the benches
+//! under `benches/` call the same backends, so `cargo bench` and
+//! `vmlab compare` measure the same thing.
+pub mod compare;
