@@ -103,7 +103,15 @@ fn show_sizes(out: &Path, json: bool) -> anyhow::Result<()> {
     let manifest = Manifest::read(out)?;
     let table = sizes::of_build(out, &manifest)?;
     if json {
-        let doc = serde_json::json!({ "dir": out, "artifacts": table });
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            dir: &'a Path,
+            artifacts: &'a [sizes::Size],
+        }
+        let doc = Doc {
+            dir: out,
+            artifacts: &table,
+        };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!("{}", sizes::table(&table));

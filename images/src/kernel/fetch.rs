@@ -71,8 +71,7 @@ fn cloud_package() -> Result<String, KernelError> {
         Ok(out) => out,
         Err(e) if e.kind() == ErrorKind::NotFound => {
             return Err(KernelError::NotAvailable(format!(
-                "apt-cache is not installed, so Debian's cloud kernel cannot be fetched; \
-                 {HOW_TO_GET_ONE}"
+                "none is cached and apt-cache is not installed; {HOW_TO_GET_ONE}"
             )))
         }
         Err(e) => return Err(KernelError::Fetch(format!("cannot run apt-cache: {e}"))),
@@ -86,8 +85,8 @@ fn cloud_package() -> Result<String, KernelError> {
     match package {
         Some(p) if out.status.success() => Ok(p.to_string()),
         _ => Err(KernelError::NotAvailable(format!(
-            "apt knows no package {META_PACKAGE} (run `apt-get update` on Debian; other \
-             distributions do not have it); {HOW_TO_GET_ONE}"
+            "none is cached and apt knows no package {META_PACKAGE}: run `apt-get update` \
+             (Debian), or pass --kernel PATH (a bzImage or vmlinux) or set VMLAB_KERNEL=PATH"
         ))),
     }
 }
@@ -102,7 +101,9 @@ fn run(cmd: &mut Command) -> Result<(), KernelError> {
         .join(" ");
     let out = cmd.output().map_err(|e| {
         if e.kind() == ErrorKind::NotFound {
-            KernelError::NotAvailable(format!("{name} is not installed; {HOW_TO_GET_ONE}"))
+            KernelError::NotAvailable(format!(
+                "none is cached and {name} is not installed; {HOW_TO_GET_ONE}"
+            ))
         } else {
             KernelError::Fetch(format!("cannot run `{line}`: {e}"))
         }

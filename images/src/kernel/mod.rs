@@ -87,9 +87,9 @@ pub const ENV: &str = "VMLAB_KERNEL";
 
 /// What to do when no kernel is given or cached.
 pub const HOW_TO_GET_ONE: &str =
-    "pass --kernel PATH (a bzImage or vmlinux) or set VMLAB_KERNEL=PATH; \
-     or let vmlab fetch Debian's cloud kernel, which needs apt-get, apt-cache and dpkg-deb \
-     (a Debian or Ubuntu host; run `apt-get update` first on a fresh machine)";
+    "pass --kernel PATH (a bzImage or vmlinux) or set VMLAB_KERNEL=PATH, \
+     or install apt-get, apt-cache and dpkg-deb (Debian or Ubuntu) so that vmlab can fetch \
+     Debian's cloud kernel";
 
 /// Where a kernel came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
