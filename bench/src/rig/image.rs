@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use vmlab_images::kernel::Cache;
 use vmlab_images::rootfs::{Entry, Kind};
 
 use super::check::Check;
@@ -25,45 +26,41 @@ pub struct Inputs {
 
 impl Inputs {
     /// Finds the kernel and its KVM modules in the kernel cache (fetching
-    /// the package when needed), or uses `kernel` if given.
+    /// the package when needed), or uses `kernel` if given. L1 needs the
+    /// modules of exactly that kernel, so an explicit kernel must be a
+    /// bzImage from the cache or come with its modules there too.
     pub fn resolve(kernel: Option<&Path>) -> anyhow::Result<Inputs> {
-        let _ = kernel;
-        bail!("the rig's kernel resolution is not wired to the kernel cache yet")
-    }
-}
-
-/// A private temporary directory, removed with everything in it on drop.
-pub struct WorkDir(PathBuf);
-
-impl WorkDir {
-    pub fn new() -> anyhow::Result<WorkDir> {
-        let base = std::env::temp_dir();
-        for n in 0..1000u32 {
-            let p = base.join(format!("vmlab-rig-{}-{n}", std::process::id()));
-            match std::fs::create_dir(&p) {
-                Ok(()) => return Ok(WorkDir(p)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("cannot create a directory in {}", base.display())
-                    })
-                }
+        let cache = Cache::default_location()?;
+        let mut progress = |step: &str| eprintln!("rig: {step}");
+        let k = vmlab_images::kernel::resolve(kernel, &cache, true, &mut progress)
+            .context("the rig needs the Debian cloud kernel and its KVM modules")?;
+        let bzimage = k.bzimage.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} is a vmlinux ELF; QEMU boots L1 from a bzImage: pass the bzImage",
+                k.vmlinux.path.display()
+            )
+        })?;
+        let mut modules = Vec::new();
+        for name in ["irqbypass", "kvm", "kvm-amd"] {
+            let m = k.modules.iter().find(|m| m.name == name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the kernel cache has no {name} module for {}: the rig needs the kernel \
+                     fetched by `vmlab images build` (Debian's cloud kernel package), not a bare file",
+                    bzimage.path.display()
+                )
+            })?;
+            if let Some(c) = &m.compressed {
+                bail!(
+                    "module {} is {c}-compressed; L1's busybox insmod needs plain .ko files",
+                    m.path.display()
+                );
             }
+            modules.push((name.to_string(), m.path.clone()));
         }
-        bail!(
-            "cannot find a free temporary directory name in {}",
-            base.display()
-        )
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        Ok(Inputs {
+            kernel: bzimage.path.clone(),
+            modules,
+        })
     }
 }
 

@@ -26,6 +26,7 @@ mod outcome;
 mod qemu;
 
 use check::{Check, Expect};
+use vmlab_images::scratch::Scratch;
 
 /// Arguments of `vmlab rig`.
 #[derive(Args, Debug, Clone)]
@@ -95,7 +96,8 @@ pub fn main(args: RigArgs) -> anyhow::Result<u8> {
     let checks = checks(&args, code, kernels);
 
     let inputs = image::Inputs::resolve(args.kernel.as_deref())?;
-    let work = image::WorkDir::new()?;
+    let work = Scratch::new_in(&std::env::temp_dir(), "vmlab-rig")
+        .context("cannot create a scratch directory for the rig")?;
     let l1_initramfs = image::build_l1(&inputs, &checks, CHECK_TIMEOUT_S, work.path())?;
     let console = work.path().join("console.log");
     let results = work.path().join("results.log");
