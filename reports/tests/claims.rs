@@ -28,7 +28,11 @@ fn fixture_verdicts() {
     assert_eq!(c[2].verdict, Verdict::NotMeasurable);
     assert!(c[2].reason.contains("Not measured"));
     // The crossing kernel's ratios are shown even without a verdict.
-    assert!(c[2].container.starts_with("bwrap: 1.0"), "{}", c[2].container);
+    assert!(
+        c[2].container.starts_with("bwrap: 1.0"),
+        "{}",
+        c[2].container
+    );
     assert!(c[2].vm.starts_with("vm-bare (emulated): "), "{}", c[2].vm);
     assert_eq!(c[3].verdict, Verdict::Supported, "{:?}", c[3]);
 }
