@@ -1,0 +1,208 @@
+//! Escapes tried from inside the sandbox, resource limits, and the host
+//! checked unchanged afterwards (root only; CI sets VMLAB_REQUIRE_ROOT=1).
+mod common;
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::{Duration, SystemTime};
+
+use common::{have_root, json_lines, netns_count, serial, HostState, Rootfs};
+use vmlab_sandbox::{run, Config, ExitStatus, Limits, Outcome, UserNs};
+
+fn config(fs: &Rootfs, rootless: bool, args: &[String]) -> Config {
+    let mut c = Config::sandbox(&fs.path);
+    c.args = args.to_vec();
+    c.limits = Limits {
+        memory: Some(128 << 20),
+        pids: Some(32),
+        cpus: None,
+    };
+    if rootless {
+        c.ns.user = Some(UserNs::rootless());
+    }
+    c
+}
+
+/// Netns teardown is asynchronous: wait until the count settles.
+fn settled_netns(before: usize) -> usize {
+    for _ in 0..100 {
+        let n = netns_count();
+        if n <= before {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    netns_count()
+}
+
+fn escape_attempts(rootless: bool) {
+    let fs = Rootfs::probe();
+    let secret = fs.top().join("secret");
+    std::fs::write(&secret, b"host only").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // An fd without close-on-exec, as a careless parent would leak it.
+    // SAFETY: plain open of "/"; the fd is owned right below.
+    let leak = unsafe { libc::open(c"/".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+    assert!(leak >= 0);
+    // SAFETY: `leak` is a new fd nothing else owns.
+    let leak = unsafe { OwnedFd::from_raw_fd(leak) };
+    let before = HostState::now();
+    let netns_before = netns_count();
+    let args = vec![
+        "escape".to_string(),
+        secret.display().to_string(),
+        std::process::id().to_string(),
+        port.to_string(),
+    ];
+    let out = run(&config(&fs, rootless, &args), None).unwrap();
+    drop(leak);
+    let lines = json_lines(&out.stdout);
+    let attempts: Vec<_> = lines.iter().filter(|l| l["vmlab"] == "escape").collect();
+    assert!(
+        attempts.len() >= 25,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let escaped: Vec<_> = attempts.iter().filter(|l| l["escaped"] == true).collect();
+    assert!(escaped.is_empty(), "escapes: {escaped:#?}");
+    assert_eq!(out.status, ExitStatus::Code(0));
+    // The host is unchanged.
+    assert!(SystemTime::now() > SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000));
+    assert_eq!(HostState::now(), before);
+    assert_eq!(settled_netns(netns_before), netns_before);
+    assert!(std::fs::read(&secret).unwrap() == b"host only");
+}
+
+#[test]
+fn escapes_fail_in_root_mode() {
+    if !have_root("escapes_fail_in_root_mode") {
+        return;
+    }
+    let _s = serial();
+    escape_attempts(false);
+}
+
+#[test]
+fn escapes_fail_in_rootless_mode() {
+    if !have_root("escapes_fail_in_rootless_mode") {
+        return;
+    }
+    let _s = serial();
+    escape_attempts(true);
+}
+
+#[test]
+fn the_workload_runs_unprivileged_and_locked_down() {
+    if !have_root("the_workload_runs_unprivileged_and_locked_down") {
+        return;
+    }
+    let _s = serial();
+    let fs = Rootfs::probe();
+    let out = run(&config(&fs, true, &["info".to_string()]), None).unwrap();
+    let info = json_lines(&out.stdout)
+        .into_iter()
+        .find(|l| l["vmlab"] == "info")
+        .expect("info line");
+    assert_eq!(info["pid"], 1);
+    assert_eq!(info["hostname"], "vmlab");
+    let status: Vec<String> = info["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let get = |k: &str| {
+        status
+            .iter()
+            .find(|l| l.starts_with(k))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(get("NoNewPrivs:"), "NoNewPrivs: 1");
+    assert_eq!(get("Seccomp:"), "Seccomp: 2");
+    let bnd = u64::from_str_radix(get("CapBnd:").trim_start_matches("CapBnd:").trim(), 16).unwrap();
+    let kept = vmlab_sandbox::capability::CapPlan::new().keep;
+    assert_eq!(bnd, kept, "bounding set");
+    // On the host the workload's uid is nobody, not root.
+    assert!(out.rootless);
+}
+
+#[test]
+fn a_fork_bomb_stops_at_the_pids_limit() {
+    if !have_root("a_fork_bomb_stops_at_the_pids_limit") {
+        return;
+    }
+    let _s = serial();
+    let fs = Rootfs::probe();
+    let before = HostState::now();
+    let out = run(&config(&fs, false, &["forkbomb".to_string()]), None).unwrap();
+    let line = json_lines(&out.stdout)
+        .into_iter()
+        .find(|l| l["vmlab"] == "forkbomb")
+        .expect("forkbomb line");
+    let forks = line["forks"].as_u64().unwrap();
+    assert!(forks < 32, "{forks} forks under a limit of 32");
+    assert_eq!(line["errno"], libc::EAGAIN);
+    assert_eq!(out.status, ExitStatus::Code(0));
+    let peak = out.usage.unwrap().pids_peak.unwrap();
+    assert!(peak <= 32 && peak >= forks, "pids peak {peak}");
+    assert_eq!(HostState::now(), before);
+}
+
+fn memory_hog(rootless: bool) -> Outcome {
+    let fs = Rootfs::probe();
+    let mut c = config(&fs, rootless, &["memhog".to_string(), "512".to_string()]);
+    c.limits.memory = Some(32 << 20);
+    run(&c, None).unwrap()
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed_and_reported() {
+    if !have_root("a_memory_hog_is_oom_killed_and_reported") {
+        return;
+    }
+    let _s = serial();
+    let before = HostState::now();
+    for rootless in [false, true] {
+        let out = memory_hog(rootless);
+        assert_eq!(
+            out.status,
+            ExitStatus::Signal(libc::SIGKILL),
+            "rootless={rootless}"
+        );
+        assert!(out.oom_killed, "rootless={rootless}: {:?}", out.usage);
+        let peak = out.usage.unwrap().memory_peak.unwrap();
+        assert!(peak <= 33 << 20, "peak {peak}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
+    }
+    assert_eq!(HostState::now(), before);
+}
+
+#[test]
+fn the_probe_reports_an_escape_when_one_succeeds() {
+    // The control: a "host" file that is in fact inside the rootfs is read,
+    // and the probe must say so (exit code = number of escapes), or it could
+    // not fail the tests above.
+    if !have_root("the_probe_reports_an_escape_when_one_succeeds") {
+        return;
+    }
+    let _s = serial();
+    let fs = Rootfs::probe();
+    std::fs::write(fs.path.join("inside"), b"visible").unwrap();
+    let args = vec![
+        "escape".to_string(),
+        "/inside".to_string(),
+        std::process::id().to_string(),
+        "1".to_string(),
+    ];
+    let out = run(&config(&fs, false, &args), None).unwrap();
+    let lines = json_lines(&out.stdout);
+    let read = lines
+        .iter()
+        .find(|l| l["attempt"] == "read_host_file")
+        .expect("read attempt");
+    assert_eq!(read["escaped"], true);
+    // The exit code counts the escapes; /proc/1/root and /proc/self/root/..
+    // reach the same "host" file.
+    assert_ne!(out.status, ExitStatus::Code(0));
+}
