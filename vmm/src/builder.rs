@@ -98,9 +98,13 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
             t.mark("load");
             let cr3 = paging::write_identity(&mem, low_end)?;
             gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
+            // Enter `_start` as if called: the System V ABI wants rsp to be
+            // 8 mod 16 at a function's first instruction (the return address
+            // slot), and compiled code relies on it for aligned SSE stores
+            // (`movaps`), which fault on hardware when misaligned.
             let r = regs::regs(
                 loaded.entry,
-                layout::STACK_TOP_GPA,
+                layout::STACK_TOP_GPA - 8,
                 layout::BOOTINFO_GPA,
                 0,
                 0,
