@@ -78,6 +78,17 @@ fn emulated_vms_are_labelled() {
 }
 
 #[test]
+fn every_vm_is_marked_on_a_software_nested_host() {
+    let mut r = fixture();
+    for b in &mut r.backends {
+        b.emulated = false;
+    }
+    let html = render(&r, None).unwrap();
+    assert!(svgs(&html)[0].contains("vm-bare (emulated)"));
+    assert!(svgs(&html)[0].contains("qemu (emulated)"));
+}
+
+#[test]
 fn banner_only_for_emulated_hosts() {
     let mut r = fixture();
     r.host.kvm = KvmKind::Hardware;
