@@ -7,12 +7,11 @@
 //! `umount` fails harmlessly.
 mod common;
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{build_into, gate, is_root, scratch};
+use common::{build_into, gate, is_root, scratch, wait_with_limit};
 
 const READY: &str = r#"{"vmlab":"ready"}"#;
 
@@ -63,39 +62,17 @@ fn run(runtime: &str, bundle: &Path) -> (std::process::ExitStatus, String, Strin
         id: format!("vmlab-images-test-{runtime}-{}", std::process::id()),
     };
     let bundle = bundle.to_str().unwrap();
-    let mut child = runtime_command(runtime, &["run", "--bundle", bundle, &container.id])
+    let child = runtime_command(runtime, &["run", "--bundle", bundle, &container.id])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {runtime}: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{runtime} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(result) = wait_with_limit(child, Duration::from_secs(60)) else {
+        panic!("{runtime} did not finish within 60 s");
     };
-    let (mut out, mut err) = (String::new(), String::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
     drop(container);
-    (status, out, err)
+    result
 }
 
 fn check(runtime: &str) {

@@ -1,0 +1,55 @@
+//! The initramfs boots the cached Debian kernel under QEMU (TCG, no KVM):
+//! the workload runs as PID 1 and prints its ready mark on the serial
+//! console. Skips (saying why) without qemu-system-x86_64 or a cached kernel.
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{build_into, scratch, wait_with_limit};
+use vmlab_images::kernel::Cache;
+
+#[test]
+fn the_initramfs_boots_the_cached_kernel_under_qemu() {
+    let qemu = "qemu-system-x86_64";
+    if Command::new(qemu)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("skipped: {qemu} is not installed");
+        return;
+    }
+    let Some(kernel) = Cache::default_location()
+        .ok()
+        .and_then(|c| c.latest().expect("an intact cache"))
+    else {
+        eprintln!("skipped: no kernel is cached (run `vmlab images build` first)");
+        return;
+    };
+    let bz = kernel.bzimage.expect("a cached kernel has its bzImage");
+    let s = scratch("qemu");
+    let (out, _) = build_into(&s, 0);
+
+    let child = Command::new(qemu)
+        .args(["-accel", "tcg", "-m", "256", "-nographic", "-no-reboot"])
+        .arg("-kernel")
+        .arg(&bz.path)
+        .arg("-initrd")
+        .arg(out.join("initramfs.cpio.gz"))
+        .args(["-append", "console=ttyS0 panic=-1 quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let Some((status, console, _)) = wait_with_limit(child, Duration::from_secs(180)) else {
+        panic!("{qemu} did not power off within 180 s");
+    };
+    assert!(status.success(), "{qemu}: {status}\n{console}");
+    assert!(
+        console.contains(r#"{"vmlab":"ready"}"#),
+        "no ready mark on the console:\n{console}"
+    );
+}
