@@ -204,17 +204,34 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
     };
     config.validate().map_err(PlanError::from)?;
 
-    let cgroup = if config.cgroup {
-        let hier = Hierarchy::detect()?;
-        let cg = Cgroup::create(&hier, &config.limits)?;
-        mark(&mut phases, "cgroup");
-        Some(cg)
+    // Cgroup v2: created now, the child is born in it. v1: created by the
+    // parent while the child mounts; the child then moves itself in.
+    let hier = if config.cgroup {
+        Some(Hierarchy::cached()?)
     } else {
         None
     };
+    let name = crate::cgroup::unique_name();
+    let mut cgroup = match &hier {
+        Some(h) if h.mode == Mode::V2 => {
+            let cg = Cgroup::create_named(h, &config.limits, &name, None)?;
+            mark(&mut phases, "cgroup");
+            Some(cg)
+        }
+        Some(h) => {
+            h.check(&config.limits)?;
+            None
+        }
+        None => None,
+    };
     let into = cgroup.as_ref().and_then(|c| c.clone_fd());
-    let tasks = cgroup.as_ref().map(|c| c.tasks_files()).unwrap_or_default();
-
+    let tasks: Vec<std::ffi::CString> = match &hier {
+        Some(h) => Cgroup::v1_tasks_files(h, &config.limits, &name)
+            .into_iter()
+            .filter_map(|p| std::ffi::CString::new(p.into_os_string().into_encoded_bytes()).ok())
+            .collect(),
+        None => Vec::new(),
+    };
     let sync = pipe(true).map_err(LaunchError::Pipe)?;
     let status = pipe(false).map_err(LaunchError::Pipe)?;
     let proto = pipe(false).map_err(LaunchError::Pipe)?;
@@ -275,7 +292,28 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
         sync.parent.as_raw_fd(),
         &mut times,
     );
+    let mut cgroup_error: Option<CgroupError> = None;
+    let mut parent = parent;
+    if parent.is_ok() && !plan.cgroup_tasks.is_empty() {
+        if let Some(h) = &hier {
+            // A rootless child has its user's ids when it joins: hand it the
+            // tasks files.
+            let owner = config.ns.user.map(|u| (u.uid.outside, u.gid.outside));
+            match Cgroup::create_named(h, &config.limits, &name, owner) {
+                Ok(cg) => {
+                    cgroup = Some(cg);
+                    mark(&mut phases, "cgroup");
+                    parent = step::release_cgroup(&mut Real, sync.parent.as_raw_fd(), &mut times);
+                }
+                Err(e) => cgroup_error = Some(e),
+            }
+        }
+    }
     drop(sync.parent);
+    if let Some(e) = cgroup_error {
+        abort(&child);
+        return Err(e.into());
+    }
     if let Err(f) = parent {
         abort(&child);
         return Err(LaunchError::Setup {

@@ -243,6 +243,22 @@ fn locked_flags(dir: &Path) -> MsFlags {
     m
 }
 
+/// The seccomp program, compiled once per process.
+fn cached_seccomp() -> Result<seccompiler::BpfProgram, SeccompError> {
+    static PROGRAM: std::sync::OnceLock<seccompiler::BpfProgram> = std::sync::OnceLock::new();
+    if let Some(p) = PROGRAM.get() {
+        return Ok(p.clone());
+    }
+    let p = seccomp::program()?;
+    Ok(PROGRAM.get_or_init(|| p).clone())
+}
+
+/// The capability plan, computed once per process.
+fn cached_caps() -> CapPlan {
+    static CAPS: std::sync::OnceLock<CapPlan> = std::sync::OnceLock::new();
+    CAPS.get_or_init(CapPlan::new).clone()
+}
+
 /// Namespace flags for `clone3`.
 pub fn clone_flags(config: &Config, cgroup_ns_at_clone: bool) -> u64 {
     let ns = &config.ns;
@@ -318,10 +334,10 @@ pub fn build(
         } else {
             Vec::new()
         },
-        caps: config.drop_caps.then(CapPlan::new),
+        caps: config.drop_caps.then(cached_caps),
         no_new_privs: config.no_new_privs,
         seccomp: if config.seccomp {
-            Some(seccomp::program()?)
+            Some(cached_seccomp()?)
         } else {
             None
         },

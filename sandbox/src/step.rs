@@ -2,28 +2,31 @@
 //!
 //! The parent clones the child with every namespace at once (see
 //! [`crate::clone`]), then runs [`parent_steps`]: write the id maps and
-//! release the child. The child runs [`child_steps`], in this order:
+//! release the child; on cgroup v1 it then creates the cgroup while the
+//! child mounts, and releases it again ([`release_cgroup`]). The child runs
+//! [`child_steps`], in this order:
 //!
 //! 1. `wait_parent`: block until the id maps are in place (rootless only);
-//! 2. `join_cgroup` (cgroup v1): the child moves itself by writing `0` to
-//!    each controller's `tasks` file. Moving the calling thread skips the
-//!    global thread-group lock, whose RCU grace period costs milliseconds
-//!    when the parent writes the pid to `cgroup.procs` instead (cgroup v2
-//!    needs neither: the child is born in its cgroup);
-//! 3. `set_ids`: become root of the user namespace (rootless only);
-//! 4. `die_with_parent`: `PR_SET_PDEATHSIG` (after the id change, which clears it);
-//! 5. `unshare_cgroup`: a cgroup namespace rooted at the new cgroup;
-//! 6. `make_private`: no mount event propagates back to the host;
-//! 7. `bind_rootfs`: the rootfs bound onto itself (a mount point for `pivot_root`);
-//! 8. `mount_proc`, `mount_dev`, `mount_sys`, `mount_tmp`: `/proc`, a
+//! 2. `set_ids`: become root of the user namespace (rootless only);
+//! 3. `die_with_parent`: `PR_SET_PDEATHSIG` (after the id change, which clears it);
+//! 4. `make_private`: no mount event propagates back to the host;
+//! 5. `bind_rootfs`: the rootfs bound onto itself (a mount point for `pivot_root`);
+//! 6. `mount_proc`, `mount_dev`, `mount_sys`, `mount_tmp`: `/proc`, a
 //!    minimal `/dev`, `/sys` read-only, a tmpfs on `/tmp`;
-//! 9. `pivot_root`: `pivot_root(".", ".")`, then `detach_old_root`;
-//! 10. `mask_paths`: OCI masked and read-only paths under `/proc` and `/sys`;
-//! 11. `readonly_root`: the rootfs remounted read-only (keeping locked flags);
-//! 12. `set_hostname`, `loopback_up`, `rlimits`;
-//! 13. `stdio`: the pipes become fds 0-3, every other fd close-on-exec;
-//! 14. `drop_caps`, `no_new_privs`, `seccomp`: last, so setup keeps its power;
-//! 15. `exec`: the status record (with each step's end time) goes to the
+//! 7. `wait_cgroup`, `join_cgroup` (cgroup v1): the child moves itself by
+//!    writing `0` to each controller's `tasks` file (owned by its user when
+//!    rootless). Moving the calling thread skips the global thread-group
+//!    lock, whose RCU grace period costs milliseconds when the parent writes
+//!    the pid to `cgroup.procs` instead (cgroup v2 needs neither: the child
+//!    is born in its cgroup); then `unshare_cgroup`, a cgroup namespace
+//!    rooted at the new cgroup;
+//! 8. `pivot_root`: `pivot_root(".", ".")`, then `detach_old_root`;
+//! 9. `mask_paths`: OCI masked and read-only paths under `/proc` and `/sys`;
+//! 10. `readonly_root`: the rootfs remounted read-only (keeping locked flags);
+//! 11. `set_hostname`, `loopback_up`, `rlimits`;
+//! 12. `stdio`: the pipes become fds 0-3, every other fd close-on-exec;
+//! 13. `drop_caps`, `no_new_privs`, `seccomp`: last, so setup keeps its power;
+//! 14. `exec`: the status record (with each step's end time) goes to the
 //!     parent, then `execve`.
 use std::ffi::{c_char, CString};
 use std::os::fd::RawFd;
@@ -43,16 +46,14 @@ pub enum Step {
     IdMaps,
     /// Parent: the child released.
     Release,
+    /// Parent: the cgroup created, the child released again (v1).
+    ReleaseCgroup,
     /// Child: waited for the parent.
     WaitParent,
-    /// Child: moved itself into its cgroup (v1).
-    JoinCgroup,
     /// Child: uid/gid set inside the user namespace.
     SetIds,
     /// Child: parent-death signal set.
     DieWithParent,
-    /// Child: cgroup namespace created.
-    UnshareCgroup,
     /// Child: mount propagation made private.
     MakePrivate,
     /// Child: rootfs bind-mounted.
@@ -65,6 +66,12 @@ pub enum Step {
     MountSys,
     /// Child: a tmpfs on `/tmp`.
     MountTmp,
+    /// Child: waited for the parent to create the cgroup (v1).
+    WaitCgroup,
+    /// Child: moved itself into its cgroup (v1).
+    JoinCgroup,
+    /// Child: cgroup namespace created.
+    UnshareCgroup,
     /// Child: root pivoted.
     PivotRoot,
     /// Child: old root detached.
@@ -93,20 +100,22 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 25] = [
+    pub const ALL: [Step; 27] = [
         Step::IdMaps,
         Step::Release,
+        Step::ReleaseCgroup,
         Step::WaitParent,
-        Step::JoinCgroup,
         Step::SetIds,
         Step::DieWithParent,
-        Step::UnshareCgroup,
         Step::MakePrivate,
         Step::BindRootfs,
         Step::MountProc,
         Step::MountDev,
         Step::MountSys,
         Step::MountTmp,
+        Step::WaitCgroup,
+        Step::JoinCgroup,
+        Step::UnshareCgroup,
         Step::PivotRoot,
         Step::DetachOldRoot,
         Step::MaskPaths,
@@ -128,8 +137,10 @@ impl Step {
     pub fn name(self) -> &'static str {
         match self {
             Step::IdMaps => "id_maps",
+            Step::WaitCgroup => "wait_cgroup",
             Step::JoinCgroup => "join_cgroup",
             Step::Release => "release",
+            Step::ReleaseCgroup => "release_cgroup",
             Step::WaitParent => "wait_parent",
             Step::SetIds => "set_ids",
             Step::DieWithParent => "die_with_parent",
@@ -278,7 +289,8 @@ impl Exec {
 pub struct Plan {
     /// Wait for the parent's release (id maps to write first).
     pub sync: bool,
-    /// `tasks` files (cgroup v1) the child writes `0` to.
+    /// `tasks` files (cgroup v1) the child writes `0` to, once the parent
+    /// has created them (a second byte on the sync pipe).
     pub cgroup_tasks: Vec<CString>,
     /// The user namespace, when rootless.
     pub user: Option<UserNs>,
@@ -369,6 +381,17 @@ impl Default for Status {
     fn default() -> Self {
         Status::new()
     }
+}
+
+/// Releases the child a second time, once its v1 cgroup exists.
+pub fn release_cgroup<S: Sys>(
+    sys: &mut S,
+    sync: RawFd,
+    times: &mut [u64; Step::COUNT],
+) -> Result<(), Failure> {
+    sys.send_byte(sync).map_err(at(Step::ReleaseCgroup))?;
+    times[Step::ReleaseCgroup as usize] = sys.now();
+    Ok(())
 }
 
 /// The parent's part, after the clone: the id maps of child `pid`, then
@@ -467,16 +490,32 @@ fn apply<S: Sys>(sys: &mut S, ops: &[Op]) -> Result<(), Errno> {
 /// fails (or, with a recording [`Sys`], after the recorded `execve`).
 pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<(), Failure> {
     let done = |sys: &mut S, st: &mut Status, step: Step| st.times[step as usize] = sys.now();
-
-    if plan.sync {
-        sys.wait_byte(plan.fds.sync).map_err(at(Step::WaitParent))?;
-        done(sys, st, Step::WaitParent);
-    }
-    if !plan.cgroup_tasks.is_empty() {
+    let join = |sys: &mut S, st: &mut Status| -> Result<(), Failure> {
+        if plan.cgroup_tasks.is_empty() {
+            return Ok(());
+        }
+        sys.wait_byte(plan.fds.sync).map_err(at(Step::WaitCgroup))?;
+        done(sys, st, Step::WaitCgroup);
         for tasks in &plan.cgroup_tasks {
             sys.write_file(tasks, b"0").map_err(at(Step::JoinCgroup))?;
         }
         done(sys, st, Step::JoinCgroup);
+        Ok(())
+    };
+    // The cgroup namespace is rooted where the child is when it unshares.
+    let join = |sys: &mut S, st: &mut Status| -> Result<(), Failure> {
+        join(sys, st)?;
+        if plan.unshare_cgroup {
+            sys.unshare(libc::CLONE_NEWCGROUP)
+                .map_err(at(Step::UnshareCgroup))?;
+            done(sys, st, Step::UnshareCgroup);
+        }
+        Ok(())
+    };
+
+    if plan.sync {
+        sys.wait_byte(plan.fds.sync).map_err(at(Step::WaitParent))?;
+        done(sys, st, Step::WaitParent);
     }
     if let Some(user) = &plan.user {
         if plan.setgroups {
@@ -488,11 +527,6 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
     }
     sys.die_with_parent().map_err(at(Step::DieWithParent))?;
     done(sys, st, Step::DieWithParent);
-    if plan.unshare_cgroup {
-        sys.unshare(libc::CLONE_NEWCGROUP)
-            .map_err(at(Step::UnshareCgroup))?;
-        done(sys, st, Step::UnshareCgroup);
-    }
     if let Some(root) = &plan.root {
         sys.mount(
             None,
@@ -524,6 +558,7 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
             apply(sys, &root.tmp).map_err(at(Step::MountTmp))?;
             done(sys, st, Step::MountTmp);
         }
+        join(sys, st)?;
         let pivot = |sys: &mut S| -> Result<(), Errno> {
             sys.chdir(&root.dir)?;
             sys.pivot_root(c".", c".")
@@ -544,6 +579,9 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
                 .map_err(at(Step::ReadonlyRoot))?;
             done(sys, st, Step::ReadonlyRoot);
         }
+    }
+    if plan.root.is_none() {
+        join(sys, st)?;
     }
     if let Some(name) = &plan.hostname {
         sys.sethostname(name).map_err(at(Step::SetHostname))?;

@@ -71,14 +71,23 @@ fn rootless_order_maps_then_ids_then_mounts_then_lockdown() {
     );
     assert!(r.pos("write /proc/4242/gid_map") < r.pos("send 20"));
     assert!(r.pos("send 20") < r.pos("wait 10"));
-    // The child joins its cgroup while it is still host root, then sets ids.
-    assert!(r.pos("wait 10") < r.pos("write /sys/fs/cgroup/memory/vmlab/x/tasks 0"));
-    assert!(r.pos("write /sys/fs/cgroup/memory/vmlab/x/tasks") < r.pos("setresgid 0"));
+    // Ids first (files it creates must belong to a mapped user).
+    assert!(r.pos("wait 10") < r.pos("setresgid 0"));
     assert!(r.pos("setresgid 0") < r.pos("setresuid 0"));
+    // The child joins its v1 cgroup after a second release (the parent
+    // creates it meanwhile), once its mounts are done, before the pivot.
+    let tasks = "write /sys/fs/cgroup/memory/vmlab/x/tasks 0";
+    let waits: Vec<usize> = (0..r.calls.len())
+        .filter(|&i| r.calls[i] == "wait 10")
+        .collect();
+    assert_eq!(waits.len(), 2, "{:#?}", r.calls);
+    assert!(r.pos(&format!("mount tmpfs {root}/tmp")) < waits[1]);
+    assert!(waits[1] < r.pos(tasks));
+    assert!(r.pos(tasks) < r.pos("pivot_root"));
     // The parent-death signal after the id change (which clears it).
     assert!(r.pos("setresuid 0") < r.pos("pdeathsig"));
     // Cgroup namespace after joining the cgroup.
-    assert!(r.pos("write /sys/fs/cgroup/memory/vmlab/x/tasks") < r.pos("unshare 0x2000000"));
+    assert!(r.pos(tasks) < r.pos("unshare 0x2000000"));
     // Mounts: private first, rootfs bound, /proc and /dev inside, then pivot.
     assert!(r.pos("mount - / - REC|PRIVATE") < r.pos(&format!("mount {root} {root} - BIND|REC")));
     assert!(

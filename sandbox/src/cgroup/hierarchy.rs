@@ -72,6 +72,16 @@ pub struct Hierarchy {
 }
 
 impl Hierarchy {
+    /// This machine's hierarchies, read once per process ([`Hierarchy::detect`]).
+    pub fn cached() -> Result<Hierarchy, CgroupError> {
+        static CACHE: std::sync::OnceLock<Hierarchy> = std::sync::OnceLock::new();
+        if let Some(h) = CACHE.get() {
+            return Ok(h.clone());
+        }
+        let h = Hierarchy::detect()?;
+        Ok(CACHE.get_or_init(|| h).clone())
+    }
+
     /// Reads this machine's mounts.
     pub fn detect() -> Result<Hierarchy, CgroupError> {
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

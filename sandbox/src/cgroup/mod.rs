@@ -11,7 +11,6 @@
 //!   [`crate::step`] for why not the parent).
 //!
 //! The `vmlab` parent directory is removed too when it is left empty.
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,7 +104,7 @@ fn mkdir(path: &Path) -> Result<(), CgroupError> {
 }
 
 /// A name unique to this process and call.
-fn unique_name() -> String {
+pub fn unique_name() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
         "{}-{}",
@@ -117,10 +116,40 @@ fn unique_name() -> String {
 /// CFS period used for `--cpus`, in µs.
 const CPU_PERIOD_US: u64 = 100_000;
 
+/// v1: the hierarchies a cgroup with `l` uses, `(controller, mount)`.
+fn v1_targets(hier: &Hierarchy, l: &Limits) -> Vec<(Controller, PathBuf)> {
+    hier.v1_dirs()
+        .into_iter()
+        .filter(|(ctrl, mount)| {
+            // Moving a task into a v1 cpu cgroup can wait milliseconds in
+            // the scheduler; join it only to enforce --cpus (cpuacct, often
+            // a hierarchy of its own, gives the CPU time).
+            *ctrl != Controller::Cpu
+                || l.cpus.is_some()
+                || !hier.has(Controller::Cpuacct)
+                || hier
+                    .v1
+                    .iter()
+                    .any(|(c, p)| *c == Controller::Cpuacct && p == mount)
+        })
+        .collect()
+}
+
 impl Cgroup {
     /// Creates a cgroup with `limits` on the detected hierarchy.
     pub fn create(hier: &Hierarchy, limits: &Limits) -> Result<Cgroup, CgroupError> {
-        let name = unique_name();
+        Cgroup::create_named(hier, limits, &unique_name(), None)
+    }
+
+    /// Creates the cgroup `name`; on v1, `owner` (uid, gid) gets its `tasks`
+    /// files, so that a process running as that user may move itself in
+    /// (delegation to a rootless sandbox).
+    pub fn create_named(
+        hier: &Hierarchy,
+        limits: &Limits,
+        name: &str,
+        owner: Option<(u32, u32)>,
+    ) -> Result<Cgroup, CgroupError> {
         hier.check(limits)?;
         let mut cg = Cgroup {
             mode: hier.mode,
@@ -129,10 +158,22 @@ impl Cgroup {
             removed: false,
         };
         match hier.mode {
-            Mode::V2 => cg.create_v2(hier, &name, limits)?,
-            Mode::V1 | Mode::Hybrid => cg.create_v1(hier, &name, limits)?,
+            Mode::V2 => cg.create_v2(hier, name, limits)?,
+            Mode::V1 | Mode::Hybrid => cg.create_v1(hier, name, limits, owner)?,
         }
         Ok(cg)
+    }
+
+    /// v1: the `tasks` files of the cgroup `name` that [`Cgroup::create_named`]
+    /// will create (empty on v2, where the child is born in its cgroup).
+    pub fn v1_tasks_files(hier: &Hierarchy, limits: &Limits, name: &str) -> Vec<PathBuf> {
+        match hier.mode {
+            Mode::V2 => Vec::new(),
+            Mode::V1 | Mode::Hybrid => v1_targets(hier, limits)
+                .into_iter()
+                .map(|(_, m)| m.join(PARENT).join(name).join("tasks"))
+                .collect(),
+        }
     }
 
     fn create_v2(&mut self, hier: &Hierarchy, name: &str, l: &Limits) -> Result<(), CgroupError> {
@@ -191,20 +232,14 @@ impl Cgroup {
         Ok(())
     }
 
-    fn create_v1(&mut self, hier: &Hierarchy, name: &str, l: &Limits) -> Result<(), CgroupError> {
-        for (ctrl, mount) in hier.v1_dirs() {
-            // Moving a task into a v1 cpu cgroup can wait milliseconds in
-            // the scheduler; join it only to enforce --cpus (cpuacct, often
-            // a hierarchy of its own, gives the CPU time).
-            if ctrl == Controller::Cpu && l.cpus.is_none() && hier.has(Controller::Cpuacct) {
-                let shared = hier
-                    .v1
-                    .iter()
-                    .any(|(c, p)| *c == Controller::Cpuacct && *p == mount);
-                if !shared {
-                    continue;
-                }
-            }
+    fn create_v1(
+        &mut self,
+        hier: &Hierarchy,
+        name: &str,
+        l: &Limits,
+        owner: Option<(u32, u32)>,
+    ) -> Result<(), CgroupError> {
+        for (ctrl, mount) in v1_targets(hier, l) {
             let parent = mount.join(PARENT);
             let dir = parent.join(name);
             for attempt in 0.. {
@@ -216,6 +251,16 @@ impl Cgroup {
                 }
             }
             self.dirs.push((Some(ctrl), dir.clone()));
+            if let Some((uid, gid)) = owner {
+                let tasks = dir.join("tasks");
+                std::os::unix::fs::chown(&tasks, Some(uid), Some(gid)).map_err(|source| {
+                    CgroupError::Write {
+                        path: tasks,
+                        value: format!("owner {uid}:{gid}"),
+                        source,
+                    }
+                })?;
+            }
             match ctrl {
                 Controller::Memory => {
                     if let Some(m) = l.memory {
@@ -252,20 +297,6 @@ impl Cgroup {
     /// The v2 directory fd for `CLONE_INTO_CGROUP`, if any.
     pub fn clone_fd(&self) -> Option<RawFd> {
         self.fd.as_ref().map(|f| f.as_raw_fd())
-    }
-
-    /// The `tasks` files the child writes `0` to (v1; empty on v2, where
-    /// the child is born in its cgroup).
-    pub fn tasks_files(&self) -> Vec<CString> {
-        if self.fd.is_some() {
-            return Vec::new();
-        }
-        self.dirs
-            .iter()
-            .filter_map(|(_, d)| {
-                CString::new(d.join("tasks").into_os_string().into_encoded_bytes()).ok()
-            })
-            .collect()
     }
 
     /// The directories (one in v2).
