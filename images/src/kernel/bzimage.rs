@@ -271,13 +271,13 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
 
     /// A synthetic bzImage around `payload`: 1 setup sector plus the boot
     /// sector, protocol 2.15, LOADED_HIGH, version string in the setup code.
-    fn synthetic(payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn synthetic(payload: &[u8]) -> Vec<u8> {
         let code = 1024;
         let mut img = vec![0u8; code];
         img[0x1f1] = 1;
@@ -297,7 +297,7 @@ mod tests {
         img
     }
 
-    fn with_trailer(mut compressed: Vec<u8>, len: usize) -> Vec<u8> {
+    pub(crate) fn with_trailer(mut compressed: Vec<u8>, len: usize) -> Vec<u8> {
         compressed.extend_from_slice(&(len as u32).to_le_bytes());
         compressed
     }

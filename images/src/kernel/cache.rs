@@ -328,6 +328,80 @@ mod tests {
         );
     }
 
+    /// A scratch cache and an unpacked "package" whose bzImage wraps the
+    /// bare guest ELF (gzip payload), with one plain and one xz module.
+    fn fixture() -> (Scratch, Cache, Unpacked) {
+        use crate::kernel::bzimage::tests::{synthetic, with_trailer};
+        use std::io::Write;
+        let scratch = Scratch::new_in(&std::env::temp_dir(), "cache-test").unwrap();
+        let pkg = scratch.path().join("pkg");
+        fs::create_dir_all(pkg.join("m")).unwrap();
+        let elf = crate::embedded::GUEST;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(elf).unwrap();
+        let image = synthetic(&with_trailer(gz.finish().unwrap(), elf.len()));
+        fs::write(pkg.join("vmlinuz"), image).unwrap();
+        fs::write(pkg.join("config"), b"CONFIG_KVM=m\n").unwrap();
+        fs::write(pkg.join("m/kvm.ko"), b"kvm").unwrap();
+        fs::write(pkg.join("m/kvm-amd.ko.xz"), b"kvm-amd").unwrap();
+        let unpacked = Unpacked {
+            release: "6.1.0-test".to_string(),
+            package: "linux-image-6.1.0-test".to_string(),
+            package_file: "linux-image-6.1.0-test_1_amd64.deb".to_string(),
+            vmlinuz: pkg.join("vmlinuz"),
+            config: pkg.join("config"),
+            modules: vec![
+                ("kvm".into(), "kernel/kvm.ko".into(), pkg.join("m/kvm.ko")),
+                (
+                    "kvm-amd".into(),
+                    "kernel/kvm-amd.ko.xz".into(),
+                    pkg.join("m/kvm-amd.ko.xz"),
+                ),
+            ],
+        };
+        let cache = Cache::at(scratch.path().join("cache"));
+        (scratch, cache, unpacked)
+    }
+
+    #[test]
+    fn installs_loads_and_detects_damage() {
+        let (_scratch, cache, unpacked) = fixture();
+        let kernel = cache.install(&unpacked).unwrap();
+        assert_eq!(kernel.release.as_deref(), Some("6.1.0-test"));
+        assert_eq!(kernel.compression.as_deref(), Some("gzip"));
+        assert_eq!(
+            fs::read(&kernel.vmlinux.path).unwrap(),
+            crate::embedded::GUEST
+        );
+        let amd = kernel.modules.iter().find(|m| m.name == "kvm-amd").unwrap();
+        assert_eq!(amd.compressed.as_deref(), Some("xz"));
+        assert_eq!(fs::read(&amd.path).unwrap(), b"kvm-amd");
+        assert_eq!(cache.latest().unwrap(), Some(kernel.clone()));
+        // No staging directory is left.
+        let names: Vec<_> = fs::read_dir(cache.root().join("kernels"))
+            .unwrap()
+            .collect();
+        assert_eq!(names.len(), 1);
+
+        fs::write(&kernel.vmlinux.path, b"damaged").unwrap();
+        let err = cache.latest().unwrap_err();
+        assert!(matches!(err, KernelError::CacheCorrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_bzimage_given_by_path_derives_its_vmlinux_once() {
+        let (_scratch, cache, unpacked) = fixture();
+        let first = crate::kernel::from_file(&unpacked.vmlinuz, Source::Path, &cache).unwrap();
+        assert_eq!(first.release.as_deref(), Some("6.1.0-test"));
+        assert_eq!(
+            fs::read(&first.vmlinux.path).unwrap(),
+            crate::embedded::GUEST
+        );
+        assert!(first.vmlinux.path.starts_with(cache.root().join("derived")));
+        let second = crate::kernel::from_file(&unpacked.vmlinuz, Source::Path, &cache).unwrap();
+        assert_eq!(first, second);
+    }
+
     #[test]
     fn empty_cache_has_no_kernel() {
         let cache = Cache::at(std::env::temp_dir().join("vmlab-no-such-cache-dir"));
