@@ -29,6 +29,9 @@ pub enum LaunchError {
     /// The kernel refused to create a user namespace.
     #[error("user namespaces are not permitted here (check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and AppArmor's kernel.apparmor_restrict_unprivileged_userns); run as root without --rootless")]
     UserNsDenied(#[source] Errno),
+    /// Namespaces without a user namespace need root.
+    #[error("creating namespaces needs root; run as root or use --rootless (a user namespace)")]
+    NeedRoot(#[source] Errno),
     /// `clone3` failed.
     #[error("cannot create the sandbox process (clone3)")]
     Clone(#[source] Errno),
@@ -270,6 +273,10 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
                 ) =>
         {
             return Err(LaunchError::UserNsDenied(e))
+        }
+        // SAFETY: geteuid cannot fail.
+        Err(Errno::EPERM) if flags != 0 && unsafe { libc::geteuid() } != 0 => {
+            return Err(LaunchError::NeedRoot(Errno::EPERM))
         }
         Err(e) => return Err(LaunchError::Clone(e)),
     };

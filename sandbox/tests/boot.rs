@@ -50,3 +50,120 @@ fn rootless_mode_boots_to_ready_and_exits_with_the_code() {
     assert!(out.rootless);
     eprintln!("phases: {:?}", out.phases);
 }
+
+const UNPRIV_ENV: &str = "VMLAB_TEST_UNPRIVILEGED_ROOTFS";
+
+/// Run by `rootless_as_an_unprivileged_user` as `nobody`.
+#[test]
+#[ignore = "run by rootless_as_an_unprivileged_user as a child process"]
+fn harness_unprivileged() {
+    let Ok(rootfs) = std::env::var(UNPRIV_ENV) else {
+        return;
+    };
+    let mut c = Config::sandbox(rootfs);
+    c.args = vec!["info".into()];
+    c.ns.user = Some(UserNs::rootless());
+    // Without root, cgroups need delegation: none here.
+    c.cgroup = false;
+    match run(&c, None) {
+        Ok(out) => println!(
+            "HARNESS {:?} ready={} {}",
+            out.status,
+            out.ready.is_some(),
+            String::from_utf8_lossy(&out.stdout)
+        ),
+        Err(e) => println!("HARNESS error {e}"),
+    }
+}
+
+#[test]
+fn rootless_as_an_unprivileged_user() {
+    use std::os::unix::process::CommandExt;
+    if !have_root("rootless_as_an_unprivileged_user") {
+        return;
+    }
+    let _serial = common::serial();
+    let fs = Rootfs::probe();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "harness_unprivileged",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(UNPRIV_ENV, &fs.path)
+        .uid(vmlab_sandbox::config::NOBODY)
+        .gid(vmlab_sandbox::config::NOBODY)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HARNESS Code(0) ready=true"), "{text}");
+    // Root inside, with the kept capabilities only.
+    assert!(text.contains("Uid: 0 0 0 0"), "{text}");
+    assert!(text.contains("NoNewPrivs: 1"), "{text}");
+}
+
+/// The rootfs `vmlab images build` makes (the real workload as `/init`),
+/// written to `dir`, with the OCI bundle crun runs beside it.
+fn real_rootfs(top: &std::path::Path) -> std::path::PathBuf {
+    let rootfs = vmlab_images::rootfs::Rootfs::new(vmlab_images::embedded::WORKLOAD);
+    let dir = top.join("real-rootfs");
+    rootfs.write_to(&dir).unwrap();
+    vmlab_images::oci::bundle::write_bundle(&top.join("bundle"), &rootfs).unwrap();
+    dir
+}
+
+#[test]
+fn the_real_workload_boots_to_ready_and_exits_with_its_code() {
+    if !have_root("the_real_workload_boots_to_ready_and_exits_with_its_code") {
+        return;
+    }
+    let _serial = common::serial();
+    let scratch = Rootfs::probe();
+    let dir = real_rootfs(scratch.top());
+    for rootless in [false, true] {
+        let mut c = Config::sandbox(&dir);
+        c.args = vec![
+            "cpu".into(),
+            "--time".into(),
+            "5ms".into(),
+            "--exit".into(),
+            "7".into(),
+        ];
+        if rootless {
+            c.ns.user = Some(UserNs::rootless());
+        }
+        let out = run(&c, None).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status,
+            ExitStatus::Code(7),
+            "rootless={rootless}: {stderr}"
+        );
+        assert!(out.ready.is_some());
+        let lines = json_lines(&out.stdout);
+        assert!(lines
+            .iter()
+            .any(|l| l["vmlab"] == "result" && l["kernel"] == "cpu"));
+    }
+    // The same rootfs under crun, when installed (hybrid cgroups: crun 1.8
+    // needs the cgroup2 mount hidden).
+    if std::path::Path::new("/usr/bin/crun").exists() {
+        let bundle = scratch.top().join("bundle");
+        std::fs::remove_dir_all(bundle.join("rootfs")).unwrap();
+        std::os::unix::fs::symlink(&dir, bundle.join("rootfs")).unwrap();
+        let script = format!(
+            "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle {} vmlab-sandbox-test-{}",
+            bundle.display(),
+            std::process::id()
+        );
+        let st = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "crun on the same rootfs: {st}");
+    } else {
+        eprintln!("crun part: SKIPPED (crun not installed)");
+    }
+}
