@@ -1,4 +1,258 @@
-//! Boot benches for this backend (placeholder).
-use criterion::Criterion;
+//! Boot benches of the namespace sandbox, the plain process, and the peers
+//! that start the same rootfs (crun, bubblewrap), in one run.
+//!
+//! - `boot/sandbox`: `to_ready` of the vmlab sandbox with everything on:
+//!   user (rootless mapping), pid, mount, uts, ipc, cgroup and net
+//!   namespaces, pivot_root, cgroup limits (memory 256M, pids 64), seccomp,
+//!   reduced capabilities, no_new_privs, rlimits. Timed from the library
+//!   call (in-process) to the ready word on the protocol pipe.
+//! - `boot/sandbox-root`: the same without the user namespace.
+//! - `boot/process`: the workload as a plain child process, same launcher.
+//! - `boot/crun`, `boot/bwrap`: the same rootfs started by those tools
+//!   (spawn of the tool to the ready word; crun through the `unshare`
+//!   wrapper that hides the hybrid cgroup2 mount from crun 1.8). Skipped,
+//!   with the reason printed, when the tool is missing or not root.
+//!
+//! Between iterations the bench sleeps (untimed) so that the kernel's
+//! asynchronous network-namespace teardown does not land in the next sample.
+//! Each group also prints the median and spread of its own samples.
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-pub fn benches(_c: &mut Criterion) {}
+use criterion::Criterion;
+use vmlab_sandbox::{Config, Limits, UserNs};
+use vmlab_workload::protocol::Event;
+
+/// Untimed pause between iterations (netns teardown is asynchronous).
+const COOL_DOWN: Duration = Duration::from_millis(5);
+
+/// A temporary rootfs and OCI bundle of the embedded workload.
+struct Images {
+    top: PathBuf,
+}
+
+impl Images {
+    fn new() -> Images {
+        let top = std::env::temp_dir().join(format!("vmlab-bench-boot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        std::fs::create_dir_all(&top).expect("temp dir");
+        let rootfs = vmlab_images::rootfs::Rootfs::new(vmlab_images::embedded::WORKLOAD);
+        rootfs.write_to(&top.join("rootfs")).expect("rootfs");
+        let bundle = top.join("bundle");
+        vmlab_images::oci::bundle::write_bundle(&bundle, &rootfs).expect("bundle");
+        // The workload finds its protocol fd through VMLAB_FD.
+        let cfg_path = bundle.join("config.json");
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cfg_path).expect("config")).expect("json");
+        if let Some(env) = cfg["process"]["env"].as_array_mut() {
+            env.push(serde_json::Value::from("VMLAB_FD=3"));
+        }
+        std::fs::write(&cfg_path, serde_json::to_vec(&cfg).expect("json")).expect("config");
+        Images { top }
+    }
+
+    fn rootfs(&self) -> PathBuf {
+        self.top.join("rootfs")
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.top.join("bundle")
+    }
+}
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.top);
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Median, 10th and 90th percentile of `samples`, printed.
+fn summary(name: &str, samples: &mut [Duration]) {
+    if samples.is_empty() {
+        return;
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    eprintln!(
+        "{name}: to_ready median {:.3} ms (p10 {:.3}, p90 {:.3}, min {:.3}, max {:.3}, n={})",
+        ms(at(0.5)),
+        ms(at(0.1)),
+        ms(at(0.9)),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    );
+}
+
+/// One library run; returns start-to-ready.
+fn library_boot(config: &Config) -> Duration {
+    let out = vmlab_sandbox::run(config, None).expect("sandbox run");
+    assert_eq!(
+        out.status,
+        vmlab_sandbox::ExitStatus::Code(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Duration::from_nanos(out.ready.expect("never ready"))
+}
+
+/// Spawns `cmd` with a protocol pipe as its fd 3 and returns spawn-to-ready
+/// (the tool must pass fd 3 on to the workload).
+fn tool_boot(mut cmd: Command) -> Duration {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two fds pipe2 returns.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two new fds that nothing else owns.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let w_raw = w.as_raw_fd();
+    // SAFETY: between fork and exec only dup2/fcntl (async-signal-safe) run.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rc = if w_raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(w_raw, 3)
+            };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    drop(w);
+    let ready = read_ready(r).map(|t| t - start);
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{cmd:?}: {status}");
+    ready.expect("never signalled ready")
+}
+
+fn read_ready(r: OwnedFd) -> Option<Instant> {
+    use std::io::Read;
+    let mut word = [0u8; 4];
+    std::fs::File::from(r).read_exact(&mut word).ok()?;
+    let at = Instant::now();
+    (Event::decode(u32::from_le_bytes(word)) == Some(Event::Ready)).then_some(at)
+}
+
+fn crun_command(bundle: &Path, id: &str) -> Command {
+    let script = format!(
+        "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --preserve-fds 1 --bundle {} {id}",
+        bundle.display()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+    cmd
+}
+
+fn bwrap_command(rootfs: &Path) -> Command {
+    let mut cmd = Command::new("bwrap");
+    cmd.args(["--unshare-all", "--die-with-parent", "--ro-bind"])
+        .arg(rootfs)
+        .args(["/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
+        .args(["--setenv", "VMLAB_FD", "3", "--hostname", "vmlab", "/init"]);
+    cmd
+}
+
+fn bench_each(
+    c: &mut Criterion,
+    name: &str,
+    samples: &mut Vec<Duration>,
+    mut boot: impl FnMut(u64) -> Duration,
+) {
+    let mut group = c.benchmark_group("boot");
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    let mut n = 0u64;
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                std::thread::sleep(COOL_DOWN);
+                n += 1;
+                let d = boot(n);
+                samples.push(d);
+                total += d;
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+pub fn benches(c: &mut Criterion) {
+    if !is_root() {
+        eprintln!("boot/sandbox, boot/crun, boot/bwrap: SKIPPED (need root for cgroups and crun)");
+    }
+    let images = Images::new();
+    let mut sandbox = Config::sandbox(images.rootfs());
+    sandbox.ns.user = Some(UserNs::rootless());
+    sandbox.limits = Limits {
+        memory: Some(256 << 20),
+        pids: Some(64),
+        cpus: None,
+    };
+    let mut report = Vec::new();
+    if is_root() {
+        let mut s = Vec::new();
+        bench_each(c, "sandbox", &mut s, |_| library_boot(&sandbox));
+        report.push(("boot/sandbox", s));
+        let mut root = sandbox.clone();
+        root.ns.user = None;
+        let mut s = Vec::new();
+        bench_each(c, "sandbox-root", &mut s, |_| library_boot(&root));
+        report.push(("boot/sandbox-root", s));
+    }
+    let process = Config::process(images.rootfs().join("init"));
+    let mut s = Vec::new();
+    bench_each(c, "process", &mut s, |_| library_boot(&process));
+    report.push(("boot/process", s));
+    match (is_root(), which("crun"), which("unshare")) {
+        (true, Some(_), Some(_)) => {
+            let bundle = images.bundle();
+            let mut s = Vec::new();
+            bench_each(c, "crun", &mut s, |n| {
+                tool_boot(crun_command(
+                    &bundle,
+                    &format!("vmlab-bench-{}-{n}", std::process::id()),
+                ))
+            });
+            report.push(("boot/crun (via unshare + sh)", s));
+        }
+        _ => eprintln!("boot/crun: SKIPPED (needs root, crun and unshare on PATH)"),
+    }
+    match which("bwrap") {
+        Some(_) => {
+            let rootfs = images.rootfs();
+            let mut s = Vec::new();
+            bench_each(c, "bwrap", &mut s, |_| tool_boot(bwrap_command(&rootfs)));
+            report.push(("boot/bwrap", s));
+        }
+        None => eprintln!("boot/bwrap: SKIPPED (bwrap not on PATH)"),
+    }
+    for (name, mut s) in report {
+        summary(name, &mut s);
+    }
+}
