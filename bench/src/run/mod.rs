@@ -102,13 +102,32 @@ pub struct RunOutput {
     pub facts: BTreeMap<String, String>,
 }
 
+/// The fact holding CLOCK_MONOTONIC (ns) just before the backend started.
+pub const START_FACT: &str = "start_monotonic_ns";
+
+/// CLOCK_MONOTONIC now, in ns (the clock every backend's timings use).
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// Runs `vmlab run` and returns the process exit code.
 pub fn main(args: RunArgs) -> anyhow::Result<u8> {
-    let out = match args.backend {
+    let started = monotonic_ns();
+    let mut out = match args.backend {
         Backend::Process => process::run(&args)?,
         Backend::Sandbox => sandbox::run(&args)?,
         Backend::VmBare | Backend::VmLinux => vm::run(&args)?,
     };
+    // A parent that spawned `vmlab run` (`vmlab compare`) turns the
+    // in-process figures into end-to-end ones with this.
+    out.facts
+        .insert(START_FACT.to_string(), started.to_string());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
