@@ -5,3 +5,4 @@
 //! under `benches/` call the same backends, so `cargo bench` and
 //! `vmlab compare` measure the same thing.
 pub mod compare;
+pub mod host;

@@ -1,0 +1,203 @@
+//! One trait for every backend `vmlab compare` runs: ours (spawned as
+//! `vmlab run`) and the peers (container runtimes, QEMU, Firecracker).
+use std::time::Duration;
+
+use vmlab_reports::model::{BackendKind, BootOrigin};
+
+use super::launch::Launched;
+
+/// What a backend reports about itself when it can run here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Probe {
+    /// Version of the runtime (peers) or of vmlab (ours).
+    pub version: Option<String>,
+    /// True when guest code is emulated (software nested KVM, QEMU TCG).
+    pub emulated: bool,
+    /// Things worth knowing about how it runs here.
+    pub notes: Vec<String>,
+}
+
+/// Why a backend cannot run on this host (a full sentence for the report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkipReason(pub String);
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One boot of the workload, measured from the outside.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    /// Spawn of the launcher to the ready mark, ns.
+    pub to_ready_ns: Option<u64>,
+    /// Spawn of the launcher to everything reaped, ns.
+    pub to_exit_ns: u64,
+    /// Named phases as ns since the spawn, in order (ours only).
+    pub phases: Vec<(String, u64)>,
+    /// The workload's `{"vmlab":"result",...}` and `{"vmlab":"error",...}` lines.
+    pub results: Vec<serde_json::Value>,
+    /// `ru_maxrss` of the launcher, bytes (see `Launched::max_rss_bytes`).
+    pub max_rss_bytes: u64,
+    /// Summed peak RSS of the launcher's process tree, when sampled.
+    pub tree_hwm_bytes: Option<u64>,
+}
+
+impl Sample {
+    /// "kernel: message" of each kernel that reported an error.
+    pub fn kernel_errors(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter(|v| v["vmlab"] == "error")
+            .map(|v| {
+                let kernel = v["kernel"].as_str().unwrap_or("workload");
+                let msg = v["message"].as_str().unwrap_or("failed");
+                format!("{kernel}: {msg}")
+            })
+            .collect()
+    }
+
+    /// The ns/iteration of each kernel result, named `kernel` or
+    /// `kernel/mode` (spawn reports a fork and an exec result).
+    pub fn kernel_timings(&self) -> Vec<(String, f64)> {
+        self.results
+            .iter()
+            .filter(|v| v["vmlab"] == "result")
+            .filter_map(|v| {
+                let kernel = v["kernel"].as_str()?;
+                let ns = v["ns_per_iter"].as_f64()?;
+                let name = match v["mode"].as_str() {
+                    Some(mode) => format!("{kernel}/{mode}"),
+                    None => kernel.to_string(),
+                };
+                Some((name, ns))
+            })
+            .collect()
+    }
+}
+
+/// A way to boot the workload.
+pub trait Backend {
+    /// Name in results (`process`, `crun`, `qemu`, ...).
+    fn name(&self) -> &str;
+    /// Process, container or VM.
+    fn kind(&self) -> BackendKind;
+    /// Where its boot clock starts.
+    fn origin(&self) -> BootOrigin {
+        BootOrigin::Spawn
+    }
+    /// Whether it can run here, and its version.
+    fn probe(&self) -> Result<Probe, SkipReason>;
+    /// Boots the workload with `args` once, to its end; with `memory`, the
+    /// process tree's peak RSS is sampled too (which costs CPU).
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample>;
+    /// Whether it runs the Linux-only kernels (spawn, pipe, file, tcp).
+    fn linux_kernels(&self) -> bool {
+        true
+    }
+    /// Whether it creates a network namespace (torn down asynchronously by
+    /// the kernel, so the next backend gets a short cool-down).
+    fn new_netns(&self) -> bool {
+        false
+    }
+    /// Slow backends (emulated VMs) run at most this many measured boots.
+    fn max_runs(&self) -> Option<u32> {
+        None
+    }
+    /// The timeout of one boot.
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+}
+
+/// A sample from an outside launch, failing unless the workload signalled
+/// ready and exited 0.
+pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<Sample> {
+    let lines = l.vmlab_lines();
+    let kernel_failed = lines.iter().any(|v| v["vmlab"] == "error");
+    // A kernel that cannot run here (e.g. tcp without loopback) makes the
+    // workload exit 1 after reporting it; the other kernels still count.
+    let exited = l.code == Some(0) || (l.code.is_some() && kernel_failed);
+    if l.timed_out || !exited || l.to_ready_ns.is_none() {
+        let ready = if l.to_ready_ns.is_some() {
+            "after signalling ready"
+        } else {
+            "without signalling ready"
+        };
+        anyhow::bail!("{name} {} {ready}", l.describe(timeout));
+    }
+    Ok(Sample {
+        to_ready_ns: l.to_ready_ns,
+        to_exit_ns: l.to_exit_ns,
+        phases: Vec::new(),
+        results: lines
+            .into_iter()
+            .filter(|v| v["vmlab"] == "result" || v["vmlab"] == "error")
+            .collect(),
+        max_rss_bytes: l.max_rss_bytes,
+        tree_hwm_bytes: l.tree_hwm_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_timings_name_modes() {
+        let s = Sample {
+            results: vec![
+                serde_json::json!({"vmlab":"result","kernel":"cpu","ns_per_iter":1.5}),
+                serde_json::json!({"vmlab":"result","kernel":"spawn","mode":"fork","ns_per_iter":9.0}),
+                serde_json::json!({"vmlab":"error","kernel":"tcp","message":"x"}),
+            ],
+            ..Sample::default()
+        };
+        assert_eq!(
+            s.kernel_timings(),
+            vec![("cpu".to_string(), 1.5), ("spawn/fork".to_string(), 9.0)]
+        );
+    }
+
+    #[test]
+    fn failed_launches_are_errors() {
+        let t = Duration::from_secs(5);
+        let ok = Launched {
+            to_ready_ns: Some(5),
+            to_exit_ns: 9,
+            code: Some(0),
+            stdout: "{\"vmlab\":\"ready\"}\n{\"vmlab\":\"result\",\"kernel\":\"cpu\",\"ns_per_iter\":1}\n".into(),
+            ..Launched::default()
+        };
+        let s = sample_of("x", ok.clone(), t).unwrap();
+        assert_eq!(
+            (s.to_ready_ns, s.to_exit_ns, s.results.len()),
+            (Some(5), 9, 1)
+        );
+        let kernel_error = Launched {
+            code: Some(1),
+            stdout: format!(
+                "{}{{\"vmlab\":\"error\",\"kernel\":\"tcp\",\"message\":\"no lo\"}}\n",
+                ok.stdout
+            ),
+            ..ok.clone()
+        };
+        let s = sample_of("x", kernel_error, t).unwrap();
+        assert_eq!(s.kernel_errors(), ["tcp: no lo"]);
+        assert_eq!(s.kernel_timings().len(), 1);
+        let no_ready = Launched {
+            to_ready_ns: None,
+            ..ok.clone()
+        };
+        let e = sample_of("x", no_ready, t).unwrap_err().to_string();
+        assert!(e.contains("without signalling ready"), "{e}");
+        let failed = Launched {
+            code: Some(1),
+            stderr: "boom\n".into(),
+            ..ok
+        };
+        let e = sample_of("crun", failed, t).unwrap_err().to_string();
+        assert!(e.contains("crun exited with code 1: boom"), "{e}");
+    }
+}

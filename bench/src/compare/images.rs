@@ -1,0 +1,143 @@
+//! The images compare boots: built when missing, measured, and matched to
+//! the backends that ship them.
+use std::path::Path;
+
+use anyhow::Context;
+use vmlab_images::builder::{self, BuildOptions};
+use vmlab_images::kernel::{self, Cache};
+use vmlab_images::manifest::{self, Manifest};
+use vmlab_images::sizes::{self, Size};
+use vmlab_reports::model::{Artifact, ImageSize};
+
+use super::progress::spin;
+
+/// The manifest of `dir`, building every artifact first when there is none
+/// (with the cached or fetched guest kernel when one can be had; without
+/// it, only the Linux-guest backends are skipped).
+pub fn ensure_built(dir: &Path, hidden: bool) -> anyhow::Result<Manifest> {
+    if let Ok(m) = Manifest::read(dir) {
+        return Ok(m);
+    }
+    let kernel = spin(
+        "looking for a guest kernel (cache, else a fetch)",
+        hidden,
+        || {
+            Cache::default_location()
+                .and_then(|cache| kernel::resolve(None, &cache, true, &mut |_| {}))
+        },
+    );
+    let kernel = match kernel {
+        Ok(k) => Some(k),
+        Err(e) => {
+            if !hidden {
+                eprintln!(
+                    "vmlab: building the images without a guest kernel: {:#}",
+                    anyhow::Error::from(e)
+                );
+            }
+            None
+        }
+    };
+    let opts = BuildOptions::new(dir)?;
+    spin(
+        &format!("building the images in {}", dir.display()),
+        hidden,
+        || builder::build(&opts, kernel),
+    )
+    .with_context(|| format!("cannot build the images in {}", dir.display()))
+}
+
+/// The size of every artifact in `dir`.
+pub fn measure(dir: &Path, manifest: &Manifest, hidden: bool) -> anyhow::Result<Vec<Size>> {
+    spin("measuring the images (gzip, zstd)", hidden, || {
+        sizes::of_build(dir, manifest)
+    })
+    .with_context(|| format!("cannot measure the images in {}", dir.display()))
+}
+
+/// A size in the results model.
+pub fn image_size(s: &Size, contents: &str) -> ImageSize {
+    ImageSize {
+        contents: contents.to_string(),
+        uncompressed: s.uncompressed,
+        gzip: s.gzip,
+        zstd: s.zstd,
+        on_disk: s.on_disk,
+        files: s.files,
+    }
+}
+
+/// Every artifact, for the results' `images`.
+pub fn artifacts(sizes: &[Size]) -> Vec<Artifact> {
+    sizes
+        .iter()
+        .map(|s| Artifact {
+            name: s.name.clone(),
+            size: image_size(s, &s.name),
+        })
+        .collect()
+}
+
+/// Which artifact a backend ships, and how the report describes it.
+pub fn artifact_of(backend: &str) -> Option<(String, &'static str)> {
+    let vm = "vm image (kernel + initramfs.cpio.gz)";
+    Some(match backend {
+        "process" => (manifest::WORKLOAD.to_string(), "static workload binary"),
+        "sandbox" | "bwrap" => (format!("{}/", manifest::ROOTFS), "rootfs directory"),
+        "crun" | "runc" | "runsc" => (
+            format!("{}/ (OCI layout)", manifest::OCI),
+            "OCI image layout",
+        ),
+        "vm-bare" => (manifest::GUEST.to_string(), "bare guest ELF"),
+        "vm-linux" | "qemu" | "firecracker" => (vm.to_string(), "kernel + initramfs"),
+        _ => return None,
+    })
+}
+
+/// The image of `backend` among `sizes`.
+pub fn image_of(backend: &str, sizes: &[Size]) -> Option<ImageSize> {
+    let (name, contents) = artifact_of(backend)?;
+    sizes
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| image_size(s, contents))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(name: &str, bytes: u64) -> Size {
+        Size {
+            name: name.into(),
+            paths: vec![],
+            uncompressed: bytes,
+            gzip: bytes / 2,
+            zstd: bytes / 3,
+            on_disk: bytes,
+            files: 1,
+        }
+    }
+
+    #[test]
+    fn backends_get_their_artifact() {
+        let sizes = vec![
+            size("workload", 100),
+            size("rootfs/", 200),
+            size("oci/ (OCI layout)", 300),
+            size("guest.elf", 40),
+        ];
+        assert_eq!(image_of("process", &sizes).unwrap().uncompressed, 100);
+        assert_eq!(image_of("bwrap", &sizes).unwrap().uncompressed, 200);
+        let crun = image_of("crun", &sizes).unwrap();
+        assert_eq!(
+            (crun.uncompressed, crun.contents.as_str()),
+            (300, "OCI image layout")
+        );
+        assert_eq!(image_of("vm-bare", &sizes).unwrap().gzip, 20);
+        // No kernel built: the Linux VMs have no image.
+        assert_eq!(image_of("qemu", &sizes), None);
+        assert_eq!(image_of("unknown", &sizes), None);
+        assert_eq!(artifacts(&sizes).len(), 4);
+    }
+}

@@ -1,0 +1,378 @@
+//! Spawning one launcher process and timing it from the outside: the spawn
+//! is the origin, the workload's `{"vmlab":"ready"}` line on the piped
+//! stdout is "ready", the reap is "exit". The peak RSS comes from `wait4`,
+//! which reports the largest of the process and its reaped descendants.
+//!
+//! The process is waited for with `waitid(WNOWAIT)` first, so a watchdog
+//! that kills it on timeout can never hit a recycled pid: the pid stays a
+//! zombie until the watchdog has been stopped, and only then is it reaped.
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use anyhow::Context;
+use vmlab_workload::protocol::LINE_PREFIX;
+
+/// Most bytes of stderr kept for error messages.
+const STDERR_KEEP: usize = 4096;
+
+/// How long to wait for the pipes to close once the process is reaped (a
+/// container left running by a killed runtime may still hold them).
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// What one launch measured.
+#[derive(Debug, Clone, Default)]
+pub struct Launched {
+    /// CLOCK_MONOTONIC just before the spawn, ns.
+    pub spawned_at_ns: u64,
+    /// Spawn to the ready line, ns (None when it never came).
+    pub to_ready_ns: Option<u64>,
+    /// Spawn to reaped, ns.
+    pub to_exit_ns: u64,
+    /// Exit code, or None when killed by a signal.
+    pub code: Option<i32>,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// Killed by the watchdog.
+    pub timed_out: bool,
+    /// The whole stdout.
+    pub stdout: String,
+    /// The end of stderr.
+    pub stderr: String,
+    /// `ru_maxrss` from wait4, bytes: the largest of the process and its
+    /// reaped descendants, but never below what the spawning process (this
+    /// one) had resident when the child was exec'd, so only meaningful for
+    /// big launchers.
+    pub max_rss_bytes: u64,
+    /// Sum over the process tree of each process's peak RSS (VmHWM),
+    /// sampled every millisecond while it ran; when asked for.
+    pub tree_hwm_bytes: Option<u64>,
+}
+
+impl Launched {
+    /// The workload's JSON lines (`{"vmlab":...}`) from stdout, wherever
+    /// they start on a line (a serial console may prefix them).
+    pub fn vmlab_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.find(LINE_PREFIX).map(|i| l[i..].trim_end()))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// "exit code 3", "signal 9", "timed out after ...": for messages.
+    pub fn describe(&self, timeout: Duration) -> String {
+        let how = if self.timed_out {
+            format!(
+                "was killed after the {:.0} s timeout",
+                timeout.as_secs_f64()
+            )
+        } else if let Some(s) = self.signal {
+            format!("was killed by signal {s}")
+        } else {
+            format!("exited with code {}", self.code.unwrap_or(-1))
+        };
+        let err = self.stderr.trim();
+        if err.is_empty() {
+            how
+        } else {
+            let last: Vec<&str> = err.lines().rev().take(3).collect();
+            let last: Vec<&str> = last.into_iter().rev().collect();
+            format!("{how}: {}", last.join(" | "))
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC now, ns.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Runs `cmd` to its end (or kills it after `timeout`) and times it.
+pub fn launch(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Launched> {
+    launch_with(cmd, timeout, false)
+}
+
+/// [`launch`], also sampling the peak RSS of the whole process tree
+/// (`Launched::tree_hwm_bytes`); the sampling thread costs CPU, so timing
+/// runs do not use it.
+pub fn launch_with(
+    cmd: &mut Command,
+    timeout: Duration,
+    sample_memory: bool,
+) -> anyhow::Result<Launched> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let spawned_at_ns = monotonic_ns();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {program}"))?;
+    let pid = child.id() as libc::pid_t;
+    let (stdout, stderr) = readers(&mut child);
+
+    let sampler = sample_memory.then(|| TreeSampler::start(pid));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (stop, stopped) = mpsc::channel::<()>();
+    let watchdog = {
+        let timed_out = Arc::clone(&timed_out);
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(timeout) {
+                timed_out.store(true, Ordering::SeqCst);
+                // SAFETY: `pid` is our unreaped child (the main thread only
+                // reaps it after this thread has been joined), so it cannot
+                // name another process.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        })
+    };
+    let waited = wait_exited(pid);
+    let exited_at = monotonic_ns();
+    let tree_hwm_bytes = sampler.map(TreeSampler::stop);
+    drop(stop);
+    let _ = watchdog.join();
+    let reaped = waited.and_then(|()| reap(pid));
+    // When not waitable any more, nothing is left to reap or kill.
+    let (status, rusage) = reaped.with_context(|| format!("cannot wait for {program}"))?;
+    let stdout = stdout.recv_timeout(PIPE_GRACE).unwrap_or_default();
+    let stderr = stderr.recv_timeout(PIPE_GRACE).unwrap_or_default();
+    let ready_at = stdout.1;
+    Ok(Launched {
+        spawned_at_ns,
+        to_ready_ns: ready_at.map(|t| t.saturating_sub(spawned_at_ns)),
+        to_exit_ns: exited_at.saturating_sub(spawned_at_ns),
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+        timed_out: timed_out.load(Ordering::SeqCst),
+        stdout: stdout.0,
+        stderr: tail(&stderr.0, STDERR_KEEP),
+        max_rss_bytes: u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024,
+        tree_hwm_bytes,
+    })
+}
+
+type Output = mpsc::Receiver<(String, Option<u64>)>;
+
+/// Threads reading stdout (noting when the ready line arrives) and stderr.
+fn readers(child: &mut Child) -> (Output, Output) {
+    let (out_tx, out_rx) = mpsc::channel();
+    let (err_tx, err_rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(out);
+            let mut text = String::new();
+            let mut ready = None;
+            let mut line = Vec::new();
+            while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                let l = String::from_utf8_lossy(&line);
+                if ready.is_none() && l.contains("{\"vmlab\":\"ready\"}") {
+                    ready = Some(monotonic_ns());
+                }
+                text.push_str(&l);
+                line.clear();
+            }
+            let _ = out_tx.send((text, ready));
+        });
+    }
+    if let Some(mut err) = child.stderr.take() {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = err.read_to_end(&mut bytes);
+            let _ = err_tx.send((String::from_utf8_lossy(&bytes).into_owned(), None));
+        });
+    }
+    (out_rx, err_rx)
+}
+
+/// A thread reading VmHWM of a process and its descendants until stopped.
+struct TreeSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl TreeSampler {
+    fn start(root: libc::pid_t) -> TreeSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut peaks = std::collections::HashMap::<i32, u64>::new();
+            while !flag.load(Ordering::SeqCst) {
+                for (pid, kb) in tree_hwm(root) {
+                    let peak = peaks.entry(pid).or_default();
+                    *peak = (*peak).max(kb);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            peaks.values().sum::<u64>() * 1024
+        });
+        TreeSampler { stop, thread }
+    }
+
+    /// Stops sampling; the summed peaks in bytes.
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+/// (pid, VmHWM in kB) of `root` and every descendant alive now.
+fn tree_hwm(root: libc::pid_t) -> Vec<(i32, u64)> {
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        {
+            out.push((pid, kb));
+        }
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+        for task in tasks.into_iter().flatten().flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            todo.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// Blocks until `pid` has exited, leaving it unreaped.
+fn wait_exited(pid: libc::pid_t) -> std::io::Result<()> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value for waitid to fill.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes into the valid `info`; WNOWAIT leaves the
+        // child waitable.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Reaps `pid`: its wait status and resource usage.
+fn reap(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes into the valid `status` and `usage`.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            return Ok((status, usage));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// The last `max` bytes of `s`, cut at a character boundary.
+fn tail(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    s[start..].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_a_ready_line_and_the_exit() {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo '{\"vmlab\":\"ready\"}'; sleep 0.05; echo x >&2; exit 3",
+        ]);
+        let l = launch(&mut cmd, Duration::from_secs(20)).unwrap();
+        let ready = l.to_ready_ns.expect("the ready line was seen");
+        assert!(ready <= l.to_exit_ns, "{l:?}");
+        assert_eq!(l.code, Some(3));
+        assert!(!l.timed_out);
+        assert!(l.max_rss_bytes > 0);
+        assert_eq!(l.stderr, "x\n");
+        assert_eq!(l.vmlab_lines().len(), 1);
+        assert_eq!(l.tree_hwm_bytes, None);
+    }
+
+    #[test]
+    fn samples_the_memory_of_a_process_tree() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 0.2 & sleep 0.2; wait"]);
+        let l = launch_with(&mut cmd, Duration::from_secs(20), true).unwrap();
+        let own = tree_hwm(std::process::id() as i32);
+        assert!(!own.is_empty() && own[0].1 > 0, "{own:?}");
+        // sh and two sleeps: more than nothing, less than a gigabyte.
+        let bytes = l.tree_hwm_bytes.unwrap();
+        assert!(bytes > 0 && bytes < 1 << 30, "{bytes}");
+    }
+
+    #[test]
+    fn kills_after_the_timeout() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let l = launch(&mut cmd, Duration::from_millis(100)).unwrap();
+        assert!(l.timed_out);
+        assert_eq!(l.signal, Some(libc::SIGKILL));
+        assert_eq!(l.to_ready_ns, None);
+        assert!(l.describe(Duration::from_millis(100)).contains("timeout"));
+    }
+
+    #[test]
+    fn a_missing_program_is_named() {
+        let mut cmd = Command::new("/nonexistent/vmlab-no-such-launcher");
+        let e = launch(&mut cmd, Duration::from_secs(1)).unwrap_err();
+        assert!(e.to_string().contains("vmlab-no-such-launcher"));
+    }
+
+    #[test]
+    fn console_prefixes_are_tolerated() {
+        let l = Launched {
+            stdout: "[ 1.0] noise\n{\"vmlab\":\"ready\"}\r\nx {\"vmlab\":\"result\",\"kernel\":\"cpu\",\"ns_per_iter\":2.5}\n".into(),
+            ..Launched::default()
+        };
+        let v = l.vmlab_lines();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1]["kernel"], "cpu");
+    }
+
+    #[test]
+    fn tail_cuts_at_a_char_boundary() {
+        assert_eq!(tail("abc", 10), "abc");
+        assert_eq!(tail("aé", 1), "");
+        assert_eq!(tail("abcdef", 3), "def");
+    }
+}

@@ -1,0 +1,344 @@
+//! The run matrix: warm-up boots, then rounds in which every backend boots
+//! once, in an order rotated from round to round so that drift (thermal,
+//! other load, page cache) hits every backend alike. Backends that create a
+//! network namespace are followed by a short cool-down: the kernel tears
+//! those down asynchronously, and the next boot should not pay for it.
+//!
+//! Boot rounds run the workload with no kernel (ready, then exit); overhead
+//! rounds run the kernels with a small time budget each.
+use std::time::Duration;
+
+use super::backend::{Backend, Sample};
+use super::progress::Progress;
+
+/// The kernels every backend runs (the bare guest has only these).
+pub const SHARED_KERNELS: [&str; 4] = ["cpu", "memory", "pagetouch", "crossing"];
+
+/// The kernels that need Linux (process, containers, Linux guests).
+pub const LINUX_KERNELS: [&str; 4] = ["spawn", "pipe", "file", "tcp"];
+
+/// How many runs of what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Unmeasured boots per backend before the rounds.
+    pub warmup: u32,
+    /// Measured boot rounds.
+    pub runs: u32,
+    /// Measured overhead rounds.
+    pub overhead_runs: u32,
+    /// The time budget per kernel in overhead rounds (`--time`).
+    pub kernel_time: String,
+    /// Boots and overhead runs of slow backends (emulated VMs).
+    pub slow_runs: u32,
+    /// Overhead runs of slow backends.
+    pub slow_overhead_runs: u32,
+    /// Memory runs (boots with the process tree's RSS sampled), after the rounds.
+    pub memory_runs: u32,
+    /// Memory runs of slow backends.
+    pub slow_memory_runs: u32,
+    /// Pause after a backend that created a network namespace.
+    pub cooldown: Duration,
+}
+
+impl Plan {
+    /// The plan for `runs` rounds (`--quick` shortens everything).
+    pub fn new(runs: u32, quick: bool) -> Plan {
+        if quick {
+            Plan {
+                warmup: 1,
+                runs,
+                overhead_runs: runs.min(3),
+                kernel_time: "20ms".into(),
+                slow_runs: 1,
+                slow_overhead_runs: 0,
+                memory_runs: 2,
+                slow_memory_runs: 0,
+                cooldown: Duration::from_millis(20),
+            }
+        } else {
+            Plan {
+                warmup: 2,
+                runs,
+                overhead_runs: runs.clamp(1, 10),
+                kernel_time: "100ms".into(),
+                slow_runs: 2,
+                slow_overhead_runs: 1,
+                memory_runs: 5,
+                slow_memory_runs: 1,
+                cooldown: Duration::from_millis(50),
+            }
+        }
+    }
+
+    /// Boots planned for `b` (warm-up included), overhead runs and memory runs.
+    pub fn counts(&self, b: &dyn Backend) -> (u32, u32, u32) {
+        match b.max_runs() {
+            Some(max) => (
+                self.slow_runs.min(max),
+                self.slow_overhead_runs.min(max),
+                self.slow_memory_runs.min(max),
+            ),
+            None => (
+                self.warmup + self.runs,
+                self.overhead_runs,
+                self.memory_runs,
+            ),
+        }
+    }
+
+    /// The workload's arguments in overhead rounds.
+    pub fn kernel_args(&self, linux: bool) -> Vec<String> {
+        let mut args: Vec<String> = SHARED_KERNELS.iter().map(|k| k.to_string()).collect();
+        if linux {
+            args.extend(LINUX_KERNELS.iter().map(|k| k.to_string()));
+        }
+        args.push("--time".into());
+        args.push(self.kernel_time.clone());
+        args
+    }
+}
+
+/// Round `round`'s order of `n` backends: rotated by one each round.
+pub fn rotation(n: usize, round: usize) -> Vec<usize> {
+    (0..n).map(|i| (i + round) % n.max(1)).collect()
+}
+
+/// What the matrix measured for one backend.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    /// Measured boots (no kernels).
+    pub boot: Vec<Sample>,
+    /// Measured overhead runs (with kernels).
+    pub overhead: Vec<Sample>,
+    /// Memory runs (no kernels, process tree sampled).
+    pub memory: Vec<Sample>,
+    /// Why the backend was dropped (its first boot failed).
+    pub failure: Option<String>,
+    /// Later runs that failed, with why.
+    pub errors: Vec<String>,
+    /// Kernels that reported an error ("kernel: message"), once each.
+    pub kernel_errors: Vec<String>,
+}
+
+impl Measured {
+    fn record(&mut self, result: anyhow::Result<Sample>, overhead: bool) {
+        match result {
+            Ok(s) if s.tree_hwm_bytes.is_some() => self.memory.push(s),
+            Ok(s) if overhead => {
+                for e in s.kernel_errors() {
+                    if !self.kernel_errors.contains(&e) {
+                        self.kernel_errors.push(e);
+                    }
+                }
+                self.overhead.push(s);
+            }
+            Ok(s) => self.boot.push(s),
+            Err(e) if self.boot.is_empty() && !overhead => self.failure = Some(format!("{e:#}")),
+            Err(e) => self.errors.push(format!("{e:#}")),
+        }
+    }
+}
+
+/// Runs the matrix over `backends` (all probed available).
+pub fn run(backends: &[&dyn Backend], plan: &Plan, progress: &Progress) -> Vec<Measured> {
+    let mut out = vec![Measured::default(); backends.len()];
+    let mut done = vec![(0u32, 0u32); backends.len()];
+    let planned: Vec<(u32, u32, u32)> = backends.iter().map(|b| plan.counts(*b)).collect();
+    // Warm-up: a failing first boot drops the backend with its reason.
+    for (i, b) in backends.iter().enumerate() {
+        if b.max_runs().is_some() {
+            continue;
+        }
+        for _ in 0..plan.warmup {
+            progress.step(&format!("warm-up {}", b.name()));
+            done[i].0 += 1;
+            if let Err(e) = b.boot(&[], false) {
+                out[i].failure = Some(format!("{e:#}"));
+                break;
+            }
+            cool_down(*b, plan);
+        }
+    }
+    let rounds = planned.iter().map(|p| p.0 + p.1).max().unwrap_or(0);
+    for round in 0..rounds as usize {
+        for i in rotation(backends.len(), round) {
+            let b = backends[i];
+            if out[i].failure.is_some() {
+                continue;
+            }
+            if done[i].0 < planned[i].0 {
+                progress.step(&format!(
+                    "boot {} ({}/{})",
+                    b.name(),
+                    done[i].0 + 1,
+                    planned[i].0
+                ));
+                done[i].0 += 1;
+                out[i].record(b.boot(&[], false), false);
+                cool_down(b, plan);
+            } else if done[i].1 < planned[i].1 {
+                progress.step(&format!(
+                    "kernels {} ({}/{})",
+                    b.name(),
+                    done[i].1 + 1,
+                    planned[i].1
+                ));
+                done[i].1 += 1;
+                out[i].record(b.boot(&plan.kernel_args(b.linux_kernels()), false), true);
+                cool_down(b, plan);
+            }
+        }
+    }
+    // Memory last, one backend at a time, so the sampler's CPU use never
+    // overlaps a timed run.
+    for (i, b) in backends.iter().enumerate() {
+        for n in 0..planned[i].2 {
+            if out[i].failure.is_some() {
+                break;
+            }
+            progress.step(&format!("memory {} ({}/{})", b.name(), n + 1, planned[i].2));
+            out[i].record(b.boot(&[], true), false);
+            cool_down(*b, plan);
+        }
+    }
+    out
+}
+
+/// Steps `run` will report for `backends` (for the progress bar's length).
+pub fn total_steps(backends: &[&dyn Backend], plan: &Plan) -> u64 {
+    backends
+        .iter()
+        .map(|b| {
+            let (boots, overhead, memory) = plan.counts(*b);
+            u64::from(boots + overhead + memory)
+        })
+        .sum()
+}
+
+fn cool_down(b: &dyn Backend, plan: &Plan) {
+    if b.new_netns() {
+        std::thread::sleep(plan.cooldown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use vmlab_reports::model::BackendKind;
+
+    use super::*;
+    use crate::compare::backend::{Probe, SkipReason};
+
+    #[test]
+    fn rotation_moves_every_backend_through_every_slot() {
+        assert_eq!(rotation(3, 0), vec![0, 1, 2]);
+        assert_eq!(rotation(3, 1), vec![1, 2, 0]);
+        assert_eq!(rotation(3, 2), vec![2, 0, 1]);
+        assert_eq!(rotation(3, 3), vec![0, 1, 2]);
+        assert!(rotation(0, 5).is_empty());
+    }
+
+    /// A backend that records its boots into a shared log.
+    struct Fake<'a> {
+        name: &'static str,
+        log: &'a RefCell<Vec<String>>,
+        fail_first: bool,
+        slow: bool,
+    }
+
+    impl Backend for Fake<'_> {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn kind(&self) -> BackendKind {
+            BackendKind::Container
+        }
+        fn probe(&self) -> Result<Probe, SkipReason> {
+            Ok(Probe::default())
+        }
+        fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+            let what = match (args.is_empty(), memory) {
+                (_, true) => "memory",
+                (true, false) => "boot",
+                (false, false) => "kernels",
+            };
+            self.log.borrow_mut().push(format!("{} {what}", self.name));
+            if self.fail_first {
+                anyhow::bail!("{} cannot start", self.name);
+            }
+            Ok(Sample {
+                to_ready_ns: Some(1),
+                to_exit_ns: 2,
+                tree_hwm_bytes: memory.then_some(4096),
+                ..Sample::default()
+            })
+        }
+        fn max_runs(&self) -> Option<u32> {
+            self.slow.then_some(1)
+        }
+    }
+
+    #[test]
+    fn rounds_interleave_and_failures_drop_a_backend() {
+        let log = RefCell::new(Vec::new());
+        let fake = |name, fail_first, slow| Fake {
+            name,
+            log: &log,
+            fail_first,
+            slow,
+        };
+        let (a, b, c, d) = (
+            fake("a", false, false),
+            fake("b", false, false),
+            fake("bad", true, false),
+            fake("slow", false, true),
+        );
+        let backends: Vec<&dyn Backend> = vec![&a, &b, &c, &d];
+        let mut plan = Plan::new(2, true);
+        plan.overhead_runs = 1;
+        plan.memory_runs = 1;
+        plan.cooldown = Duration::ZERO;
+        let m = run(&backends, &plan, &Progress::hidden());
+        let log = log.borrow().clone();
+        // Warm-up in order; "bad" fails there and never runs again.
+        assert_eq!(&log[..3], ["a boot", "b boot", "bad boot"]);
+        assert_eq!(log.iter().filter(|l| l.starts_with("bad")).count(), 1);
+        // Round 0 starts with a, round 1 with b (rotated).
+        assert_eq!(&log[3..5], ["a boot", "b boot"]);
+        assert_eq!(log[5], "slow boot");
+        assert_eq!(
+            &log[6..],
+            [
+                "b boot",
+                "a boot",
+                "a kernels",
+                "b kernels",
+                "a memory",
+                "b memory"
+            ]
+        );
+        assert_eq!(
+            (m[0].boot.len(), m[0].overhead.len(), m[0].memory.len()),
+            (2, 1, 1)
+        );
+        assert_eq!((m[1].boot.len(), m[1].overhead.len()), (2, 1));
+        assert!(m[2]
+            .failure
+            .as_deref()
+            .unwrap()
+            .contains("bad cannot start"));
+        assert_eq!((m[3].boot.len(), m[3].overhead.len()), (1, 0));
+        assert_eq!(total_steps(&backends, &plan), 3 * 5 + 1);
+    }
+
+    #[test]
+    fn kernel_args_per_backend() {
+        let plan = Plan::new(5, true);
+        assert_eq!(
+            plan.kernel_args(false),
+            ["cpu", "memory", "pagetouch", "crossing", "--time", "20ms"]
+        );
+        assert_eq!(plan.kernel_args(true).len(), 10);
+    }
+}

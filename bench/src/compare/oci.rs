@@ -1,0 +1,301 @@
+//! The OCI runtimes (crun, runc, runsc) on the images' runtime bundle.
+//!
+//! Each boot gets its own bundle directory (a copy of the built
+//! `config.json` with the workload's arguments and an absolute path to the
+//! built rootfs) and a unique container id; the container is deleted
+//! (`delete -f`) and the directory removed on every path. To-ready is when
+//! the workload's `{"vmlab":"ready"}` line arrives on the runtime's piped
+//! stdout; to-exit is when `RUNTIME run` is reaped.
+//!
+//! Host quirks handled here: Debian's crun 1.8 refuses hybrid cgroups, so
+//! on a hybrid host it runs in a private mount namespace with the v2 mount
+//! removed; runsc needs `--network=none --platform=ptrace`.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use vmlab_reports::model::{BackendKind, CgroupMode};
+
+use super::backend::{sample_of, Backend, Probe, Sample, SkipReason};
+use super::launch::launch_with;
+use crate::host;
+
+/// Container ids and bundle directories: unique per process and boot.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Which OCI runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// crun.
+    Crun,
+    /// runc.
+    Runc,
+    /// gVisor's runsc.
+    Runsc,
+}
+
+impl Runtime {
+    /// Every runtime, in report order.
+    pub const ALL: [Runtime; 3] = [Runtime::Crun, Runtime::Runc, Runtime::Runsc];
+
+    /// The command name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Crun => "crun",
+            Runtime::Runc => "runc",
+            Runtime::Runsc => "runsc",
+        }
+    }
+
+    /// Global options that go before the subcommand.
+    fn global_args(self) -> &'static [&'static str] {
+        match self {
+            Runtime::Runsc => &["--network=none", "--platform=ptrace"],
+            _ => &[],
+        }
+    }
+
+    /// Where the runtime keeps a container's state (None: not known, always delete).
+    fn state_dir(self, id: &str) -> Option<PathBuf> {
+        match self {
+            Runtime::Crun => Some(Path::new("/run/crun").join(id)),
+            Runtime::Runc => Some(Path::new("/run/runc").join(id)),
+            Runtime::Runsc => None,
+        }
+    }
+}
+
+/// An OCI runtime on the images' bundle.
+#[derive(Debug, Clone)]
+pub struct Oci {
+    runtime: Runtime,
+    /// The images directory.
+    images: PathBuf,
+    /// The runtime binary, when installed.
+    path: Option<PathBuf>,
+    /// Whether crun needs the hybrid-cgroup wrapper.
+    hybrid: bool,
+}
+
+impl Oci {
+    /// `runtime` as found on PATH, on the bundle in `images`.
+    pub fn new(runtime: Runtime, images: PathBuf, cgroups: CgroupMode) -> Self {
+        Oci {
+            runtime,
+            images,
+            path: host::which(runtime.name()),
+            hybrid: cgroups == CgroupMode::Hybrid,
+        }
+    }
+
+    /// The command for `args` (e.g. `run --bundle B ID`), wrapped when needed.
+    fn command(&self, path: &Path, args: &[&str]) -> Command {
+        if self.runtime == Runtime::Crun && self.hybrid {
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "sh", "-c"])
+                .arg("umount /sys/fs/cgroup/unified && exec \"$@\"")
+                .arg("sh")
+                .arg(path)
+                .args(args);
+            c
+        } else {
+            let mut c = Command::new(path);
+            c.args(self.runtime.global_args()).args(args);
+            c
+        }
+    }
+
+    /// Deletes container `id` if the runtime still knows it.
+    fn delete(&self, path: &Path, id: &str) {
+        if self.runtime.state_dir(id).is_some_and(|d| !d.exists()) {
+            return;
+        }
+        let force = if self.runtime == Runtime::Runsc {
+            "--force"
+        } else {
+            "-f"
+        };
+        let _ = self
+            .command(path, &["delete", force, id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A bundle directory removed when dropped.
+struct TempBundle(PathBuf);
+
+impl Drop for TempBundle {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `config.json` of the built bundle with `args` for the workload and the
+/// rootfs at `rootfs`.
+pub fn bundle_config(
+    built: &serde_json::Value,
+    rootfs: &Path,
+    args: &[String],
+) -> anyhow::Result<serde_json::Value> {
+    let mut config = built.clone();
+    let root = config
+        .get_mut("root")
+        .and_then(|r| r.as_object_mut())
+        .context("the bundle's config.json has no root")?;
+    root.insert("path".into(), rootfs.display().to_string().into());
+    let process = config
+        .get_mut("process")
+        .and_then(|p| p.as_object_mut())
+        .context("the bundle's config.json has no process")?;
+    let mut argv = vec![serde_json::Value::from("/init")];
+    argv.extend(args.iter().map(|a| serde_json::Value::from(a.as_str())));
+    process.insert("args".into(), argv.into());
+    Ok(config)
+}
+
+impl Backend for Oci {
+    fn name(&self) -> &str {
+        self.runtime.name()
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Container
+    }
+
+    fn probe(&self) -> Result<Probe, SkipReason> {
+        let path = self.path.as_ref().ok_or_else(|| {
+            SkipReason(format!(
+                "{} is not installed (not on PATH)",
+                self.runtime.name()
+            ))
+        })?;
+        if host::euid() != Some(0) {
+            return Err(SkipReason(format!(
+                "{} runs here as root only (vmlab compare is not root)",
+                self.runtime.name()
+            )));
+        }
+        let version = host::version(path).map_err(SkipReason)?;
+        let mut notes = vec!["ready = the workload's ready line on the runtime's stdout".into()];
+        if self.runtime == Runtime::Crun && self.hybrid {
+            notes.push(
+                "hybrid cgroups: run in a private mount namespace without the v2 mount".into(),
+            );
+        }
+        if self.runtime == Runtime::Runsc {
+            notes.push("--network=none --platform=ptrace".into());
+        }
+        Ok(Probe {
+            version: Some(version),
+            emulated: false,
+            notes,
+        })
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+        let path = self
+            .path
+            .as_ref()
+            .with_context(|| format!("{} is not installed", self.runtime.name()))?;
+        let built = self.images.join("bundle");
+        let text = std::fs::read(built.join("config.json"))
+            .with_context(|| format!("cannot read {}/config.json", built.display()))?;
+        let built_config: serde_json::Value = serde_json::from_slice(&text)
+            .with_context(|| format!("{}/config.json is not JSON", built.display()))?;
+        let rootfs = std::path::absolute(built.join("rootfs"))?;
+        let config = bundle_config(&built_config, &rootfs, args)?;
+
+        let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = format!("vmlab-{}-{n}", std::process::id());
+        let dir = TempBundle(std::env::temp_dir().join(format!("{id}.bundle")));
+        std::fs::create_dir_all(&dir.0)
+            .with_context(|| format!("cannot create {}", dir.0.display()))?;
+        std::fs::write(dir.0.join("config.json"), config.to_string())
+            .with_context(|| format!("cannot write {}/config.json", dir.0.display()))?;
+
+        let bundle = dir.0.display().to_string();
+        let timeout = self.timeout();
+        let launched = launch_with(
+            &mut self.command(path, &["run", "--bundle", &bundle, &id]),
+            timeout,
+            memory,
+        );
+        self.delete(path, &id);
+        drop(dir);
+        sample_of(self.runtime.name(), launched?, timeout)
+    }
+
+    fn new_netns(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_gets_args_and_an_absolute_rootfs() {
+        let built = serde_json::json!({
+            "process": {"args": ["/init"], "cwd": "/"},
+            "root": {"path": "rootfs", "readonly": true}
+        });
+        let c = bundle_config(
+            &built,
+            Path::new("/x/rootfs"),
+            &["cpu".into(), "--time".into(), "5ms".into()],
+        )
+        .unwrap();
+        assert_eq!(c["root"]["path"], "/x/rootfs");
+        assert_eq!(c["root"]["readonly"], true);
+        assert_eq!(
+            c["process"]["args"],
+            serde_json::json!(["/init", "cpu", "--time", "5ms"])
+        );
+        assert_eq!(c["process"]["cwd"], "/");
+        assert!(bundle_config(&serde_json::json!({}), Path::new("/r"), &[]).is_err());
+    }
+
+    #[test]
+    fn crun_is_wrapped_on_hybrid_hosts_only() {
+        let crun = |mode| Oci {
+            runtime: Runtime::Crun,
+            images: PathBuf::from("/i"),
+            path: Some(PathBuf::from("/usr/bin/crun")),
+            hybrid: mode == CgroupMode::Hybrid,
+        };
+        let c = crun(CgroupMode::Hybrid).command(Path::new("/usr/bin/crun"), &["run", "x"]);
+        assert_eq!(c.get_program(), "unshare");
+        let args: Vec<_> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args
+            .iter()
+            .any(|a| a.contains("umount /sys/fs/cgroup/unified")));
+        assert_eq!(&args[args.len() - 3..], ["/usr/bin/crun", "run", "x"]);
+        let c = crun(CgroupMode::V2).command(Path::new("/usr/bin/crun"), &["run", "x"]);
+        assert_eq!(c.get_program(), "/usr/bin/crun");
+    }
+
+    #[test]
+    fn runsc_gets_its_flags() {
+        let r = Oci {
+            runtime: Runtime::Runsc,
+            images: PathBuf::from("/i"),
+            path: None,
+            hybrid: true,
+        };
+        let c = r.command(Path::new("/usr/bin/runsc"), &["run"]);
+        let args: Vec<_> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args, ["--network=none", "--platform=ptrace", "run"]);
+        assert!(r.probe().unwrap_err().0.contains("not installed"));
+    }
+}

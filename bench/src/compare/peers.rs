@@ -1,0 +1,336 @@
+//! The non-OCI peers: bubblewrap over the rootfs directory, QEMU's microvm
+//! machine and Firecracker with the cached guest kernel and the workload
+//! initramfs. Like the OCI runtimes, each is timed from its spawn to the
+//! workload's ready line on its stdout (the serial console for the VMs) and
+//! to its reaping.
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use vmlab_reports::model::{BackendKind, KvmKind};
+
+use super::backend::{sample_of, Backend, Probe, Sample, SkipReason};
+use super::launch::launch_with;
+use super::ours::linux_guest_skip;
+use crate::host;
+
+/// The kernel command line of the peer VMs (before `--` and the workload's
+/// arguments). No `VMLAB_PORT`: the workload reports on the console only.
+pub const VM_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1 quiet tsc=reliable";
+
+/// Guest memory of the peer VMs, MiB (as `vmlab run`'s default).
+const VM_MEM_MIB: u32 = 256;
+
+/// Firecracker config files: unique per process and boot.
+static NEXT_CONFIG: AtomicU64 = AtomicU64::new(0);
+
+/// bubblewrap with every namespace over the built rootfs.
+#[derive(Debug, Clone)]
+pub struct Bwrap {
+    images: PathBuf,
+    path: Option<PathBuf>,
+}
+
+impl Bwrap {
+    /// bwrap as found on PATH, on the rootfs in `images`.
+    pub fn new(images: PathBuf) -> Self {
+        Bwrap {
+            images,
+            path: host::which("bwrap"),
+        }
+    }
+}
+
+fn installed(path: &Option<PathBuf>, name: &str) -> Result<PathBuf, SkipReason> {
+    path.clone()
+        .ok_or_else(|| SkipReason(format!("{name} is not installed (not on PATH)")))
+}
+
+impl Backend for Bwrap {
+    fn name(&self) -> &str {
+        "bwrap"
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Container
+    }
+
+    fn probe(&self) -> Result<Probe, SkipReason> {
+        let path = installed(&self.path, "bwrap")?;
+        Ok(Probe {
+            version: Some(host::version(&path).map_err(SkipReason)?),
+            emulated: false,
+            notes: vec!["--unshare-all --die-with-parent, read-only rootfs".into()],
+        })
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+        let path = self.path.as_ref().context("bwrap is not installed")?;
+        let rootfs = std::path::absolute(self.images.join("rootfs"))?;
+        let mut cmd = Command::new(path);
+        cmd.args(["--unshare-all", "--die-with-parent", "--ro-bind"])
+            .arg(&rootfs)
+            .args([
+                "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/init",
+            ])
+            .args(args);
+        let timeout = self.timeout();
+        sample_of("bwrap", launch_with(&mut cmd, timeout, memory)?, timeout)
+    }
+
+    fn new_netns(&self) -> bool {
+        true
+    }
+}
+
+/// The guest kernel and initramfs the peer VMs boot, from the images' manifest.
+#[derive(Debug, Clone)]
+pub struct VmImage {
+    /// bzImage (QEMU) or vmlinux.
+    pub bzimage: PathBuf,
+    /// The uncompressed kernel ELF (Firecracker).
+    pub vmlinux: PathBuf,
+    /// The initramfs (gzip).
+    pub initramfs: PathBuf,
+}
+
+impl VmImage {
+    /// The kernel recorded in the manifest of `images`, with its initramfs.
+    pub fn of(images: &std::path::Path) -> Result<VmImage, SkipReason> {
+        let m = vmlab_images::manifest::Manifest::read(images)
+            .map_err(|e| SkipReason(e.to_string()))?;
+        let k = m.kernel.ok_or_else(|| {
+            SkipReason(format!(
+                "no guest kernel in the images; {}",
+                vmlab_images::kernel::HOW_TO_GET_ONE
+            ))
+        })?;
+        Ok(VmImage {
+            bzimage: k.bzimage.map_or(k.vmlinux.path.clone(), |b| b.path),
+            vmlinux: k.vmlinux.path,
+            initramfs: images.join(&m.initramfs_gz.path),
+        })
+    }
+}
+
+/// QEMU's microvm machine: KVM when it is hardware, else TCG (emulated).
+#[derive(Debug, Clone)]
+pub struct Qemu {
+    images: PathBuf,
+    path: Option<PathBuf>,
+    kvm: KvmKind,
+    quick: bool,
+}
+
+impl Qemu {
+    /// qemu-system-x86_64 as found on PATH; `quick` shortens the timeout.
+    pub fn new(images: PathBuf, kvm: KvmKind, quick: bool) -> Self {
+        Qemu {
+            images,
+            path: host::which("qemu-system-x86_64"),
+            kvm,
+            quick,
+        }
+    }
+
+    fn tcg(&self) -> bool {
+        self.kvm != KvmKind::Hardware
+    }
+
+    /// The command line for one boot.
+    pub fn command(&self, path: &std::path::Path, image: &VmImage, args: &[String]) -> Command {
+        let (accel, cpu) = if self.tcg() {
+            ("tcg", "max")
+        } else {
+            ("kvm", "host")
+        };
+        let mut cmd = Command::new(path);
+        cmd.arg("-M")
+            .arg(format!("microvm,accel={accel}"))
+            .args(["-cpu", cpu, "-smp", "1", "-m"])
+            .arg(VM_MEM_MIB.to_string())
+            .args(["-nodefaults", "-no-user-config", "-display", "none"])
+            .args(["-no-reboot", "-serial", "stdio", "-kernel"])
+            .arg(&image.bzimage)
+            .arg("-initrd")
+            .arg(&image.initramfs)
+            .arg("-append")
+            .arg(cmdline(args));
+        cmd
+    }
+}
+
+/// The guest kernel command line for `args`.
+pub fn cmdline(args: &[String]) -> String {
+    let mut line = VM_CMDLINE.to_string();
+    if !args.is_empty() {
+        line.push_str(" -- ");
+        line.push_str(&args.join(" "));
+    }
+    line
+}
+
+impl Backend for Qemu {
+    fn name(&self) -> &str {
+        "qemu"
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Vm
+    }
+
+    fn probe(&self) -> Result<Probe, SkipReason> {
+        let path = installed(&self.path, "qemu-system-x86_64")?;
+        VmImage::of(&self.images)?;
+        let mut notes =
+            vec!["microvm machine, Linux guest, ready = ready line on the serial console".into()];
+        if self.tcg() {
+            notes.push(format!("TCG (emulated): KVM here is {}", self.kvm.label()));
+        }
+        Ok(Probe {
+            version: Some(host::version(&path).map_err(SkipReason)?),
+            emulated: self.tcg(),
+            notes,
+        })
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+        let path = self
+            .path
+            .as_ref()
+            .context("qemu-system-x86_64 is not installed")?;
+        let image = VmImage::of(&self.images).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let timeout = self.timeout();
+        let l = launch_with(&mut self.command(path, &image, args), timeout, memory)?;
+        sample_of("qemu", l, timeout)
+    }
+
+    fn max_runs(&self) -> Option<u32> {
+        self.tcg().then_some(2)
+    }
+
+    fn timeout(&self) -> Duration {
+        if self.tcg() {
+            Duration::from_secs(if self.quick { 45 } else { 120 })
+        } else {
+            Duration::from_secs(30)
+        }
+    }
+}
+
+/// Firecracker with the same kernel (vmlinux) and initramfs, when installed.
+#[derive(Debug, Clone)]
+pub struct Firecracker {
+    images: PathBuf,
+    path: Option<PathBuf>,
+    kvm: KvmKind,
+}
+
+impl Firecracker {
+    /// firecracker as found on PATH.
+    pub fn new(images: PathBuf, kvm: KvmKind) -> Self {
+        Firecracker {
+            images,
+            path: host::which("firecracker"),
+            kvm,
+        }
+    }
+}
+
+/// Firecracker's `--config-file` for one boot.
+pub fn firecracker_config(image: &VmImage, args: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "boot-source": {
+            "kernel_image_path": image.vmlinux,
+            "initrd_path": image.initramfs,
+            "boot_args": cmdline(args),
+        },
+        "drives": [],
+        "machine-config": { "vcpu_count": 1, "mem_size_mib": VM_MEM_MIB },
+    })
+}
+
+impl Backend for Firecracker {
+    fn name(&self) -> &str {
+        "firecracker"
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Vm
+    }
+
+    fn probe(&self) -> Result<Probe, SkipReason> {
+        let path = installed(&self.path, "firecracker")?;
+        if let Some(why) = linux_guest_skip(self.kvm) {
+            return Err(why);
+        }
+        VmImage::of(&self.images)?;
+        Ok(Probe {
+            version: Some(host::version(&path).map_err(SkipReason)?),
+            emulated: false,
+            notes: vec!["--no-api --config-file; ready = ready line on the serial console".into()],
+        })
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+        let path = self.path.as_ref().context("firecracker is not installed")?;
+        let image = VmImage::of(&self.images).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let n = NEXT_CONFIG.fetch_add(1, Ordering::Relaxed);
+        let file = std::env::temp_dir().join(format!("vmlab-fc-{}-{n}.json", std::process::id()));
+        std::fs::write(&file, firecracker_config(&image, args).to_string())
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        let mut cmd = Command::new(path);
+        cmd.args(["--no-api", "--config-file"]).arg(&file);
+        let timeout = self.timeout();
+        let l = launch_with(&mut cmd, timeout, memory);
+        let _ = std::fs::remove_file(&file);
+        sample_of("firecracker", l?, timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image() -> VmImage {
+        VmImage {
+            bzimage: "/k/vmlinuz".into(),
+            vmlinux: "/k/vmlinux".into(),
+            initramfs: "/i/initramfs.cpio.gz".into(),
+        }
+    }
+
+    #[test]
+    fn qemu_uses_tcg_without_hardware_kvm() {
+        let q = Qemu {
+            images: "/i".into(),
+            path: None,
+            kvm: KvmKind::PvmSoftwareNested,
+            quick: true,
+        };
+        let c = q.command("/q".as_ref(), &image(), &["cpu".into()]);
+        let args: Vec<_> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args.contains(&"microvm,accel=tcg".to_string()));
+        assert_eq!(args.last().unwrap(), &format!("{VM_CMDLINE} -- cpu"));
+        assert_eq!(q.max_runs(), Some(2));
+        assert!(q.probe().unwrap_err().0.contains("not installed"));
+    }
+
+    #[test]
+    fn firecracker_boots_the_same_kernel() {
+        let c = firecracker_config(&image(), &[]);
+        assert_eq!(c["boot-source"]["kernel_image_path"], "/k/vmlinux");
+        assert_eq!(c["boot-source"]["boot_args"], VM_CMDLINE);
+        let f = Firecracker {
+            images: "/i".into(),
+            path: Some("/fc".into()),
+            kvm: KvmKind::PvmSoftwareNested,
+        };
+        assert!(f.probe().unwrap_err().0.contains("kvm_pvm"));
+    }
+}

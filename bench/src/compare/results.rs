@@ -1,0 +1,235 @@
+//! Samples into the reports crate's results model, and the short summary
+//! printed at the end of `vmlab compare`.
+use vmlab_reports::model::{
+    BackendKind, BackendResult, BootOrigin, ImageSize, KernelSamples, MemorySample, Samples,
+};
+use vmlab_reports::stats;
+
+use super::backend::{Probe, Sample, SkipReason};
+use super::matrix::Measured;
+
+/// A backend that did not run, with why.
+pub fn skipped(name: &str, kind: BackendKind, why: &SkipReason) -> BackendResult {
+    BackendResult {
+        name: name.to_string(),
+        kind,
+        available: false,
+        skipped_reason: Some(why.0.clone()),
+        version: None,
+        emulated: false,
+        boot: Samples::default(),
+        overhead: Vec::new(),
+        memory: None,
+        image: None,
+    }
+}
+
+/// A backend's figures from what the matrix measured. A backend whose first
+/// boot failed is reported as skipped with that failure.
+pub fn measured(
+    name: &str,
+    kind: BackendKind,
+    origin: BootOrigin,
+    probe: &Probe,
+    m: &Measured,
+    image: Option<ImageSize>,
+) -> BackendResult {
+    if let Some(f) = &m.failure {
+        let mut r = skipped(name, kind, &SkipReason(format!("it failed here: {f}")));
+        r.version = probe.version.clone();
+        r.emulated = probe.emulated;
+        return r;
+    }
+    let mut boot = Samples {
+        origin,
+        ..Samples::default()
+    };
+    for s in &m.boot {
+        boot.push_run(s.to_ready_ns, s.to_exit_ns, &s.phases);
+    }
+    BackendResult {
+        name: name.to_string(),
+        kind,
+        available: true,
+        skipped_reason: None,
+        version: probe.version.clone(),
+        emulated: probe.emulated,
+        boot,
+        overhead: kernel_samples(&m.overhead),
+        memory: memory(&m.memory),
+        image,
+    }
+}
+
+/// ns/iteration per kernel across runs, kernels in first-seen order.
+pub fn kernel_samples(runs: &[Sample]) -> Vec<KernelSamples> {
+    let mut out: Vec<KernelSamples> = Vec::new();
+    for (kernel, ns) in runs.iter().flat_map(Sample::kernel_timings) {
+        match out.iter_mut().find(|k| k.kernel == kernel) {
+            Some(k) => k.ns_per_iter.push(ns),
+            None => out.push(KernelSamples {
+                kernel,
+                ns_per_iter: vec![ns],
+            }),
+        }
+    }
+    out
+}
+
+/// The median over the memory runs of the process tree's summed peak RSS
+/// (one instance at a time).
+pub fn memory(runs: &[Sample]) -> Option<MemorySample> {
+    let rss: Vec<f64> = runs
+        .iter()
+        .filter_map(|s| s.tree_hwm_bytes)
+        .filter(|&b| b > 0)
+        .map(|b| b as f64)
+        .collect();
+    if rss.is_empty() {
+        return None;
+    }
+    Some(MemorySample {
+        rss_bytes: stats::median(&rss) as u64,
+        pss_bytes: None,
+        per_instance_bytes: None,
+        instances: 1,
+    })
+}
+
+/// One line per backend: median to-ready and to-exit, n, peak RSS; or why
+/// it was skipped.
+pub fn summary(backends: &[BackendResult]) -> String {
+    let width = backends
+        .iter()
+        .map(|b| b.label().len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut out = format!(
+        "{:<width$}  {:>12}  {:>12}  {:>4}  {:>9}\n",
+        "backend", "to_ready ms", "to_exit ms", "n", "rss MiB"
+    );
+    for b in backends {
+        if !b.available {
+            out.push_str(&format!(
+                "{:<width$}  skipped: {}\n",
+                b.label(),
+                b.skipped_reason.as_deref().unwrap_or("unavailable")
+            ));
+            continue;
+        }
+        let ms = |xs: &[u64]| {
+            if xs.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{:.2}", stats::median(&stats::as_f64(xs)) / 1e6)
+            }
+        };
+        let rss = b.memory.as_ref().map_or("-".to_string(), |m| {
+            format!("{:.1}", m.rss_bytes as f64 / (1024.0 * 1024.0))
+        });
+        out.push_str(&format!(
+            "{:<width$}  {:>12}  {:>12}  {:>4}  {:>9}\n",
+            b.label(),
+            ms(&b.boot.to_ready_ns),
+            ms(&b.boot.to_exit_ns),
+            b.boot.to_exit_ns.len(),
+            rss
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ready: u64, rss: u64, results: Vec<serde_json::Value>) -> Sample {
+        Sample {
+            to_ready_ns: Some(ready),
+            to_exit_ns: ready + 100,
+            phases: vec![("launch".into(), 10), ("exec".into(), ready.saturating_sub(5))],
+            results,
+            max_rss_bytes: 0,
+            tree_hwm_bytes: Some(rss),
+        }
+    }
+
+    #[test]
+    fn samples_aggregate_into_the_model() {
+        let cpu = |ns: f64| serde_json::json!({"vmlab":"result","kernel":"cpu","ns_per_iter":ns});
+        let fork =
+            serde_json::json!({"vmlab":"result","kernel":"spawn","mode":"fork","ns_per_iter":50.0});
+        let m = Measured {
+            boot: vec![
+                sample(1000, 1, vec![]),
+                sample(3000, 1, vec![]),
+                sample(2000, 1, vec![]),
+            ],
+            memory: vec![
+                sample(1, 3 << 20, vec![]),
+                sample(1, 5 << 20, vec![]),
+                sample(1, 4 << 20, vec![]),
+            ],
+            overhead: vec![
+                sample(1, 1, vec![cpu(2.0), fork]),
+                sample(1, 1, vec![cpu(4.0)]),
+            ],
+            failure: None,
+            errors: vec![],
+            kernel_errors: vec![],
+        };
+        let probe = Probe {
+            version: Some("crun version 1.8.1".into()),
+            ..Probe::default()
+        };
+        let r = measured(
+            "crun",
+            BackendKind::Container,
+            BootOrigin::Spawn,
+            &probe,
+            &m,
+            None,
+        );
+        assert!(r.available);
+        assert_eq!(r.version.as_deref(), Some("crun version 1.8.1"));
+        assert_eq!(r.boot.to_ready_ns, vec![1000, 3000, 2000]);
+        assert_eq!(r.boot.to_exit_ns, vec![1100, 3100, 2100]);
+        assert_eq!(r.boot.phases[0].name, "launch");
+        assert_eq!(r.boot.phases[1].ns, vec![985, 2985, 1985]);
+        assert_eq!(r.overhead.len(), 2);
+        assert_eq!(r.overhead[0].kernel, "cpu");
+        assert_eq!(r.overhead[0].ns_per_iter, vec![2.0, 4.0]);
+        assert_eq!(r.overhead[1].kernel, "spawn/fork");
+        assert_eq!(r.memory.as_ref().unwrap().rss_bytes, 4 << 20);
+        let text = summary(&[r]);
+        assert!(text.lines().nth(1).unwrap().contains("0.00"), "{text}");
+    }
+
+    #[test]
+    fn failures_and_skips_keep_their_reason() {
+        let m = Measured {
+            failure: Some("crun exited with code 1: cgroups".into()),
+            ..Measured::default()
+        };
+        let r = measured(
+            "crun",
+            BackendKind::Container,
+            BootOrigin::Spawn,
+            &Probe::default(),
+            &m,
+            None,
+        );
+        assert!(!r.available);
+        assert!(r.skipped_reason.as_deref().unwrap().contains("cgroups"));
+        let s = skipped(
+            "runsc",
+            BackendKind::Container,
+            &SkipReason("runsc is not installed".into()),
+        );
+        assert!(!s.available);
+        let text = summary(&[r, s]);
+        assert!(text.contains("skipped: runsc is not installed"), "{text}");
+        assert_eq!(memory(&[]), None);
+    }
+}
