@@ -182,9 +182,9 @@ fn bench_each(
     mut boot: impl FnMut(u64) -> Duration,
 ) {
     let mut group = c.benchmark_group("boot");
-    group.sample_size(20);
+    group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(4));
+    group.measurement_time(Duration::from_secs(3));
     let mut n = 0u64;
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
