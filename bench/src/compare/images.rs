@@ -12,20 +12,21 @@ use vmlab_reports::model::{Artifact, ImageSize};
 use super::progress::spin;
 
 /// The manifest of `dir`, building every artifact first when there is none
-/// (with the cached or fetched guest kernel when one can be had; without
-/// it, only the Linux-guest backends are skipped).
-pub fn ensure_built(dir: &Path, hidden: bool) -> anyhow::Result<Manifest> {
+/// (with the cached guest kernel, fetched first only when `fetch_kernel`;
+/// without one, only the Linux-guest backends are skipped).
+pub fn ensure_built(dir: &Path, fetch_kernel: bool, hidden: bool) -> anyhow::Result<Manifest> {
     if let Ok(m) = Manifest::read(dir) {
         return Ok(m);
     }
-    let kernel = spin(
-        "looking for a guest kernel (cache, else a fetch)",
-        hidden,
-        || {
-            Cache::default_location()
-                .and_then(|cache| kernel::resolve(None, &cache, true, &mut |_| {}))
-        },
-    );
+    let what = if fetch_kernel {
+        "looking for a guest kernel (cache, else a fetch)"
+    } else {
+        "looking for a cached guest kernel"
+    };
+    let kernel = spin(what, hidden, || {
+        Cache::default_location()
+            .and_then(|cache| kernel::resolve(None, &cache, fetch_kernel, &mut |_| {}))
+    });
     let kernel = match kernel {
         Ok(k) => Some(k),
         Err(e) => {

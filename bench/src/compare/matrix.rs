@@ -49,10 +49,10 @@ impl Plan {
                 runs,
                 overhead_runs: runs.min(3),
                 kernel_time: "20ms".into(),
-                slow_runs: 1,
-                slow_overhead_runs: 0,
+                slow_runs: 2,
+                slow_overhead_runs: 1,
                 memory_runs: 2,
-                slow_memory_runs: 0,
+                slow_memory_runs: 1,
                 cooldown: Duration::from_millis(20),
             }
         } else {
@@ -61,7 +61,7 @@ impl Plan {
                 runs,
                 overhead_runs: runs.clamp(1, 10),
                 kernel_time: "100ms".into(),
-                slow_runs: 2,
+                slow_runs: 3,
                 slow_overhead_runs: 1,
                 memory_runs: 5,
                 slow_memory_runs: 1,
@@ -298,6 +298,8 @@ mod tests {
         let mut plan = Plan::new(2, true);
         plan.overhead_runs = 1;
         plan.memory_runs = 1;
+        plan.slow_overhead_runs = 0;
+        plan.slow_memory_runs = 0;
         plan.cooldown = Duration::ZERO;
         let m = run(&backends, &plan, &Progress::hidden());
         let log = log.borrow().clone();

@@ -144,7 +144,10 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         anyhow::bail!("--runs must be at least 1");
     }
     let plan = matrix::Plan::new(runs, args.quick);
-    let manifest = images::ensure_built(&args.images, false)?;
+    let needs_kernel = names
+        .iter()
+        .any(|n| ["vm-linux", "qemu", "firecracker"].contains(n));
+    let manifest = images::ensure_built(&args.images, needs_kernel, false)?;
     let facts = host::facts();
     let exe = std::env::current_exe().context("cannot locate the vmlab binary")?;
     let all = backends(&names, exe, args.images.clone(), &facts, args.quick);

@@ -208,7 +208,7 @@ impl Backend for Qemu {
     }
 
     fn max_runs(&self) -> Option<u32> {
-        self.tcg().then_some(2)
+        self.tcg().then_some(3)
     }
 
     fn timeout(&self) -> Duration {
@@ -317,7 +317,7 @@ mod tests {
             .collect();
         assert!(args.contains(&"microvm,accel=tcg".to_string()));
         assert_eq!(args.last().unwrap(), &format!("{VM_CMDLINE} -- cpu"));
-        assert_eq!(q.max_runs(), Some(2));
+        assert_eq!(q.max_runs(), Some(3));
         assert!(q.probe().unwrap_err().0.contains("not installed"));
     }
 

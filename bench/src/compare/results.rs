@@ -148,7 +148,10 @@ mod tests {
         Sample {
             to_ready_ns: Some(ready),
             to_exit_ns: ready + 100,
-            phases: vec![("launch".into(), 10), ("exec".into(), ready.saturating_sub(5))],
+            phases: vec![
+                ("launch".into(), 10),
+                ("exec".into(), ready.saturating_sub(5)),
+            ],
             results,
             max_rss_bytes: 0,
             tree_hwm_bytes: Some(rss),
