@@ -1,7 +1,7 @@
 //! The system calls the setup steps make, behind a trait.
 //!
-//! [`Real`] makes them (in the cloned child they must not allocate: every
-//! argument is prepared by the parent); [`Recorder`](record::Recorder), used by
+//! [`Real`] makes them (in the cloned child they must not allocate or touch
+//! `errno`: every argument is prepared by the parent, every call is raw); [`Recorder`](record::Recorder), used by
 //! unit tests, writes each call as a line so the order and arguments of the
 //! steps are tested without root.
 use std::ffi::{c_char, CStr};
@@ -10,6 +10,7 @@ use std::os::fd::RawFd;
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
+mod raw;
 mod real;
 #[cfg(test)]
 pub mod record;

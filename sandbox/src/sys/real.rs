@@ -1,29 +1,30 @@
-//! The real system calls, made with libc and nix.
+//! The real system calls.
 //!
 //! Every function here runs in the cloned child between `clone3` and
-//! `execve`, possibly copied from a multi-threaded parent: none allocates,
-//! takes a lock or panics.
+//! `execve`, in memory shared with the parent: none allocates, takes a lock,
+//! panics or touches `errno` (each call goes through [`super::raw`]).
 use std::ffi::{c_char, CStr};
 use std::os::fd::RawFd;
 
 use nix::errno::Errno;
-use nix::mount::{MntFlags, MsFlags};
+use nix::mount::MsFlags;
 
+use super::raw::sys;
 use super::Sys;
 
 /// The system calls themselves.
 #[derive(Debug, Default)]
 pub struct Real;
 
-fn check(rc: libc::c_int) -> Result<(), Errno> {
-    Errno::result(rc).map(drop)
+fn exist_ok(r: Result<usize, Errno>) -> Result<(), Errno> {
+    match r {
+        Ok(_) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
-fn exist_ok(r: Result<(), Errno>) -> Result<(), Errno> {
-    match r {
-        Err(Errno::EEXIST) => Ok(()),
-        r => r,
-    }
+fn ptr(c: Option<&CStr>) -> usize {
+    c.map_or(0, |c| c.as_ptr() as usize)
 }
 
 /// `struct __user_cap_header_struct`.
@@ -42,16 +43,31 @@ struct CapData {
     inheritable: u32,
 }
 
+/// The kernel's `struct sigaction` (not libc's).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 impl Sys for Real {
     fn write_file(&mut self, path: &CStr, data: &[u8]) -> Result<(), Errno> {
         // SAFETY: `path` is NUL-terminated; the fd is ours and closed below.
-        let fd =
-            Errno::result(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+        let fd = unsafe {
+            sys!(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC
+            )
+        }? as RawFd;
         let r = self.write_all(fd, data);
         // SAFETY: `fd` was opened above and is not used afterwards.
-        unsafe { libc::close(fd) };
+        let _ = unsafe { sys!(libc::SYS_close, fd) };
         r
     }
 
@@ -59,12 +75,11 @@ impl Sys for Real {
         let mut b = 0u8;
         loop {
             // SAFETY: reads at most one byte into `b`, a valid local.
-            let n = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
-            match n {
-                1 => return Ok(()),
-                0 => return Err(Errno::EPIPE),
-                _ if Errno::last() == Errno::EINTR => continue,
-                _ => return Err(Errno::last()),
+            match unsafe { sys!(libc::SYS_read, fd, &mut b as *mut u8, 1) } {
+                Ok(1) => return Ok(()),
+                Ok(_) => return Err(Errno::EPIPE),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -75,28 +90,28 @@ impl Sys for Real {
 
     fn unshare(&mut self, flags: i32) -> Result<(), Errno> {
         // SAFETY: unshare takes flags only.
-        check(unsafe { libc::unshare(flags) })
+        unsafe { sys!(libc::SYS_unshare, flags) }.map(drop)
     }
 
     fn clear_groups(&mut self) -> Result<(), Errno> {
-        // SAFETY: an empty list: size 0, the pointer is not read.
-        check(unsafe { libc::setgroups(0, std::ptr::null()) })
+        // SAFETY: an empty list: size 0, the pointer is not read. (glibc's
+        // setgroups would signal the threads it believes this process has.)
+        unsafe { sys!(libc::SYS_setgroups, 0, 0) }.map(drop)
     }
 
     fn set_gid(&mut self, gid: u32) -> Result<(), Errno> {
-        // SAFETY: raw syscall (glibc's setresgid would signal every thread,
-        // and the child has only one); integer arguments only.
-        check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) } as libc::c_int)
+        // SAFETY: integer arguments only.
+        unsafe { sys!(libc::SYS_setresgid, gid, gid, gid) }.map(drop)
     }
 
     fn set_uid(&mut self, uid: u32) -> Result<(), Errno> {
-        // SAFETY: as in set_gid.
-        check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) } as libc::c_int)
+        // SAFETY: integer arguments only.
+        unsafe { sys!(libc::SYS_setresuid, uid, uid, uid) }.map(drop)
     }
 
     fn die_with_parent(&mut self) -> Result<(), Errno> {
         // SAFETY: prctl with integer arguments.
-        check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) })
+        unsafe { sys!(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL) }.map(drop)
     }
 
     fn mount(
@@ -107,76 +122,114 @@ impl Sys for Real {
         flags: MsFlags,
         data: Option<&CStr>,
     ) -> Result<(), Errno> {
-        nix::mount::mount(src, target, fstype, flags, data)
+        // SAFETY: every pointer is null or a NUL-terminated string.
+        unsafe {
+            sys!(
+                libc::SYS_mount,
+                ptr(src),
+                target.as_ptr(),
+                ptr(fstype),
+                flags.bits(),
+                ptr(data)
+            )
+        }
+        .map(drop)
     }
 
     fn detach(&mut self, target: &CStr) -> Result<(), Errno> {
-        nix::mount::umount2(target, MntFlags::MNT_DETACH)
+        // SAFETY: `target` is NUL-terminated.
+        unsafe { sys!(libc::SYS_umount2, target.as_ptr(), libc::MNT_DETACH) }.map(drop)
     }
 
     fn mkdir(&mut self, path: &CStr, mode: u32) -> Result<(), Errno> {
         // SAFETY: `path` is NUL-terminated.
-        exist_ok(check(unsafe { libc::mkdir(path.as_ptr(), mode) }))
+        exist_ok(unsafe { sys!(libc::SYS_mkdirat, libc::AT_FDCWD, path.as_ptr(), mode) })
     }
 
     fn touch(&mut self, path: &CStr) -> Result<(), Errno> {
         // SAFETY: `path` is NUL-terminated; the fd is closed right away.
         let fd = unsafe {
-            libc::open(
+            sys!(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
                 path.as_ptr(),
                 libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-                0o644,
+                0o644
             )
-        };
-        let fd = Errno::result(fd)?;
+        }?;
         // SAFETY: `fd` was just opened.
-        unsafe { libc::close(fd) };
+        let _ = unsafe { sys!(libc::SYS_close, fd) };
         Ok(())
     }
 
     fn symlink(&mut self, target: &CStr, link: &CStr) -> Result<(), Errno> {
         // SAFETY: both are NUL-terminated.
-        exist_ok(check(unsafe {
-            libc::symlink(target.as_ptr(), link.as_ptr())
-        }))
+        exist_ok(unsafe {
+            sys!(
+                libc::SYS_symlinkat,
+                target.as_ptr(),
+                libc::AT_FDCWD,
+                link.as_ptr()
+            )
+        })
     }
 
     fn chdir(&mut self, path: &CStr) -> Result<(), Errno> {
         // SAFETY: `path` is NUL-terminated.
-        check(unsafe { libc::chdir(path.as_ptr()) })
+        unsafe { sys!(libc::SYS_chdir, path.as_ptr()) }.map(drop)
     }
 
     fn pivot_root(&mut self, new_root: &CStr, put_old: &CStr) -> Result<(), Errno> {
-        nix::unistd::pivot_root(new_root, put_old)
+        // SAFETY: both are NUL-terminated.
+        unsafe { sys!(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) }.map(drop)
     }
 
     fn sethostname(&mut self, name: &CStr) -> Result<(), Errno> {
         let b = name.to_bytes();
         // SAFETY: `b` is valid for `b.len()` bytes.
-        check(unsafe { libc::sethostname(b.as_ptr().cast(), b.len()) })
+        unsafe { sys!(libc::SYS_sethostname, b.as_ptr(), b.len()) }.map(drop)
     }
 
     fn loopback_up(&mut self) -> Result<(), Errno> {
         // SAFETY: a plain socket call; the fd is closed below.
-        let sock = Errno::result(unsafe {
-            libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
-        })?;
+        let sock = unsafe {
+            sys!(
+                libc::SYS_socket,
+                libc::AF_INET,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                0
+            )
+        }?;
         // SAFETY: ifreq is plain old data; all zeroes is a valid value.
         let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
         for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
             *d = *s as c_char;
         }
         // SAFETY: `req` is a valid ifreq naming "lo"; SIOCGIFFLAGS fills the flags.
-        let mut r = check(unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) });
+        let mut r = unsafe {
+            sys!(
+                libc::SYS_ioctl,
+                sock,
+                libc::SIOCGIFFLAGS,
+                &mut req as *mut libc::ifreq
+            )
+        };
         if r.is_ok() {
             // SAFETY: the kernel filled `ifru_flags` above.
             unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
             // SAFETY: `req` is a valid ifreq; SIOCSIFFLAGS only reads it.
-            r = check(unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) });
+            r = unsafe {
+                sys!(
+                    libc::SYS_ioctl,
+                    sock,
+                    libc::SIOCSIFFLAGS,
+                    &req as *const libc::ifreq
+                )
+            };
         }
         // SAFETY: `sock` was opened above.
-        unsafe { libc::close(sock) };
-        r
+        let _ = unsafe { sys!(libc::SYS_close, sock) };
+        r.map(drop)
     }
 
     fn setrlimit(&mut self, resource: u32, limit: u64) -> Result<(), Errno> {
@@ -184,59 +237,83 @@ impl Sys for Real {
             rlim_cur: limit,
             rlim_max: limit,
         };
-        // SAFETY: `rl` is a valid rlimit.
-        check(unsafe { libc::setrlimit(resource, &rl) })
+        // SAFETY: `rl` is a valid rlimit; pid 0 is this process.
+        unsafe {
+            sys!(
+                libc::SYS_prlimit64,
+                0,
+                resource,
+                &rl as *const libc::rlimit,
+                0
+            )
+        }
+        .map(drop)
     }
 
     fn dup2(&mut self, old: RawFd, new: RawFd) -> Result<(), Errno> {
-        // SAFETY: dup2 on fds the parent prepared; `new` is one of 0..=3.
-        Errno::result(unsafe { libc::dup2(old, new) }).map(drop)
+        // SAFETY: dup3 on fds the parent prepared (never equal: see ChildFds::MIN).
+        unsafe { sys!(libc::SYS_dup3, old, new, 0) }.map(drop)
     }
 
     fn cloexec_from(&mut self, first: RawFd) -> Result<(), Errno> {
         // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
-        let rc = unsafe {
-            libc::syscall(
+        unsafe {
+            sys!(
                 libc::SYS_close_range,
                 first as libc::c_uint,
                 libc::c_uint::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
+                libc::CLOSE_RANGE_CLOEXEC
             )
-        };
-        check(rc as libc::c_int)
+        }
+        .map(drop)
     }
 
     fn reset_signals(&mut self) -> Result<(), Errno> {
-        // SAFETY: `set` is a valid local sigset; sigemptyset initialises it.
+        let empty: u64 = 0;
+        // SAFETY: an 8-byte signal mask, as the kernel expects.
         unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            check(libc::pthread_sigmask(
+            sys!(
+                libc::SYS_rt_sigprocmask,
                 libc::SIG_SETMASK,
-                &set,
-                std::ptr::null_mut(),
-            ))?;
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                &empty as *const u64,
+                0,
+                8
+            )
+        }?;
+        let dfl = KernelSigaction {
+            handler: libc::SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        // SAFETY: a valid kernel sigaction; the old one is not asked for.
+        unsafe {
+            sys!(
+                libc::SYS_rt_sigaction,
+                libc::SIGPIPE,
+                &dfl as *const KernelSigaction,
+                0,
+                8
+            )
         }
-        Ok(())
+        .map(drop)
     }
 
     fn drop_bounding(&mut self, cap: u8) -> Result<(), Errno> {
         // SAFETY: prctl with integer arguments.
-        check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) })
+        unsafe { sys!(libc::SYS_prctl, libc::PR_CAPBSET_DROP, cap) }.map(drop)
     }
 
     fn clear_ambient(&mut self) -> Result<(), Errno> {
         // SAFETY: prctl with integer arguments.
-        check(unsafe {
-            libc::prctl(
+        unsafe {
+            sys!(
+                libc::SYS_prctl,
                 libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-                0,
-                0,
-                0,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL
             )
-        })
+        }
+        .map(drop)
     }
 
     fn capset(&mut self, mask: u64) -> Result<(), Errno> {
@@ -251,13 +328,12 @@ impl Sys for Real {
         };
         let data = [half(mask as u32), half((mask >> 32) as u32)];
         // SAFETY: header and two data structs, as version 3 requires.
-        let rc = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
-        check(rc as libc::c_int)
+        unsafe { sys!(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) }.map(drop)
     }
 
     fn no_new_privs(&mut self) -> Result<(), Errno> {
         // SAFETY: prctl with integer arguments.
-        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
+        unsafe { sys!(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1) }.map(drop)
     }
 
     fn seccomp(&mut self, program: &[seccompiler::sock_filter]) -> Result<(), Errno> {
@@ -267,28 +343,25 @@ impl Sys for Real {
         };
         // SAFETY: `prog` points at `program`, which outlives the call; the
         // kernel copies it. seccompiler's sock_filter has libc's layout.
-        let rc = unsafe {
-            libc::syscall(
+        unsafe {
+            sys!(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
                 0,
-                &prog as *const libc::sock_fprog,
+                &prog as *const libc::sock_fprog
             )
-        };
-        check(rc as libc::c_int)
+        }
+        .map(drop)
     }
 
     fn write_all(&mut self, fd: RawFd, mut bytes: &[u8]) -> Result<(), Errno> {
         while !bytes.is_empty() {
             // SAFETY: `bytes` is valid for its length.
-            let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-            if n < 0 {
-                if Errno::last() == Errno::EINTR {
-                    continue;
-                }
-                return Err(Errno::last());
+            match unsafe { sys!(libc::SYS_write, fd, bytes.as_ptr(), bytes.len()) } {
+                Ok(n) => bytes = &bytes[n..],
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e),
             }
-            bytes = &bytes[n as usize..];
         }
         Ok(())
     }
@@ -299,12 +372,17 @@ impl Sys for Real {
         argv: &[*const c_char],
         envp: &[*const c_char],
     ) -> Result<(), Errno> {
-        debug_assert!(argv.last().is_some_and(|p| p.is_null()));
-        debug_assert!(envp.last().is_some_and(|p| p.is_null()));
         // SAFETY: both arrays are NULL-terminated arrays of pointers to
         // NUL-terminated strings that the parent built and that outlive this call.
-        unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-        Err(Errno::last())
+        unsafe {
+            sys!(
+                libc::SYS_execve,
+                path.as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr()
+            )
+        }
+        .map(drop)
     }
 
     fn now(&mut self) -> u64 {
