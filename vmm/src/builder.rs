@@ -142,7 +142,11 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     let unhandled = bus.unhandled;
     let console = bus.serial.into_output();
     if let Err(failure) = result {
-        return Err(Error::Guest { failure, console });
+        return Err(Error::Guest {
+            failure,
+            console,
+            exits: ran.exits,
+        });
     }
     let ns = |d: Duration| d.as_nanos() as u64;
     Ok(VmOutcome {

@@ -147,5 +147,7 @@ pub enum Error {
         failure: vm::Error,
         /// Everything it wrote to COM1.
         console: Vec<u8>,
+        /// vCPU exits until it failed.
+        exits: ExitCounts,
     },
 }

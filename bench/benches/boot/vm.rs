@@ -1,4 +1,103 @@
-//! Boot benches for this backend (placeholder).
-use criterion::Criterion;
+//! Boot benches of the tiny VMM with the bare guest, in process.
+//!
+//! `boot/vm-bare`: each iteration is one full `vmlab_vmm::run` (open
+//! `/dev/kvm` … guest exit … teardown) with the embedded bare guest and
+//! `--exit 0`; `to_ready` is the time from the library call to the guest's
+//! ready event, `to_exit` to the VM torn down. Set `VMLAB_GUEST_ELF` to boot
+//! another guest ELF. Skipped, with the reason printed, where KVM is
+//! missing or the guest cannot run. The group also prints the median and
+//! spread of its own samples and the VMM's memory beyond guest RAM.
+use std::time::Duration;
 
-pub fn benches(_c: &mut Criterion) {}
+use criterion::Criterion;
+use vmlab_vmm::{Guest, VmConfig, VmOutcome};
+
+/// Guest RAM for the bench (untouched pages cost nothing).
+const MEM_MIB: u64 = 64;
+
+fn guest_elf() -> Vec<u8> {
+    match std::env::var_os("VMLAB_GUEST_ELF") {
+        Some(p) => std::fs::read(&p).expect("VMLAB_GUEST_ELF names a readable file"),
+        None => vmlab_images::embedded::GUEST.to_vec(),
+    }
+}
+
+fn boot(elf: &[u8]) -> Result<VmOutcome, vmlab_vmm::Error> {
+    vmlab_vmm::run(VmConfig {
+        guest: Guest::Bare {
+            elf,
+            args: "--exit 0".into(),
+        },
+        mem_mib: MEM_MIB,
+        timeout: Duration::from_secs(10),
+        serial_stream: None,
+    })
+}
+
+fn vm_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Median and (min, max) of `v` in ms.
+fn summary(v: &mut [u64]) -> String {
+    v.sort_unstable();
+    let ms = |ns: u64| ns as f64 / 1e6;
+    format!(
+        "median {:.3} ms, p10 {:.3}, p90 {:.3}, min {:.3}, max {:.3} (n={})",
+        ms(v[v.len() / 2]),
+        ms(v[v.len() / 10]),
+        ms(v[v.len() * 9 / 10]),
+        ms(v[0]),
+        ms(v[v.len() - 1]),
+        v.len()
+    )
+}
+
+pub fn benches(c: &mut Criterion) {
+    let elf = guest_elf();
+    if let Err(e) = boot(&elf) {
+        eprintln!("boot/vm-bare: skipped: {e}");
+        return;
+    }
+    let mut ready = Vec::new();
+    let mut exit = Vec::new();
+    let mut g = c.benchmark_group("boot/vm-bare");
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_millis(500));
+    g.bench_function("to_ready", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let o = boot(&elf).expect("the bare guest boots");
+                ready.push(o.to_ready_ns);
+                total += Duration::from_nanos(o.to_ready_ns);
+            }
+            total
+        })
+    });
+    g.bench_function("to_exit", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let o = boot(&elf).expect("the bare guest boots");
+                exit.push(o.to_exit_ns);
+                total += Duration::from_nanos(o.to_exit_ns);
+            }
+            total
+        })
+    });
+    g.finish();
+    eprintln!("boot/vm-bare to_ready: {}", summary(&mut ready));
+    eprintln!("boot/vm-bare to_exit:  {}", summary(&mut exit));
+    let rss_kib = vm_rss_kib();
+    eprintln!(
+        "boot/vm-bare: process VmRSS after the runs {rss_kib} KiB (guest RAM is unmapped after each run)"
+    );
+}

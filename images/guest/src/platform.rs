@@ -14,6 +14,16 @@ pub fn outb(port: u16, value: u8) {
     };
 }
 
+/// Writes `bytes` to one I/O port with a single `rep outsb`.
+pub fn outsb(port: u16, bytes: &[u8]) {
+    // SAFETY: rep outsb reads `bytes.len()` bytes from `bytes` (valid for
+    // reads) and writes them to the port; DF is clear per the ABI.
+    unsafe {
+        core::arch::asm!("rep outsb", in("dx") port, inout("rsi") bytes.as_ptr() => _,
+            inout("rcx") bytes.len() => _, options(nostack, readonly, preserves_flags));
+    }
+}
+
 /// Reads one byte from an I/O port.
 pub fn inb(port: u16) -> u8 {
     let v: u8;

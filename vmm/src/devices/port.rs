@@ -72,7 +72,10 @@ impl PortBus {
     /// Handles an `in` of `data.len()` bytes from `port`.
     pub fn read(&mut self, port: u16, data: &mut [u8]) {
         match port {
-            COM1..=0x3ff => data[0] = self.serial.read((port - COM1) as u8),
+            // Byte registers; a string `in` (`rep insb`) reads the same one repeatedly.
+            COM1..=0x3ff => data
+                .iter_mut()
+                .for_each(|b| *b = self.serial.read((port - COM1) as u8)),
             // A boundary crossing: the workload times `in` round trips.
             VMLAB_PORT => data.fill(0),
             rtc::INDEX_PORT | rtc::DATA_PORT => data[0] = self.rtc.read(port),
@@ -95,7 +98,11 @@ impl PortBus {
                 }
             }
             VMLAB_PORT => self.unhandled.bad_words += 1,
-            COM1..=0x3ff => self.serial.write((port - COM1) as u8, data[0]),
+            // Byte registers; a string `out` (`rep outsb`, one exit for many
+            // bytes) writes each byte to the same register in turn.
+            COM1..=0x3ff => data
+                .iter()
+                .for_each(|&b| self.serial.write((port - COM1) as u8, b)),
             rtc::INDEX_PORT | rtc::DATA_PORT => self.rtc.write(port, data[0]),
             I8042_DATA | I8042_CMD => {
                 let _ = self.i8042.write((port - I8042_DATA) as u8, data[0]);
@@ -157,5 +164,10 @@ mod tests {
         let mut bus = PortBus::new(None);
         bus.write(COM1, b"A");
         assert_eq!(bus.serial.output(), b"A");
+        bus.write(COM1, b"BCDEFGH"); // rep outsb
+        assert_eq!(bus.serial.output(), b"ABCDEFGH");
+        let mut lsr = [0u8; 3];
+        bus.read(COM1 + 5, &mut lsr);
+        assert!(lsr.iter().all(|b| b & 0x20 != 0));
     }
 }
