@@ -24,6 +24,7 @@ pub mod ours;
 pub mod peers;
 pub mod progress;
 pub mod results;
+pub mod setup;
 
 use crate::host;
 use backend::Backend;

@@ -1,0 +1,82 @@
+//! `cargo bench --bench overhead`: each workload kernel in each backend,
+//! as ns per kernel iteration.
+//!
+//! One Criterion sample is one boot of the backend running one kernel for
+//! a short time budget (the same launchers as `vmlab compare`: `vmlab run`
+//! for ours, the tool itself for the peers). The workload reports its own
+//! ns/iteration over thousands of iterations; `iter_custom` scales that to
+//! the iterations Criterion asks for. The overhead of a backend is its
+//! figure divided by the `process` one (the report computes the ratios).
+//! Kernels a backend cannot run (e.g. `tcp` without loopback in the
+//! sandbox) and backends that cannot run here are printed as skipped.
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use vmlab_bench::compare::matrix::{LINUX_KERNELS, SHARED_KERNELS};
+use vmlab_bench::compare::setup::{probed, BenchImages};
+
+/// Time budget of a kernel in one boot.
+const KERNEL_TIME: &str = "10ms";
+
+fn args(kernel: &str) -> Vec<String> {
+    vec![kernel.into(), "--time".into(), KERNEL_TIME.into()]
+}
+
+fn benches(c: &mut Criterion) {
+    let images = BenchImages::build("overhead").expect("the images build");
+    let exe = Path::new(env!("CARGO_BIN_EXE_vmlab"));
+    let probed = probed(exe, images.dir(), &[]);
+    probed.print_skips("overhead");
+    for b in &probed.available {
+        let mut kernels: Vec<&str> = SHARED_KERNELS.to_vec();
+        if b.linux_kernels() {
+            kernels.extend(LINUX_KERNELS);
+        }
+        // One trial boot with every kernel says which ones run here and
+        // under which names (spawn reports a fork and an exec figure).
+        let mut trial: Vec<String> = kernels.iter().map(|k| k.to_string()).collect();
+        trial.extend(["--time".to_string(), KERNEL_TIME.to_string()]);
+        let sample = match b.boot(&trial, false) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("overhead/{}: skipped: {e:#}", b.name());
+                continue;
+            }
+        };
+        for e in sample.kernel_errors() {
+            eprintln!("overhead/{}: skipped kernel {e}", b.name());
+        }
+        let mut group = c.benchmark_group(format!("overhead/{}", b.name()));
+        group
+            .sampling_mode(SamplingMode::Flat)
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(1))
+            .measurement_time(Duration::from_millis(1))
+            .nresamples(2_000);
+        for (name, _) in sample.kernel_timings() {
+            let kernel = name.split('/').next().unwrap_or(&name).to_string();
+            group.bench_function(&name, |bench| {
+                bench.iter_custom(|iters| {
+                    let s = b
+                        .boot(&args(&kernel), false)
+                        .unwrap_or_else(|e| panic!("{} {kernel}: {e:#}", b.name()));
+                    let ns = s
+                        .kernel_timings()
+                        .into_iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, ns)| ns)
+                        .unwrap_or_else(|| panic!("{} reported no {name} figure", b.name()));
+                    Duration::from_secs_f64(ns * iters as f64 / 1e9)
+                })
+            });
+            if b.new_netns() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(overhead, benches);
+criterion_main!(overhead);

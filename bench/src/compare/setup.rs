@@ -1,0 +1,82 @@
+//! What the Criterion benches share with `vmlab compare`: images built into
+//! a private directory, and the same backends, probed, with every skip
+//! printed (never dropped silently).
+use std::path::{Path, PathBuf};
+
+use super::backend::Backend;
+use super::{backends, images, ALL};
+use crate::host;
+
+/// Images built for one bench process, removed when dropped.
+#[derive(Debug)]
+pub struct BenchImages {
+    dir: PathBuf,
+    /// The build's manifest.
+    pub manifest: vmlab_images::manifest::Manifest,
+}
+
+impl BenchImages {
+    /// Builds every artifact (with the cached guest kernel, if any; nothing
+    /// is fetched) into a fresh directory under the temp dir.
+    pub fn build(name: &str) -> anyhow::Result<BenchImages> {
+        let dir = std::env::temp_dir().join(format!("vmlab-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let manifest = images::ensure_built(&dir, false, true)?;
+        Ok(BenchImages { dir, manifest })
+    }
+
+    /// The images directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for BenchImages {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The backends a bench runs, after probing and one trial boot.
+pub struct Probed {
+    /// Those that booted.
+    pub available: Vec<Box<dyn Backend>>,
+    /// Those skipped, with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Every backend, probed, each tried once with `trial` as the workload's
+/// arguments (the trial also warms it up). Slow backends (emulated VMs)
+/// are left to `vmlab compare`, which runs them a few times only.
+pub fn probed(exe: &Path, images: &Path, trial: &[String]) -> Probed {
+    let facts = host::facts();
+    let mut out = Probed {
+        available: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for b in backends(&ALL, exe.to_path_buf(), images.to_path_buf(), &facts, true) {
+        let name = b.name().to_string();
+        if let Err(why) = b.probe() {
+            out.skipped.push((name, why.0));
+        } else if b.max_runs().is_some() {
+            out.skipped.push((
+                name,
+                "emulated: too slow for cargo bench (vmlab compare boots it a few times)".into(),
+            ));
+        } else if let Err(e) = b.boot(trial, false) {
+            out.skipped.push((name, format!("it failed here: {e:#}")));
+        } else {
+            out.available.push(b);
+        }
+    }
+    out
+}
+
+impl Probed {
+    /// Prints the skipped backends of bench `bench` on stderr.
+    pub fn print_skips(&self, bench: &str) {
+        for (name, why) in &self.skipped {
+            eprintln!("{bench}/{name}: skipped: {why}");
+        }
+    }
+}
