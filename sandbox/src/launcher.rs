@@ -7,7 +7,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use vmlab_workload::protocol::Event;
 
 use crate::cgroup::{Cgroup, CgroupError, Hierarchy, Mode, Usage};
-use crate::clone::{clone3, Child, Forked};
+use crate::clone::{self, Child};
 use crate::config::Config;
 use crate::monitor::{self, ExitStatus, Pipes, Stop};
 use crate::plan::{self, PlanError};
@@ -133,6 +133,14 @@ fn hint(f: Failure, rootless: bool) -> &'static str {
     }
 }
 
+/// The child's entry on its own stack: `arg` is the address of the plan.
+extern "C" fn child_entry(arg: usize) -> ! {
+    // SAFETY: `run` passes the address of a plan that outlives the child's
+    // setup (it is dropped only after the child exec'd or was reaped).
+    let plan = unsafe { &*(arg as *const Plan) };
+    child_main(plan)
+}
+
 /// The child: run the steps, report a failure, never return.
 fn child_main(plan: &Plan) -> ! {
     let mut st = Status::new();
@@ -146,8 +154,12 @@ fn child_main(plan: &Plan) -> ! {
     };
     st.failure = Some(failure);
     let _ = sys.write_all(plan.fds.status, &st.encode());
-    // SAFETY: _exit is async-signal-safe and ends this process.
-    unsafe { libc::_exit(127) }
+    // SAFETY: exit_group ends this process without touching shared memory.
+    let _ = unsafe { crate::sys::raw::sys!(libc::SYS_exit_group, 127) };
+    // exit_group does not return.
+    loop {
+        std::hint::spin_loop();
+    }
 }
 
 /// Reads the status pipe to EOF (the child's `execve` closes it); the last
@@ -260,11 +272,13 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
     let flags = plan::clone_flags(config, ns_at_clone);
     mark(&mut phases, "plan");
 
-    // SAFETY: the child only runs `child_main`, which makes raw system calls
-    // on the prepared plan and never allocates, then execs or _exits.
-    let child = match unsafe { clone3(flags, into) } {
-        Ok(Forked::Child) => child_main(&plan),
-        Ok(Forked::Parent(child)) => child,
+    // SAFETY: the child runs `child_entry` on the plan, which stays
+    // untouched and alive until the child exec'd (EOF on the status pipe)
+    // or was reaped; the child makes raw system calls only and never
+    // allocates.
+    let spawned = unsafe { clone::spawn(flags, into, child_entry, &plan as *const Plan as usize) };
+    let child = match spawned {
+        Ok(child) => child,
         Err(e)
             if config.ns.user.is_some()
                 && matches!(

@@ -8,7 +8,10 @@
 //! 2. builds a [`step::Plan`] — every path, id map, capability mask and the
 //!    [`seccomp`] BPF program — so that the child never allocates;
 //! 3. `clone3`s the child with every namespace at once ([`clone`]); on
-//!    cgroup v2 straight into its cgroup (`CLONE_INTO_CGROUP`);
+//!    cgroup v2 straight into its cgroup (`CLONE_INTO_CGROUP`). The child
+//!    shares the parent's memory until `execve` (`CLONE_VM` on a stack of
+//!    its own, like `posix_spawn`), so no page table is copied, and makes
+//!    raw system calls only ([`sys`]);
 //! 4. runs the parent steps (id maps, cgroup join on v1, release) and the
 //!    child runs its named steps ([`step`]) up to `execve` of the workload as
 //!    PID 1, reporting each step's end time (or the failing step) over a

@@ -10,7 +10,7 @@ use std::os::fd::RawFd;
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
-mod raw;
+pub(crate) mod raw;
 mod real;
 #[cfg(test)]
 pub mod record;
