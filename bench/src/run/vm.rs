@@ -1,5 +1,6 @@
 //! `vmlab run --backend vm-bare|vm-linux`: one boot in the tiny VMM, in this
-//! process. Timings are in-process (from the library call).
+//! process. Timings are in-process (from the library call). The bare guest
+//! is the embedded one unless `VMLAB_GUEST_ELF` names another ELF file.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +11,9 @@ use vmlab_vmm::{Guest, KvmKind, LinuxGuest, VmConfig, VmOutcome};
 use vmlab_workload::protocol::LINE_PREFIX;
 
 use super::{Backend, RunArgs, RunOutput};
+
+/// Environment variable naming a bare guest ELF to boot instead of the embedded one.
+const GUEST_ENV: &str = "VMLAB_GUEST_ELF";
 
 /// Console lines shown when a guest fails and its console was not streamed.
 const CONSOLE_TAIL_LINES: usize = 25;
@@ -135,7 +139,14 @@ fn tail(console: &[u8]) -> String {
 
 /// Boots the workload once in the VMM.
 pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
-    let elf = vmlab_images::embedded::GUEST;
+    let custom = match std::env::var_os(GUEST_ENV) {
+        Some(p) if args.backend == Backend::VmBare => Some(
+            std::fs::read(&p)
+                .with_context(|| format!("cannot read the guest ELF {p:?} named by {GUEST_ENV}"))?,
+        ),
+        _ => None,
+    };
+    let elf = custom.as_deref().unwrap_or(vmlab_images::embedded::GUEST);
     let cfg = config(args, elf)?;
     let streamed = cfg.serial_stream.is_some();
     let linux = matches!(cfg.guest, Guest::Linux(_));

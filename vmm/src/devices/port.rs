@@ -12,6 +12,12 @@ use super::serial::{SerialPort, COM1};
 pub const I8042_DATA: u16 = 0x60;
 /// The i8042 command port.
 pub const I8042_CMD: u16 = 0x64;
+/// What the i8042 status register reads: output buffer full, input buffer
+/// empty, forever. Linux's probe then drains 16 bytes, decides there is no
+/// controller and moves on (a status of 0 makes it wait for replies that
+/// never come: about a second of timeouts); the reset command still works,
+/// since the input buffer is empty.
+pub const I8042_STATUS: u8 = 0x01;
 
 /// What the run loop must do after a port write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +85,8 @@ impl PortBus {
             // A boundary crossing: the workload times `in` round trips.
             VMLAB_PORT => data.fill(0),
             rtc::INDEX_PORT | rtc::DATA_PORT => data[0] = self.rtc.read(port),
-            I8042_DATA | I8042_CMD => data[0] = self.i8042.read((port - I8042_DATA) as u8),
+            I8042_DATA => data[0] = self.i8042.read(0),
+            I8042_CMD => data[0] = I8042_STATUS,
             _ => {
                 self.unhandled.reads += 1;
                 data.fill(0xff);
@@ -142,6 +149,9 @@ mod tests {
         let mut bus = PortBus::new(None);
         assert_eq!(bus.write(I8042_CMD, &[0x20]), Action::Continue);
         assert_eq!(bus.write(I8042_CMD, &[0xfe]), Action::Reset);
+        let mut status = [0u8];
+        bus.read(I8042_CMD, &mut status);
+        assert_eq!(status[0] & 0x03, 0x01, "output full, input empty");
         assert_eq!(bus.write(0x80, &[0]), Action::Continue);
         let mut d = [0u8; 2];
         bus.read(0x1234, &mut d);
