@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{have_root, netns_count, serial, HostState, Rootfs};
+use common::{cgroups_of, have_root, serial, HostState, Rootfs};
 use vmlab_sandbox::signal::Interrupt;
 use vmlab_sandbox::{run, Config, ExitStatus, LaunchError, Limits, UserNs};
 
@@ -41,14 +41,6 @@ fn sleeping_probes() -> Vec<u32> {
         .collect()
 }
 
-fn settle(before: &HostState, netns_before: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && (netns_count() > netns_before || HostState::now() != *before)
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The ignored test that the SIGTERM test runs as its parent process.
 #[test]
 #[ignore = "run by nothing_is_left_after_sigterm_to_the_parent as a child process"]
@@ -75,7 +67,6 @@ fn nothing_is_left_after_exits_kills_and_failures() {
     let fs = Rootfs::probe();
     let broken = Rootfs::with_init(b"#!/no/such/interpreter\n");
     let before = HostState::now();
-    let netns_before = netns_count();
     for rootless in [false, true] {
         // A normal exit.
         let out = run(&config(&fs, rootless, &["ready", "4"]), None).unwrap();
@@ -94,9 +85,7 @@ fn nothing_is_left_after_exits_kills_and_failures() {
         assert!(err.to_string().contains("step `exec`"), "{err}");
         assert!(err.to_string().contains("interpreter is missing"), "{err}");
     }
-    settle(&before, netns_before);
-    assert_eq!(HostState::now(), before);
-    assert!(netns_count() <= netns_before);
+    assert_eq!(HostState::settled(&before), before);
     assert!(sleeping_probes().is_empty());
 }
 
@@ -108,7 +97,6 @@ fn nothing_is_left_after_sigterm_to_the_parent() {
     let _s = serial();
     let fs = Rootfs::probe();
     let before = HostState::now();
-    let netns_before = netns_count();
     let harness = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -130,14 +118,14 @@ fn nothing_is_left_after_sigterm_to_the_parent() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    let harness_pid = harness.id();
     // SAFETY: sending SIGTERM to our own child.
-    unsafe { libc::kill(harness.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(harness_pid as i32, libc::SIGTERM) };
     let out = harness.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("HARNESS interrupted by 15"), "{text}");
     assert!(out.status.success(), "{:?}", out.status);
-    settle(&before, netns_before);
+    assert_eq!(HostState::settled(&before), before);
     assert!(sleeping_probes().is_empty());
-    assert_eq!(HostState::now(), before);
-    assert!(netns_count() <= netns_before);
+    assert!(cgroups_of(harness_pid).is_empty());
 }

@@ -5,7 +5,7 @@ mod common;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::{Duration, SystemTime};
 
-use common::{have_root, json_lines, netns_count, serial, HostState, Rootfs};
+use common::{have_root, json_lines, serial, HostState, Rootfs};
 use vmlab_sandbox::{run, Config, ExitStatus, Limits, Outcome, UserNs};
 
 fn config(fs: &Rootfs, rootless: bool, args: &[String]) -> Config {
@@ -22,18 +22,6 @@ fn config(fs: &Rootfs, rootless: bool, args: &[String]) -> Config {
     c
 }
 
-/// Netns teardown is asynchronous: wait until the count settles.
-fn settled_netns(before: usize) -> usize {
-    for _ in 0..100 {
-        let n = netns_count();
-        if n <= before {
-            return n;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    netns_count()
-}
-
 fn escape_attempts(rootless: bool) {
     let fs = Rootfs::probe();
     let secret = fs.top().join("secret");
@@ -47,7 +35,6 @@ fn escape_attempts(rootless: bool) {
     // SAFETY: `leak` is a new fd nothing else owns.
     let leak = unsafe { OwnedFd::from_raw_fd(leak) };
     let before = HostState::now();
-    let netns_before = netns_count();
     let args = vec![
         "escape".to_string(),
         secret.display().to_string(),
@@ -68,8 +55,7 @@ fn escape_attempts(rootless: bool) {
     assert_eq!(out.status, ExitStatus::Code(0));
     // The host is unchanged.
     assert!(SystemTime::now() > SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000));
-    assert_eq!(HostState::now(), before);
-    assert_eq!(settled_netns(netns_before), netns_before);
+    assert_eq!(HostState::settled(&before), before);
     assert!(std::fs::read(&secret).unwrap() == b"host only");
 }
 
@@ -146,7 +132,7 @@ fn a_fork_bomb_stops_at_the_pids_limit() {
     assert_eq!(out.status, ExitStatus::Code(0));
     let peak = out.usage.unwrap().pids_peak.unwrap();
     assert!(peak <= 32 && peak >= forks, "pids peak {peak}");
-    assert_eq!(HostState::now(), before);
+    assert_eq!(HostState::settled(&before), before);
 }
 
 fn memory_hog(rootless: bool) -> Outcome {
@@ -175,7 +161,7 @@ fn a_memory_hog_is_oom_killed_and_reported() {
         assert!(peak <= 33 << 20, "peak {peak}");
         assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
     }
-    assert_eq!(HostState::now(), before);
+    assert_eq!(HostState::settled(&before), before);
 }
 
 #[test]

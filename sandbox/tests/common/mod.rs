@@ -86,20 +86,27 @@ pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Host state that no run may change.
+/// Host state that no run may change. Only what this test process could
+/// leave behind is counted (other work on the machine may mount, create
+/// cgroups and network namespaces meanwhile).
 #[derive(Debug, PartialEq, Eq)]
 pub struct HostState {
-    /// Lines of /proc/self/mountinfo.
-    pub mounts: usize,
-    /// Directories under every `.../vmlab` cgroup parent (and whether they exist).
+    /// Mount points in /proc/self/mountinfo with "vmlab" in their path
+    /// (every test rootfs has).
+    pub mounts: Vec<String>,
+    /// Directories `.../vmlab/<our pid>-*` in any cgroup hierarchy.
     pub cgroups: Vec<String>,
     /// Our child processes.
     pub children: usize,
+    /// Network namespaces other than ours held by our descendants.
+    pub netns: usize,
     /// The hostname.
     pub hostname: String,
 }
 
-fn vmlab_cgroups() -> Vec<String> {
+/// Cgroup directories a run by process `pid` created and did not remove.
+pub fn cgroups_of(pid: u32) -> Vec<String> {
+    let prefix = format!("{pid}-");
     let mut out = Vec::new();
     let Ok(top) = std::fs::read_dir("/sys/fs/cgroup") else {
         return out;
@@ -107,14 +114,10 @@ fn vmlab_cgroups() -> Vec<String> {
     let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
     roots.extend(top.flatten().map(|e| e.path()));
     for r in roots {
-        let p = r.join("vmlab");
-        if p.exists() {
-            out.push(p.display().to_string());
-            if let Ok(d) = std::fs::read_dir(&p) {
-                for e in d.flatten() {
-                    if e.path().is_dir() {
-                        out.push(e.path().display().to_string());
-                    }
+        if let Ok(d) = std::fs::read_dir(r.join("vmlab")) {
+            for e in d.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    out.push(e.path().display().to_string());
                 }
             }
         }
@@ -123,48 +126,69 @@ fn vmlab_cgroups() -> Vec<String> {
     out
 }
 
-fn children() -> usize {
-    let me = std::process::id().to_string();
+/// `(pid, ppid)` of every process.
+fn processes() -> Vec<(u32, u32)> {
     let Ok(d) = std::fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
     d.flatten()
-        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-        .filter(|e| {
-            std::fs::read_to_string(e.path().join("stat"))
-                .ok()
-                .and_then(|s| {
-                    let after = s.rsplit_once(')')?.1.to_string();
-                    after.split_whitespace().nth(1).map(|pp| pp == me)
-                })
-                .unwrap_or(false)
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let after = stat.rsplit_once(')')?.1.to_string();
+            let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid))
         })
-        .count()
+        .collect()
+}
+
+fn descendants(of: u32) -> Vec<u32> {
+    let procs = processes();
+    let mut out = vec![of];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(procs.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out.remove(0);
+    out
 }
 
 impl HostState {
     /// Takes a snapshot.
     pub fn now() -> HostState {
+        let me = std::process::id();
+        let my_net = std::fs::read_link("/proc/self/ns/net").ok();
+        let kids = descendants(me);
+        let netns: std::collections::BTreeSet<_> = kids
+            .iter()
+            .filter_map(|p| std::fs::read_link(format!("/proc/{p}/ns/net")).ok())
+            .filter(|n| Some(n) != my_net.as_ref())
+            .collect();
         HostState {
             mounts: std::fs::read_to_string("/proc/self/mountinfo")
-                .map(|s| s.lines().count())
-                .unwrap_or(0),
-            cgroups: vmlab_cgroups(),
-            children: children(),
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+                .filter(|m| m.contains("vmlab"))
+                .collect(),
+            cgroups: cgroups_of(me),
+            children: processes().iter().filter(|(_, pp)| *pp == me).count(),
+            netns: netns.len(),
             hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default(),
         }
     }
-}
 
-/// Network namespaces alive on the host (distinct `ns/net` of all processes).
-pub fn netns_count() -> usize {
-    let mut set = std::collections::BTreeSet::new();
-    if let Ok(d) = std::fs::read_dir("/proc") {
-        for e in d.flatten() {
-            if let Ok(l) = std::fs::read_link(e.path().join("ns/net")) {
-                set.insert(l);
+    /// Waits (up to 5 s) for dying processes to go, then takes a snapshot.
+    pub fn settled(expected: &HostState) -> HostState {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let now = HostState::now();
+            if now == *expected || std::time::Instant::now() > deadline {
+                return now;
             }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
-    set.len()
 }
