@@ -153,6 +153,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
     match vmlab_vmm::run(cfg) {
         Ok(o) => Ok(output(args.backend, o)),
         Err(e) => {
+            let ran = matches!(e, vmlab_vmm::Error::Guest { .. });
             if let vmlab_vmm::Error::Guest { console, .. } = &e {
                 if !streamed && !console.is_empty() {
                     eprintln!(
@@ -162,7 +163,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
                 }
             }
             let mut err = anyhow::Error::new(e);
-            if linux && KvmKind::detect() == KvmKind::Pvm {
+            if ran && linux && KvmKind::detect() == KvmKind::Pvm {
                 err = err.context(
                     "this host's KVM is software nested (kvm_pvm): an unmodified Linux kernel \
                      does not boot on it; use hardware KVM or `vmlab rig`",
