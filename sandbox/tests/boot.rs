@@ -167,3 +167,68 @@ fn the_real_workload_boots_to_ready_and_exits_with_its_code() {
         eprintln!("crun part: SKIPPED (crun not installed)");
     }
 }
+
+const V2_ENV: &str = "VMLAB_TEST_V2_ROOTFS";
+
+/// Run by `cgroup_v2_clone_into_cgroup` in a child process: hides the v1
+/// hierarchies in a private mount namespace, mounts the machine's cgroup2
+/// at /sys/fs/cgroup (pure v2 as far as the sandbox can tell) and boots.
+#[test]
+#[ignore = "run by cgroup_v2_clone_into_cgroup as a child process"]
+fn harness_cgroup_v2() {
+    let Ok(rootfs) = std::env::var(V2_ENV) else {
+        return;
+    };
+    // SAFETY: only this thread changes its mount namespace.
+    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
+    let sh = |cmd: &str| {
+        let st = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cmd}");
+    };
+    // The shell runs in this (the only busy) thread's mount namespace.
+    sh("mount --make-rprivate / && umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup");
+    let mut c = Config::sandbox(rootfs);
+    c.args = vec!["ready".into(), "5".into()];
+    match run(&c, None) {
+        Ok(out) => println!(
+            "HARNESS {:?} mode={:?} cpu={:?}",
+            out.status,
+            out.cgroup_mode,
+            out.usage.and_then(|u| u.cpu_ns).is_some()
+        ),
+        Err(e) => println!("HARNESS error {e}"),
+    }
+}
+
+#[test]
+fn cgroup_v2_clone_into_cgroup() {
+    if !have_root("cgroup_v2_clone_into_cgroup") {
+        return;
+    }
+    if !std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/cgroup.procs").exists()
+    {
+        eprintln!("cgroup_v2_clone_into_cgroup: SKIPPED (no cgroup2 mount)");
+        return;
+    }
+    let _serial = common::serial();
+    let fs = Rootfs::probe();
+    let parent = std::path::Path::new("/sys/fs/cgroup/unified/vmlab");
+    let had_parent = parent.exists();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "harness_cgroup_v2", "--ignored", "--nocapture"])
+        .args(["--test-threads", "1"])
+        .env(V2_ENV, &fs.path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("HARNESS Code(5) mode=Some(V2) cpu=true"),
+        "{text}"
+    );
+    // The cgroup (and its parent, when ours) is gone.
+    assert!(had_parent || !parent.exists());
+}

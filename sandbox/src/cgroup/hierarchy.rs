@@ -82,9 +82,9 @@ impl Hierarchy {
         Ok(CACHE.get_or_init(|| h).clone())
     }
 
-    /// Reads this machine's mounts.
+    /// Reads the mounts the calling thread sees.
     pub fn detect() -> Result<Hierarchy, CgroupError> {
-        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let info = std::fs::read_to_string("/proc/thread-self/mountinfo").unwrap_or_default();
         Hierarchy::parse(&info, |p| {
             std::fs::read_to_string(p.join("cgroup.controllers")).unwrap_or_default()
         })

@@ -40,7 +40,16 @@ pub enum CgroupError {
         still: String,
     },
     /// Creating the cgroup was refused.
-    #[error("cannot create the cgroup {path} (not root and no delegated cgroup? drop the limits or run as root)")]
+    #[error("no permission to create the cgroup {path}: without root, limits need a cgroup delegated to this user; drop --memory/--pids/--cpus or run as root")]
+    Denied {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Creating the cgroup failed.
+    #[error("cannot create the cgroup {path}")]
     Create {
         /// The directory.
         path: PathBuf,
@@ -96,10 +105,16 @@ fn mkdir(path: &Path) -> Result<(), CgroupError> {
     match std::fs::create_dir(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(CgroupError::Create {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(create_error(path, source)),
+    }
+}
+
+fn create_error(path: &Path, source: std::io::Error) -> CgroupError {
+    let path = path.to_path_buf();
+    if source.kind() == std::io::ErrorKind::PermissionDenied {
+        CgroupError::Denied { path, source }
+    } else {
+        CgroupError::Create { path, source }
     }
 }
 
@@ -207,7 +222,7 @@ impl Cgroup {
             match std::fs::create_dir(&dir) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => continue,
-                Err(source) => return Err(CgroupError::Create { path: dir, source }),
+                Err(source) => return Err(create_error(&dir, source)),
             }
         }
         self.dirs.push((None, dir.clone()));
@@ -247,7 +262,7 @@ impl Cgroup {
                 match std::fs::create_dir(&dir) {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => continue,
-                    Err(source) => return Err(CgroupError::Create { path: dir, source }),
+                    Err(source) => return Err(create_error(&dir, source)),
                 }
             }
             self.dirs.push((Some(ctrl), dir.clone()));
