@@ -1,5 +1,6 @@
 //! Opening `/dev/kvm`: the API version, the capabilities the VMM relies on,
 //! and which kind of KVM this host has.
+use std::ffi::CStr;
 use std::path::Path;
 
 use kvm_ioctls::{Cap, Kvm};
@@ -93,6 +94,15 @@ impl KvmKind {
     }
 }
 
+/// The error for a failed open of the KVM device with `errno`.
+fn open_error(errno: i32) -> Error {
+    match errno {
+        libc::ENOENT | libc::ENODEV | libc::ENXIO => Error::Missing,
+        libc::EACCES | libc::EPERM => Error::Permission,
+        _ => Error::Open(std::io::Error::from_raw_os_error(errno)),
+    }
+}
+
 /// An open, checked `/dev/kvm`.
 pub struct KvmHandle {
     /// The system fd.
@@ -105,11 +115,12 @@ impl KvmHandle {
     /// Opens `/dev/kvm`, checks the API version and the capabilities a guest
     /// needs (`linux`: also those of a Linux guest).
     pub fn open(linux: bool) -> Result<KvmHandle, Error> {
-        let kvm = Kvm::new().map_err(|e| match e.errno() {
-            libc::ENOENT | libc::ENODEV | libc::ENXIO => Error::Missing,
-            libc::EACCES | libc::EPERM => Error::Permission,
-            _ => Error::Open(std::io::Error::from_raw_os_error(e.errno())),
-        })?;
+        Self::open_path(c"/dev/kvm", linux)
+    }
+
+    /// [`open`](Self::open) for a KVM device at another path (tests).
+    pub fn open_path(path: &CStr, linux: bool) -> Result<KvmHandle, Error> {
+        let kvm = Kvm::new_with_path(path).map_err(|e| open_error(e.errno()))?;
         let found = kvm.get_api_version();
         if found != KVM_API_VERSION {
             return Err(Error::ApiVersion { found });
@@ -130,6 +141,27 @@ impl KvmHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_device_and_wrong_api_are_distinct_errors() {
+        let e = KvmHandle::open_path(c"/nonexistent/kvm", false)
+            .err()
+            .unwrap();
+        assert!(matches!(e, Error::Missing), "{e}");
+        // Any file that is not KVM answers the version ioctl with an error.
+        let e = KvmHandle::open_path(c"/dev/null", false).err().unwrap();
+        assert!(
+            matches!(e, Error::ApiVersion { found } if found != KVM_API_VERSION),
+            "{e}"
+        );
+        assert!(e.to_string().contains("unsupported KVM API version"));
+        // Root ignores file modes, so the permission case is checked by errno.
+        assert!(matches!(open_error(libc::EACCES), Error::Permission));
+        assert!(open_error(libc::EACCES)
+            .to_string()
+            .contains("no permission"));
+        assert!(matches!(open_error(libc::EMFILE), Error::Open(_)));
+    }
 
     #[test]
     fn kind_from_modules() {
