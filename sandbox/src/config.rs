@@ -194,7 +194,7 @@ pub struct Config {
     pub root: Root,
     /// The program to run, as seen from inside (`/init`).
     pub entry: PathBuf,
-    /// Its arguments (without argv[0]).
+    /// Its arguments (without `argv[0]`).
     pub args: Vec<String>,
     /// Extra environment (`VMLAB_FD` is always added).
     pub env: Vec<(String, String)>,
@@ -216,7 +216,7 @@ pub struct Config {
     pub drop_caps: bool,
     /// Set `no_new_privs`.
     pub no_new_privs: bool,
-    /// Apply [`crate::rlimit::RLIMITS`].
+    /// Apply [`crate::plan::rlimits`].
     pub rlimits: bool,
     /// Kill the workload after this long.
     pub timeout: Duration,

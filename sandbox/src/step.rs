@@ -267,7 +267,7 @@ pub struct Exec {
 }
 
 impl Exec {
-    /// `path` with `argv` (argv[0] included) and `env`.
+    /// `path` with `argv` (`argv[0]` included) and `env`.
     pub fn new(path: CString, argv: Vec<CString>, env: Vec<CString>) -> Exec {
         let nul = std::iter::once(std::ptr::null());
         let a: Vec<*const c_char> = argv.iter().map(|s| s.as_ptr()).chain(nul.clone()).collect();

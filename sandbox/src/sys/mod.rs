@@ -1,9 +1,9 @@
 //! The system calls the setup steps make, behind a trait.
 //!
 //! [`Real`] makes them (in the cloned child they must not allocate or touch
-//! `errno`: every argument is prepared by the parent, every call is raw); [`Recorder`](record::Recorder), used by
-//! unit tests, writes each call as a line so the order and arguments of the
-//! steps are tested without root.
+//! `errno`: every argument is prepared by the parent, every call is raw).
+//! `Recorder` (in `record`, built for unit tests) writes each call as a line,
+//! so the order and arguments of the steps are tested without root.
 use std::ffi::{c_char, CStr};
 use std::os::fd::RawFd;
 
