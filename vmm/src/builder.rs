@@ -92,7 +92,7 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
 
     let mem_bytes = config.mem_mib << 20;
     let low_end = layout::low_mem_end(mem_bytes);
-    let (mode, regs) = match (&config.guest, &linux_files) {
+    let (mode, regs, entry_kind) = match (&config.guest, &linux_files) {
         (Guest::Bare { elf, args }, _) => {
             let loaded = bare::load(&mem, mem_bytes, low_end, elf, args, tsc_khz)?;
             t.mark("load");
@@ -109,14 +109,15 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
                 0,
                 0,
             );
-            (regs::EntryMode::Long { cr3 }, r)
+            (regs::EntryMode::Long { cr3 }, r, "bare ELF, 64-bit")
         }
         (Guest::Linux(l), Some(files)) => {
             let entry = linux::load(&mem, mem_bytes, files, l)?;
             t.mark("load");
             gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
             vcpu::set_linux_state(&kvm.kvm, &vcpu)?;
-            entry.registers(&mem, low_end)?
+            let (mode, r) = entry.registers(&mem, low_end)?;
+            (mode, r, entry.label())
         }
         (Guest::Linux(_), None) => unreachable!("Linux files are read above"),
     };
@@ -162,5 +163,6 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
         console,
         tsc_khz,
         mem_mib: config.mem_mib,
+        entry: entry_kind,
     })
 }

@@ -105,6 +105,8 @@ pub struct VmOutcome {
     pub tsc_khz: u32,
     /// Guest RAM in MiB.
     pub mem_mib: u64,
+    /// How the guest was entered (bare ELF, Linux 64-bit boot protocol, Linux PVH).
+    pub entry: &'static str,
 }
 
 /// Errors booting a guest.

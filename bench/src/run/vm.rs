@@ -113,6 +113,7 @@ fn output(backend: Backend, o: VmOutcome) -> RunOutput {
             "in-process (from the VMM library call)".to_string(),
         ),
         ("mem_mib".to_string(), o.mem_mib.to_string()),
+        ("entry".to_string(), o.entry.to_string()),
         ("tsc_khz".to_string(), o.tsc_khz.to_string()),
         ("exit_event_ns".to_string(), o.exit_event_ns.to_string()),
         ("console_bytes".to_string(), o.console.len().to_string()),

@@ -251,6 +251,14 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// A short label for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Entry::Long64 { .. } => "Linux 64-bit boot protocol",
+            Entry::Pvh { .. } => "Linux PVH (32-bit)",
+        }
+    }
+
     /// Writes page tables if needed and returns the entry mode and registers.
     pub fn registers(
         self,
