@@ -101,9 +101,32 @@ fn summary(name: &str, samples: &mut [Duration]) {
     );
 }
 
-/// One library run; returns start-to-ready.
-fn library_boot(config: &Config) -> Duration {
+/// Phase end times of the library runs, by phase name.
+type Phases = std::collections::BTreeMap<&'static str, Vec<u64>>;
+
+/// Prints each phase's median end time, in order.
+fn phase_summary(name: &str, phases: &mut Phases) {
+    let mut rows: Vec<(u64, &str)> = phases
+        .iter_mut()
+        .map(|(n, v)| {
+            v.sort_unstable();
+            (v[v.len() / 2], *n)
+        })
+        .collect();
+    rows.sort_unstable();
+    let text: Vec<String> = rows
+        .iter()
+        .map(|(t, n)| format!("{n} {:.3}", *t as f64 / 1e6))
+        .collect();
+    eprintln!("{name}: median end of each phase, ms: {}", text.join(", "));
+}
+
+/// One library run; returns start-to-ready and records the phases.
+fn library_boot(config: &Config, phases: &mut Phases) -> Duration {
     let out = vmlab_sandbox::run(config, None).expect("sandbox run");
+    for (n, t) in &out.phases {
+        phases.entry(n).or_default().push(*t);
+    }
     assert_eq!(
         out.status,
         vmlab_sandbox::ExitStatus::Code(0),
@@ -215,19 +238,22 @@ pub fn benches(c: &mut Criterion) {
         cpus: None,
     };
     let mut report = Vec::new();
+    let mut phase_report = Vec::new();
     if is_root() {
-        let mut s = Vec::new();
-        bench_each(c, "sandbox", &mut s, |_| library_boot(&sandbox));
+        let (mut s, mut p) = (Vec::new(), Phases::new());
+        bench_each(c, "sandbox", &mut s, |_| library_boot(&sandbox, &mut p));
         report.push(("boot/sandbox", s));
+        phase_report.push(("boot/sandbox", p));
         let mut root = sandbox.clone();
         root.ns.user = None;
-        let mut s = Vec::new();
-        bench_each(c, "sandbox-root", &mut s, |_| library_boot(&root));
+        let (mut s, mut p) = (Vec::new(), Phases::new());
+        bench_each(c, "sandbox-root", &mut s, |_| library_boot(&root, &mut p));
         report.push(("boot/sandbox-root", s));
+        phase_report.push(("boot/sandbox-root", p));
     }
     let process = Config::process(images.rootfs().join("init"));
-    let mut s = Vec::new();
-    bench_each(c, "process", &mut s, |_| library_boot(&process));
+    let (mut s, mut p) = (Vec::new(), Phases::new());
+    bench_each(c, "process", &mut s, |_| library_boot(&process, &mut p));
     report.push(("boot/process", s));
     match (is_root(), which("crun"), which("unshare")) {
         (true, Some(_), Some(_)) => {
@@ -254,5 +280,8 @@ pub fn benches(c: &mut Criterion) {
     }
     for (name, mut s) in report {
         summary(name, &mut s);
+    }
+    for (name, mut p) in phase_report {
+        phase_summary(name, &mut p);
     }
 }
