@@ -232,3 +232,47 @@ fn cgroup_v2_clone_into_cgroup() {
     // The cgroup (and its parent, when ours) is gone.
     assert!(had_parent || !parent.exists());
 }
+
+const DENIED_ENV: &str = "VMLAB_TEST_USERNS_DENIED_ROOTFS";
+
+/// Run by `user_namespaces_not_permitted_is_a_clear_error` inside a user
+/// namespace whose `user.max_user_namespaces` is 0.
+#[test]
+#[ignore = "run by user_namespaces_not_permitted_is_a_clear_error as a child process"]
+fn harness_userns_denied() {
+    let Ok(rootfs) = std::env::var(DENIED_ENV) else {
+        return;
+    };
+    let mut c = Config::sandbox(rootfs);
+    c.ns.user = Some(UserNs::rootless());
+    c.cgroup = false;
+    match run(&c, None) {
+        Err(e @ vmlab_sandbox::LaunchError::UserNsDenied(_)) => println!("HARNESS denied: {e}"),
+        other => println!("HARNESS unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn user_namespaces_not_permitted_is_a_clear_error() {
+    if !have_root("user_namespaces_not_permitted_is_a_clear_error") {
+        return;
+    }
+    let _serial = common::serial();
+    let fs = Rootfs::probe();
+    let exe = std::env::current_exe().unwrap();
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_user_namespaces && exec {} --exact harness_userns_denied --ignored --nocapture",
+        exe.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c", &script])
+        .env(DENIED_ENV, &fs.path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("HARNESS denied: user namespaces are not permitted here"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
