@@ -70,17 +70,45 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
-    let nested_target = outer_target_dir(&out_dir).join("vmlab-nested");
+    let outer = outer_target_dir(&out_dir);
+    // The workload: an ordinary optimized static binary.
+    let workload_target = outer.join("vmlab-nested");
+    nested_build(&workspace, &workload_target, "vmlab-workload", &[]);
+    // The bare guest: without SSE. On software nested KVM every guest
+    // instruction goes through KVM's emulator, which lacks most SSE
+    // instructions; its own target directory keeps the flags apart.
+    let guest_target = outer.join("vmlab-nested-guest");
+    nested_build(
+        &workspace,
+        &guest_target,
+        "vmlab-guest",
+        &["target.x86_64-unknown-linux-gnu.rustflags=[\"-C\", \"target-feature=-sse,-sse2\"]"],
+    );
+
+    for (target, name, var) in [
+        (&workload_target, "vmlab-workload", "VMLAB_EMBEDDED_WORKLOAD"),
+        (&guest_target, "vmlab-guest", "VMLAB_EMBEDDED_GUEST"),
+    ] {
+        let dest = out_dir.join(name);
+        copy(&target.join(TARGET).join("release").join(name), &dest);
+        println!("cargo:rustc-env={var}={}", dest.display());
+    }
+}
+
+/// Builds binary `package` (same name) of the workspace in release into `target_dir`.
+fn nested_build(workspace: &Path, target_dir: &Path, package: &str, extra_config: &[&str]) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&workspace)
+    cmd.current_dir(workspace)
         .args(["build", "--release", "--target", TARGET])
-        .args(["-p", "vmlab-workload", "--bin", "vmlab-workload"])
-        .args(["-p", "vmlab-guest", "--bin", "vmlab-guest"])
+        .args(["-p", package, "--bin", package])
         .args(["--config", "profile.release.strip=\"symbols\""])
         .args(["--config", "profile.release.debug=false"])
         .arg("--target-dir")
-        .arg(&nested_target);
+        .arg(target_dir);
+    for c in extra_config {
+        cmd.args(["--config", c]);
+    }
     for var in LEAKY_VARS {
         cmd.env_remove(var);
     }
@@ -104,20 +132,9 @@ fn main() {
     if !output.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&output.stderr));
         panic!(
-            "vmlab-images: the nested build of the workload and the bare guest failed \
-             ({}); its output is above",
+            "vmlab-images: the nested build of {package} failed ({}); its output is above",
             output.status
         );
-    }
-
-    let release = nested_target.join(TARGET).join("release");
-    for (name, var) in [
-        ("vmlab-workload", "VMLAB_EMBEDDED_WORKLOAD"),
-        ("vmlab-guest", "VMLAB_EMBEDDED_GUEST"),
-    ] {
-        let dest = out_dir.join(name);
-        copy(&release.join(name), &dest);
-        println!("cargo:rustc-env={var}={}", dest.display());
     }
 }
 

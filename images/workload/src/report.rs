@@ -148,7 +148,11 @@ impl<W: Write + ?Sized> Write for Escaped<'_, W> {
             };
             self.0.write_str(&s[plain..i])?;
             if escape.is_empty() {
-                write!(self.0, "\\u{:04x}", c as u32)?;
+                self.0.write_str("\\u")?;
+                for shift in [12, 8, 4, 0] {
+                    let d = (c as u32 >> shift) & 0xf;
+                    self.0.write_char(char::from_digit(d, 16).unwrap_or('0'))?;
+                }
             } else {
                 self.0.write_str(escape)?;
             }
@@ -165,10 +169,37 @@ fn string<W: Write + ?Sized>(out: &mut W, value: &dyn fmt::Display) -> fmt::Resu
     out.write_char('"')
 }
 
+/// Writes `v` in decimal. Numbers never go through core's integer
+/// formatting: its precompiled code uses SSE (`movd`, `pinsrw`) for five
+/// digits and more, which software nested KVM's instruction emulator cannot
+/// run in the bare guest.
+fn uint<W: Write + ?Sized>(out: &mut W, mut v: u128) -> fmt::Result {
+    let mut digits = [0u8; 39];
+    let mut n = 0;
+    loop {
+        digits[n] = (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in digits[..n].iter().rev() {
+        out.write_char(char::from(b'0' + d))?;
+    }
+    Ok(())
+}
+
 /// Writes `num / den` with three decimals (`den` > 0).
 fn decimal<W: Write + ?Sized>(out: &mut W, num: u128, den: u128) -> fmt::Result {
     let milli = (num * 1000 + den / 2) / den;
-    write!(out, "{}.{:03}", milli / 1000, milli % 1000)
+    uint(out, milli / 1000)?;
+    out.write_char('.')?;
+    let frac = (milli % 1000) as u32;
+    for d in [frac / 100, frac / 10 % 10, frac % 10] {
+        out.write_char(char::from_digit(d, 10).unwrap_or('0'))?;
+    }
+    Ok(())
 }
 
 /// `{"vmlab":"ready"}`
@@ -185,13 +216,15 @@ pub fn result<W: Write + ?Sized>(out: &mut W, m: &Measurement) -> fmt::Result {
         string(out, &mode)?;
     }
     let Timing { iters, total_ns } = m.timing;
-    write!(
-        out,
-        ",\"iters\":{iters},\"total_ns\":{total_ns},\"ns_per_iter\":"
-    )?;
+    out.write_str(",\"iters\":")?;
+    uint(out, iters.into())?;
+    out.write_str(",\"total_ns\":")?;
+    uint(out, total_ns.into())?;
+    out.write_str(",\"ns_per_iter\":")?;
     decimal(out, total_ns as u128, iters.max(1) as u128)?;
     let bytes = m.bytes();
-    write!(out, ",\"bytes\":{bytes}")?;
+    out.write_str(",\"bytes\":")?;
+    uint(out, bytes.into())?;
     if bytes > 0 {
         out.write_str(",\"mib_per_s\":")?;
         decimal(
@@ -201,7 +234,8 @@ pub fn result<W: Write + ?Sized>(out: &mut W, m: &Measurement) -> fmt::Result {
         )?;
     }
     if let Some(size) = m.size {
-        write!(out, ",\"size\":{size}")?;
+        out.write_str(",\"size\":")?;
+        uint(out, size.into())?;
     }
     out.write_str("}\n")
 }
@@ -225,7 +259,9 @@ pub fn error<W: Write + ?Sized>(
 
 /// `{"vmlab":"exit","code":N}`
 pub fn exit<W: Write + ?Sized>(out: &mut W, code: u8) -> fmt::Result {
-    writeln!(out, "{LINE_PREFIX}\"exit\",\"code\":{code}}}")
+    write!(out, "{LINE_PREFIX}\"exit\",\"code\":")?;
+    uint(out, code.into())?;
+    out.write_str("}\n")
 }
 
 #[cfg(test)]
