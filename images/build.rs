@@ -86,7 +86,11 @@ fn main() {
     );
 
     for (target, name, var) in [
-        (&workload_target, "vmlab-workload", "VMLAB_EMBEDDED_WORKLOAD"),
+        (
+            &workload_target,
+            "vmlab-workload",
+            "VMLAB_EMBEDDED_WORKLOAD",
+        ),
         (&guest_target, "vmlab-guest", "VMLAB_EMBEDDED_GUEST"),
     ] {
         let dest = out_dir.join(name);
