@@ -50,9 +50,9 @@ impl Plan {
                 overhead_runs: runs.min(3),
                 kernel_time: "20ms".into(),
                 slow_runs: 2,
-                slow_overhead_runs: 1,
+                slow_overhead_runs: 0,
                 memory_runs: 2,
-                slow_memory_runs: 1,
+                slow_memory_runs: 0,
                 cooldown: Duration::from_millis(20),
             }
         } else {
