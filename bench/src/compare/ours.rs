@@ -128,7 +128,7 @@ impl Backend for Ours {
                 }
                 probe
                     .notes
-                    .push("network namespace without interfaces".into());
+                    .push("network namespace with loopback up, like the peers".into());
             }
             Which::VmBare => {
                 host::kvm_openable()
@@ -163,9 +163,13 @@ impl Backend for Ours {
         cmd.args(["run", "--backend", self.which.name(), "--json", "--timeout"])
             .arg(format!("{}", timeout.as_secs_f64() * 0.9))
             .arg("--images")
-            .arg(&self.images)
-            .arg("--")
-            .args(args);
+            .arg(&self.images);
+        if self.which == Which::Sandbox {
+            // Like the peers (crun, runc, bwrap bring `lo` up), so that the
+            // tcp kernel runs and boot figures include the same work.
+            cmd.args(["--net", "loopback"]);
+        }
+        cmd.arg("--").args(args);
         let l = launch_with(&mut cmd, timeout, memory)?;
         end_to_end(self.which.name(), &l, timeout)
     }
