@@ -42,6 +42,8 @@ pub struct Sample {
     pub max_rss_bytes: u64,
     /// Summed peak RSS of the launcher's process tree, when sampled.
     pub tree_hwm_bytes: Option<u64>,
+    /// Peak summed PSS of the launcher's process tree, when sampled.
+    pub tree_pss_bytes: Option<u64>,
 }
 
 impl Sample {
@@ -77,8 +79,9 @@ impl Sample {
     }
 }
 
-/// A way to boot the workload.
-pub trait Backend {
+/// A way to boot the workload (shared by the threads that start several
+/// instances at once).
+pub trait Backend: Sync {
     /// Name in results (`process`, `crun`, `qemu`, ...).
     fn name(&self) -> &str;
     /// Process, container or VM.
@@ -137,6 +140,7 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
             .collect(),
         max_rss_bytes: l.max_rss_bytes,
         tree_hwm_bytes: l.tree_hwm_bytes,
+        tree_pss_bytes: l.tree_pss_bytes,
     })
 }
 

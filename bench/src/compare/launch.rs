@@ -49,6 +49,9 @@ pub struct Launched {
     /// Sum over the process tree of each process's peak RSS (VmHWM),
     /// sampled every millisecond while it ran; when asked for.
     pub tree_hwm_bytes: Option<u64>,
+    /// The largest sum over the process tree of the processes' PSS seen in
+    /// one sample (shared pages divided among their sharers); when asked for.
+    pub tree_pss_bytes: Option<u64>,
 }
 
 impl Launched {
@@ -137,7 +140,7 @@ pub fn launch_with(
     };
     let waited = wait_exited(pid);
     let exited_at = monotonic_ns();
-    let tree_hwm_bytes = sampler.map(TreeSampler::stop);
+    let (tree_hwm_bytes, tree_pss_bytes) = sampler.map(TreeSampler::stop).unzip();
     drop(stop);
     let _ = watchdog.join();
     let reaped = waited.and_then(|()| reap(pid));
@@ -157,6 +160,7 @@ pub fn launch_with(
         stderr: tail(&stderr.0, STDERR_KEEP),
         max_rss_bytes: u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024,
         tree_hwm_bytes,
+        tree_pss_bytes,
     })
 }
 
@@ -193,10 +197,11 @@ fn readers(child: &mut Child) -> (Output, Output) {
     (out_rx, err_rx)
 }
 
-/// A thread reading VmHWM of a process and its descendants until stopped.
+/// A thread reading VmHWM and PSS of a process and its descendants until
+/// stopped.
 struct TreeSampler {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<u64>,
+    thread: std::thread::JoinHandle<(u64, u64)>,
 }
 
 impl TreeSampler {
@@ -205,37 +210,61 @@ impl TreeSampler {
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
             let mut peaks = std::collections::HashMap::<i32, u64>::new();
+            let mut pss_peak = 0;
             while !flag.load(Ordering::SeqCst) {
-                for (pid, kb) in tree_hwm(root) {
-                    let peak = peaks.entry(pid).or_default();
-                    *peak = (*peak).max(kb);
+                let mut pss = 0;
+                for m in tree_memory(root) {
+                    let peak = peaks.entry(m.pid).or_default();
+                    *peak = (*peak).max(m.hwm_kb);
+                    pss += m.pss_kb;
                 }
+                pss_peak = pss_peak.max(pss);
                 std::thread::sleep(Duration::from_millis(1));
             }
-            peaks.values().sum::<u64>() * 1024
+            (peaks.values().sum::<u64>() * 1024, pss_peak * 1024)
         });
         TreeSampler { stop, thread }
     }
 
-    /// Stops sampling; the summed peaks in bytes.
-    fn stop(self) -> u64 {
+    /// Stops sampling; the summed VmHWM peaks and the peak summed PSS, bytes.
+    fn stop(self) -> (u64, u64) {
         self.stop.store(true, Ordering::SeqCst);
-        self.thread.join().unwrap_or(0)
+        self.thread.join().unwrap_or((0, 0))
     }
 }
 
-/// (pid, VmHWM in kB) of `root` and every descendant alive now.
-fn tree_hwm(root: libc::pid_t) -> Vec<(i32, u64)> {
+/// Memory of one process, from /proc.
+#[derive(Debug, Clone, Copy)]
+struct ProcMemory {
+    pid: i32,
+    /// Peak RSS (VmHWM), kB.
+    hwm_kb: u64,
+    /// Proportional set size now, kB.
+    pss_kb: u64,
+}
+
+/// The value of `key` (e.g. `VmHWM:`) in /proc's "key   123 kB" text.
+fn kb_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Memory of `root` and every descendant alive now (processes that are
+/// gone or are zombies are left out).
+fn tree_memory(root: libc::pid_t) -> Vec<ProcMemory> {
     let mut out = Vec::new();
     let mut todo = vec![root];
     while let Some(pid) = todo.pop() {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        if let Some(kb) = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        {
-            out.push((pid, kb));
+        if let Some(hwm_kb) = kb_field(&status, "VmHWM:") {
+            let rollup =
+                std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+            out.push(ProcMemory {
+                pid,
+                hwm_kb,
+                pss_kb: kb_field(&rollup, "Pss:").unwrap_or(0),
+            });
         }
         let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
         for task in tasks.into_iter().flatten().flatten() {
@@ -325,7 +354,7 @@ mod tests {
         assert!(l.max_rss_bytes > 0);
         assert_eq!(l.stderr, "x\n");
         assert_eq!(l.vmlab_lines().len(), 1);
-        assert_eq!(l.tree_hwm_bytes, None);
+        assert_eq!((l.tree_hwm_bytes, l.tree_pss_bytes), (None, None));
     }
 
     #[test]
@@ -333,11 +362,16 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "sleep 0.2 & sleep 0.2; wait"]);
         let l = launch_with(&mut cmd, Duration::from_secs(20), true).unwrap();
-        let own = tree_hwm(std::process::id() as i32);
-        assert!(!own.is_empty() && own[0].1 > 0, "{own:?}");
+        let own = tree_memory(std::process::id() as i32);
+        assert!(
+            !own.is_empty() && own[0].hwm_kb > 0 && own[0].pss_kb > 0,
+            "{own:?}"
+        );
         // sh and two sleeps: more than nothing, less than a gigabyte.
         let bytes = l.tree_hwm_bytes.unwrap();
         assert!(bytes > 0 && bytes < 1 << 30, "{bytes}");
+        let pss = l.tree_pss_bytes.unwrap();
+        assert!(pss > 0 && pss <= bytes, "{pss} > {bytes}");
     }
 
     #[test]

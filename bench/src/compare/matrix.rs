@@ -36,6 +36,9 @@ pub struct Plan {
     pub memory_runs: u32,
     /// Memory runs of slow backends.
     pub slow_memory_runs: u32,
+    /// Instances started at once for the per-instance memory cost (fast
+    /// backends only; below 2: not measured).
+    pub instances: u32,
     /// Pause after a backend that created a network namespace.
     pub cooldown: Duration,
 }
@@ -53,6 +56,7 @@ impl Plan {
                 slow_overhead_runs: 0,
                 memory_runs: 2,
                 slow_memory_runs: 0,
+                instances: 3,
                 cooldown: Duration::from_millis(20),
             }
         } else {
@@ -65,6 +69,7 @@ impl Plan {
                 slow_overhead_runs: 1,
                 memory_runs: 5,
                 slow_memory_runs: 1,
+                instances: 4,
                 cooldown: Duration::from_millis(50),
             }
         }
@@ -112,6 +117,8 @@ pub struct Measured {
     pub overhead: Vec<Sample>,
     /// Memory runs (no kernels, process tree sampled).
     pub memory: Vec<Sample>,
+    /// Instances that ran at once (no kernels, each tree sampled).
+    pub concurrent: Vec<Sample>,
     /// Why the backend was dropped (its first boot failed).
     pub failure: Option<String>,
     /// Later runs that failed, with why.
@@ -200,8 +207,35 @@ pub fn run(backends: &[&dyn Backend], plan: &Plan, progress: &Progress) -> Vec<M
             out[i].record(b.boot(&[], true), false);
             cool_down(*b, plan);
         }
+        if out[i].failure.is_none() && concurrent(*b, plan) {
+            progress.step(&format!("memory {} ({} at once)", b.name(), plan.instances));
+            match at_once(*b, plan.instances) {
+                Ok(samples) => out[i].concurrent = samples,
+                Err(e) => out[i].errors.push(format!("{e:#}")),
+            }
+            cool_down(*b, plan);
+        }
     }
     out
+}
+
+/// Whether `b` gets the several-at-once memory run.
+fn concurrent(b: &dyn Backend, plan: &Plan) -> bool {
+    plan.instances > 1 && b.max_runs().is_none()
+}
+
+/// Boots `n` instances of `b` at once, each process tree sampled.
+fn at_once(b: &dyn Backend, n: u32) -> anyhow::Result<Vec<Sample>> {
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..n).map(|_| s.spawn(|| b.boot(&[], true))).collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a boot thread panicked")))
+            })
+            .collect()
+    })
 }
 
 /// Steps `run` will report for `backends` (for the progress bar's length).
@@ -210,7 +244,7 @@ pub fn total_steps(backends: &[&dyn Backend], plan: &Plan) -> u64 {
         .iter()
         .map(|b| {
             let (boots, overhead, memory) = plan.counts(*b);
-            u64::from(boots + overhead + memory)
+            u64::from(boots + overhead + memory + u32::from(concurrent(*b, plan)))
         })
         .sum()
 }
@@ -223,7 +257,7 @@ fn cool_down(b: &dyn Backend, plan: &Plan) {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
+    use std::sync::Mutex;
 
     use vmlab_reports::model::BackendKind;
 
@@ -242,7 +276,7 @@ mod tests {
     /// A backend that records its boots into a shared log.
     struct Fake<'a> {
         name: &'static str,
-        log: &'a RefCell<Vec<String>>,
+        log: &'a Mutex<Vec<String>>,
         fail_first: bool,
         slow: bool,
     }
@@ -263,7 +297,10 @@ mod tests {
                 (true, false) => "boot",
                 (false, false) => "kernels",
             };
-            self.log.borrow_mut().push(format!("{} {what}", self.name));
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("{} {what}", self.name));
             if self.fail_first {
                 anyhow::bail!("{} cannot start", self.name);
             }
@@ -281,7 +318,7 @@ mod tests {
 
     #[test]
     fn rounds_interleave_and_failures_drop_a_backend() {
-        let log = RefCell::new(Vec::new());
+        let log = Mutex::new(Vec::new());
         let fake = |name, fail_first, slow| Fake {
             name,
             log: &log,
@@ -298,11 +335,12 @@ mod tests {
         let mut plan = Plan::new(2, true);
         plan.overhead_runs = 1;
         plan.memory_runs = 1;
+        plan.instances = 2;
         plan.slow_overhead_runs = 0;
         plan.slow_memory_runs = 0;
         plan.cooldown = Duration::ZERO;
         let m = run(&backends, &plan, &Progress::hidden());
-        let log = log.borrow().clone();
+        let log = log.lock().unwrap().clone();
         // Warm-up in order; "bad" fails there and never runs again.
         assert_eq!(&log[..3], ["a boot", "b boot", "bad boot"]);
         assert_eq!(log.iter().filter(|l| l.starts_with("bad")).count(), 1);
@@ -317,9 +355,14 @@ mod tests {
                 "a kernels",
                 "b kernels",
                 "a memory",
+                "a memory",
+                "a memory",
+                "b memory",
+                "b memory",
                 "b memory"
             ]
         );
+        assert_eq!(m[0].concurrent.len(), 2);
         assert_eq!(
             (m[0].boot.len(), m[0].overhead.len(), m[0].memory.len()),
             (2, 1, 1)
@@ -331,7 +374,7 @@ mod tests {
             .unwrap()
             .contains("bad cannot start"));
         assert_eq!((m[3].boot.len(), m[3].overhead.len()), (1, 0));
-        assert_eq!(total_steps(&backends, &plan), 3 * 5 + 1);
+        assert_eq!(total_steps(&backends, &plan), 3 * 6 + 1);
     }
 
     #[test]

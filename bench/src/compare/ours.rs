@@ -216,6 +216,7 @@ fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sam
             .collect(),
         max_rss_bytes: l.max_rss_bytes,
         tree_hwm_bytes: l.tree_hwm_bytes,
+        tree_pss_bytes: l.tree_pss_bytes,
     })
 }
 

@@ -56,7 +56,7 @@ pub fn measured(
         emulated: probe.emulated,
         boot,
         overhead: kernel_samples(&m.overhead),
-        memory: memory(&m.memory),
+        memory: memory(&m.memory, &m.concurrent),
         image,
     }
 }
@@ -76,23 +76,33 @@ pub fn kernel_samples(runs: &[Sample]) -> Vec<KernelSamples> {
     out
 }
 
-/// The median over the memory runs of the process tree's summed peak RSS
-/// (one instance at a time).
-pub fn memory(runs: &[Sample]) -> Option<MemorySample> {
-    let rss: Vec<f64> = runs
-        .iter()
-        .filter_map(|s| s.tree_hwm_bytes)
-        .filter(|&b| b > 0)
-        .map(|b| b as f64)
-        .collect();
-    if rss.is_empty() {
-        return None;
-    }
+/// Memory from the memory runs: the median of the process tree's summed
+/// peak RSS and of its peak summed PSS (one instance at a time), and, from
+/// `concurrent` instances started at once, their summed PSS per instance
+/// (shared pages split among the instances).
+pub fn memory(runs: &[Sample], concurrent: &[Sample]) -> Option<MemorySample> {
+    let median = |f: fn(&Sample) -> Option<u64>| {
+        let xs: Vec<f64> = runs
+            .iter()
+            .filter_map(f)
+            .filter(|&b| b > 0)
+            .map(|b| b as f64)
+            .collect();
+        (!xs.is_empty()).then(|| stats::median(&xs) as u64)
+    };
+    let rss = median(|s| s.tree_hwm_bytes)?;
+    let pss: Vec<u64> = concurrent.iter().filter_map(|s| s.tree_pss_bytes).collect();
+    let per_instance = (pss.len() > 1 && pss.len() == concurrent.len())
+        .then(|| pss.iter().sum::<u64>() / pss.len() as u64);
     Some(MemorySample {
-        rss_bytes: stats::median(&rss) as u64,
-        pss_bytes: None,
-        per_instance_bytes: None,
-        instances: 1,
+        rss_bytes: rss,
+        pss_bytes: median(|s| s.tree_pss_bytes),
+        per_instance_bytes: per_instance,
+        instances: if per_instance.is_some() {
+            pss.len() as u32
+        } else {
+            1
+        },
     })
 }
 
@@ -155,6 +165,7 @@ mod tests {
             results,
             max_rss_bytes: 0,
             tree_hwm_bytes: Some(rss),
+            tree_pss_bytes: Some(rss / 2),
         }
     }
 
@@ -178,6 +189,7 @@ mod tests {
                 sample(1, 1, vec![cpu(2.0), fork]),
                 sample(1, 1, vec![cpu(4.0)]),
             ],
+            concurrent: vec![sample(1, 2 << 20, vec![]), sample(1, 4 << 20, vec![])],
             failure: None,
             errors: vec![],
             kernel_errors: vec![],
@@ -204,7 +216,9 @@ mod tests {
         assert_eq!(r.overhead[0].kernel, "cpu");
         assert_eq!(r.overhead[0].ns_per_iter, vec![2.0, 4.0]);
         assert_eq!(r.overhead[1].kernel, "spawn/fork");
-        assert_eq!(r.memory.as_ref().unwrap().rss_bytes, 4 << 20);
+        let mem = r.memory.clone().unwrap();
+        assert_eq!((mem.rss_bytes, mem.pss_bytes), (4 << 20, Some(2 << 20)));
+        assert_eq!((mem.per_instance_bytes, mem.instances), (Some(3 << 19), 2));
         let text = summary(&[r]);
         assert!(text.lines().nth(1).unwrap().contains("0.00"), "{text}");
     }
@@ -233,6 +247,6 @@ mod tests {
         assert!(!s.available);
         let text = summary(&[r, s]);
         assert!(text.contains("skipped: runsc is not installed"), "{text}");
-        assert_eq!(memory(&[]), None);
+        assert_eq!(memory(&[], &[]), None);
     }
 }
