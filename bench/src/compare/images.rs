@@ -4,6 +4,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use vmlab_images::builder::{self, BuildOptions};
+use vmlab_images::checksum::sha256_hex;
+use vmlab_images::embedded;
 use vmlab_images::kernel::{self, Cache};
 use vmlab_images::manifest::{self, Manifest};
 use vmlab_images::sizes::{self, Size};
@@ -11,12 +13,25 @@ use vmlab_reports::model::{Artifact, ImageSize};
 
 use super::progress::spin;
 
+/// Whether the images in `m` hold the workload and guest this vmlab embeds
+/// (images built by an older vmlab would boot another workload).
+pub fn current(m: &Manifest) -> bool {
+    m.workload.sha256 == sha256_hex(embedded::WORKLOAD)
+        && m.guest.sha256 == sha256_hex(embedded::GUEST)
+}
+
 /// The manifest of `dir`, building every artifact first when there is none
-/// (with the cached guest kernel, fetched first only when `fetch_kernel`;
-/// without one, only the Linux-guest backends are skipped).
+/// or it holds another workload (with the cached guest kernel, fetched first
+/// only when `fetch_kernel`; without one, only the Linux-guest backends are
+/// skipped).
 pub fn ensure_built(dir: &Path, fetch_kernel: bool, hidden: bool) -> anyhow::Result<Manifest> {
-    if let Ok(m) = Manifest::read(dir) {
-        return Ok(m);
+    match Manifest::read(dir) {
+        Ok(m) if current(&m) => return Ok(m),
+        Ok(_) if !hidden => eprintln!(
+            "vmlab: the images in {} hold another workload build; rebuilding them",
+            dir.display()
+        ),
+        _ => {}
     }
     let what = if fetch_kernel {
         "looking for a guest kernel (cache, else a fetch)"
