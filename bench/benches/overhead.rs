@@ -16,8 +16,8 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use vmlab_bench::compare::matrix::{LINUX_KERNELS, SHARED_KERNELS};
 use vmlab_bench::compare::setup::{probed, BenchImages};
 
-/// Time budget of a kernel in one boot.
-const KERNEL_TIME: &str = "10ms";
+/// Time budget of a kernel in one boot (as in `vmlab compare --quick`).
+const KERNEL_TIME: &str = "20ms";
 
 fn args(kernel: &str) -> Vec<String> {
     vec![kernel.into(), "--time".into(), KERNEL_TIME.into()]
