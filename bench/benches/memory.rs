@@ -3,9 +3,9 @@
 //!
 //! One Criterion iteration is one boot (the same launchers as `vmlab
 //! compare`), during which the launcher's whole process tree is sampled
-//! every millisecond; the figure is the sum of each process's peak RSS
-//! (VmHWM): the VMM with the guest memory it touched, all sandbox or
-//! runtime processes, the workload.
+//! (every millisecond at first, every 20 ms after 100 ms); the figure is
+//! the sum of each process's peak RSS (VmHWM): the VMM with the guest
+//! memory it touched, all sandbox or runtime processes, the workload.
 use std::path::Path;
 use std::time::Duration;
 

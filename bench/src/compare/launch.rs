@@ -47,7 +47,7 @@ pub struct Launched {
     /// big launchers.
     pub max_rss_bytes: u64,
     /// Sum over the process tree of each process's peak RSS (VmHWM),
-    /// sampled every millisecond while it ran; when asked for.
+    /// sampled while it ran (every ms at first, then every 20 ms); when asked for.
     pub tree_hwm_bytes: Option<u64>,
     /// The largest sum over the process tree of the processes' PSS seen in
     /// one sample (shared pages divided among their sharers); when asked for.
@@ -211,6 +211,7 @@ impl TreeSampler {
         let thread = std::thread::spawn(move || {
             let mut peaks = std::collections::HashMap::<i32, u64>::new();
             let mut pss_peak = 0;
+            let started = std::time::Instant::now();
             while !flag.load(Ordering::SeqCst) {
                 let mut pss = 0;
                 for m in tree_memory(root) {
@@ -219,7 +220,7 @@ impl TreeSampler {
                     pss += m.pss_kb;
                 }
                 pss_peak = pss_peak.max(pss);
-                std::thread::sleep(Duration::from_millis(1));
+                std::thread::sleep(sample_interval(started.elapsed()));
             }
             (peaks.values().sum::<u64>() * 1024, pss_peak * 1024)
         });
@@ -230,6 +231,18 @@ impl TreeSampler {
     fn stop(self) -> (u64, u64) {
         self.stop.store(true, Ordering::SeqCst);
         self.thread.join().unwrap_or((0, 0))
+    }
+}
+
+/// How long the sampler sleeps `elapsed` into a run: every millisecond at
+/// first (short boots), then every 20 ms. Reading smaps walks the address
+/// space under the process's mmap lock; sampled every millisecond for
+/// seconds, that slows an emulated VM so much its guest kernel stalls.
+fn sample_interval(elapsed: Duration) -> Duration {
+    if elapsed < Duration::from_millis(100) {
+        Duration::from_millis(1)
+    } else {
+        Duration::from_millis(20)
     }
 }
 

@@ -53,9 +53,9 @@ impl Plan {
                 overhead_runs: runs.min(3),
                 kernel_time: "20ms".into(),
                 slow_runs: 2,
-                slow_overhead_runs: 0,
+                slow_overhead_runs: 1,
                 memory_runs: 2,
-                slow_memory_runs: 0,
+                slow_memory_runs: 1,
                 instances: 3,
                 cooldown: Duration::from_millis(20),
             }

@@ -157,14 +157,45 @@ impl Qemu {
             .arg("-initrd")
             .arg(&image.initramfs)
             .arg("-append")
-            .arg(cmdline(args));
+            .arg(self.cmdline(args));
         cmd
     }
+
+    /// The kernel command line. Under TCG the guest's TSC runs at the
+    /// host's rate, and the kernel is told so: its PIT calibration fails
+    /// now and then on a loaded host, and the boot then stalls.
+    fn cmdline(&self, args: &[String]) -> String {
+        let mut line = VM_CMDLINE.to_string();
+        if let Some(khz) = self.tcg().then(host_tsc_khz).flatten() {
+            line.push_str(&format!(" tsc_early_khz={khz}"));
+        }
+        with_args(line, args)
+    }
+}
+
+/// The host CPU's clock in kHz, from /proc/cpuinfo's `cpu MHz`.
+fn host_tsc_khz() -> Option<u64> {
+    cpu_mhz_khz(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
+}
+
+/// `cpu MHz` of /proc/cpuinfo text, in kHz.
+fn cpu_mhz_khz(cpuinfo: &str) -> Option<u64> {
+    cpuinfo
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == "cpu MHz").then(|| v.trim().parse::<f64>().ok())?
+        })
+        .map(|mhz| (mhz * 1000.0).round() as u64)
 }
 
 /// The guest kernel command line for `args`.
 pub fn cmdline(args: &[String]) -> String {
-    let mut line = VM_CMDLINE.to_string();
+    with_args(VM_CMDLINE.to_string(), args)
+}
+
+/// `line`, then `--` and the workload's arguments, if any.
+fn with_args(mut line: String, args: &[String]) -> String {
     if !args.is_empty() {
         line.push_str(" -- ");
         line.push_str(&args.join(" "));
@@ -187,7 +218,10 @@ impl Backend for Qemu {
         let mut notes =
             vec!["microvm machine, Linux guest, ready = ready line on the serial console".into()];
         if self.tcg() {
-            notes.push(format!("TCG (emulated): KVM here is {}", self.kvm.label()));
+            notes.push(format!(
+                "TCG (emulated): KVM here is {}; tsc_early_khz from the host's cpu MHz",
+                self.kvm.label()
+            ));
         }
         Ok(Probe {
             version: Some(host::version(&path).map_err(SkipReason)?),
@@ -316,7 +350,16 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         assert!(args.contains(&"microvm,accel=tcg".to_string()));
-        assert_eq!(args.last().unwrap(), &format!("{VM_CMDLINE} -- cpu"));
+        let line = args.last().unwrap();
+        assert!(
+            line.starts_with(VM_CMDLINE) && line.ends_with(" -- cpu"),
+            "{line}"
+        );
+        assert_eq!(
+            cpu_mhz_khz("model name\t: X\ncpu MHz\t\t: 2596.150\n"),
+            Some(2_596_150)
+        );
+        assert_eq!(cpu_mhz_khz(""), None);
         assert_eq!(q.max_runs(), Some(3));
         assert!(q.probe().unwrap_err().0.contains("not installed"));
     }
