@@ -249,7 +249,9 @@ fn isolation_claim(results: &Results, ratios: &[OverheadRatio]) -> Claim {
         c.vm = format!("{}: {}", r.label, fmt_ratio(r.ratio));
     }
     let mut reason = String::from(
-        "How well a boundary holds is not a timing, and vmlab runs no escape attempts, so there is no verdict. \
+        "How well a boundary holds is not a timing, so there is no verdict here. (vmlab's test suite does \
+         try a list of escapes from its own sandbox, in root and rootless mode, and requires all to fail; that checks one \
+         configuration, it does not rank containers against VMs.) \
          What differs by construction: a container's system calls reach the shared host kernel (narrowed by \
          namespaces, seccomp and capabilities); a VM's reach its own guest kernel, and only VM exits (port I/O, \
          MMIO, a few emulated devices) reach the VMM and the host's KVM. The figures show what crossing that \
