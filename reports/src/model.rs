@@ -216,6 +216,9 @@ pub struct BackendResult {
     pub memory: Option<MemorySample>,
     /// Size of what this backend ships, when it has an image.
     pub image: Option<ImageSize>,
+    /// How this backend was run and measured (flags, where ready is seen).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl BackendResult {

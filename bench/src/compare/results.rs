@@ -21,6 +21,7 @@ pub fn skipped(name: &str, kind: BackendKind, why: &SkipReason) -> BackendResult
         overhead: Vec::new(),
         memory: None,
         image: None,
+        notes: Vec::new(),
     }
 }
 
@@ -38,6 +39,7 @@ pub fn measured(
         let mut r = skipped(name, kind, &SkipReason(format!("it failed here: {f}")));
         r.version = probe.version.clone();
         r.emulated = probe.emulated;
+        r.notes = probe.notes.clone();
         return r;
     }
     let mut boot = Samples {
@@ -58,6 +60,7 @@ pub fn measured(
         overhead: kernel_samples(&m.overhead),
         memory: memory(&m.memory, &m.concurrent),
         image,
+        notes: probe.notes.clone(),
     }
 }
 

@@ -71,6 +71,7 @@ pub struct BackendRow {
     pub kind: &'static str,
     pub emulated: bool,
     pub version: String,
+    pub notes: String,
     pub origin: &'static str,
     pub n: usize,
     pub ready: String,
@@ -167,6 +168,7 @@ pub fn page(
                 kind: kind(b.kind),
                 emulated: b.emulated,
                 version: b.version.clone().unwrap_or_default(),
+                notes: b.notes.join("; "),
                 origin: match b.boot.origin {
                     crate::model::BootOrigin::Spawn => "spawn",
                     crate::model::BootOrigin::LibraryCall => "library call",
