@@ -1,4 +1,5 @@
 //! The shared frame of every chart: one row per item, a title, an x axis.
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -96,43 +97,8 @@ pub(crate) fn log_rows(
     frame: &Frame,
     draw: impl FnOnce(&mut LogChart) -> Result<(), String>,
 ) -> Result<String, ChartError> {
-    let mut buf = String::new();
-    {
-        let area = root(&mut buf, frame);
-        area.fill(&WHITE)
-            .map_err(|e| ChartError::new(frame.chart, e))?;
-        let n = frame.rows.len() as f64;
-        let mut chart = ChartBuilder::on(&area)
-            .caption(&frame.title, (FONT, 20).into_font().color(&INK))
-            .margin(12)
-            .x_label_area_size(50)
-            .y_label_area_size(frame.label_width())
-            .build_cartesian_2d(
-                (frame.x.0..frame.x.1).log_scale().base(frame.log_base),
-                -0.5..n - 0.5,
-            )
-            .map_err(|e| ChartError::new(frame.chart, e))?;
-        let xf = |v: &f64| (frame.x_fmt)(*v);
-        let yf = |v: &f64| row_label(frame, *v);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(GRID)
-            .bold_line_style(GRID)
-            .y_labels(frame.rows.len())
-            .x_labels(8)
-            .x_label_formatter(&xf)
-            .y_label_formatter(&yf)
-            .x_desc(frame.x_desc)
-            .label_style((FONT, 16).into_font().color(&INK))
-            .axis_desc_style((FONT, 15).into_font().color(&INK))
-            .draw()
-            .map_err(|e| ChartError::new(frame.chart, e))?;
-        draw(&mut chart).map_err(|e| ChartError::new(frame.chart, e))?;
-        area.present()
-            .map_err(|e| ChartError::new(frame.chart, e))?;
-    }
-    Ok(buf)
+    let x = (frame.x.0..frame.x.1).log_scale().base(frame.log_base);
+    rows(frame, x, 8, draw)
 }
 
 /// Draws a linear-x row chart; `draw` adds the data.
@@ -140,19 +106,35 @@ pub(crate) fn lin_rows(
     frame: &Frame,
     draw: impl FnOnce(&mut LinChart) -> Result<(), String>,
 ) -> Result<String, ChartError> {
+    rows(frame, frame.x.0..frame.x.1, 11, draw)
+}
+
+/// A row chart over the x axis `x` (rows on y, one per `frame.rows`).
+fn rows<X>(
+    frame: &Frame,
+    x: X,
+    x_labels: usize,
+    draw: impl FnOnce(
+        &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X::CoordDescType, RangedCoordf64>>,
+    ) -> Result<(), String>,
+) -> Result<String, ChartError>
+where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+{
+    let err = |e| ChartError::new(frame.chart, e);
     let mut buf = String::new();
     {
         let area = root(&mut buf, frame);
-        area.fill(&WHITE)
-            .map_err(|e| ChartError::new(frame.chart, e))?;
+        area.fill(&WHITE).map_err(err)?;
         let n = frame.rows.len() as f64;
         let mut chart = ChartBuilder::on(&area)
             .caption(&frame.title, (FONT, 20).into_font().color(&INK))
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(frame.label_width())
-            .build_cartesian_2d(frame.x.0..frame.x.1, -0.5..n - 0.5)
-            .map_err(|e| ChartError::new(frame.chart, e))?;
+            .build_cartesian_2d(x, -0.5..n - 0.5)
+            .map_err(err)?;
         let xf = |v: &f64| (frame.x_fmt)(*v);
         let yf = |v: &f64| row_label(frame, *v);
         chart
@@ -161,17 +143,16 @@ pub(crate) fn lin_rows(
             .light_line_style(GRID)
             .bold_line_style(GRID)
             .y_labels(frame.rows.len())
-            .x_labels(11)
+            .x_labels(x_labels)
             .x_label_formatter(&xf)
             .y_label_formatter(&yf)
             .x_desc(frame.x_desc)
             .label_style((FONT, 16).into_font().color(&INK))
             .axis_desc_style((FONT, 15).into_font().color(&INK))
             .draw()
-            .map_err(|e| ChartError::new(frame.chart, e))?;
+            .map_err(err)?;
         draw(&mut chart).map_err(|e| ChartError::new(frame.chart, e))?;
-        area.present()
-            .map_err(|e| ChartError::new(frame.chart, e))?;
+        area.present().map_err(err)?;
     }
     Ok(buf)
 }
