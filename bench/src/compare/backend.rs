@@ -134,14 +134,19 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
         to_ready_ns: l.to_ready_ns,
         to_exit_ns: l.to_exit_ns,
         phases: Vec::new(),
-        results: lines
-            .into_iter()
-            .filter(|v| v["vmlab"] == "result" || v["vmlab"] == "error")
-            .collect(),
+        results: kernel_lines(lines),
         max_rss_bytes: l.max_rss_bytes,
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
     })
+}
+
+/// The workload's per-kernel lines (results and errors) among its JSON lines.
+pub fn kernel_lines(lines: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    lines
+        .into_iter()
+        .filter(|v| v["vmlab"] == "result" || v["vmlab"] == "error")
+        .collect()
 }
 
 #[cfg(test)]

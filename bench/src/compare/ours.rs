@@ -14,7 +14,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use vmlab_reports::model::{BackendKind, KvmKind};
 
-use super::backend::{Backend, Probe, Sample, SkipReason};
+use super::backend::{kernel_lines, Backend, Probe, Sample, SkipReason};
 use super::launch::{launch_with, Launched};
 use crate::host;
 
@@ -209,11 +209,7 @@ fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sam
         to_ready_ns: Some(gap + to_ready),
         to_exit_ns: l.to_exit_ns,
         phases,
-        results: report
-            .results
-            .into_iter()
-            .filter(|v| v["vmlab"] == "result" || v["vmlab"] == "error")
-            .collect(),
+        results: kernel_lines(report.results),
         max_rss_bytes: l.max_rss_bytes,
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
