@@ -22,7 +22,9 @@
 //! - [`measure`]: the time-budget harness; [`report`]: the JSON lines;
 //! - [`platform`]: what a backend provides; [`runner`]: one run;
 //! - [`protocol`]: the ready / mark / exit events and how they travel;
-//! - [`bootinfo`]: the boot-info struct the VMM hands the bare guest.
+//! - [`bootinfo`]: the boot-info struct the VMM hands the bare guest;
+//! - [`tail`] (for the host side): a bounded byte tail for output a
+//!   workload feeds to the host.
 #![no_std]
 
 #[cfg(test)]
@@ -38,6 +40,7 @@ pub mod measure;
 pub mod platform;
 pub mod protocol;
 pub mod report;
+pub mod tail;
 pub mod runner;
 
 pub use args::{ArgsError, Spec};
