@@ -32,6 +32,9 @@ pub enum ConfigError {
     /// An argument or environment entry with a NUL byte.
     #[error("the argument or environment entry {0:?} contains a NUL byte")]
     Nul(String),
+    /// A timeout that is zero, or longer than [`MAX_TIMEOUT`].
+    #[error("the timeout {0:?} is out of range: give more than 0 and at most a day")]
+    BadTimeout(Duration),
     /// Cgroup limits asked for without a cgroup.
     #[error("resource limits need a cgroup; drop --memory/--pids/--cpus or enable the cgroup")]
     LimitsWithoutCgroup,
@@ -166,7 +169,41 @@ pub struct Limits {
     pub cpus: Option<f64>,
 }
 
+/// The longest timeout a run may have: a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// The pids limit a sandbox gets unless told otherwise.
+pub const DEFAULT_PIDS: u64 = 1024;
+
+/// The share of host memory a sandbox may use unless told otherwise: a
+/// quarter of `MemTotal`.
+pub const DEFAULT_MEMORY_SHARE: u64 = 4;
+
 impl Limits {
+    /// The default limits, so that a fork bomb or a memory hog stops inside
+    /// the sandbox: [`DEFAULT_PIDS`] tasks and `MemTotal /`
+    /// [`DEFAULT_MEMORY_SHARE`] of memory (no CPU limit), each where this
+    /// machine has the controller (an explicit limit without its controller
+    /// is an error instead). Without root no cgroup can be created unless
+    /// one was delegated, so a caller that is not root gets no default limit.
+    pub fn default_for_caller() -> Limits {
+        use crate::cgroup::{Controller, Hierarchy};
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Limits::default();
+        }
+        let Ok(hier) = Hierarchy::cached() else {
+            return Limits::default();
+        };
+        Limits {
+            memory: host_memory()
+                .map(|m| m / DEFAULT_MEMORY_SHARE)
+                .filter(|_| hier.has(Controller::Memory)),
+            pids: Some(DEFAULT_PIDS).filter(|_| hier.has(Controller::Pids)),
+            cpus: None,
+        }
+    }
+
     /// Whether any limit is set.
     pub fn any(&self) -> bool {
         self.memory.is_some() || self.pids.is_some() || self.cpus.is_some()
@@ -218,15 +255,22 @@ pub struct Config {
     pub no_new_privs: bool,
     /// Apply [`crate::plan::rlimits`].
     pub rlimits: bool,
+    /// A session of its own (`setsid`): no controlling terminal, so no
+    /// way to type into the caller's (`TIOCSTI`). Otherwise the workload
+    /// gets a process group of its own, which is killed when it exits.
+    pub new_session: bool,
     /// Kill the workload after this long.
     pub timeout: Duration,
 }
 
 impl Config {
-    /// A sandbox with everything on except the user namespace: pid, mount,
-    /// uts, ipc, cgroup and an empty net namespace, a read-only rootfs with
-    /// `/sys` read-only and a tmpfs on `/tmp`, a cgroup, seccomp, reduced
-    /// capabilities, `no_new_privs`, rlimits.
+    /// A sandbox with everything on: a user namespace (root inside is an
+    /// unprivileged id outside, see [`UserNs::rootless`]), pid, mount, uts,
+    /// ipc, cgroup and an empty net namespace, a read-only `nosuid,nodev`
+    /// rootfs with `/sys` read-only and a tmpfs on `/tmp`, a session of its
+    /// own, a cgroup with the default limits ([`Limits::default_for_caller`]),
+    /// seccomp, reduced capabilities, `no_new_privs`, rlimits. Real root on
+    /// the host (no user namespace) only when `ns.user` is set to `None`.
     pub fn sandbox(rootfs: impl Into<PathBuf>) -> Config {
         Config {
             root: Root::Dir {
@@ -236,16 +280,20 @@ impl Config {
             entry: PathBuf::from("/init"),
             args: Vec::new(),
             env: Vec::new(),
-            ns: Namespaces::all(),
+            ns: Namespaces {
+                user: Some(UserNs::rootless()),
+                ..Namespaces::all()
+            },
             hostname: "vmlab".into(),
             sys: SysMount::ReadOnly,
             tmp: true,
             cgroup: true,
-            limits: Limits::default(),
+            limits: Limits::default_for_caller(),
             seccomp: true,
             drop_caps: true,
             no_new_privs: true,
             rlimits: true,
+            new_session: true,
             timeout: Duration::from_secs(30),
         }
     }
@@ -267,6 +315,7 @@ impl Config {
             drop_caps: false,
             no_new_privs: false,
             rlimits: false,
+            new_session: false,
             timeout: Duration::from_secs(30),
         }
     }
@@ -312,6 +361,9 @@ impl Config {
                 return Err(ConfigError::BadCpus(c));
             }
         }
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Err(ConfigError::BadTimeout(self.timeout));
+        }
         if self.limits.any() && !self.cgroup {
             return Err(ConfigError::LimitsWithoutCgroup);
         }
@@ -326,6 +378,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `MemTotal` of this host in bytes.
+pub fn host_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// Parses a size like `64M`, `1G`, `512k` or plain bytes.
@@ -378,6 +438,11 @@ mod tests {
         c.limits.cpus = Some(-1.0);
         assert!(matches!(c.validate(), Err(ConfigError::BadCpus(_))));
         c.limits.cpus = Some(1.0);
+        c.timeout = Duration::from_secs(18_446_744_074);
+        assert!(matches!(c.validate(), Err(ConfigError::BadTimeout(_))));
+        c.timeout = Duration::ZERO;
+        assert!(matches!(c.validate(), Err(ConfigError::BadTimeout(_))));
+        c.timeout = MAX_TIMEOUT;
         c.cgroup = false;
         assert!(matches!(
             c.validate(),

@@ -27,10 +27,10 @@ pub enum LaunchError {
     #[error("cannot create the pipes to the workload")]
     Pipe(#[source] Errno),
     /// The kernel refused to create a user namespace.
-    #[error("user namespaces are not permitted here (check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and AppArmor's kernel.apparmor_restrict_unprivileged_userns); run as root without --rootless")]
+    #[error("user namespaces are not permitted here (check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and AppArmor's kernel.apparmor_restrict_unprivileged_userns); as root, a sandbox without a user namespace runs the workload as real root on the host")]
     UserNsDenied(#[source] Errno),
     /// Namespaces without a user namespace need root.
-    #[error("creating namespaces needs root; run as root or use --rootless (a user namespace)")]
+    #[error("creating namespaces without a user namespace needs root; keep the user namespace or run as root")]
     NeedRoot(#[source] Errno),
     /// `clone3` failed.
     #[error("cannot create the sandbox process (clone3)")]
@@ -85,8 +85,11 @@ pub struct Outcome {
     pub oom_killed: bool,
     /// The cgroup mode used, if any.
     pub cgroup_mode: Option<Mode>,
-    /// Ran in a user namespace.
-    pub rootless: bool,
+    /// Ran in a user namespace (root inside, an unprivileged id outside);
+    /// `false`: real root on the host.
+    pub user_ns: bool,
+    /// What the bounded output and event buffers did not keep.
+    pub dropped: monitor::Dropped,
     /// The child's pid on the host.
     pub pid: i32,
 }
@@ -123,6 +126,20 @@ fn hint(f: Failure, rootless: bool) -> &'static str {
         }
         (Step::MountSys, Errno::EPERM) if rootless => {
             " (sysfs in a user namespace needs a network namespace: use --net none or loopback)"
+        }
+        (
+            Step::MountProc | Step::MountDev | Step::MountSys | Step::MountTmp,
+            Errno::ELOOP | Errno::ENOTDIR,
+        ) => " (its mount point in the rootfs is a symbolic link or not a directory: mount points must be real directories)",
+        (_, Errno::ENOSYS) => {
+            " (the sandbox needs Linux 5.12 or later: openat2, open_tree, fsmount, mount_setattr)"
+        }
+        (Step::BindRootfs, Errno::EACCES) => {
+            " (a mount point (proc, dev, sys, tmp) is missing in the rootfs and cannot be created there)"
+        }
+        (Step::MaskPaths, _) => " (a masked or read-only path under /proc or /sys could not be covered; the sandbox does not start without every mask)",
+        (Step::VerifyMounts, Errno::EXDEV) => {
+            " (a mount is not where it was made: the root filesystem changed during setup)"
         }
         (Step::Exec, Errno::ENOENT) => " (the entry or its interpreter is missing in the rootfs)",
         (Step::Exec, Errno::EACCES) => {
@@ -379,6 +396,11 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
         },
         config.timeout,
         cancel,
+        if config.ns.pid {
+            monitor::Kill::Pid
+        } else {
+            monitor::Kill::Group
+        },
     );
     let rel = |t: u64| t.saturating_sub(start);
     let ready = watched
@@ -416,7 +438,8 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
         usage,
         oom_killed,
         cgroup_mode,
-        rootless,
+        user_ns: rootless,
+        dropped: watched.dropped,
         pid: child.pid,
     })
 }

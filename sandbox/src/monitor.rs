@@ -9,6 +9,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use vmlab_workload::protocol::Event;
+use vmlab_workload::tail::Tail;
 
 use crate::clone::Child;
 use crate::sys::monotonic_ns;
@@ -46,14 +47,16 @@ pub enum Stop {
 /// What watching collected. Times are `CLOCK_MONOTONIC` ns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Watched {
-    /// Protocol events and when each arrived.
+    /// Protocol events and when each arrived (the first [`MAX_EVENTS`]).
     pub events: Vec<(Event, u64)>,
-    /// Protocol words that decode to no event.
+    /// Protocol words that decode to no event (the first [`MAX_EVENTS`]).
     pub bad_words: Vec<u32>,
-    /// Everything the workload wrote to stdout.
+    /// The last [`OUTPUT_CAP`] bytes the workload wrote to stdout.
     pub stdout: Vec<u8>,
-    /// Everything it wrote to stderr.
+    /// The last [`OUTPUT_CAP`] bytes it wrote to stderr.
     pub stderr: Vec<u8>,
+    /// What was not kept.
+    pub dropped: Dropped,
     /// The exit status.
     pub status: ExitStatus,
     /// When the exit was reaped.
@@ -61,6 +64,34 @@ pub struct Watched {
     /// Why watching stopped.
     pub stop: Stop,
 }
+
+/// What a bounded buffer did not keep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// stdout bytes before the kept tail.
+    pub stdout_bytes: u64,
+    /// stderr bytes before the kept tail.
+    pub stderr_bytes: u64,
+    /// Protocol events (and bad words) after the first [`MAX_EVENTS`].
+    pub events: u64,
+}
+
+impl Dropped {
+    /// Whether anything was dropped.
+    pub fn any(&self) -> bool {
+        self.stdout_bytes + self.stderr_bytes + self.events > 0
+    }
+}
+
+/// The most stdout (and, separately, stderr) kept: the last 1 MiB.
+pub const OUTPUT_CAP: usize = vmlab_workload::tail::DEFAULT_CAP;
+
+/// The most protocol events (and bad words) kept.
+pub const MAX_EVENTS: usize = 65_536;
+
+/// How long the pipes are drained after the workload is gone: writers
+/// left then (a daemon outside its process group) are not waited for.
+pub const DRAIN: Duration = Duration::from_millis(100);
 
 /// The parent's ends of the workload's pipes.
 #[derive(Debug)]
@@ -73,35 +104,59 @@ pub struct Pipes {
     pub stderr: OwnedFd,
 }
 
-fn read_some(fd: BorrowedFd<'_>, out: &mut Vec<u8>) -> Result<usize, Errno> {
-    let mut buf = [0u8; 16384];
+type Ring = Tail<Box<[u8]>>;
+
+fn ring() -> Ring {
+    Tail::new(vec![0u8; OUTPUT_CAP].into_boxed_slice())
+}
+
+fn kept(t: &Ring) -> Vec<u8> {
+    t.chunks().concat()
+}
+
+/// Reads what is there into `buf`; `Ok(0)` is EOF.
+fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     loop {
-        match nix::unistd::read(fd, &mut buf) {
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                return Ok(n);
-            }
+        match nix::unistd::read(fd, buf) {
+            Ok(n) => return Ok(n),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }
     }
 }
 
+/// How a watched workload is killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kill {
+    /// PID 1 of its own pid namespace: killing it kills everything inside.
+    Pid,
+    /// A plain process in a process group of its own: the group is killed,
+    /// on timeout and cancel and also once the workload itself exited.
+    Group,
+}
+
 /// Watches `child` until it exits, `timeout` passes or `cancel` becomes
 /// readable (one byte: the signal number). On timeout or cancel the child
-/// gets `SIGKILL` (as PID 1 of its namespace, everything inside dies with it).
+/// gets `SIGKILL` (as PID 1 of its namespace, everything inside dies with
+/// it; see [`Kill`]). Output is kept in bounded tails and the pipes are
+/// drained for at most [`DRAIN`] after the exit, so neither a flood nor a
+/// writer that outlives the workload holds the caller; `cancel` is heard
+/// until the end.
 pub fn watch(
     child: &Child,
     pipes: Pipes,
     timeout: Duration,
     cancel: Option<BorrowedFd<'_>>,
+    how: Kill,
 ) -> Watched {
-    let deadline = monotonic_ns().saturating_add(timeout.as_nanos() as u64);
+    let deadline = monotonic_ns().saturating_add(timeout.as_nanos().min(u64::MAX as u128) as u64);
+    let mut drain_until = u64::MAX;
     let mut proto_buf: Vec<u8> = Vec::new();
     let mut events = Vec::new();
     let mut bad_words = Vec::new();
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
+    let mut dropped = Dropped::default();
+    let mut out = [ring(), ring()];
+    let mut buf = vec![0u8; 16384];
     let mut open = [true, true, true];
     let mut stop = Stop::Exited;
     let mut exited = false;
@@ -110,20 +165,26 @@ pub fn watch(
         pipes.stdout.as_fd(),
         pipes.stderr.as_fd(),
     ];
+    let kill_all = |child: &Child| match how {
+        Kill::Pid => kill(child),
+        Kill::Group => kill_group(child),
+    };
     // Until the child is gone, and then until its pipes are drained (each
-    // write end closes with the last process holding it).
+    // write end closes with the last process holding it) or DRAIN is over.
     while open.iter().any(|o| *o) {
         let now = monotonic_ns();
-        let wait_ms = if exited {
-            // The workload is dead; writers may only be its descendants
-            // outside a pid namespace. Drain what is there, briefly.
-            10
+        let until = if exited {
+            drain_until.min(deadline)
         } else {
             deadline
-                .saturating_sub(now)
-                .div_ceil(1_000_000)
-                .min(i32::MAX as u64) as i32
         };
+        if exited && now >= until {
+            break;
+        }
+        let wait_ms = until
+            .saturating_sub(now)
+            .div_ceil(1_000_000)
+            .min(i32::MAX as u64) as i32;
         let mut pfds: Vec<PollFd> = Vec::with_capacity(5);
         let mut which = Vec::with_capacity(5);
         for (i, fd) in fds.iter().enumerate() {
@@ -135,10 +196,10 @@ pub fn watch(
         if !exited {
             pfds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
             which.push(3);
-            if let Some(c) = cancel {
-                pfds.push(PollFd::new(c, PollFlags::POLLIN));
-                which.push(4);
-            }
+        }
+        if let Some(c) = cancel {
+            pfds.push(PollFd::new(c, PollFlags::POLLIN));
+            which.push(4);
         }
         let n = match nix::poll::poll(
             &mut pfds,
@@ -150,13 +211,11 @@ pub fn watch(
         };
         let arrived = monotonic_ns();
         if n == 0 {
-            if exited {
-                break;
-            }
-            if arrived >= deadline {
+            if !exited && arrived >= deadline {
                 stop = Stop::TimedOut;
-                kill(child);
+                kill_all(child);
                 exited = true;
+                drain_until = arrived.saturating_add(DRAIN.as_nanos() as u64);
             }
             continue;
         }
@@ -169,45 +228,70 @@ pub fn watch(
             }
             match i {
                 0 => {
-                    if matches!(read_some(fds[0], &mut proto_buf), Ok(0) | Err(_)) {
-                        open[0] = false;
+                    match read_some(fds[0], &mut buf) {
+                        Ok(0) | Err(_) => open[0] = false,
+                        Ok(n) => proto_buf.extend_from_slice(&buf[..n]),
                     }
                     let whole = proto_buf.len() / 4 * 4;
                     for w in proto_buf[..whole].chunks_exact(4) {
                         let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                        match Event::decode(word) {
-                            Some(e) => events.push((e, arrived)),
-                            None => bad_words.push(word),
+                        let kept = match Event::decode(word) {
+                            Some(e) if events.len() < MAX_EVENTS => {
+                                events.push((e, arrived));
+                                true
+                            }
+                            None if bad_words.len() < MAX_EVENTS => {
+                                bad_words.push(word);
+                                true
+                            }
+                            _ => false,
+                        };
+                        if !kept {
+                            dropped.events += 1;
                         }
                     }
                     proto_buf.drain(..whole);
                 }
-                1 | 2 => {
-                    let out = if i == 1 { &mut stdout } else { &mut stderr };
-                    if matches!(read_some(fds[i], out), Ok(0) | Err(_)) {
-                        open[i] = false;
+                1 | 2 => match read_some(fds[i], &mut buf) {
+                    Ok(0) | Err(_) => open[i] = false,
+                    Ok(n) => out[i - 1].push(&buf[..n]),
+                },
+                3 => {
+                    exited = true;
+                    drain_until = arrived.saturating_add(DRAIN.as_nanos() as u64);
+                    // A plain process's own group goes with it.
+                    if how == Kill::Group {
+                        kill_group(child);
                     }
                 }
-                3 => exited = true,
                 _ => {
-                    let mut b = Vec::new();
+                    let mut b = [0u8; 1];
                     if let Some(c) = cancel {
                         let _ = read_some(c, &mut b);
                     }
-                    stop =
-                        Stop::Interrupted(b.first().copied().unwrap_or(libc::SIGTERM as u8) as i32);
-                    kill(child);
+                    let sig = if b[0] == 0 {
+                        libc::SIGTERM
+                    } else {
+                        b[0] as i32
+                    };
+                    stop = Stop::Interrupted(sig);
+                    kill_all(child);
                     exited = true;
+                    // Torn down at once: nothing more is read.
+                    drain_until = arrived;
                 }
             }
         }
     }
     let (status, reaped_at) = reap(child);
+    dropped.stdout_bytes = out[0].dropped();
+    dropped.stderr_bytes = out[1].dropped();
     Watched {
         events,
         bad_words,
-        stdout,
-        stderr,
+        stdout: kept(&out[0]),
+        stderr: kept(&out[1]),
+        dropped,
         status,
         reaped_at,
         stop,
@@ -226,6 +310,13 @@ pub fn kill(child: &Child) {
             0,
         )
     };
+}
+
+/// Sends `SIGKILL` to the child's process group (its pgid is its pid; the
+/// child is not reaped yet, so the id cannot have been reused).
+fn kill_group(child: &Child) {
+    kill(child);
+    let _ = nix::sys::signal::killpg(Pid::from_raw(child.pid), nix::sys::signal::Signal::SIGKILL);
 }
 
 /// Waits for the child's exit; returns its status and when it was reaped.

@@ -4,12 +4,13 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use nix::mount::MsFlags;
-
 use crate::capability::CapPlan;
 use crate::config::{Config, ConfigError, Net, Root, SysMount};
 use crate::seccomp::{self, SeccompError};
-use crate::step::{ChildFds, Exec, Op, Plan, RootPlan};
+use crate::step::{
+    ChildFds, DevPlan, Exec, Mask, MaskKind, NewMount, Plan, RootPlan, Under, MAX_DEV_NODES,
+};
+use crate::sys::{attr, FsSpec};
 
 /// A plan could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +23,9 @@ pub enum PlanError {
     Seccomp(#[from] SeccompError),
 }
 
-/// Host device nodes bound into `/dev`.
-pub const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+/// Host device nodes bound into `/dev`. Not `tty`: the caller's terminal
+/// stays outside (the workload also gets a session of its own).
+pub const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom"];
 
 /// OCI default masked paths.
 pub const MASKED: &[&str] = &[
@@ -77,170 +79,144 @@ fn path(p: &Path) -> Result<CString, ConfigError> {
     cstr(p.as_os_str().as_bytes())
 }
 
-fn mount(
-    src: &str,
-    target: CString,
-    fstype: Option<&str>,
-    flags: MsFlags,
-    data: Option<&str>,
-) -> Result<Op, ConfigError> {
-    Ok(Op::Mount {
-        src: Some(cstr(src)?),
-        target,
-        fstype: fstype.map(cstr).transpose()?,
-        flags,
-        data: data.map(cstr).transpose()?,
+fn fs(fstype: &str, options: &[(&str, Option<&str>)], attrs: u64) -> Result<FsSpec, ConfigError> {
+    Ok(FsSpec {
+        fstype: cstr(fstype)?,
+        options: options
+            .iter()
+            .map(|(k, v)| Ok((cstr(k)?, v.map(cstr).transpose()?)))
+            .collect::<Result<_, ConfigError>>()?,
+        attrs,
     })
 }
 
-/// The `/proc`, `/dev`, `/sys` and mask operations for a rootfs at `dir`.
+fn new_mount(name: &str, fs: FsSpec, magic: i64) -> Result<NewMount, ConfigError> {
+    Ok(NewMount {
+        name: cstr(name)?,
+        fs,
+        magic,
+    })
+}
+
+/// The mounts, device nodes and masks for a rootfs at `dir`.
 fn root_plan(
     dir: &Path,
     readonly: bool,
     sys: SysMount,
     tmp: bool,
 ) -> Result<RootPlan, ConfigError> {
-    let under = |rel: &str| path(&dir.join(rel));
-    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let proc = vec![
-        Op::Mkdir(under("proc")?, 0o555),
-        mount(
-            "proc",
-            under("proc")?,
-            Some("proc"),
-            nosuid_nodev_noexec,
-            None,
-        )?,
-    ];
-    let mut dev = vec![
-        Op::Mkdir(under("dev")?, 0o755),
-        mount(
-            "tmpfs",
-            under("dev")?,
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-            Some("mode=755,size=65536k"),
-        )?,
-    ];
-    for node in DEV_NODES {
-        let target = under(&format!("dev/{node}"))?;
-        dev.push(Op::Touch(target.clone()));
-        dev.push(mount(
-            &format!("/dev/{node}"),
-            target,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        )?);
+    let hardened = attr::NOSUID | attr::NODEV | attr::NOEXEC;
+    let size = Some("65536k");
+    let proc = new_mount("proc", fs("proc", &[], hardened)?, libc::PROC_SUPER_MAGIC)?;
+    let mut nodes = Vec::new();
+    for node in DEV_NODES.iter().take(MAX_DEV_NODES) {
+        nodes.push((cstr(format!("/dev/{node}"))?, cstr(node)?));
     }
-    dev.extend([
-        Op::Mkdir(under("dev/pts")?, 0o755),
-        mount(
-            "devpts",
-            under("dev/pts")?,
-            Some("devpts"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=0620"),
-        )?,
-        Op::Symlink(cstr("pts/ptmx")?, under("dev/ptmx")?),
-        Op::Mkdir(under("dev/shm")?, 0o1777),
-        mount(
-            "shm",
-            under("dev/shm")?,
-            Some("tmpfs"),
-            nosuid_nodev_noexec,
-            Some("mode=1777,size=65536k"),
-        )?,
-    ]);
+    let mut links = vec![(cstr("pts/ptmx")?, cstr("ptmx")?)];
     for (name, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        dev.push(Op::Symlink(cstr(target)?, under(&format!("dev/{name}"))?));
+        links.push((cstr(target)?, cstr(name)?));
     }
-    let sys_ops = match sys {
-        SysMount::Absent => Vec::new(),
-        SysMount::ReadOnly => vec![
-            Op::Mkdir(under("sys")?, 0o555),
-            mount(
-                "sysfs",
-                under("sys")?,
-                Some("sysfs"),
-                MsFlags::MS_RDONLY | nosuid_nodev_noexec,
-                None,
+    let dev = DevPlan {
+        // nodev: the only device nodes that open are the host's, bound in
+        // as mounts of their own.
+        mount: new_mount(
+            "dev",
+            fs("tmpfs", &[("mode", Some("755")), ("size", size)], hardened)?,
+            libc::TMPFS_MAGIC,
+        )?,
+        nodes,
+        pts: new_mount(
+            "pts",
+            fs(
+                "devpts",
+                &[
+                    ("newinstance", None),
+                    ("ptmxmode", Some("0666")),
+                    ("mode", Some("0620")),
+                ],
+                attr::NOSUID | attr::NOEXEC,
             )?,
-        ],
+            libc::DEVPTS_SUPER_MAGIC,
+        )?,
+        shm: new_mount(
+            "shm",
+            fs("tmpfs", &[("mode", Some("1777")), ("size", size)], hardened)?,
+            libc::TMPFS_MAGIC,
+        )?,
+        links,
     };
-    let tmp_ops = if tmp {
-        vec![
-            Op::Mkdir(under("tmp")?, 0o1777),
-            mount(
+    let sys_mount = match sys {
+        SysMount::Absent => None,
+        SysMount::ReadOnly => Some(new_mount(
+            "sys",
+            fs("sysfs", &[], attr::RDONLY | hardened)?,
+            libc::SYSFS_MAGIC,
+        )?),
+    };
+    let tmp_mount = if tmp {
+        Some(new_mount(
+            "tmp",
+            fs(
                 "tmpfs",
-                under("tmp")?,
-                Some("tmpfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                Some("mode=1777,size=65536k"),
+                &[("mode", Some("1777")), ("size", size)],
+                attr::NOSUID | attr::NODEV,
             )?,
-        ]
+            libc::TMPFS_MAGIC,
+        )?)
     } else {
-        Vec::new()
+        None
     };
     let mut masks = Vec::new();
+    let under = |p: &str| -> Option<(Under, String)> {
+        if let Some(rest) = p.strip_prefix("/proc/") {
+            Some((Under::Proc, rest.to_string()))
+        } else {
+            p.strip_prefix("/sys/")
+                .map(|rest| (Under::Sys, rest.to_string()))
+        }
+    };
     for p in MASKED {
         if sys == SysMount::Absent && p.starts_with("/sys/") {
             continue;
         }
         // The same kernel serves /proc and /sys inside: skip what the host
-        // does not have.
-        if let Ok(m) = Path::new(p).symlink_metadata() {
-            masks.push(Op::Mask(cstr(p)?, m.is_dir()));
+        // does not have; inside, a mask that cannot be applied is an error.
+        if let (Ok(m), Some((under, rest))) = (Path::new(p).symlink_metadata(), under(p)) {
+            masks.push(Mask {
+                under,
+                path: cstr(rest)?,
+                kind: MaskKind::Hide { dir: m.is_dir() },
+            });
         }
     }
     for p in READONLY {
-        if Path::new(p).symlink_metadata().is_ok() {
-            masks.push(Op::ReadOnly(cstr(p)?));
+        if let (Ok(_), Some((under, rest))) = (Path::new(p).symlink_metadata(), under(p)) {
+            masks.push(Mask {
+                under,
+                path: cstr(rest)?,
+                kind: MaskKind::ReadOnly,
+            });
         }
     }
-    let readonly = if readonly {
-        Some(MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(dir))
-    } else {
-        None
-    };
+    let mut attrs = attr::NOSUID | attr::NODEV;
+    if readonly {
+        attrs |= attr::RDONLY;
+    }
     Ok(RootPlan {
         dir: path(dir)?,
+        attrs,
         proc,
         dev,
-        sys: sys_ops,
-        tmp: tmp_ops,
+        sys: sys_mount,
+        tmp: tmp_mount,
         masks,
-        readonly,
+        empty: fs("tmpfs", &[("size", Some("4k"))], attr::RDONLY | hardened)?,
     })
-}
-
-/// The flags of the mount holding `dir` that a user namespace may not clear
-/// on a bind remount.
-fn locked_flags(dir: &Path) -> MsFlags {
-    let Ok(st) = nix::sys::statvfs::statvfs(dir) else {
-        return MsFlags::empty();
-    };
-    use nix::sys::statvfs::FsFlags;
-    let f = st.flags();
-    let mut m = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(fs) {
-            m |= ms;
-        }
-    }
-    m
 }
 
 /// The seccomp program, compiled once per process.
@@ -329,6 +305,8 @@ pub fn build(
             None
         },
         loopback: config.ns.net == Net::Loopback,
+        new_session: config.new_session,
+        own_group: !config.new_session,
         rlimits: if config.rlimits {
             rlimits()
         } else {

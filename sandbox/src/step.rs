@@ -10,9 +10,18 @@
 //! 2. `set_ids`: become root of the user namespace (rootless only);
 //! 3. `die_with_parent`: `PR_SET_PDEATHSIG` (after the id change, which clears it);
 //! 4. `make_private`: no mount event propagates back to the host;
-//! 5. `bind_rootfs`: the rootfs bound onto itself (a mount point for `pivot_root`);
+//! 5. `bind_rootfs`: the host's device nodes cloned (`open_tree`), the
+//!    rootfs's missing mount points created, then the rootfs cloned with
+//!    its submounts, made `nosuid,nodev` (and read-only) throughout
+//!    (`mount_setattr`) and attached onto itself (a mount point for
+//!    `pivot_root`);
 //! 6. `mount_proc`, `mount_dev`, `mount_sys`, `mount_tmp`: `/proc`, a
-//!    minimal `/dev`, `/sys` read-only, a tmpfs on `/tmp`;
+//!    minimal `/dev`, `/sys` read-only, a tmpfs on `/tmp`. Each mount point
+//!    is opened beneath the rootfs mount without following any link
+//!    (`openat2`), and each filesystem is made detached (`fsopen`,
+//!    `fsmount`) and attached through the fds (`move_mount`): no path is
+//!    resolved twice, so a symlinked or swapped mount point cannot steer a
+//!    mount out of place;
 //! 7. `wait_cgroup`, `join_cgroup` (cgroup v1): the child moves itself by
 //!    writing `0` to each controller's `tasks` file (owned by its user when
 //!    rootless). Moving the calling thread skips the global thread-group
@@ -21,14 +30,18 @@
 //!    is born in its cgroup); then `unshare_cgroup`, a cgroup namespace
 //!    rooted at the new cgroup;
 //! 8. `pivot_root`: `pivot_root(".", ".")`, then `detach_old_root`;
-//! 9. `mask_paths`: OCI masked and read-only paths under `/proc` and `/sys`;
-//! 10. `readonly_root`: the rootfs remounted read-only (keeping locked flags);
-//! 11. `set_hostname`, `loopback_up`, `rlimits`;
+//! 9. `mask_paths`: OCI masked and read-only paths under `/proc` and `/sys`,
+//!    each resolved beneath our own proc or sysfs mount; one that cannot be
+//!    applied fails the start;
+//! 10. `verify_mounts`: `/`, `/proc`, `/dev`, `/sys` and `/tmp` are exactly
+//!     the mounts made above (mount id) of the filesystem meant (`statfs`);
+//! 11. `set_hostname`, `loopback_up`, `rlimits`, `session` (`setsid`: no
+//!     controlling terminal; a plain process gets a process group of its own);
 //! 12. `stdio`: the pipes become fds 0-3, every other fd close-on-exec;
 //! 13. `drop_caps`, `no_new_privs`, `seccomp`: last, so setup keeps its power;
 //! 14. `exec`: the status record (with each step's end time) goes to the
 //!     parent, then `execve`.
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
 use std::os::fd::RawFd;
 
 use nix::errno::Errno;
@@ -36,7 +49,7 @@ use nix::mount::MsFlags;
 
 use crate::capability::CapPlan;
 use crate::config::UserNs;
-use crate::sys::Sys;
+use crate::sys::{attr, FsSpec, Sys};
 
 /// One named setup step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,14 +91,16 @@ pub enum Step {
     DetachOldRoot,
     /// Child: masked and read-only paths applied.
     MaskPaths,
-    /// Child: rootfs remounted read-only.
-    ReadonlyRoot,
+    /// Child: every mount checked to be where it was made.
+    VerifyMounts,
     /// Child: hostname set.
     SetHostname,
     /// Child: `lo` up.
     LoopbackUp,
     /// Child: rlimits set.
     Rlimits,
+    /// Child: a session of its own (or, for a plain process, a process group).
+    Session,
     /// Child: fds 0-3 in place.
     Stdio,
     /// Child: capabilities reduced.
@@ -100,7 +115,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 27] = [
+    pub const ALL: [Step; 28] = [
         Step::IdMaps,
         Step::Release,
         Step::ReleaseCgroup,
@@ -119,10 +134,11 @@ impl Step {
         Step::PivotRoot,
         Step::DetachOldRoot,
         Step::MaskPaths,
-        Step::ReadonlyRoot,
+        Step::VerifyMounts,
         Step::SetHostname,
         Step::LoopbackUp,
         Step::Rlimits,
+        Step::Session,
         Step::Stdio,
         Step::DropCaps,
         Step::NoNewPrivs,
@@ -154,10 +170,11 @@ impl Step {
             Step::PivotRoot => "pivot_root",
             Step::DetachOldRoot => "detach_old_root",
             Step::MaskPaths => "mask_paths",
-            Step::ReadonlyRoot => "readonly_root",
+            Step::VerifyMounts => "verify_mounts",
             Step::SetHostname => "set_hostname",
             Step::LoopbackUp => "loopback_up",
             Step::Rlimits => "rlimits",
+            Step::Session => "session",
             Step::Stdio => "stdio",
             Step::DropCaps => "drop_caps",
             Step::NoNewPrivs => "no_new_privs",
@@ -184,52 +201,110 @@ fn at(step: Step) -> impl Fn(Errno) -> Failure {
     move |errno| Failure { step, errno }
 }
 
-/// One filesystem operation, its arguments prepared by the parent.
+/// A filesystem to mount on a directory of a mount we hold an fd of.
 #[derive(Debug)]
-pub enum Op {
-    /// `mkdir`, existing is fine.
-    Mkdir(CString, u32),
-    /// Create an empty file to bind onto.
-    Touch(CString),
-    /// `symlink(target, link)`.
-    Symlink(CString, CString),
-    /// `mount(2)`.
-    Mount {
-        /// Source.
-        src: Option<CString>,
-        /// Mount point.
-        target: CString,
-        /// Filesystem type.
-        fstype: Option<CString>,
-        /// Flags.
-        flags: MsFlags,
-        /// Options.
-        data: Option<CString>,
-    },
-    /// Hide a path: bind `/dev/null` over a file, or a read-only tmpfs over a
-    /// directory (`dir`: what the host's path is); a missing path is skipped.
-    Mask(CString, bool),
-    /// Make a path read-only by binding it onto itself; missing is skipped.
-    ReadOnly(CString),
+pub struct NewMount {
+    /// The mount point: one path component (`proc`), opened beneath the
+    /// parent mount without following links.
+    pub name: CString,
+    /// What to mount there.
+    pub fs: FsSpec,
+    /// Its `statfs` magic, checked once the root is pivoted.
+    pub magic: i64,
 }
 
-/// What the child does with a root filesystem.
+/// Which of our mounts a mask lies in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Under {
+    /// Our `/proc`.
+    Proc,
+    /// Our `/sys`.
+    Sys,
+}
+
+/// What a mask does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskKind {
+    /// Hide a file (our `/dev/null` bound over it) or a directory (an empty
+    /// read-only tmpfs over it).
+    Hide {
+        /// The path is a directory.
+        dir: bool,
+    },
+    /// Bind the path onto itself, read-only.
+    ReadOnly,
+}
+
+/// One masked or read-only path. A mask that cannot be applied fails the
+/// start; it is never skipped.
+#[derive(Debug)]
+pub struct Mask {
+    /// The mount it lies in.
+    pub under: Under,
+    /// Its path inside that mount (`kcore`, `devices/virtual/powercap`).
+    pub path: CString,
+    /// What to do.
+    pub kind: MaskKind,
+}
+
+/// The most host device nodes `/dev` may hold (the child keeps their fds
+/// in a fixed array).
+pub const MAX_DEV_NODES: usize = 8;
+
+/// Our `/dev`: a tmpfs holding only what we put there.
+#[derive(Debug)]
+pub struct DevPlan {
+    /// The tmpfs.
+    pub mount: NewMount,
+    /// Host device nodes bound in: `(host path, name in /dev)`.
+    pub nodes: Vec<(CString, CString)>,
+    /// `/dev/pts`: a devpts instance of our own.
+    pub pts: NewMount,
+    /// `/dev/shm`.
+    pub shm: NewMount,
+    /// `(target, name)` symbolic links (`ptmx`, `fd`, `stdin`, ...).
+    pub links: Vec<(CString, CString)>,
+}
+
+/// What the child does with a root filesystem. Every path inside it is
+/// resolved beneath a mount fd without following links (`openat2`) and
+/// every filesystem is attached through fds (the new mount API), so a
+/// hostile rootfs (a symlinked mount point, a directory swapped during
+/// setup) cannot steer a mount elsewhere; after the pivot each mount is
+/// checked to be the one we made.
 #[derive(Debug)]
 pub struct RootPlan {
     /// The rootfs directory (host path).
     pub dir: CString,
+    /// `MOUNT_ATTR_*` set on the rootfs and every mount below it
+    /// (`nosuid`, `nodev`, and `rdonly` when read-only).
+    pub attrs: u64,
     /// `/proc`.
-    pub proc: Vec<Op>,
+    pub proc: NewMount,
     /// `/dev`.
-    pub dev: Vec<Op>,
-    /// `/sys` (empty when absent).
-    pub sys: Vec<Op>,
-    /// `/tmp` (empty when not wanted).
-    pub tmp: Vec<Op>,
+    pub dev: DevPlan,
+    /// `/sys`, if any.
+    pub sys: Option<NewMount>,
+    /// A tmpfs on `/tmp`, if wanted.
+    pub tmp: Option<NewMount>,
     /// Masked and read-only paths (after `pivot_root`).
-    pub masks: Vec<Op>,
-    /// Remount `/` read-only with these flags (the locked ones included).
-    pub readonly: Option<MsFlags>,
+    pub masks: Vec<Mask>,
+    /// The empty read-only tmpfs put over masked directories.
+    pub empty: FsSpec,
+}
+
+impl RootPlan {
+    /// The mount points directly under the root, in mount order.
+    pub fn mount_points(&self) -> impl Iterator<Item = &NewMount> {
+        [
+            Some(&self.proc),
+            Some(&self.dev.mount),
+            self.sys.as_ref(),
+            self.tmp.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// The fds the child starts with, each above [`ChildFds::MIN`].
@@ -304,6 +379,10 @@ pub struct Plan {
     pub hostname: Option<CString>,
     /// Bring `lo` up.
     pub loopback: bool,
+    /// `setsid`: no controlling terminal, no way to the caller's one.
+    pub new_session: bool,
+    /// Otherwise `setpgid(0, 0)`: a process group of its own.
+    pub own_group: bool,
     /// `(resource, limit)` pairs.
     pub rlimits: Vec<(u32, u64)>,
     /// Capability reduction.
@@ -423,65 +502,153 @@ pub fn parent_steps<S: Sys>(
     Ok(())
 }
 
-fn apply<S: Sys>(sys: &mut S, ops: &[Op]) -> Result<(), Errno> {
-    for op in ops {
-        match op {
-            Op::Mkdir(p, mode) => sys.mkdir(p, *mode)?,
-            Op::Touch(p) => sys.touch(p)?,
-            Op::Symlink(t, l) => sys.symlink(t, l)?,
-            Op::Mount {
-                src,
-                target,
-                fstype,
-                flags,
-                data,
-            } => sys.mount(
-                src.as_deref(),
-                target,
-                fstype.as_deref(),
-                *flags,
-                data.as_deref(),
-            )?,
-            Op::Mask(p, dir) => {
-                let file =
-                    |sys: &mut S| sys.mount(Some(c"/dev/null"), p, None, MsFlags::MS_BIND, None);
-                let tmpfs = |sys: &mut S| {
-                    sys.mount(
-                        Some(c"tmpfs"),
-                        p,
-                        Some(c"tmpfs"),
-                        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                        Some(c"size=0"),
-                    )
-                };
-                let first = if *dir { tmpfs(sys) } else { file(sys) };
-                match first {
-                    Ok(()) | Err(Errno::ENOENT) => {}
-                    Err(Errno::ENOTDIR) if *dir => file(sys)?,
-                    Err(Errno::ENOTDIR) => tmpfs(sys)?,
-                    Err(e) => return Err(e),
-                }
+/// Mounts `m` on its mount point beneath `parent`; returns the new
+/// mount's fd. A mount point that is a link or not a directory fails
+/// (`ELOOP`, `ENOTDIR`).
+fn mount_new<S: Sys>(sys: &mut S, parent: RawFd, m: &NewMount) -> Result<RawFd, Errno> {
+    let target = sys.open_beneath(parent, &m.name, true)?;
+    let mounted = sys
+        .new_fs(&m.fs)
+        .and_then(|fs| match sys.move_mount(fs, target) {
+            Ok(()) => Ok(fs),
+            Err(e) => {
+                sys.close(fs);
+                Err(e)
             }
-            Op::ReadOnly(p) => {
-                match sys.mount(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None) {
-                    Ok(()) => {}
-                    Err(Errno::ENOENT) => continue,
-                    Err(e) => return Err(e),
-                }
-                sys.mount(
-                    None,
-                    p,
-                    None,
-                    MsFlags::MS_BIND
-                        | MsFlags::MS_REMOUNT
-                        | MsFlags::MS_RDONLY
-                        | MsFlags::MS_NOSUID
-                        | MsFlags::MS_NODEV
-                        | MsFlags::MS_NOEXEC,
-                    None,
-                )?;
-            }
+        });
+    sys.close(target);
+    mounted
+}
+
+/// Host device nodes cloned as detached mounts, before the pivot.
+struct HostNodes {
+    fds: [RawFd; MAX_DEV_NODES],
+    len: usize,
+}
+
+fn clone_host_nodes<S: Sys>(sys: &mut S, dev: &DevPlan) -> Result<HostNodes, Errno> {
+    let mut nodes = HostNodes {
+        fds: [-1; MAX_DEV_NODES],
+        len: 0,
+    };
+    for (host, _) in dev.nodes.iter().take(MAX_DEV_NODES) {
+        nodes.fds[nodes.len] = sys.clone_tree(libc::AT_FDCWD, host, false)?;
+        nodes.len += 1;
+    }
+    Ok(nodes)
+}
+
+/// The rootfs bound (recursively) onto itself with `attrs` on every mount
+/// in it, after its missing mount points were created; returns its fd.
+fn bind_rootfs<S: Sys>(sys: &mut S, root: &RootPlan) -> Result<RawFd, Errno> {
+    let dir = sys.open_dir(&root.dir)?;
+    let bound = (|| {
+        for m in root.mount_points() {
+            sys.mkdir_at(dir, &m.name, 0o755)?;
         }
+        let tree = sys.clone_tree(dir, c"", true)?;
+        sys.set_mount_attrs(tree, root.attrs, true)?;
+        sys.move_mount(tree, dir)?;
+        Ok(tree)
+    })();
+    sys.close(dir);
+    bound
+}
+
+/// Our `/dev`: the tmpfs, the host nodes bound in, devpts, links, shm.
+fn mount_dev<S: Sys>(
+    sys: &mut S,
+    tree: RawFd,
+    dev: &DevPlan,
+    nodes: &HostNodes,
+) -> Result<RawFd, Errno> {
+    let fd = mount_new(sys, tree, &dev.mount)?;
+    for (i, (_, name)) in dev.nodes.iter().take(nodes.len).enumerate() {
+        sys.create_at(fd, name)?;
+        let target = sys.open_beneath(fd, name, false)?;
+        let r = sys.move_mount(nodes.fds[i], target);
+        sys.close(target);
+        r?;
+    }
+    sys.mkdir_at(fd, &dev.pts.name, 0o755)?;
+    let pts = mount_new(sys, fd, &dev.pts)?;
+    sys.close(pts);
+    for (target, name) in &dev.links {
+        sys.symlink_at(target, fd, name)?;
+    }
+    sys.mkdir_at(fd, &dev.shm.name, 0o1777)?;
+    let shm = mount_new(sys, fd, &dev.shm)?;
+    sys.close(shm);
+    Ok(fd)
+}
+
+/// The fds of the mounts made under the root.
+struct Mounted {
+    tree: RawFd,
+    proc: RawFd,
+    dev: RawFd,
+    sys: RawFd,
+    tmp: RawFd,
+}
+
+fn apply_mask<S: Sys>(sys: &mut S, root: &RootPlan, m: &Mounted, mask: &Mask) -> Result<(), Errno> {
+    let base = match mask.under {
+        Under::Proc => m.proc,
+        Under::Sys if m.sys >= 0 => m.sys,
+        Under::Sys => return Err(Errno::ENOENT),
+    };
+    let target = sys.open_beneath(base, &mask.path, false)?;
+    let over = match mask.kind {
+        MaskKind::Hide { dir: true } => sys.new_fs(&root.empty),
+        MaskKind::Hide { dir: false } => sys.clone_tree(m.dev, c"null", false),
+        MaskKind::ReadOnly => sys.clone_tree(target, c"", true).and_then(|r| {
+            let ro = attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC;
+            match sys.set_mount_attrs(r, ro, true) {
+                Ok(()) => Ok(r),
+                Err(e) => {
+                    sys.close(r);
+                    Err(e)
+                }
+            }
+        }),
+    };
+    let r = over.and_then(|over| {
+        let r = sys.move_mount(over, target);
+        sys.close(over);
+        r
+    });
+    sys.close(target);
+    r
+}
+
+/// After the pivot: `/` and every mount point hold exactly the mounts we
+/// made, of the filesystem we meant (`EXDEV` if not: the rootfs changed
+/// under us).
+fn verify_mounts<S: Sys>(sys: &mut S, root: &RootPlan, m: &Mounted) -> Result<(), Errno> {
+    let mut check = |name: &CStr, fd: RawFd, magic: Option<i64>| -> Result<(), Errno> {
+        let at = sys.open_beneath(libc::AT_FDCWD, name, true)?;
+        let same = (|| {
+            let mut ok = sys.mount_id(at)? == sys.mount_id(fd)?;
+            if let Some(magic) = magic {
+                ok &= sys.fs_magic(at)? == magic;
+            }
+            Ok(ok)
+        })();
+        sys.close(at);
+        match same {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Errno::EXDEV),
+            Err(e) => Err(e),
+        }
+    };
+    check(c".", m.tree, None)?;
+    check(&root.proc.name, m.proc, Some(root.proc.magic))?;
+    check(&root.dev.mount.name, m.dev, Some(root.dev.mount.magic))?;
+    if let Some(sysfs) = &root.sys {
+        check(&sysfs.name, m.sys, Some(sysfs.magic))?;
+    }
+    if let Some(tmp) = &root.tmp {
+        check(&tmp.name, m.tmp, Some(tmp.magic))?;
     }
     Ok(())
 }
@@ -537,30 +704,30 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
         )
         .map_err(at(Step::MakePrivate))?;
         done(sys, st, Step::MakePrivate);
-        sys.mount(
-            Some(&root.dir),
-            &root.dir,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )
-        .map_err(at(Step::BindRootfs))?;
+        let nodes = clone_host_nodes(sys, &root.dev).map_err(at(Step::BindRootfs))?;
+        let tree = bind_rootfs(sys, root).map_err(at(Step::BindRootfs))?;
         done(sys, st, Step::BindRootfs);
-        apply(sys, &root.proc).map_err(at(Step::MountProc))?;
+        let mut m = Mounted {
+            tree,
+            proc: mount_new(sys, tree, &root.proc).map_err(at(Step::MountProc))?,
+            dev: -1,
+            sys: -1,
+            tmp: -1,
+        };
         done(sys, st, Step::MountProc);
-        apply(sys, &root.dev).map_err(at(Step::MountDev))?;
+        m.dev = mount_dev(sys, tree, &root.dev, &nodes).map_err(at(Step::MountDev))?;
         done(sys, st, Step::MountDev);
-        if !root.sys.is_empty() {
-            apply(sys, &root.sys).map_err(at(Step::MountSys))?;
+        if let Some(sysfs) = &root.sys {
+            m.sys = mount_new(sys, tree, sysfs).map_err(at(Step::MountSys))?;
             done(sys, st, Step::MountSys);
         }
-        if !root.tmp.is_empty() {
-            apply(sys, &root.tmp).map_err(at(Step::MountTmp))?;
+        if let Some(tmp) = &root.tmp {
+            m.tmp = mount_new(sys, tree, tmp).map_err(at(Step::MountTmp))?;
             done(sys, st, Step::MountTmp);
         }
         join(sys, st)?;
         let pivot = |sys: &mut S| -> Result<(), Errno> {
-            sys.chdir(&root.dir)?;
+            sys.fchdir(tree)?;
             sys.pivot_root(c".", c".")
         };
         pivot(sys).map_err(at(Step::PivotRoot))?;
@@ -572,12 +739,17 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
         };
         detach(sys).map_err(at(Step::DetachOldRoot))?;
         done(sys, st, Step::DetachOldRoot);
-        apply(sys, &root.masks).map_err(at(Step::MaskPaths))?;
+        for mask in &root.masks {
+            apply_mask(sys, root, &m, mask).map_err(at(Step::MaskPaths))?;
+        }
         done(sys, st, Step::MaskPaths);
-        if let Some(flags) = root.readonly {
-            sys.mount(None, c"/", None, flags, None)
-                .map_err(at(Step::ReadonlyRoot))?;
-            done(sys, st, Step::ReadonlyRoot);
+        verify_mounts(sys, root, &m).map_err(at(Step::VerifyMounts))?;
+        done(sys, st, Step::VerifyMounts);
+        // Every fd above is close-on-exec; close them now all the same.
+        for fd in [m.tree, m.proc, m.dev, m.sys, m.tmp] {
+            if fd >= 0 {
+                sys.close(fd);
+            }
         }
     }
     if plan.root.is_none() {
@@ -596,6 +768,13 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
             sys.setrlimit(res, lim).map_err(at(Step::Rlimits))?;
         }
         done(sys, st, Step::Rlimits);
+    }
+    if plan.new_session {
+        sys.setsid().map_err(at(Step::Session))?;
+        done(sys, st, Step::Session);
+    } else if plan.own_group {
+        sys.own_process_group().map_err(at(Step::Session))?;
+        done(sys, st, Step::Session);
     }
     let fds = plan.fds;
     let stdio = |sys: &mut S| -> Result<(), Errno> {

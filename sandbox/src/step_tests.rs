@@ -81,39 +81,62 @@ fn rootless_order_maps_then_ids_then_mounts_then_lockdown() {
         .filter(|&i| r.calls[i] == "wait 10")
         .collect();
     assert_eq!(waits.len(), 2, "{:#?}", r.calls);
-    assert!(r.pos(&format!("mount tmpfs {root}/tmp")) < waits[1]);
+    let tree = r.root_tree.expect("the rootfs mount");
+    assert!(r.pos(&format!("open_beneath {tree} tmp dir")) < waits[1]);
     assert!(waits[1] < r.pos(tasks));
     assert!(r.pos(tasks) < r.pos("pivot_root"));
     // The parent-death signal after the id change (which clears it).
     assert!(r.pos("setresuid 0") < r.pos("pdeathsig"));
     // Cgroup namespace after joining the cgroup.
     assert!(r.pos(tasks) < r.pos("unshare 0x2000000"));
-    // Mounts: private first, rootfs bound, /proc and /dev inside, then pivot.
-    assert!(r.pos("mount - / - REC|PRIVATE") < r.pos(&format!("mount {root} {root} - BIND|REC")));
+    // Mounts: private first; the host's nodes cloned before the rootfs is
+    // touched; mount points created, then the rootfs cloned, made
+    // nosuid|nodev|rdonly throughout and attached onto itself.
+    assert!(r.pos("mount - / - REC|PRIVATE") < r.pos("clone_tree -100 \"/dev/null\""));
+    assert!(r.pos("clone_tree -100 \"/dev/urandom\"") < r.pos(&format!("open_dir {root}")));
+    assert!(!r.has("clone_tree -100 \"/dev/tty\""), "no host terminal");
+    assert!(r.pos("mkdir_at") < r.pos(&format!("clone_tree {} \"\" recursive", tree - 1)));
+    let attrs = attr::RDONLY | attr::NOSUID | attr::NODEV;
+    assert!(r.has(&format!("set_attrs {tree} {attrs:#x} recursive")));
+    // No path-based mount besides making / private; every mount point is
+    // opened beneath the rootfs mount without links, then mounted on by fd.
+    let path_mounts: Vec<&String> = r.calls.iter().filter(|c| c.starts_with("mount ")).collect();
+    assert_eq!(path_mounts, ["mount - / - REC|PRIVATE -"]);
+    for name in ["proc", "dev", "sys", "tmp"] {
+        let open = r.pos(&format!("open_beneath {tree} {name} dir"));
+        let fd = r.calls[open].rsplit(' ').next().unwrap().to_string();
+        assert!(
+            r.calls[open..]
+                .iter()
+                .any(|c| c.starts_with("move_mount ") && c.ends_with(&format!(" {fd}"))),
+            "{name}"
+        );
+    }
+    assert!(r.has("new_fs proc - "));
+    assert!(r.has("new_fs devpts newinstance,ptmxmode=0666,mode=0620"));
     assert!(
-        r.pos(&format!("mount {root} {root}")) < r.pos(&format!("mount proc {root}/proc proc"))
+        r.pos(&format!("open_beneath {tree} proc")) < r.pos(&format!("open_beneath {tree} dev"))
     );
-    assert!(
-        r.pos(&format!("mount proc {root}/proc")) < r.pos(&format!("mount tmpfs {root}/dev tmpfs"))
-    );
-    assert!(
-        r.pos(&format!("touch {root}/dev/null"))
-            < r.pos(&format!("mount /dev/null {root}/dev/null - BIND"))
-    );
-    assert!(r.has(&format!(
-        "mount devpts {root}/dev/pts devpts NOSUID|NOEXEC newinstance"
-    )));
-    assert!(r.pos(&format!("chdir {root}")) < r.pos("pivot_root . ."));
+    // /dev is populated beneath its own mount: nodes created O_EXCL, then
+    // the host's nodes attached onto them.
+    assert!(r.pos(&format!("open_beneath {tree} dev")) < r.pos("create_at"));
+    assert!(r.pos("create_at") < r.pos("move_mount 100 "));
+    assert!(r.pos("fchdir") < r.pos("pivot_root . ."));
     assert!(r.pos("pivot_root . .") < r.pos("umount ."));
     assert_eq!(r.calls[r.pos("umount .") + 1], "chdir /");
-    // Masks after the pivot, then the read-only root.
-    assert!(r.pos("umount .") < r.pos("mount /dev/null /proc/"));
-    assert!(r.pos("mount /dev/null /proc/") < r.pos("mount - / - RDONLY"));
-    assert!(r.pos("mount - /proc/sys - RDONLY") < r.pos("mount - / - RDONLY"));
-    // Then hostname, lo, rlimits, fds, and the lockdown, seccomp last.
-    assert!(r.pos("mount - / - RDONLY") < r.pos("sethostname vmlab"));
+    // Masks after the pivot, then every mount verified where it was made.
+    assert!(r.pos("umount .") < r.pos("new_fs tmpfs size=4k"));
+    assert!(r.pos("new_fs tmpfs size=4k") < r.pos("open_beneath -100 . dir"));
+    for name in ["proc", "dev", "sys", "tmp"] {
+        assert!(r.pos("open_beneath -100 . dir") < r.pos(&format!("open_beneath -100 {name} dir")));
+    }
+    let verified = r.pos("open_beneath -100 tmp dir");
+    // Then hostname, lo, rlimits, a session, fds, and the lockdown, seccomp last.
+    assert!(verified < r.pos("sethostname vmlab"));
     assert!(r.pos("sethostname") < r.pos("loopback_up"));
     assert!(r.pos("loopback_up") < r.pos("setrlimit"));
+    assert!(r.pos("setrlimit") < r.pos("setsid"));
+    assert!(r.pos("setsid") < r.pos("dup2 12 0"));
     assert!(r.pos("dup2 15 3") < r.pos("cloexec_from 4"));
     assert!(r.pos("cloexec_from 4") < r.pos("capbset_drop"));
     assert!(r.pos("capbset_drop") < r.pos("ambient_clear"));
@@ -137,7 +160,8 @@ fn rootless_order_maps_then_ids_then_mounts_then_lockdown() {
 #[test]
 fn root_mode_needs_no_sync_and_no_ids() {
     let fs = Fs::new("root");
-    let c = Config::sandbox(&fs.0);
+    let mut c = Config::sandbox(&fs.0);
+    c.ns.user = None;
     let r = record(&c, Vec::new());
     assert!(!r.has("wait"));
     assert!(!r.has("send"));
@@ -156,6 +180,83 @@ fn plain_process_does_no_isolation() {
     assert!(!r.has("capset"));
     assert!(r.calls.last().unwrap().starts_with("execve /bin/true"));
     assert_eq!(plan::clone_flags(&c, false), 0);
+    // Not a session of its own, but a process group (killed as one).
+    assert!(!r.has("setsid"));
+    assert!(r.has("setpgid 0 0"));
+}
+
+#[test]
+fn the_sandbox_is_user_namespaced_by_default() {
+    let fs = Fs::new("default");
+    let c = Config::sandbox(&fs.0);
+    assert!(c.ns.user.is_some());
+    assert!(c.new_session);
+    assert_ne!(plan::clone_flags(&c, false) & libc::CLONE_NEWUSER as u64, 0);
+}
+
+/// The recorded run of `c` with `rec`, stopped at the first failure.
+fn fail_with(c: &Config, mut rec: Recorder) -> (Failure, Recorder, Status) {
+    let plan = plan::build(c, FDS, false, Vec::new()).unwrap();
+    let mut st = Status::new();
+    let err = child_steps(&plan, &mut rec, &mut st).unwrap_err();
+    assert!(!rec.has("execve"));
+    assert!(!rec.has("seccomp"));
+    (err, rec, st)
+}
+
+#[test]
+fn a_mount_that_lands_elsewhere_fails_the_start() {
+    // As if the mount point had been swapped while it was mounted on: the
+    // mount exists, but not at /proc (or /dev, /sys, /tmp, or /).
+    let fs = Fs::new("moved");
+    let c = Config::sandbox(&fs.0);
+    for name in ["proc", "dev", "sys", "tmp", "."] {
+        let rec = Recorder {
+            misplace: Some(name.into()),
+            ..Recorder::default()
+        };
+        let (err, _, st) = fail_with(&c, rec);
+        assert_eq!(err.step, Step::VerifyMounts, "{name}");
+        assert_eq!(err.errno, Errno::EXDEV, "{name}");
+        assert_eq!(st.times[Step::SetHostname as usize], 0);
+    }
+    // The control: without the swap the same plan verifies.
+    let r = record(&c, Vec::new());
+    assert!(r.has("execve"));
+}
+
+#[test]
+fn a_mask_that_cannot_be_applied_fails_the_start() {
+    let fs = Fs::new("mask");
+    let c = Config::sandbox(&fs.0);
+    // /sys/firmware is masked with an empty read-only tmpfs.
+    let rec = Recorder {
+        fail_at: Some("new_fs tmpfs size=4k".into()),
+        ..Recorder::default()
+    };
+    let (err, _, _) = fail_with(&c, rec);
+    assert_eq!(err.step, Step::MaskPaths);
+}
+
+#[test]
+fn a_symlinked_mount_point_fails_its_mount() {
+    let fs = Fs::new("link");
+    let c = Config::sandbox(&fs.0);
+    for (name, step) in [
+        ("proc", Step::MountProc),
+        ("dev", Step::MountDev),
+        ("sys", Step::MountSys),
+        ("tmp", Step::MountTmp),
+    ] {
+        // open_beneath fails (ELOOP/ENOTDIR in the kernel; EPERM here).
+        let rec = Recorder {
+            fail_at: Some(format!("open_beneath 106 {name} dir")),
+            ..Recorder::default()
+        };
+        let (err, rec, _) = fail_with(&c, rec);
+        assert_eq!(err.step, step, "{name}");
+        assert!(!rec.has("pivot_root"));
+    }
 }
 
 #[test]

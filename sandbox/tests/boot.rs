@@ -17,7 +17,9 @@ fn root_mode_boots_to_ready_and_exits_with_the_code() {
     }
     let _serial = common::serial();
     let fs = Rootfs::probe();
-    let out = run(&probe_config(&fs, &["ready", "7"]), None).unwrap();
+    let mut c = probe_config(&fs, &["ready", "7"]);
+    c.ns.user = None;
+    let out = run(&c, None).unwrap();
     assert_eq!(
         out.status,
         ExitStatus::Code(7),
@@ -26,19 +28,19 @@ fn root_mode_boots_to_ready_and_exits_with_the_code() {
     );
     assert!(out.ready.is_some());
     assert_eq!(json_lines(&out.stdout)[0]["mode"], "ready");
-    assert!(!out.rootless);
+    assert!(!out.user_ns);
     eprintln!("phases: {:?}", out.phases);
 }
 
 #[test]
-fn rootless_mode_boots_to_ready_and_exits_with_the_code() {
-    if !have_root("rootless_mode_boots_to_ready_and_exits_with_the_code") {
+fn default_mode_boots_to_ready_in_a_user_namespace() {
+    if !have_root("default_mode_boots_to_ready_in_a_user_namespace") {
         return;
     }
     let _serial = common::serial();
     let fs = Rootfs::probe();
-    let mut c = probe_config(&fs, &["ready", "3"]);
-    c.ns.user = Some(UserNs::rootless());
+    let c = probe_config(&fs, &["ready", "3"]);
+    assert_eq!(c.ns.user, Some(UserNs::rootless()));
     let out = run(&c, None).unwrap();
     assert_eq!(
         out.status,
@@ -47,7 +49,7 @@ fn rootless_mode_boots_to_ready_and_exits_with_the_code() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.ready.is_some());
-    assert!(out.rootless);
+    assert!(out.user_ns);
     eprintln!("phases: {:?}", out.phases);
 }
 
@@ -130,9 +132,7 @@ fn the_real_workload_boots_to_ready_and_exits_with_its_code() {
             "--exit".into(),
             "7".into(),
         ];
-        if rootless {
-            c.ns.user = Some(UserNs::rootless());
-        }
+        c.ns.user = rootless.then(UserNs::rootless);
         let out = run(&c, None).unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
@@ -246,6 +246,7 @@ fn harness_userns_denied() {
     let mut c = Config::sandbox(rootfs);
     c.ns.user = Some(UserNs::rootless());
     c.cgroup = false;
+    c.limits = vmlab_sandbox::Limits::default();
     match run(&c, None) {
         Err(e @ vmlab_sandbox::LaunchError::UserNsDenied(_)) => println!("HARNESS denied: {e}"),
         other => println!("HARNESS unexpected {other:?}"),

@@ -21,9 +21,9 @@ fn config(fs: &Rootfs, rootless: bool, args: &[&str]) -> Config {
         pids: Some(16),
         cpus: Some(0.5),
     };
-    if rootless {
-        c.ns.user = Some(UserNs::rootless());
-    }
+    // Root mode (no user namespace) unless `rootless`: the default is a
+    // user namespace.
+    c.ns.user = rootless.then(UserNs::rootless);
     c
 }
 

@@ -16,9 +16,9 @@ fn config(fs: &Rootfs, rootless: bool, args: &[String]) -> Config {
         pids: Some(32),
         cpus: None,
     };
-    if rootless {
-        c.ns.user = Some(UserNs::rootless());
-    }
+    // Root mode (no user namespace) unless `rootless`: the default is a
+    // user namespace.
+    c.ns.user = rootless.then(UserNs::rootless);
     c
 }
 
@@ -110,7 +110,7 @@ fn the_workload_runs_unprivileged_and_locked_down() {
     let kept = vmlab_sandbox::capability::CapPlan::new().keep;
     assert_eq!(bnd, kept, "bounding set");
     // On the host the workload's uid is nobody, not root.
-    assert!(out.rootless);
+    assert!(out.user_ns);
 }
 
 #[test]

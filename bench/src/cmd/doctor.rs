@@ -117,7 +117,7 @@ pub fn assess(f: &Facts) -> Vec<Capability> {
         cap(
             "sandbox",
             true,
-            "not root, but user namespaces work: use --rootless",
+            "not root, but user namespaces work (limits need a delegated cgroup)",
             None,
             true,
         )
@@ -134,7 +134,7 @@ pub fn assess(f: &Facts) -> Vec<Capability> {
         )
     });
     out.push(cap(
-        "sandbox --rootless",
+        "sandbox as a non-root user",
         f.host.userns,
         f.userns_reason.clone(),
         (!f.host.userns).then(|| {

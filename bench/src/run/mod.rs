@@ -59,18 +59,21 @@ pub struct RunArgs {
     /// Print one JSON object with timings, exit counts and results.
     #[arg(long)]
     pub json: bool,
-    /// Sandbox: run rootless, in a user namespace with uid/gid maps.
+    /// Sandbox: no user namespace, so the workload is real root on the host
+    /// (weaker isolation; labelled so in the results). By default root
+    /// inside the sandbox is an unprivileged id outside.
     #[arg(long)]
-    pub rootless: bool,
+    pub host_root: bool,
     /// Sandbox: network namespace setup.
     #[arg(long, value_enum, default_value_t = Net::None)]
     pub net: Net,
-    /// Sandbox: memory limit (e.g. 256M).
+    /// Sandbox: memory limit (e.g. 256M, or `max`). Default: a quarter of
+    /// the host's memory.
     #[arg(long)]
     pub memory: Option<String>,
-    /// Sandbox: maximum number of processes.
+    /// Sandbox: maximum number of processes (or `max`). Default: 1024.
     #[arg(long)]
-    pub pids: Option<u64>,
+    pub pids: Option<String>,
     /// Sandbox: CPU limit in cores (e.g. 0.5).
     #[arg(long)]
     pub cpus: Option<f64>,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use vmlab_sandbox::cgroup::Usage;
 use vmlab_sandbox::config::parse_size;
 use vmlab_sandbox::signal::Interrupt;
-use vmlab_sandbox::{Config, ExitStatus, LaunchError, Limits, Outcome, UserNs};
+use vmlab_sandbox::{Config, ExitStatus, LaunchError, Limits, Outcome};
 use vmlab_workload::protocol::Event;
 
 use super::{Net, RunArgs, RunOutput};
@@ -24,21 +24,33 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
         Net::Loopback => vmlab_sandbox::Net::Loopback,
         Net::Host => vmlab_sandbox::Net::Host,
     };
-    if args.rootless {
-        c.ns.user = Some(UserNs::rootless());
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if args.host_root {
+        if !root {
+            anyhow::bail!("--host-root needs root (it runs the workload as real root on the host)");
+        }
+        c.ns.user = None;
     }
+    let defaults = c.limits;
+    let memory = match args.memory.as_deref() {
+        None => defaults.memory,
+        Some("max") => None,
+        Some(m) => Some(parse_size(m).context("--memory")?),
+    };
+    let pids = match args.pids.as_deref() {
+        None => defaults.pids,
+        Some("max") => None,
+        Some(p) => Some(p.parse::<u64>().map_err(|_| {
+            anyhow::anyhow!("--pids {p:?} is not a number of processes (or `max`)")
+        })?),
+    };
     c.limits = Limits {
-        memory: args
-            .memory
-            .as_deref()
-            .map(parse_size)
-            .transpose()
-            .context("--memory")?,
-        pids: args.pids,
+        memory,
+        pids,
         cpus: args.cpus,
     };
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !root {
         // Without root, a cgroup needs delegation: only try when asked to limit.
         c.cgroup = c.limits.any();
     }
@@ -94,6 +106,16 @@ pub fn launch(backend: &str, config: &Config, json: bool) -> anyhow::Result<RunO
     }
     use std::io::Write;
     let _ = std::io::stderr().write_all(&outcome.stderr);
+    let d = outcome.dropped;
+    if d.any() {
+        eprintln!(
+            "vmlab: the workload's output was cut to its last {} MiB per stream: {} stdout and {} stderr bytes and {} protocol events were dropped",
+            vmlab_sandbox::monitor::OUTPUT_CAP >> 20,
+            d.stdout_bytes,
+            d.stderr_bytes,
+            d.events
+        );
+    }
     if outcome.timed_out {
         anyhow::bail!(
             "the workload did not finish within {:.1} s and was killed (raise --timeout)",
@@ -139,7 +161,23 @@ fn output(backend: &str, config: &Config, o: &Outcome) -> RunOutput {
     if let Some(m) = o.cgroup_mode {
         facts.insert("cgroup_mode".into(), m.name().into());
     }
-    facts.insert("rootless".into(), o.rootless.to_string());
+    facts.insert(
+        "user_namespace".into(),
+        if o.user_ns {
+            "yes: root inside is an unprivileged id outside".into()
+        } else {
+            "no: the workload was real root on the host (--host-root)".into()
+        },
+    );
+    for (k, v) in [
+        ("stdout_dropped_bytes", o.dropped.stdout_bytes),
+        ("stderr_dropped_bytes", o.dropped.stderr_bytes),
+        ("events_dropped", o.dropped.events),
+    ] {
+        if v > 0 {
+            counters.insert(k.to_string(), v);
+        }
+    }
     facts.insert("oom_killed".into(), o.oom_killed.to_string());
     match o.status {
         ExitStatus::Code(c) => facts.insert("exit".into(), format!("code {c}")),

@@ -17,6 +17,31 @@ pub mod record;
 
 pub use real::Real;
 
+/// A filesystem to create with the new mount API: its type, its `fsconfig`
+/// options (a key with a value, or a flag) and the `MOUNT_ATTR_*` bits of
+/// its mount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FsSpec {
+    /// `proc`, `tmpfs`, `sysfs`, `devpts`.
+    pub fstype: std::ffi::CString,
+    /// `(key, Some(value))` or `(flag, None)`.
+    pub options: Vec<(std::ffi::CString, Option<std::ffi::CString>)>,
+    /// `MOUNT_ATTR_*` bits for `fsmount`.
+    pub attrs: u64,
+}
+
+/// `MOUNT_ATTR_*` bits (linux/mount.h).
+pub mod attr {
+    /// Read-only.
+    pub const RDONLY: u64 = 0x1;
+    /// No set-uid.
+    pub const NOSUID: u64 = 0x2;
+    /// No device nodes.
+    pub const NODEV: u64 = 0x4;
+    /// No execution.
+    pub const NOEXEC: u64 = 0x8;
+}
+
 /// The operations the setup steps are made of.
 pub trait Sys {
     /// Writes `data` to the file `path` (id maps, cgroup files).
@@ -46,14 +71,48 @@ pub trait Sys {
     ) -> Result<(), Errno>;
     /// `umount2(target, MNT_DETACH)`.
     fn detach(&mut self, target: &CStr) -> Result<(), Errno>;
-    /// `mkdir(path, mode)`; an existing directory is fine.
-    fn mkdir(&mut self, path: &CStr, mode: u32) -> Result<(), Errno>;
-    /// Creates an empty regular file (a bind-mount target); existing is fine.
-    fn touch(&mut self, path: &CStr) -> Result<(), Errno>;
-    /// `symlink(target, link)`; an existing link is fine.
-    fn symlink(&mut self, target: &CStr, link: &CStr) -> Result<(), Errno>;
+    /// Opens the directory `path` as an `O_PATH` fd (close-on-exec).
+    fn open_dir(&mut self, path: &CStr) -> Result<RawFd, Errno>;
+    /// `openat2(dirfd, path, O_PATH, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+    /// RESOLVE_NO_MAGICLINKS)`: `path` is resolved inside `dirfd` without
+    /// following any link (`ELOOP` on a link); with `dir`, it must be a
+    /// directory (`ENOTDIR`).
+    fn open_beneath(&mut self, dirfd: RawFd, path: &CStr, dir: bool) -> Result<RawFd, Errno>;
+    /// `open_tree(dirfd, path, OPEN_TREE_CLONE)`: a detached copy of the
+    /// mount at `path` (an empty `path`: `dirfd` itself), with its submounts
+    /// when `recursive`; a trailing link is not followed.
+    fn clone_tree(&mut self, dirfd: RawFd, path: &CStr, recursive: bool) -> Result<RawFd, Errno>;
+    /// `fsopen` + `fsconfig` + `fsmount`: a new, detached filesystem.
+    fn new_fs(&mut self, fs: &FsSpec) -> Result<RawFd, Errno>;
+    /// `move_mount(from, "", to, "")`: attaches the detached mount `from`
+    /// on the object `to` refers to (both fds, no path is resolved).
+    fn move_mount(&mut self, from: RawFd, to: RawFd) -> Result<(), Errno>;
+    /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE])`: sets the
+    /// `MOUNT_ATTR_*` bits `attrs` (never clears one).
+    fn set_mount_attrs(&mut self, fd: RawFd, attrs: u64, recursive: bool) -> Result<(), Errno>;
+    /// `fstatfs(fd).f_type`: which filesystem `fd` is on.
+    fn fs_magic(&mut self, fd: RawFd) -> Result<i64, Errno>;
+    /// `statx(fd, STATX_MNT_ID)`: the id of the mount `fd` is on.
+    fn mount_id(&mut self, fd: RawFd) -> Result<u64, Errno>;
+    /// `mkdirat(dirfd, name, mode)`; an existing entry is fine (a link
+    /// there is caught when it is opened).
+    fn mkdir_at(&mut self, dirfd: RawFd, name: &CStr, mode: u32) -> Result<(), Errno>;
+    /// Creates the empty regular file `name` in `dirfd` (a bind target):
+    /// `O_CREAT | O_EXCL | O_NOFOLLOW`.
+    fn create_at(&mut self, dirfd: RawFd, name: &CStr) -> Result<(), Errno>;
+    /// `symlinkat(target, dirfd, name)`.
+    fn symlink_at(&mut self, target: &CStr, dirfd: RawFd, name: &CStr) -> Result<(), Errno>;
+    /// `fchdir(fd)`.
+    fn fchdir(&mut self, fd: RawFd) -> Result<(), Errno>;
     /// `chdir(path)`.
     fn chdir(&mut self, path: &CStr) -> Result<(), Errno>;
+    /// `close(fd)`.
+    fn close(&mut self, fd: RawFd);
+    /// `setsid()`: a session of its own, without a controlling terminal.
+    fn setsid(&mut self) -> Result<(), Errno>;
+    /// `setpgid(0, 0)`: a process group of its own (so that it can be
+    /// killed as a group).
+    fn own_process_group(&mut self) -> Result<(), Errno>;
     /// `pivot_root(new_root, put_old)`.
     fn pivot_root(&mut self, new_root: &CStr, put_old: &CStr) -> Result<(), Errno>;
     /// `sethostname(name)`.

@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::raw::sys;
-use super::Sys;
+use super::{FsSpec, Sys};
 
 /// The system calls themselves.
 #[derive(Debug, Default)]
@@ -53,6 +53,37 @@ struct KernelSigaction {
 }
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `struct open_how` (openat2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `struct mount_attr` (mount_setattr).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+// linux/openat2.h, linux/mount.h, linux/fcntl.h.
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const OPEN_TREE_CLONE: u32 = 1;
+const AT_RECURSIVE: u32 = 0x8000;
+const FSOPEN_CLOEXEC: u32 = 1;
+const FSMOUNT_CLOEXEC: u32 = 1;
+const FSCONFIG_SET_FLAG: u32 = 0;
+const FSCONFIG_SET_STRING: u32 = 1;
+const FSCONFIG_CMD_CREATE: u32 = 6;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 
 impl Sys for Real {
     fn write_file(&mut self, path: &CStr, data: &[u8]) -> Result<(), Errno> {
@@ -141,19 +172,158 @@ impl Sys for Real {
         unsafe { sys!(libc::SYS_umount2, target.as_ptr(), libc::MNT_DETACH) }.map(drop)
     }
 
-    fn mkdir(&mut self, path: &CStr, mode: u32) -> Result<(), Errno> {
-        // SAFETY: `path` is NUL-terminated.
-        exist_ok(unsafe { sys!(libc::SYS_mkdirat, libc::AT_FDCWD, path.as_ptr(), mode) })
-    }
-
-    fn touch(&mut self, path: &CStr) -> Result<(), Errno> {
-        // SAFETY: `path` is NUL-terminated; the fd is closed right away.
-        let fd = unsafe {
+    fn open_dir(&mut self, path: &CStr) -> Result<RawFd, Errno> {
+        // SAFETY: `path` is NUL-terminated; the new fd is returned to the caller.
+        unsafe {
             sys!(
                 libc::SYS_openat,
                 libc::AT_FDCWD,
                 path.as_ptr(),
-                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC
+            )
+        }
+        .map(|fd| fd as RawFd)
+    }
+
+    fn open_beneath(&mut self, dirfd: RawFd, path: &CStr, dir: bool) -> Result<RawFd, Errno> {
+        let mut flags = libc::O_PATH | libc::O_CLOEXEC;
+        if dir {
+            flags |= libc::O_DIRECTORY;
+        }
+        let how = OpenHow {
+            flags: flags as u64,
+            mode: 0,
+            resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        // SAFETY: `path` is NUL-terminated and `how` a valid open_how of
+        // the size passed; the new fd is returned to the caller.
+        unsafe {
+            sys!(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>()
+            )
+        }
+        .map(|fd| fd as RawFd)
+    }
+
+    fn clone_tree(&mut self, dirfd: RawFd, path: &CStr, recursive: bool) -> Result<RawFd, Errno> {
+        let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_SYMLINK_NOFOLLOW as u32;
+        if recursive {
+            flags |= AT_RECURSIVE;
+        }
+        if path.is_empty() {
+            flags |= libc::AT_EMPTY_PATH as u32;
+        }
+        // SAFETY: `path` is NUL-terminated; the new fd is returned to the caller.
+        unsafe { sys!(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) }.map(|fd| fd as RawFd)
+    }
+
+    fn new_fs(&mut self, fs: &FsSpec) -> Result<RawFd, Errno> {
+        // SAFETY: `fstype` is NUL-terminated; the fd is closed below.
+        let ctx = unsafe { sys!(libc::SYS_fsopen, fs.fstype.as_ptr(), FSOPEN_CLOEXEC) }? as RawFd;
+        let configured = (|| {
+            for (key, value) in &fs.options {
+                let (cmd, v) = match value {
+                    Some(v) => (FSCONFIG_SET_STRING, v.as_ptr() as usize),
+                    None => (FSCONFIG_SET_FLAG, 0),
+                };
+                // SAFETY: `key` (and `value`, if any) are NUL-terminated.
+                unsafe { sys!(libc::SYS_fsconfig, ctx, cmd, key.as_ptr(), v, 0) }?;
+            }
+            // SAFETY: a command without arguments on our context fd.
+            unsafe { sys!(libc::SYS_fsconfig, ctx, FSCONFIG_CMD_CREATE, 0, 0, 0) }?;
+            // SAFETY: creates a detached mount of the context's superblock.
+            unsafe { sys!(libc::SYS_fsmount, ctx, FSMOUNT_CLOEXEC, fs.attrs) }
+        })();
+        // SAFETY: `ctx` was opened above and is not used afterwards.
+        let _ = unsafe { sys!(libc::SYS_close, ctx) };
+        configured.map(|fd| fd as RawFd)
+    }
+
+    fn move_mount(&mut self, from: RawFd, to: RawFd) -> Result<(), Errno> {
+        // SAFETY: two fds and empty, NUL-terminated paths.
+        unsafe {
+            sys!(
+                libc::SYS_move_mount,
+                from,
+                c"".as_ptr(),
+                to,
+                c"".as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH
+            )
+        }
+        .map(drop)
+    }
+
+    fn set_mount_attrs(&mut self, fd: RawFd, attrs: u64, recursive: bool) -> Result<(), Errno> {
+        let attr = MountAttr {
+            attr_set: attrs,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        let mut flags = libc::AT_EMPTY_PATH as u32;
+        if recursive {
+            flags |= AT_RECURSIVE;
+        }
+        // SAFETY: an empty path on our fd and a valid mount_attr of the size passed.
+        unsafe {
+            sys!(
+                libc::SYS_mount_setattr,
+                fd,
+                c"".as_ptr(),
+                flags,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>()
+            )
+        }
+        .map(drop)
+    }
+
+    fn fs_magic(&mut self, fd: RawFd) -> Result<i64, Errno> {
+        // SAFETY: statfs is plain data; all zeroes is a valid value.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `st` is a valid, writable statfs.
+        unsafe { sys!(libc::SYS_fstatfs, fd, &mut st as *mut libc::statfs) }?;
+        Ok(st.f_type)
+    }
+
+    fn mount_id(&mut self, fd: RawFd) -> Result<u64, Errno> {
+        // SAFETY: statx is plain data; all zeroes is a valid value.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: an empty path on our fd; `st` is a valid, writable statx.
+        unsafe {
+            sys!(
+                libc::SYS_statx,
+                fd,
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH,
+                libc::STATX_MNT_ID,
+                &mut st as *mut libc::statx
+            )
+        }?;
+        if st.stx_mask & libc::STATX_MNT_ID == 0 {
+            return Err(Errno::ENOSYS);
+        }
+        Ok(st.stx_mnt_id)
+    }
+
+    fn mkdir_at(&mut self, dirfd: RawFd, name: &CStr, mode: u32) -> Result<(), Errno> {
+        // SAFETY: `name` is NUL-terminated.
+        exist_ok(unsafe { sys!(libc::SYS_mkdirat, dirfd, name.as_ptr(), mode) })
+    }
+
+    fn create_at(&mut self, dirfd: RawFd, name: &CStr) -> Result<(), Errno> {
+        // SAFETY: `name` is NUL-terminated; the fd is closed right away.
+        let fd = unsafe {
+            sys!(
+                libc::SYS_openat,
+                dirfd,
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
                 0o644
             )
         }?;
@@ -162,16 +332,29 @@ impl Sys for Real {
         Ok(())
     }
 
-    fn symlink(&mut self, target: &CStr, link: &CStr) -> Result<(), Errno> {
+    fn symlink_at(&mut self, target: &CStr, dirfd: RawFd, name: &CStr) -> Result<(), Errno> {
         // SAFETY: both are NUL-terminated.
-        exist_ok(unsafe {
-            sys!(
-                libc::SYS_symlinkat,
-                target.as_ptr(),
-                libc::AT_FDCWD,
-                link.as_ptr()
-            )
-        })
+        unsafe { sys!(libc::SYS_symlinkat, target.as_ptr(), dirfd, name.as_ptr()) }.map(drop)
+    }
+
+    fn fchdir(&mut self, fd: RawFd) -> Result<(), Errno> {
+        // SAFETY: fchdir takes an fd only.
+        unsafe { sys!(libc::SYS_fchdir, fd) }.map(drop)
+    }
+
+    fn close(&mut self, fd: RawFd) {
+        // SAFETY: the caller owns `fd` and does not use it afterwards.
+        let _ = unsafe { sys!(libc::SYS_close, fd) };
+    }
+
+    fn setsid(&mut self) -> Result<(), Errno> {
+        // SAFETY: setsid takes no arguments.
+        unsafe { sys!(libc::SYS_setsid) }.map(drop)
+    }
+
+    fn own_process_group(&mut self) -> Result<(), Errno> {
+        // SAFETY: setpgid with integer arguments (0, 0: this process).
+        unsafe { sys!(libc::SYS_setpgid, 0, 0) }.map(drop)
     }
 
     fn chdir(&mut self, path: &CStr) -> Result<(), Errno> {

@@ -1,11 +1,12 @@
 //! A [`Sys`] that records each call as one line, for unit tests of the order.
+use std::collections::HashMap;
 use std::ffi::{c_char, CStr};
 use std::os::fd::RawFd;
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
-use super::Sys;
+use super::{FsSpec, Sys};
 
 /// Records calls; `fail_at` makes the call whose line starts with it fail.
 #[derive(Debug, Default)]
@@ -16,9 +17,27 @@ pub struct Recorder {
     pub fail_at: Option<String>,
     /// A fake clock: each `now` ticks by one.
     pub clock: u64,
+    /// The next fd a call that opens one returns (from 100 on).
+    pub next_fd: RawFd,
+    /// A fake mount table: what each `open_beneath`/`open_dir` fd names.
+    pub targets: HashMap<RawFd, String>,
+    /// Path (from the root, `.` for the root itself; `fd/path` beneath
+    /// another mount) to the mount fd last attached there; a test edits it to simulate a mount that moved.
+    pub mounted: HashMap<String, RawFd>,
+    /// Attach the mount meant for this path elsewhere (a swapped mount point).
+    pub misplace: Option<String>,
+    /// The rootfs mount attached by `move_mount` onto an `open_dir` fd.
+    pub root_tree: Option<RawFd>,
+    /// Filesystem magic of each `new_fs` fd.
+    pub fs_types: HashMap<RawFd, i64>,
 }
 
 impl Recorder {
+    fn fd(&mut self) -> RawFd {
+        self.next_fd = self.next_fd.max(99) + 1;
+        self.next_fd
+    }
+
     fn log(&mut self, line: String) -> Result<(), Errno> {
         let fail = self.fail_at.as_ref().is_some_and(|f| line.starts_with(f));
         self.calls.push(line);
@@ -27,6 +46,16 @@ impl Recorder {
         } else {
             Ok(())
         }
+    }
+
+    /// The mount an fd is on in the fake table: a target's attached mount,
+    /// or the fd itself.
+    fn mounted_on(&self, fd: RawFd) -> RawFd {
+        self.targets
+            .get(&fd)
+            .and_then(|name| self.mounted.get(name))
+            .copied()
+            .unwrap_or(fd)
     }
 
     /// Position of the first call starting with `prefix`.
@@ -109,14 +138,109 @@ impl Sys for Recorder {
     fn detach(&mut self, target: &CStr) -> Result<(), Errno> {
         self.log(format!("umount {}", s(target)))
     }
-    fn mkdir(&mut self, path: &CStr, mode: u32) -> Result<(), Errno> {
-        self.log(format!("mkdir {} {mode:o}", s(path)))
+    fn open_dir(&mut self, path: &CStr) -> Result<RawFd, Errno> {
+        let fd = self.fd();
+        self.targets.insert(fd, ".".into());
+        self.log(format!("open_dir {} = {fd}", s(path)))?;
+        Ok(fd)
     }
-    fn touch(&mut self, path: &CStr) -> Result<(), Errno> {
-        self.log(format!("touch {}", s(path)))
+    fn open_beneath(&mut self, dirfd: RawFd, path: &CStr, dir: bool) -> Result<RawFd, Errno> {
+        let fd = self.fd();
+        let kind = if dir { "dir" } else { "any" };
+        // Paths from the root (the cwd after the pivot, or the rootfs
+        // mount before it) by name; others by their directory fd too.
+        let name = if dirfd == libc::AT_FDCWD || Some(dirfd) == self.root_tree {
+            s(path)
+        } else {
+            format!("{dirfd}/{}", s(path))
+        };
+        self.targets.insert(fd, name);
+        self.log(format!("open_beneath {dirfd} {} {kind} = {fd}", s(path)))?;
+        Ok(fd)
     }
-    fn symlink(&mut self, target: &CStr, link: &CStr) -> Result<(), Errno> {
-        self.log(format!("symlink {} {}", s(target), s(link)))
+    fn clone_tree(&mut self, dirfd: RawFd, path: &CStr, recursive: bool) -> Result<RawFd, Errno> {
+        let fd = self.fd();
+        let rec = if recursive { " recursive" } else { "" };
+        self.log(format!("clone_tree {dirfd} {:?}{rec} = {fd}", s(path)))?;
+        Ok(fd)
+    }
+    fn new_fs(&mut self, fs: &FsSpec) -> Result<RawFd, Errno> {
+        let fd = self.fd();
+        let magic = match fs.fstype.to_bytes() {
+            b"proc" => libc::PROC_SUPER_MAGIC,
+            b"sysfs" => libc::SYSFS_MAGIC,
+            b"tmpfs" => libc::TMPFS_MAGIC,
+            b"devpts" => libc::DEVPTS_SUPER_MAGIC,
+            _ => 0,
+        };
+        self.fs_types.insert(fd, magic);
+        let opts: Vec<String> = fs
+            .options
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{}={}", s(k), s(v)),
+                None => s(k),
+            })
+            .collect();
+        self.log(format!(
+            "new_fs {} {} {:#x} = {fd}",
+            s(&fs.fstype),
+            if opts.is_empty() {
+                "-".to_string()
+            } else {
+                opts.join(",")
+            },
+            fs.attrs
+        ))?;
+        Ok(fd)
+    }
+    fn move_mount(&mut self, from: RawFd, to: RawFd) -> Result<(), Errno> {
+        if let Some(name) = self.targets.get(&to).cloned() {
+            if name == "." {
+                self.root_tree = Some(from);
+            }
+            let name = if self.misplace.as_deref() == Some(name.as_str()) {
+                format!("{name}-elsewhere")
+            } else {
+                name
+            };
+            self.mounted.insert(name, from);
+        }
+        self.log(format!("move_mount {from} {to}"))
+    }
+    fn set_mount_attrs(&mut self, fd: RawFd, attrs: u64, recursive: bool) -> Result<(), Errno> {
+        let rec = if recursive { " recursive" } else { "" };
+        self.log(format!("set_attrs {fd} {attrs:#x}{rec}"))
+    }
+    fn fs_magic(&mut self, fd: RawFd) -> Result<i64, Errno> {
+        self.log(format!("fs_magic {fd}"))?;
+        let fs = self.mounted_on(fd);
+        Ok(*self.fs_types.get(&fs).unwrap_or(&0))
+    }
+    fn mount_id(&mut self, fd: RawFd) -> Result<u64, Errno> {
+        self.log(format!("mount_id {fd}"))?;
+        Ok(self.mounted_on(fd) as u64)
+    }
+    fn mkdir_at(&mut self, dirfd: RawFd, name: &CStr, mode: u32) -> Result<(), Errno> {
+        self.log(format!("mkdir_at {dirfd} {} {mode:o}", s(name)))
+    }
+    fn create_at(&mut self, dirfd: RawFd, name: &CStr) -> Result<(), Errno> {
+        self.log(format!("create_at {dirfd} {}", s(name)))
+    }
+    fn symlink_at(&mut self, target: &CStr, dirfd: RawFd, name: &CStr) -> Result<(), Errno> {
+        self.log(format!("symlink_at {} {dirfd} {}", s(target), s(name)))
+    }
+    fn fchdir(&mut self, fd: RawFd) -> Result<(), Errno> {
+        self.log(format!("fchdir {fd}"))
+    }
+    fn close(&mut self, fd: RawFd) {
+        let _ = self.log(format!("close {fd}"));
+    }
+    fn setsid(&mut self) -> Result<(), Errno> {
+        self.log("setsid".into())
+    }
+    fn own_process_group(&mut self) -> Result<(), Errno> {
+        self.log("setpgid 0 0".into())
     }
     fn chdir(&mut self, path: &CStr) -> Result<(), Errno> {
         self.log(format!("chdir {}", s(path)))
