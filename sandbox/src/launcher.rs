@@ -353,10 +353,20 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
         return Err(e.into());
     }
     if let Err(f) = parent {
+        // The child may have failed first (and closed the sync pipe): its
+        // own report names the real cause.
+        let failure = match f.errno {
+            Errno::EPIPE => read_status(&status.parent, 1_000_000_000)
+                .ok()
+                .flatten()
+                .and_then(|st| st.failure)
+                .unwrap_or(f),
+            _ => f,
+        };
         abort(&child);
         return Err(LaunchError::Setup {
-            failure: f,
-            hint: hint(f, rootless),
+            failure,
+            hint: hint(failure, rootless),
         });
     }
     let st = match read_status(&status.parent, config.timeout.as_nanos() as u64) {

@@ -9,7 +9,15 @@
 //!   number of escapes;
 //! - `forkbomb`: fork until refused, print how many, exit 0;
 //! - `memhog MIB`: allocate and touch MIB MiB, exit 0 if it survived;
-//! - `info`: print uid, hostname and the capability sets.
+//! - `info`: print uid, hostname and the capability sets;
+//! - `mounts`: find every procfs and sysfs reachable (from
+//!   `/proc/self/mountinfo` and the top-level directories) and try to open
+//!   their host-wide control files for writing (`escaped` = one opened);
+//! - `devnode PATH`: try to open a device node (`escaped` = it opened);
+//! - `tty`: try to type into a terminal with `TIOCSTI`: through `/dev/tty`
+//!   and fds 0-2 (`escaped` = a character was pushed);
+//! - `flood MIB`: write MIB MiB to stdout, leave a daemon (its own session)
+//!   that keeps writing, and exit 0.
 use std::ffi::CString;
 use std::io::Write;
 
@@ -297,6 +305,141 @@ fn info() -> i32 {
     0
 }
 
+/// The procfs and sysfs mount points this process can see.
+fn kernel_mounts() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
+        for l in info.lines() {
+            // id parent maj:min root mountpoint opts ... - fstype source super
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let Some(dash) = f.iter().position(|x| *x == "-") else {
+                continue;
+            };
+            if let (Some(mp), Some(fstype)) = (f.get(4), f.get(dash + 1)) {
+                if *fstype == "proc" || *fstype == "sysfs" {
+                    found.push((fstype.to_string(), mp.to_string()));
+                }
+            }
+        }
+    }
+    // Whatever mountinfo says, look at every top-level directory too.
+    if let Ok(d) = std::fs::read_dir("/") {
+        for e in d.flatten() {
+            let p = e.path();
+            let mut st: libc::statfs = unsafe_zeroed_statfs();
+            let c = c(&p.display().to_string());
+            // SAFETY: a NUL-terminated path and a writable statfs.
+            if unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0 {
+                let t = match st.f_type {
+                    libc::PROC_SUPER_MAGIC => "proc",
+                    libc::SYSFS_MAGIC => "sysfs",
+                    _ => continue,
+                };
+                found.push((t.to_string(), p.display().to_string()));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn unsafe_zeroed_statfs() -> libc::statfs {
+    // SAFETY: statfs is plain data; all zeroes is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+fn mounts() -> i32 {
+    let mut n = 0;
+    for (fstype, mp) in kernel_mounts() {
+        let files: &[&str] = if fstype == "proc" {
+            &[
+                "sys/kernel/core_pattern",
+                "sys/vm/drop_caches",
+                "sysrq-trigger",
+            ]
+        } else {
+            &["kernel/uevent_helper", "power/state"]
+        };
+        for f in files {
+            let path = c(&format!("{mp}/{f}"));
+            // SAFETY: a NUL-terminated path; the fd is closed right away.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY) };
+            let name = format!("write {mp}/{f}");
+            n += report(&name, fd as i64, true) as i32;
+            if fd >= 0 {
+                // SAFETY: our own fd. Nothing was written.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+    line(&format!("{{\"vmlab\":\"mounts\",\"escapes\":{n}}}"));
+    n
+}
+
+fn devnode(path: &str) -> i32 {
+    let p = c(path);
+    // SAFETY: a NUL-terminated path; the fd is closed right away.
+    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK) };
+    let escaped = report("open_device_node", fd as i64, true);
+    if fd >= 0 {
+        // SAFETY: our own fd.
+        unsafe { libc::close(fd) };
+    }
+    escaped as i32
+}
+
+fn tty() -> i32 {
+    let mut n = 0;
+    let dev_tty = c("/dev/tty");
+    // SAFETY: a NUL-terminated path.
+    let tty_fd = unsafe { libc::open(dev_tty.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
+    report("open_dev_tty", tty_fd as i64, false);
+    for fd in [tty_fd, 0, 1, 2] {
+        if fd < 0 {
+            continue;
+        }
+        for &b in b"#vmlab-injected\n" {
+            // SAFETY: TIOCSTI reads one byte from a valid pointer.
+            let rc = unsafe { libc::ioctl(fd, libc::TIOCSTI, &b as *const u8) };
+            if rc < 0 {
+                n += report(&format!("tiocsti_fd{fd}"), rc as i64, true) as i32;
+                break;
+            }
+            if b == b'\n' {
+                n += report(&format!("tiocsti_fd{fd}"), 0, true) as i32;
+            }
+        }
+    }
+    n
+}
+
+fn flood(mib: usize) -> i32 {
+    let chunk = vec![b'y'; 1 << 16];
+    let mut out = std::io::stdout().lock();
+    for _ in 0..mib * 16 {
+        if out.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let _ = out.flush();
+    drop(out);
+    // A daemon that outlives the workload and keeps the stdout pipe open.
+    // SAFETY: fork in a single-threaded program; the child only writes.
+    if unsafe { libc::fork() } == 0 {
+        // SAFETY: setsid and write take no pointers but the valid chunk.
+        unsafe {
+            libc::setsid();
+            loop {
+                if libc::write(1, chunk.as_ptr().cast(), chunk.len()) < 0 {
+                    libc::_exit(0);
+                }
+            }
+        }
+    }
+    0
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
@@ -318,6 +461,10 @@ fn main() {
         "forkbomb" => forkbomb(),
         "memhog" => memhog(arg(1).parse().unwrap_or(256)),
         "info" => info(),
+        "mounts" => mounts(),
+        "devnode" => devnode(&arg(1)),
+        "tty" => tty(),
+        "flood" => flood(arg(1).parse().unwrap_or(64)),
         other => {
             eprintln!("vmlab-probe: unknown mode {other:?}");
             2
