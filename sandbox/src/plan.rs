@@ -308,7 +308,13 @@ pub fn build(
         new_session: config.new_session,
         own_group: !config.new_session,
         rlimits: if config.rlimits {
-            rlimits()
+            let mut r = rlimits();
+            // A caller without root has no cgroup to bound tasks unless one
+            // was delegated: bound its user's processes instead.
+            if euid != 0 && (config.limits.pids.is_none() || !config.cgroup) {
+                r.push((libc::RLIMIT_NPROC, crate::config::DEFAULT_PIDS));
+            }
+            r
         } else {
             Vec::new()
         },

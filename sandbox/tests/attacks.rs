@@ -453,7 +453,7 @@ fn a_fork_bomb_stops_at_the_default_limit() {
     let _s = serial();
     let fs = Rootfs::probe();
     let before = HostState::now();
-    for mode in [Mode::Root, Mode::Default] {
+    for mode in MODES {
         let ran = run_probe(mode, &fs.path, &["forkbomb"]);
         let line = json_lines(ran.stdout().as_bytes())
             .into_iter()
