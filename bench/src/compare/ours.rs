@@ -129,6 +129,10 @@ impl Backend for Ours {
                 probe
                     .notes
                     .push("network namespace with loopback up, like the peers".into());
+                probe.notes.push(
+                    "default mode: a user namespace (root inside is an unprivileged id outside), nosuid/nodev rootfs, seccomp allow-list, 1024 tasks and a quarter of RAM at most"
+                        .into(),
+                );
             }
             Which::VmBare => {
                 host::kvm_openable()
