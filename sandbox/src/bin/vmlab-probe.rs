@@ -15,6 +15,9 @@ use std::io::Write;
 
 use vmlab_workload::protocol::{Event, FD_ENV};
 
+#[path = "../probe/syscalls.rs"]
+mod syscalls;
+
 fn send(e: Event) {
     if let Some(fd) = std::env::var(FD_ENV)
         .ok()
@@ -318,6 +321,7 @@ fn main() {
         "forkbomb" => forkbomb(),
         "memhog" => memhog(arg(1).parse().unwrap_or(256)),
         "info" => info(),
+        "syscalls" => syscalls::run(),
         other => {
             eprintln!("vmlab-probe: unknown mode {other:?}");
             2
