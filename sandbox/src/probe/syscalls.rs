@@ -138,6 +138,13 @@ pub fn run() -> i32 {
             result(libc::ioctl(0, libc::FIONREAD, &mut n) as i64),
         );
 
+        let rc = libc::socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0);
+        let r = result(rc as i64);
+        if rc >= 0 {
+            libc::close(rc);
+        }
+        report("socket_vsock", r);
+
         // KEYCTL_GET_KEYRING_ID of KEY_SPEC_SESSION_KEYRING.
         report("keyctl", result(libc::syscall(libc::SYS_keyctl, 0, -3, 0)));
 

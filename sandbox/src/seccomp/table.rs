@@ -5,7 +5,9 @@
 //! Numbers and names: the kernel's `arch/x86/entry/syscalls/syscall_64.tbl`
 //! as of Linux 6.18 (the 64-bit and common entries; the x32 ones, 512..=547
 //! with the x32 bit, are refused as a whole).
-use super::ArgCheck::{CloneWithoutNewNamespace, IoctlNotTerminalInjection, PersonalityQuery};
+use super::ArgCheck::{
+    CloneWithoutNewNamespace, IoctlNotTerminalInjection, PersonalityQuery, SocketNotVsock,
+};
 use super::Syscall;
 use super::Verdict::{self, Absent, Allow, AllowIf, Refuse};
 
@@ -29,6 +31,7 @@ const UPROBES: &str =
 const CLONE: &str = "new processes and threads, but no new namespace";
 const IOCTL: &str = "device control, except typing into or driving the terminal";
 const PERSONALITY: &str = "reading the persona; setting one weakens the process";
+const SOCKET: &str = "sockets, but not vsock, which no network namespace encloses";
 const CLONE3: &str = "its flags are in memory the filter cannot read: ENOSYS sends libc to clone";
 // Why a call is refused.
 const MOUNTS: &str = "rearranging mounts could uncover the host's tree";
@@ -101,7 +104,7 @@ pub const TABLE: &[Syscall] = &[
     c(38, "setitimer", Allow, TIME),
     c(39, "getpid", Allow, PROCESS),
     c(40, "sendfile", Allow, IO),
-    c(41, "socket", Allow, NET),
+    c(41, "socket", AllowIf(SocketNotVsock), SOCKET),
     c(42, "connect", Allow, NET),
     c(43, "accept", Allow, NET),
     c(44, "sendto", Allow, NET),
