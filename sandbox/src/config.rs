@@ -247,7 +247,7 @@ pub struct Config {
     pub cgroup: bool,
     /// Cgroup limits.
     pub limits: Limits,
-    /// Install the seccomp deny list.
+    /// Install the seccomp allow-list ([`crate::seccomp`]).
     pub seccomp: bool,
     /// Reduce capabilities to [`crate::capability::KEPT`].
     pub drop_caps: bool,

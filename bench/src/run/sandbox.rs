@@ -197,8 +197,8 @@ fn output(backend: &str, config: &Config, o: &Outcome) -> RunOutput {
         facts.insert(
             "seccomp".into(),
             format!(
-                "deny list of {} calls",
-                vmlab_sandbox::seccomp::DENIED.len() + 2
+                "allow-list of {} calls (default EPERM, unknown ENOSYS, x32 refused)",
+                vmlab_sandbox::seccomp::allowed()
             ),
         );
     }

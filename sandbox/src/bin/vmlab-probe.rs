@@ -17,11 +17,16 @@
 //! - `tty`: try to type into a terminal with `TIOCSTI`: through `/dev/tty`
 //!   and fds 0-2 (`escaped` = a character was pushed);
 //! - `flood MIB`: write MIB MiB to stdout, leave a daemon (its own session)
-//!   that keeps writing, and exit 0.
+//!   that keeps writing, and exit 0;
+//! - `syscalls`: call what the seccomp policy refuses and what it must
+//!   allow, one JSON line per call (see `src/probe/syscalls.rs`).
 use std::ffi::CString;
 use std::io::Write;
 
 use vmlab_workload::protocol::{Event, FD_ENV};
+
+#[path = "../probe/syscalls.rs"]
+mod syscalls;
 
 fn send(e: Event) {
     if let Some(fd) = std::env::var(FD_ENV)
@@ -465,6 +470,7 @@ fn main() {
         "devnode" => devnode(&arg(1)),
         "tty" => tty(),
         "flood" => flood(arg(1).parse().unwrap_or(64)),
+        "syscalls" => syscalls::run(),
         other => {
             eprintln!("vmlab-probe: unknown mode {other:?}");
             2
