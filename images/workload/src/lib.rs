@@ -40,8 +40,8 @@ pub mod measure;
 pub mod platform;
 pub mod protocol;
 pub mod report;
-pub mod tail;
 pub mod runner;
+pub mod tail;
 
 pub use args::{ArgsError, Spec};
 pub use kernel::Kernel;
