@@ -712,5 +712,14 @@ mod tests {
             load(&mem(32), 32 << 20, &f, &g),
             Err(Error::KernelTooBig { .. })
         ));
+        // A segment placed beyond guest memory: refused with what it needs,
+        // before linux-loader tries (and fails) to write it.
+        let mut k = tiny_elf(16);
+        set(&mut k, 88, 1 << 40);
+        let f = files(k, None);
+        assert!(matches!(
+            load(&mem(32), 32 << 20, &f, &g),
+            Err(Error::KernelTooBig { need, .. }) if need == (1 << 40) + 16
+        ));
     }
 }
