@@ -171,3 +171,20 @@ fn unknown_ports_read_all_ones() {
     assert_eq!(o.exit_code, 0xff);
     assert_eq!((o.unhandled.reads, o.unhandled.writes), (1, 1));
 }
+
+#[test]
+fn a_library_caller_may_pass_any_timeout() {
+    if !kvm_available() || !in_child("a_library_caller_may_pass_any_timeout") {
+        return;
+    }
+    let elf = guest_elf();
+    // Far beyond what an Instant or a timespec holds: no overflow, no abort.
+    for timeout in [Duration::MAX, Duration::from_secs(18_446_744_074)] {
+        let o = match vmlab_vmm::run(bare(&elf, "--exit 0", timeout)) {
+            Err(e) if guest_built_with_sse(&e) => return,
+            r => r.unwrap(),
+        };
+        assert_eq!(o.exit_code, 0);
+        assert_eq!((o.console_dropped_bytes, o.marks_dropped), (0, 0));
+    }
+}
