@@ -226,6 +226,17 @@ impl Cache {
             let path = path.to_path_buf();
             move |source| KernelError::Cache { path, source }
         };
+        let release = Path::new(&unpacked.release);
+        if release.components().count() != 1 {
+            return Err(KernelError::UnsafePath {
+                path: release.to_path_buf(),
+                why: "a kernel release must be a single file name".to_string(),
+            });
+        }
+        contained(&kernels, release).map_err(|why| KernelError::UnsafePath {
+            path: release.to_path_buf(),
+            why,
+        })?;
         let stage = Scratch::new_in(&kernels, "stage").map_err(io_err(&kernels))?;
         let dir = stage.path();
         let mut files = BTreeMap::new();
@@ -624,6 +635,25 @@ mod tests {
                 other => panic!("{other:?}"),
             }
             assert!(!cache.root().join("kernels/6.1.0-test").exists());
+        }
+    }
+
+    #[test]
+    fn a_release_is_one_plain_name() {
+        for bad in ["../../escape", "/abs", "a/b", "..", ""] {
+            let (_scratch, cache, mut unpacked) = fixture();
+            unpacked.release = bad.to_string();
+            assert!(
+                matches!(
+                    cache.install(&unpacked),
+                    Err(KernelError::UnsafePath { .. })
+                ),
+                "{bad:?}"
+            );
+            assert!(matches!(
+                cache.load(bad),
+                Err(KernelError::CacheCorrupt { .. })
+            ));
         }
     }
 
