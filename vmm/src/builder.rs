@@ -149,6 +149,7 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
         return Err(Error::Guest {
             failure,
             console,
+            console_dropped_bytes,
             exits: ran.exits,
         });
     }

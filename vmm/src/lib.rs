@@ -154,6 +154,8 @@ pub enum Error {
         failure: vm::Error,
         /// What it wrote to COM1: the last [`devices::serial::CONSOLE_CAP`] bytes.
         console: Vec<u8>,
+        /// Bytes written to COM1 before those kept (counted, not kept).
+        console_dropped_bytes: u64,
         /// vCPU exits until it failed.
         exits: ExitCounts,
     },

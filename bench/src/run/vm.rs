@@ -149,10 +149,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
         Ok(o) => Ok(output(args.backend, o)),
         Err(e) => {
             let ran = matches!(e, vmlab_vmm::Error::Guest { .. });
-            if let vmlab_vmm::Error::Guest { console, .. } = &e {
+            if let vmlab_vmm::Error::Guest {
+                console,
+                console_dropped_bytes,
+                ..
+            } = &e
+            {
                 if !streamed && !console.is_empty() {
+                    let dropped = match console_dropped_bytes {
+                        0 => String::new(),
+                        n => format!("; {n} earlier bytes were not kept"),
+                    };
                     eprintln!(
-                        "--- guest console (last {CONSOLE_TAIL_LINES} lines) ---\n{}\n---",
+                        "--- guest console (last {CONSOLE_TAIL_LINES} lines{dropped}) ---\n{}\n---",
                         tail(console)
                     );
                 }
