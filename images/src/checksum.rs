@@ -12,7 +12,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The SHA-256 of the file at `path`, read in chunks.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+    sha256_read(File::open(path)?)
+}
+
+/// The SHA-256 of everything `reader` yields, read in chunks.
+pub fn sha256_read(mut file: impl Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

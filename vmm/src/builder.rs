@@ -90,7 +90,10 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     let tsc_khz = vcpu::tsc_khz(&vcpu);
     t.mark("vcpu_create");
 
-    let mem_bytes = config.mem_mib << 20;
+    let mem_bytes = memory::bytes(config.mem_mib).ok_or(memory::Error::BeyondLimit {
+        mib: config.mem_mib,
+        max_mib: memory::MAX_MIB,
+    })?;
     let low_end = layout::low_mem_end(mem_bytes);
     let (mode, regs, entry_kind) = match (&config.guest, &linux_files) {
         (Guest::Bare { elf, args }, _) => {
@@ -141,11 +144,12 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     drop(kvm);
     let gone = t.start.elapsed();
     let unhandled = bus.unhandled;
-    let console = bus.serial.into_output();
+    let (console, console_dropped_bytes) = bus.serial.into_output();
     if let Err(failure) = result {
         return Err(Error::Guest {
             failure,
             console,
+            console_dropped_bytes,
             exits: ran.exits,
         });
     }
@@ -158,9 +162,11 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
         to_exit_ns: ns(gone),
         phases: t.phases,
         marks: ran.marks.iter().map(|&(id, d)| (id, ns(d))).collect(),
+        marks_dropped: ran.marks_dropped,
         exits: ran.exits,
         unhandled,
         console,
+        console_dropped_bytes,
         tsc_khz,
         mem_mib: config.mem_mib,
         entry: entry_kind,

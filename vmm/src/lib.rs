@@ -93,14 +93,19 @@ pub struct VmOutcome {
     pub to_exit_ns: u64,
     /// Setup steps, each as (name, ns since start) at its end.
     pub phases: Vec<(&'static str, u64)>,
-    /// Protocol marks (id, ns since start).
+    /// Protocol marks (id, ns since start): the first [`vm::MAX_MARKS`].
     pub marks: Vec<(u32, u64)>,
+    /// Marks sent after [`vm::MAX_MARKS`] were kept (counted, not kept).
+    pub marks_dropped: u64,
     /// vCPU exits by kind.
     pub exits: ExitCounts,
     /// Port traffic no device handled.
     pub unhandled: Unhandled,
-    /// Everything the guest wrote to COM1.
+    /// What the guest wrote to COM1: the last
+    /// [`devices::serial::CONSOLE_CAP`] bytes.
     pub console: Vec<u8>,
+    /// Bytes written to COM1 before those kept (counted, not kept).
+    pub console_dropped_bytes: u64,
     /// TSC frequency KVM gave the guest (kHz; 0 when unknown).
     pub tsc_khz: u32,
     /// Guest RAM in MiB.
@@ -147,8 +152,10 @@ pub enum Error {
     Guest {
         /// What went wrong.
         failure: vm::Error,
-        /// Everything it wrote to COM1.
+        /// What it wrote to COM1: the last [`devices::serial::CONSOLE_CAP`] bytes.
         console: Vec<u8>,
+        /// Bytes written to COM1 before those kept (counted, not kept).
+        console_dropped_bytes: u64,
         /// vCPU exits until it failed.
         exits: ExitCounts,
     },

@@ -30,6 +30,14 @@ pub enum Error {
         /// Host RAM in MiB.
         host_mib: u64,
     },
+    /// The requested size is beyond any guest this VMM maps.
+    #[error("guest memory of {mib} MiB is beyond the {max_mib} MiB this VMM can map (--mem)")]
+    BeyondLimit {
+        /// Requested MiB.
+        mib: u64,
+        /// The limit.
+        max_mib: u64,
+    },
     /// mmap of guest memory failed.
     #[error("cannot map {mib} MiB of guest memory")]
     Map {
@@ -58,10 +66,20 @@ pub fn host_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-/// Checks a requested size against the guest's minimum and the host's RAM.
+/// The most guest RAM this VMM maps, whatever the host has: 4 TiB.
+pub const MAX_MIB: u64 = 4 << 20;
+
+/// Checks a requested size against the guest's minimum, [`MAX_MIB`] and
+/// the host's RAM.
 pub fn check_size(mib: u64, min_mib: u64, host_mib: Option<u64>) -> Result<(), Error> {
     if mib < min_mib {
         return Err(Error::TooSmall { mib, min_mib });
+    }
+    if mib > MAX_MIB {
+        return Err(Error::BeyondLimit {
+            mib,
+            max_mib: MAX_MIB,
+        });
     }
     match host_mib {
         Some(host_mib) if mib > host_mib => Err(Error::TooLarge { mib, host_mib }),
@@ -69,12 +87,22 @@ pub fn check_size(mib: u64, min_mib: u64, host_mib: Option<u64>) -> Result<(), E
     }
 }
 
+/// `mib` MiB in bytes, if at most [`MAX_MIB`].
+pub fn bytes(mib: u64) -> Option<u64> {
+    (mib <= MAX_MIB).then(|| mib.checked_mul(1 << 20))?
+}
+
 /// Maps `mib` MiB of guest RAM (untouched, so it costs no host memory yet).
 pub fn create(mib: u64) -> Result<GuestMemoryMmap, Error> {
-    let ranges: Vec<(GuestAddress, usize)> = layout::ram_ranges(mib << 20)
+    let beyond = || Error::BeyondLimit {
+        mib,
+        max_mib: MAX_MIB,
+    };
+    let ranges: Vec<(GuestAddress, usize)> = layout::ram_ranges(bytes(mib).ok_or_else(beyond)?)
         .into_iter()
-        .map(|(start, len)| (GuestAddress(start), len as usize))
-        .collect();
+        .map(|(start, len)| Some((GuestAddress(start), usize::try_from(len).ok()?)))
+        .collect::<Option<_>>()
+        .ok_or_else(beyond)?;
     GuestMemoryMmap::from_ranges(&ranges).map_err(|source| Error::Map { mib, source })
 }
 
@@ -104,6 +132,18 @@ pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_sizes_are_errors_not_overflows() {
+        assert!(matches!(
+            check_size(u64::MAX, 2, None),
+            Err(Error::BeyondLimit { .. })
+        ));
+        assert!(matches!(create(u64::MAX), Err(Error::BeyondLimit { .. })));
+        assert!(matches!(create(1 << 44), Err(Error::BeyondLimit { .. })));
+        assert_eq!(bytes(2), Some(2 << 20));
+        assert_eq!(bytes(MAX_MIB + 1), None);
+    }
 
     #[test]
     fn sizes_are_checked() {

@@ -83,10 +83,19 @@ impl KickTimer {
     }
 }
 
+/// `d` as a timespec; a duration beyond `time_t` saturates (a timer that
+/// never fires in practice) rather than wrapping into the past.
 fn timespec(d: Duration) -> libc::timespec {
-    libc::timespec {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
+    match libc::time_t::try_from(d.as_secs()) {
+        Ok(tv_sec) => libc::timespec {
+            tv_sec,
+            // Below 10^9: fits every c_long.
+            tv_nsec: libc::c_long::from(d.subsec_nanos()),
+        },
+        Err(_) => libc::timespec {
+            tv_sec: libc::time_t::MAX,
+            tv_nsec: 999_999_999,
+        },
     }
 }
 
@@ -100,6 +109,23 @@ impl Drop for KickTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_timeouts_saturate_instead_of_wrapping() {
+        let t = timespec(Duration::from_secs(u64::MAX));
+        assert_eq!(t.tv_sec, libc::time_t::MAX);
+        let t = timespec(Duration::from_secs(18_446_744_074));
+        assert_eq!(t.tv_sec, 18_446_744_074);
+        let t = timespec(Duration::new(3, 5));
+        assert_eq!((t.tv_sec, t.tv_nsec), (3, 5));
+        // Arming one is fine too, and it does not fire at once.
+        let timer = KickTimer::arm(Duration::MAX).unwrap();
+        let nap = timespec(Duration::from_millis(30));
+        // SAFETY: nanosleep reads `nap` and may write the (null) remainder.
+        let rc = unsafe { libc::nanosleep(&nap, std::ptr::null_mut()) };
+        assert_eq!(rc, 0, "the timer fired");
+        drop(timer);
+    }
 
     #[test]
     fn interrupts_a_blocking_call() {

@@ -111,6 +111,10 @@ impl ExitCounts {
     }
 }
 
+/// How many protocol marks are kept; later ones are counted and dropped, so
+/// a guest that sends marks in a loop costs bounded host memory.
+pub const MAX_MARKS: usize = 65536;
+
 /// What one run of the guest produced.
 #[derive(Clone, Debug, Default)]
 pub struct Ran {
@@ -118,12 +122,25 @@ pub struct Ran {
     pub exit_code: u8,
     /// When ready arrived, since start.
     pub ready: Option<Duration>,
-    /// Marks (id, since start).
+    /// Marks (id, since start): the first [`MAX_MARKS`].
     pub marks: Vec<(u32, Duration)>,
+    /// Marks that arrived after [`MAX_MARKS`] were kept.
+    pub marks_dropped: u64,
     /// When the exit event arrived, since start.
     pub exit: Duration,
     /// Exit counts.
     pub exits: ExitCounts,
+}
+
+impl Ran {
+    /// Records mark `id` at `at`, or counts it once [`MAX_MARKS`] are kept.
+    pub fn mark(&mut self, id: u32, at: Duration) {
+        if self.marks.len() < MAX_MARKS {
+            self.marks.push((id, at));
+        } else {
+            self.marks_dropped = self.marks_dropped.saturating_add(1);
+        }
+    }
 }
 
 /// How to run.
@@ -146,15 +163,16 @@ pub fn run(
     p: &RunParams,
     ran: &mut Ran,
 ) -> Result<(), Error> {
-    let deadline = Instant::now() + p.timeout;
+    // A timeout too far away for an Instant never expires.
+    let deadline = Instant::now().checked_add(p.timeout);
+    let expired = || deadline.is_some_and(|d| Instant::now() >= d);
     let _timer = crate::timer::KickTimer::arm(p.timeout)?;
-    let exits = &mut ran.exits;
     loop {
         let exit = match vcpu.run() {
             Ok(exit) => exit,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
-                exits.interrupted += 1;
-                if Instant::now() >= deadline {
+                ran.exits.interrupted += 1;
+                if expired() {
                     return Err(Error::Timeout {
                         secs: p.timeout.as_secs_f64(),
                         ready: ran.ready.is_some(),
@@ -166,7 +184,7 @@ pub fn run(
         };
         match exit {
             VcpuExit::IoOut(port, data) => {
-                exits.io_out += 1;
+                ran.exits.io_out += 1;
                 match bus.write(port, data) {
                     Action::Continue => {}
                     Action::Event(Event::Ready) => {
@@ -174,7 +192,7 @@ pub fn run(
                             ran.ready = Some(p.start.elapsed());
                         }
                     }
-                    Action::Event(Event::Mark(id)) => ran.marks.push((id, p.start.elapsed())),
+                    Action::Event(Event::Mark(id)) => ran.mark(id, p.start.elapsed()),
                     Action::Event(Event::Exit(code)) => {
                         ran.exit = p.start.elapsed();
                         ran.exit_code = code;
@@ -190,17 +208,17 @@ pub fn run(
                 }
             }
             VcpuExit::IoIn(port, data) => {
-                exits.io_in += 1;
+                ran.exits.io_in += 1;
                 bus.read(port, data);
                 if p.irqchip && bus.serial.take_irq() {
                     pulse_serial_irq(vm)?;
                 }
             }
             VcpuExit::MmioRead(_, data) => {
-                exits.mmio_read += 1;
+                ran.exits.mmio_read += 1;
                 data.fill(0xff);
             }
-            VcpuExit::MmioWrite(..) => exits.mmio_write += 1,
+            VcpuExit::MmioWrite(..) => ran.exits.mmio_write += 1,
             VcpuExit::Shutdown => {
                 return Err(Error::TripleFault {
                     ready: ran.ready.is_some(),
@@ -210,13 +228,13 @@ pub fn run(
             VcpuExit::Hlt => return Err(Error::Halted),
             VcpuExit::FailEntry(reason, _) => return Err(Error::FailEntry { reason }),
             VcpuExit::InternalError => return Err(internal_error(vcpu, mem)),
-            VcpuExit::Intr => exits.interrupted += 1,
+            VcpuExit::Intr => ran.exits.interrupted += 1,
             other => {
-                exits.other += 1;
+                ran.exits.other += 1;
                 return Err(Error::UnexpectedExit(format!("{other:?}")));
             }
         }
-        if Instant::now() >= deadline {
+        if expired() {
             return Err(Error::Timeout {
                 secs: p.timeout.as_secs_f64(),
                 ready: ran.ready.is_some(),
@@ -284,6 +302,18 @@ mod tests {
         assert!(!is_sse_opcode(&[0x0f, 0x0b])); // ud2
         assert!(!is_sse_opcode(&[0xf4])); // hlt
         assert!(!is_sse_opcode(&[]));
+    }
+
+    #[test]
+    fn marks_are_bounded_and_counted() {
+        let mut ran = Ran::default();
+        let extra = 1000;
+        for i in 0..MAX_MARKS as u32 + extra {
+            ran.mark(i, Duration::from_nanos(u64::from(i)));
+        }
+        assert_eq!(ran.marks.len(), MAX_MARKS);
+        assert_eq!(ran.marks_dropped, u64::from(extra));
+        assert_eq!(ran.marks.last().unwrap().0, MAX_MARKS as u32 - 1);
     }
 
     #[test]

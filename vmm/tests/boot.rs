@@ -171,3 +171,63 @@ fn unknown_ports_read_all_ones() {
     assert_eq!(o.exit_code, 0xff);
     assert_eq!((o.unhandled.reads, o.unhandled.writes), (1, 1));
 }
+
+#[test]
+fn a_library_caller_may_pass_any_timeout() {
+    if !kvm_available() || !in_child("a_library_caller_may_pass_any_timeout") {
+        return;
+    }
+    let elf = guest_elf();
+    // Far beyond what an Instant or a timespec holds: no overflow, no abort.
+    for timeout in [Duration::MAX, Duration::from_secs(18_446_744_074)] {
+        let o = match vmlab_vmm::run(bare(&elf, "--exit 0", timeout)) {
+            Err(e) if guest_built_with_sse(&e) => return,
+            r => r.unwrap(),
+        };
+        assert_eq!(o.exit_code, 0);
+        assert_eq!((o.console_dropped_bytes, o.marks_dropped), (0, 0));
+    }
+}
+
+#[test]
+fn a_flooding_guest_costs_bounded_memory() {
+    if !kvm_available() || !in_child("a_flooding_guest_costs_bounded_memory") {
+        return;
+    }
+    // Rounds of 4096 bytes: 1.25 MiB of console, beyond the 1 MiB kept
+    // (software KVM exits once per byte, so a bigger flood is slow here).
+    const ROUNDS: u32 = 320;
+    const MARKS: u32 = vmlab_vmm::vm::MAX_MARKS as u32 + 1464;
+    let mut code = out_word(vmlab_workload::Event::Ready.encode());
+    // mov ebx, ROUNDS; again: mov dx, COM1; mov esi, 1 MiB; mov ecx, 4096;
+    // rep outsb; dec ebx; jnz again
+    code.push(0xbb);
+    code.extend_from_slice(&ROUNDS.to_le_bytes());
+    let again = code.len();
+    code.extend_from_slice(&[0x66, 0xba, 0xf8, 0x03]);
+    code.extend_from_slice(&[0xbe, 0x00, 0x00, 0x10, 0x00]);
+    code.extend_from_slice(&[0xb9, 0x00, 0x10, 0x00, 0x00]);
+    code.extend_from_slice(&[0xf3, 0x6e, 0xff, 0xcb, 0x75]);
+    code.push((again as i64 - code.len() as i64 - 1) as i8 as u8);
+    // mov ebx, MARKS; again: <mark 7>; dec ebx; jnz again
+    code.push(0xbb);
+    code.extend_from_slice(&MARKS.to_le_bytes());
+    let again = code.len();
+    code.extend(out_word(vmlab_workload::Event::Mark(7).encode()));
+    code.extend_from_slice(&[0xff, 0xcb, 0x75]);
+    code.push((again as i64 - code.len() as i64 - 1) as i8 as u8);
+    code.extend(out_word(vmlab_workload::Event::Exit(0).encode()));
+    code.push(0xf4);
+    let elf = tiny_elf(&code);
+    let o = match vmlab_vmm::run(bare(&elf, "", Duration::from_secs(300))) {
+        Ok(o) => o,
+        // Not `unwrap`: the error's Debug holds a megabyte of console.
+        Err(e) => panic!("the flooding guest failed: {e}"),
+    };
+    let cap = vmlab_vmm::devices::serial::CONSOLE_CAP;
+    let written = u64::from(ROUNDS) * 4096;
+    assert_eq!(o.console.len(), cap);
+    assert_eq!(o.console_dropped_bytes, written - cap as u64);
+    assert_eq!(o.marks.len(), vmlab_vmm::vm::MAX_MARKS);
+    assert_eq!(o.marks_dropped, 1464);
+}

@@ -34,8 +34,8 @@ pub struct RigArgs {
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,
-    /// Kill L1 after this many seconds.
-    #[arg(long, default_value_t = 180)]
+    /// Kill L1 after this many seconds (1 to 86400).
+    #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=crate::run::MAX_TIMEOUT_S))]
     pub timeout: u64,
     /// Guest kernel (bzImage) for L1 and L2. Default: $VMLAB_KERNEL, then the cache.
     #[arg(long)]

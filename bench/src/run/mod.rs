@@ -1,6 +1,7 @@
 //! `vmlab run`: boot the workload once in one backend.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -51,10 +52,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub initramfs: Option<PathBuf>,
     /// Guest memory in MiB (vm-*).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=vmlab_vmm::memory::MAX_MIB))]
     pub mem: u64,
-    /// Give up after this many seconds; the VM or sandbox is killed.
-    #[arg(long, default_value_t = 30.0)]
+    /// Give up after this many seconds (at most a day); the VM or sandbox is killed.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_timeout)]
     pub timeout: f64,
     /// Print one JSON object with timings, exit counts and results.
     #[arg(long)]
@@ -80,6 +81,39 @@ pub struct RunArgs {
     /// Arguments for the workload (after `--`): kernels and options.
     #[arg(last = true)]
     pub workload: Vec<String>,
+}
+
+/// The longest timeout any command accepts, in seconds: a day.
+pub const MAX_TIMEOUT_S: u64 = 86_400;
+
+/// Checks a timeout in seconds: finite, positive and at most
+/// [`MAX_TIMEOUT_S`]; returns it as a duration.
+pub fn timeout_of(secs: f64) -> Result<Duration, String> {
+    if !(secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_S as f64) {
+        return Err(format!(
+            "{secs} is not a timeout: give a number of seconds above 0 and at most \
+             {MAX_TIMEOUT_S} (a day)"
+        ));
+    }
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{secs} s is too short a timeout"))
+}
+
+/// `--timeout` as clap parses it (see [`timeout_of`]).
+fn parse_timeout(arg: &str) -> Result<f64, String> {
+    let secs: f64 = arg
+        .trim()
+        .parse()
+        .map_err(|_| format!("{arg:?} is not a number of seconds"))?;
+    timeout_of(secs).map(|_| secs)
+}
+
+/// `--timeout` as a duration, for the backends (clap checked it already;
+/// this keeps a caller that builds [`RunArgs`] by hand just as safe).
+pub fn timeout(secs: f64) -> anyhow::Result<Duration> {
+    timeout_of(secs).map_err(|e| anyhow::anyhow!("--timeout: {e}"))
 }
 
 /// What one run produced; `--json` prints it.
@@ -156,5 +190,38 @@ fn print_summary(out: &RunOutput) {
             out.exit_code,
             ms(out.to_exit_ns)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_finite_positive_and_at_most_a_day() {
+        for bad in [
+            "0",
+            "-1",
+            "nan",
+            "inf",
+            "-inf",
+            "1e20",
+            "1e19",
+            "18446744074",
+            "86400.5",
+            "x",
+            "",
+            "1e-30",
+        ] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(parse_timeout("30"), Ok(30.0));
+        assert_eq!(parse_timeout("0.25"), Ok(0.25));
+        assert_eq!(parse_timeout("86400"), Ok(86400.0));
+        assert_eq!(timeout(1.5).unwrap(), Duration::from_millis(1500));
+        assert!(timeout(f64::MAX)
+            .unwrap_err()
+            .to_string()
+            .contains("--timeout"));
     }
 }

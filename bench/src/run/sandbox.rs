@@ -2,7 +2,6 @@
 //! namespace sandbox, on the rootfs in the images directory.
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context;
 use vmlab_sandbox::cgroup::Usage;
@@ -11,6 +10,7 @@ use vmlab_sandbox::signal::Interrupt;
 use vmlab_sandbox::{Config, ExitStatus, LaunchError, Limits, Outcome};
 use vmlab_workload::protocol::Event;
 
+pub use super::timeout;
 use super::{Net, RunArgs, RunOutput};
 
 /// The sandbox configuration for `args`.
@@ -55,14 +55,6 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
         c.cgroup = c.limits.any();
     }
     Ok(c)
-}
-
-/// `--timeout` as a duration, refusing nonsense.
-pub fn timeout(secs: f64) -> anyhow::Result<Duration> {
-    if !(secs.is_finite() && secs > 0.0) {
-        anyhow::bail!("--timeout {secs} is not a positive number of seconds");
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {

@@ -3,7 +3,6 @@
 //! is the embedded one unless `VMLAB_GUEST_ELF` names another ELF file.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use vmlab_images::kernel::{self, Cache};
@@ -43,15 +42,7 @@ fn kernel_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
 
 /// Maps `vmlab run` arguments to a VM configuration.
 fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
-    let timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            anyhow!(
-                "--timeout must be a positive number of seconds, not {}",
-                args.timeout
-            )
-        })?;
+    let timeout = super::timeout(args.timeout)?;
     let guest = match args.backend {
         Backend::VmBare => Guest::Bare {
             elf,
@@ -106,6 +97,9 @@ fn output(backend: Backend, o: VmOutcome) -> RunOutput {
     counters.insert("unhandled_port_reads".into(), o.unhandled.reads);
     counters.insert("unhandled_port_writes".into(), o.unhandled.writes);
     counters.insert("bad_protocol_words".into(), o.unhandled.bad_words);
+    // Always present: a flooding guest shows as non-zero drops.
+    counters.insert("console_dropped_bytes".into(), o.console_dropped_bytes);
+    counters.insert("marks_dropped".into(), o.marks_dropped);
     let facts = BTreeMap::from([
         ("kvm".to_string(), o.kvm_kind.label().to_string()),
         (
@@ -155,10 +149,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
         Ok(o) => Ok(output(args.backend, o)),
         Err(e) => {
             let ran = matches!(e, vmlab_vmm::Error::Guest { .. });
-            if let vmlab_vmm::Error::Guest { console, .. } = &e {
+            if let vmlab_vmm::Error::Guest {
+                console,
+                console_dropped_bytes,
+                ..
+            } = &e
+            {
                 if !streamed && !console.is_empty() {
+                    let dropped = match console_dropped_bytes {
+                        0 => String::new(),
+                        n => format!("; {n} earlier bytes were not kept"),
+                    };
                     eprintln!(
-                        "--- guest console (last {CONSOLE_TAIL_LINES} lines) ---\n{}\n---",
+                        "--- guest console (last {CONSOLE_TAIL_LINES} lines{dropped}) ---\n{}\n---",
                         tail(console)
                     );
                 }

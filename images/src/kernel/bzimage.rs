@@ -7,6 +7,12 @@
 //! 2.08 and later). Debian's kernels compress it with LZ4 (legacy frame
 //! format); gzip and zstd are supported too. The payload decompresses to the
 //! kernel ELF followed by relocation data, which [`vmlinux`] cuts off.
+//!
+//! Decompression is bounded: never more than the header's `init_size`
+//! (0x260, boot protocol 2.10 and later: the memory the kernel needs to
+//! decompress and run, so at least the decompressed payload) nor
+//! [`MAX_DECOMPRESSED`], so a decompression bomb costs a bounded amount of
+//! memory and is refused.
 use std::io::Read;
 
 use super::elf;
@@ -45,6 +51,16 @@ pub enum BzImageError {
     /// Decompressing the payload failed.
     #[error("the {0} kernel payload is corrupt: {1}")]
     Corrupt(&'static str, String),
+    /// The payload decompresses to more than the image declares or vmlab allows.
+    #[error("the {compression} kernel payload decompresses to more than {limit} bytes ({why}): a damaged or hostile image")]
+    TooLarge {
+        /// The payload's compression.
+        compression: &'static str,
+        /// The bound that was hit.
+        limit: u64,
+        /// Where the bound comes from.
+        why: &'static str,
+    },
     /// The payload did not decompress to a kernel ELF.
     #[error("the decompressed payload is not a kernel ELF")]
     NotElf(#[source] elf::ElfError),
@@ -65,7 +81,13 @@ pub struct SetupHeader {
     pub payload_length: usize,
     /// The kernel version string (`6.1.0-56-cloud-amd64 (debian-kernel@…) #1 …`).
     pub version: Option<String>,
+    /// `init_size` (boot protocol 2.10+; 0 when absent): memory the kernel
+    /// needs from its load address, an upper bound on the decompressed payload.
+    pub init_size: u32,
 }
+
+/// The most any payload may decompress to, whatever its header says: 512 MiB.
+pub const MAX_DECOMPRESSED: u64 = 512 << 20;
 
 impl SetupHeader {
     /// Parses and checks the setup header of `bytes`.
@@ -90,26 +112,42 @@ impl SetupHeader {
             0 => 4,
             n => u32::from(n),
         };
-        let code_offset = (setup_sects as usize + 1) * 512;
-        let syssize = u64::from(u32_at(bytes, 0x1f4)) * 16;
-        let expected = code_offset as u64 + syssize;
         let actual = bytes.len() as u64;
-        if expected > actual {
-            return Err(BzImageError::Truncated { expected, actual });
+        // setup_sects <= 255 and the fields are u32: none of this overflows a
+        // u64, but the arithmetic is checked all the same.
+        let code_offset = (u64::from(setup_sects) + 1) * 512;
+        let syssize = u64::from(u32_at(bytes, 0x1f4)) * 16;
+        let truncated = |expected: Option<u64>| BzImageError::Truncated {
+            expected: expected.unwrap_or(u64::MAX),
+            actual,
+        };
+        let expected = code_offset.checked_add(syssize);
+        if expected.is_none_or(|e| e > actual) {
+            return Err(truncated(expected));
         }
-        let payload_offset = code_offset + u32_at(bytes, 0x248) as usize;
-        let payload_length = u32_at(bytes, 0x24c) as usize;
-        let payload_end = (payload_offset + payload_length) as u64;
-        if payload_end > actual || payload_length < 4 {
-            return Err(BzImageError::Truncated {
-                expected: payload_end.max(expected),
-                actual,
-            });
+        let payload_offset = code_offset.checked_add(u64::from(u32_at(bytes, 0x248)));
+        let payload_length = u64::from(u32_at(bytes, 0x24c));
+        let payload_end = payload_offset.and_then(|o| o.checked_add(payload_length));
+        if payload_end.is_none_or(|e| e > actual) || payload_length < 4 {
+            return Err(truncated(payload_end.map(|e| e.max(expected.unwrap_or(0)))));
         }
+        // All three are at most the file's length, so they fit a usize.
+        let to_usize = |v: Option<u64>| {
+            v.and_then(|v| usize::try_from(v).ok())
+                .ok_or_else(|| truncated(None))
+        };
+        let code_offset = to_usize(Some(code_offset))?;
+        let payload_offset = to_usize(payload_offset)?;
+        let payload_length = to_usize(Some(payload_length))?;
+        let init_size = if protocol >= 0x020a {
+            u32_at(bytes, 0x260)
+        } else {
+            0
+        };
         let version = match u16_at(bytes, 0x20e) {
             0 => None,
             ptr => {
-                let start = ptr as usize + 0x200;
+                let start = usize::from(ptr) + 0x200;
                 bytes.get(start..).map(|rest| {
                     let end = rest
                         .iter()
@@ -126,12 +164,25 @@ impl SetupHeader {
             payload_offset,
             payload_length,
             version,
+            init_size,
         })
     }
 
     /// The compressed payload.
     pub fn payload<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
-        &bytes[self.payload_offset..self.payload_offset + self.payload_length]
+        self.payload_offset
+            .checked_add(self.payload_length)
+            .and_then(|end| bytes.get(self.payload_offset..end))
+            .unwrap_or_default()
+    }
+
+    /// The most the payload may decompress to, and why: `init_size` when
+    /// the header has one, never above [`MAX_DECOMPRESSED`].
+    pub fn decompressed_limit(&self) -> (u64, &'static str) {
+        match u64::from(self.init_size) {
+            n if n > 0 && n < MAX_DECOMPRESSED => (n, "the init_size its setup header declares"),
+            _ => (MAX_DECOMPRESSED, "vmlab's limit for a kernel"),
+        }
     }
 
     /// The release (first word of the version string), e.g. `6.1.0-56-cloud-amd64`.
@@ -198,40 +249,73 @@ pub fn vmlinux(bytes: &[u8]) -> Result<(Vec<u8>, Compression), BzImageError> {
     let payload = header.payload(bytes);
     let compression = Compression::detect(payload)
         .ok_or(BzImageError::UnsupportedCompression("an unknown method"))?;
-    let corrupt = |e: std::io::Error| BzImageError::Corrupt(compression.name(), e.to_string());
-    let mut out = Vec::new();
-    match compression {
-        Compression::Gzip => {
-            flate2::read::GzDecoder::new(payload)
-                .read_to_end(&mut out)
-                .map_err(corrupt)?;
-        }
-        Compression::Zstd => {
-            zstd::stream::read::Decoder::new(payload)
-                .map_err(corrupt)?
-                .single_frame()
-                .read_to_end(&mut out)
-                .map_err(corrupt)?;
-        }
-        Compression::Lz4 => out = lz4_legacy(payload)?,
-        other => return Err(BzImageError::UnsupportedCompression(other.name())),
-    }
+    let (limit, why) = header.decompressed_limit();
+    let mut out = decompress(payload, compression, limit, why)?;
     let end = elf::check(&out).map_err(BzImageError::NotElf)?;
     out.truncate(end);
     Ok((out, compression))
 }
 
+/// Decompresses `payload`, refusing to produce more than `limit` bytes
+/// (`why` says where the limit comes from).
+pub fn decompress(
+    payload: &[u8],
+    compression: Compression,
+    limit: u64,
+    why: &'static str,
+) -> Result<Vec<u8>, BzImageError> {
+    let corrupt = |e: std::io::Error| BzImageError::Corrupt(compression.name(), e.to_string());
+    let too_large = || BzImageError::TooLarge {
+        compression: compression.name(),
+        limit,
+        why,
+    };
+    // Read one byte past the limit: getting it means the payload is too big.
+    let bounded = |reader: &mut dyn Read| -> Result<Vec<u8>, BzImageError> {
+        let mut out = Vec::new();
+        reader
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(corrupt)?;
+        if out.len() as u64 > limit {
+            return Err(too_large());
+        }
+        Ok(out)
+    };
+    match compression {
+        Compression::Gzip => bounded(&mut flate2::read::GzDecoder::new(payload)),
+        Compression::Zstd => bounded(
+            &mut zstd::stream::read::Decoder::new(payload)
+                .map_err(corrupt)?
+                .single_frame(),
+        ),
+        Compression::Lz4 => lz4_legacy(payload, limit).map_err(|e| match e {
+            Lz4Error::TooLarge => too_large(),
+            Lz4Error::Corrupt(why) => BzImageError::Corrupt("lz4", why),
+        }),
+        other => Err(BzImageError::UnsupportedCompression(other.name())),
+    }
+}
+
+/// Why an LZ4 legacy frame did not decode.
+enum Lz4Error {
+    /// It decodes to more than the limit.
+    TooLarge,
+    /// It is damaged.
+    Corrupt(String),
+}
+
 /// Decodes the LZ4 legacy frame format: the magic, then blocks of at most
 /// 8 MiB of output, each preceded by its compressed size (u32 LE). The kernel
 /// build appends the uncompressed size (u32 LE) after the last block.
-fn lz4_legacy(payload: &[u8]) -> Result<Vec<u8>, BzImageError> {
+fn lz4_legacy(payload: &[u8], limit: u64) -> Result<Vec<u8>, Lz4Error> {
     const MAGIC: u32 = 0x184c_2102;
     const BLOCK_MAX: usize = 8 << 20;
-    let corrupt = |why: String| BzImageError::Corrupt("lz4", why);
+    let corrupt = Lz4Error::Corrupt;
     let mut out = Vec::new();
     let mut block = vec![0u8; BLOCK_MAX];
     let mut at = 4;
-    while payload.len() - at >= 4 {
+    while payload.len().saturating_sub(at) >= 4 {
         let size = u32_at(payload, at);
         at += 4;
         if size == MAGIC {
@@ -247,14 +331,22 @@ fn lz4_legacy(payload: &[u8]) -> Result<Vec<u8>, BzImageError> {
             }
             break;
         }
-        let end = at + size as usize;
-        let input = payload
-            .get(at..end)
+        let input = usize::try_from(size)
+            .ok()
+            .and_then(|size| at.checked_add(size))
+            .and_then(|end| payload.get(at..end))
             .ok_or_else(|| corrupt(format!("a block of {size} bytes runs past the end")))?;
         let n = lz4_flex::block::decompress_into(input, &mut block)
             .map_err(|e| corrupt(e.to_string()))?;
+        if out
+            .len()
+            .checked_add(n)
+            .is_none_or(|total| total as u64 > limit)
+        {
+            return Err(Lz4Error::TooLarge);
+        }
         out.extend_from_slice(&block[..n]);
-        at = end;
+        at += input.len();
     }
     if out.is_empty() {
         return Err(corrupt("no data".to_string()));
@@ -364,6 +456,83 @@ pub(crate) mod tests {
         assert!(matches!(
             SetupHeader::parse(&old),
             Err(BzImageError::OldProtocol { major: 2, minor: 4 })
+        ));
+    }
+
+    /// `compressed` wrapped in a bzImage whose header declares `init_size`.
+    fn declaring(init_size: u32, compressed: &[u8]) -> Vec<u8> {
+        let mut img = synthetic(compressed);
+        img[0x260..0x264].copy_from_slice(&init_size.to_le_bytes());
+        img
+    }
+
+    fn lz4_legacy_of(data: &[u8]) -> Vec<u8> {
+        let mut lz4 = 0x184c_2102u32.to_le_bytes().to_vec();
+        for chunk in data.chunks(8 << 20) {
+            let block = lz4_flex::block::compress(chunk);
+            lz4.extend_from_slice(&(block.len() as u32).to_le_bytes());
+            lz4.extend_from_slice(&block);
+        }
+        with_trailer(lz4, data.len())
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused() {
+        // 16 MiB of zeros, in a bzImage that declares 1 MiB.
+        let zeros = vec![0u8; 16 << 20];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&zeros).unwrap();
+        let gzip = gz.finish().unwrap();
+        let zstd = with_trailer(zstd::encode_all(&zeros[..], 1).unwrap(), zeros.len());
+        let lz4 = lz4_legacy_of(&zeros);
+        for (payload, name) in [(gzip, "gzip"), (zstd, "zstd"), (lz4, "lz4")] {
+            assert!(payload.len() < 1 << 20, "{name}: the bomb is small");
+            let img = declaring(1 << 20, &payload);
+            match vmlinux(&img) {
+                Err(BzImageError::TooLarge {
+                    compression, limit, ..
+                }) => assert_eq!((compression, limit), (name, 1 << 20)),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_limit_is_init_size_capped_by_the_hard_limit() {
+        let header = |init_size| {
+            SetupHeader::parse(&declaring(init_size, &[0x1f, 0x8b, 0, 0]))
+                .unwrap()
+                .decompressed_limit()
+                .0
+        };
+        assert_eq!(header(4 << 20), 4 << 20);
+        assert_eq!(header(0), MAX_DECOMPRESSED);
+        assert_eq!(header(u32::MAX), MAX_DECOMPRESSED);
+        // A payload under the limit still decompresses.
+        let data = vec![7u8; 100_000];
+        let lz4 = lz4_legacy_of(&data);
+        let out = decompress(&lz4, Compression::Lz4, 100_000, "test").unwrap();
+        assert_eq!(out, data);
+        assert!(matches!(
+            decompress(&lz4, Compression::Lz4, 99_999, "test"),
+            Err(BzImageError::TooLarge { limit: 99_999, .. })
+        ));
+    }
+
+    #[test]
+    fn overflowing_header_fields_are_errors() {
+        let mut img = synthetic(&[0x1f, 0x8b, 0, 0, 0, 0]);
+        img[0x248..0x24c].copy_from_slice(&u32::MAX.to_le_bytes());
+        img[0x24c..0x250].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            SetupHeader::parse(&img),
+            Err(BzImageError::Truncated { .. })
+        ));
+        let mut img = synthetic(&[0x1f, 0x8b, 0, 0, 0, 0]);
+        img[0x1f4..0x1f8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            SetupHeader::parse(&img),
+            Err(BzImageError::Truncated { .. })
         ));
     }
 }

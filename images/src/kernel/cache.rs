@@ -12,14 +12,22 @@
 //! ```
 //! Every entry is staged in a scratch directory and renamed into place, its
 //! JSON written last; reading an entry checks every recorded sha256.
+//!
+//! Neither `kernel.json` nor an unpacked package is trusted with paths: a
+//! recorded path must be relative, without `..`, and no component of it
+//! (from the entry or package root down) may be a symlink; files are opened
+//! with `O_NOFOLLOW`. So nothing outside the cache entry or the package is
+//! ever read through them.
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::{bzimage, FileRef, Kernel, KernelError, Module, Source};
-use crate::checksum::{sha256_file, sha256_hex};
+use crate::checksum::{sha256_hex, sha256_read};
 use crate::scratch::Scratch;
 
 /// The record written as `kernel.json`.
@@ -50,9 +58,12 @@ pub struct ModuleRecord {
     pub compressed: Option<String>,
 }
 
-/// What a fetch unpacked, to be installed into the cache.
+/// What a fetch unpacked, to be installed into the cache. Every path must
+/// lie below `root` and is read without following symlinks.
 #[derive(Debug)]
 pub struct Unpacked {
+    /// Where the package was unpacked.
+    pub root: PathBuf,
     /// Kernel release.
     pub release: String,
     /// Debian package name.
@@ -130,28 +141,42 @@ impl Cache {
 
     /// The cached kernel `release`, its files checked against `kernel.json`.
     pub fn load(&self, release: &str) -> Result<Kernel, KernelError> {
-        let dir = self.kernels().join(release);
-        let json_path = dir.join("kernel.json");
-        let json = fs::read(&json_path).map_err(|source| KernelError::Cache {
-            path: json_path.clone(),
-            source,
-        })?;
-        let corrupt = |why: String| KernelError::CacheCorrupt {
-            dir: dir.clone(),
+        let kernels = self.kernels();
+        let corrupt_at = |dir: &Path, why: String| KernelError::CacheCorrupt {
+            dir: dir.to_path_buf(),
             why,
         };
+        if Path::new(release).components().count() != 1 {
+            return Err(corrupt_at(
+                &kernels,
+                format!("{release:?} is not a release name"),
+            ));
+        }
+        let dir = contained(&kernels, Path::new(release)).map_err(|e| corrupt_at(&kernels, e))?;
+        let corrupt = |why: String| corrupt_at(&dir, why);
+        let json_path = contained(&dir, Path::new("kernel.json")).map_err(corrupt)?;
+        let mut json = Vec::new();
+        open_nofollow(&json_path)
+            .and_then(|mut f| f.read_to_end(&mut json))
+            .map_err(|source| KernelError::Cache {
+                path: json_path.clone(),
+                source,
+            })?;
         let record: Record =
             serde_json::from_slice(&json).map_err(|e| corrupt(format!("kernel.json: {e}")))?;
         let mut refs = BTreeMap::new();
         for (name, sha) in &record.files {
-            let path = dir.join(name);
-            let actual = sha256_file(&path).map_err(|e| corrupt(format!("{name}: {e}")))?;
+            let path = contained(&dir, Path::new(name))
+                .map_err(|e| corrupt(format!("kernel.json names a file outside the entry: {e}")))?;
+            let actual = open_nofollow(&path)
+                .and_then(sha256_read)
+                .map_err(|e| corrupt(format!("{name}: {e}")))?;
             if &actual != sha {
                 return Err(corrupt(format!(
                     "{name} has sha256 {actual}, expected {sha}"
                 )));
             }
-            let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let bytes = fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
             refs.insert(
                 name.clone(),
                 FileRef {
@@ -166,6 +191,22 @@ impl Cache {
                 .cloned()
                 .ok_or_else(|| corrupt(format!("kernel.json lists no {name}")))
         };
+        let modules = record
+            .modules
+            .iter()
+            .map(|m| {
+                let path =
+                    contained(&dir, &Path::new("modules").join(&m.relative)).map_err(|e| {
+                        corrupt(format!("kernel.json names a module outside the entry: {e}"))
+                    })?;
+                Ok(Module {
+                    name: m.name.clone(),
+                    path,
+                    relative: m.relative.clone(),
+                    compressed: m.compressed.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, KernelError>>()?;
         Ok(Kernel {
             source: Source::Cache,
             release: Some(record.release.clone()),
@@ -173,16 +214,7 @@ impl Cache {
             bzimage: Some(take("vmlinuz")?),
             vmlinux: take("vmlinux")?,
             config: refs.get("config").map(|f| f.path.clone()),
-            modules: record
-                .modules
-                .iter()
-                .map(|m| Module {
-                    name: m.name.clone(),
-                    path: dir.join("modules").join(&m.relative),
-                    relative: m.relative.clone(),
-                    compressed: m.compressed.clone(),
-                })
-                .collect(),
+            modules,
         })
     }
 
@@ -194,11 +226,25 @@ impl Cache {
             let path = path.to_path_buf();
             move |source| KernelError::Cache { path, source }
         };
+        let release = Path::new(&unpacked.release);
+        if release.components().count() != 1 {
+            return Err(KernelError::UnsafePath {
+                path: release.to_path_buf(),
+                why: "a kernel release must be a single file name".to_string(),
+            });
+        }
+        contained(&kernels, release).map_err(|why| KernelError::UnsafePath {
+            path: release.to_path_buf(),
+            why,
+        })?;
         let stage = Scratch::new_in(&kernels, "stage").map_err(io_err(&kernels))?;
         let dir = stage.path();
         let mut files = BTreeMap::new();
         let mut put = |name: &str, bytes: &[u8]| -> Result<(), KernelError> {
-            let path = dir.join(name);
+            let path = contained(dir, Path::new(name)).map_err(|why| KernelError::UnsafePath {
+                path: PathBuf::from(name),
+                why,
+            })?;
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(io_err(parent))?;
             }
@@ -206,7 +252,7 @@ impl Cache {
             files.insert(name.to_string(), sha256_hex(bytes));
             Ok(())
         };
-        let read = |path: &Path| fs::read(path).map_err(io_err(path));
+        let read = |path: &Path| read_within(&unpacked.root, path);
 
         let vmlinuz = read(&unpacked.vmlinuz)?;
         let (vmlinux, compression) =
@@ -256,12 +302,23 @@ impl Cache {
             vmlinux_sha256: String,
         }
         let dir = self.root.join("derived").join(sha256);
-        let path = dir.join("vmlinux");
+        let rel = Path::new("derived").join(sha256).join("vmlinux");
+        let path = contained(&self.root, &rel).map_err(|why| KernelError::CacheCorrupt {
+            dir: dir.clone(),
+            why,
+        })?;
         let json_path = dir.join("derived.json");
-        if let Ok(json) = fs::read(&json_path) {
+        let mut json = Vec::new();
+        if open_nofollow(&json_path)
+            .and_then(|mut f| f.read_to_end(&mut json))
+            .is_ok()
+        {
             if let Ok(derived) = serde_json::from_slice::<Derived>(&json) {
-                if sha256_file(&path).is_ok_and(|sha| sha == derived.vmlinux_sha256) {
-                    let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                if open_nofollow(&path)
+                    .and_then(sha256_read)
+                    .is_ok_and(|sha| sha == derived.vmlinux_sha256)
+                {
+                    let bytes = fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
                     let file = FileRef {
                         path,
                         sha256: derived.vmlinux_sha256,
@@ -295,6 +352,69 @@ impl Cache {
         };
         Ok((file, derived.compression))
     }
+}
+
+/// `root/rel`, provided `rel` is a relative path of plain names (no `/`
+/// prefix, no `..` or `.`) and no component below `root` is a symlink.
+/// Components that do not exist yet are fine (opening them fails later).
+pub fn contained(root: &Path, rel: &Path) -> Result<PathBuf, String> {
+    let shown = rel.display();
+    let mut path = root.to_path_buf();
+    let mut any = false;
+    let mut exists = true;
+    for component in rel.components() {
+        match component {
+            Component::Normal(name) => path.push(name),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("{shown} is an absolute path"))
+            }
+            Component::ParentDir => return Err(format!("{shown} climbs out with ..")),
+            Component::CurDir => return Err(format!("{shown} has a . component")),
+        }
+        any = true;
+        if !exists {
+            continue;
+        }
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "{shown} goes through the symlink {}",
+                    path.display()
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => exists = false,
+        }
+    }
+    if !any {
+        return Err("an empty path".to_string());
+    }
+    Ok(path)
+}
+
+/// Opens `path` for reading without following a symlink at its end.
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Reads `path` below `root` (see [`contained`]) without following symlinks.
+fn read_within(root: &Path, path: &Path) -> Result<Vec<u8>, KernelError> {
+    let unsafe_path = |why: String| KernelError::UnsafePath {
+        path: path.to_path_buf(),
+        why,
+    };
+    let rel = path
+        .strip_prefix(root)
+        .map_err(|_| unsafe_path(format!("it is outside {}", root.display())))?;
+    let path = contained(root, rel).map_err(unsafe_path)?;
+    let mut bytes = Vec::new();
+    open_nofollow(&path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|source| KernelError::Cache { path, source })?;
+    Ok(bytes)
 }
 
 /// `xz`, `zst` or `gz` for a compressed module file name.
@@ -345,6 +465,7 @@ mod tests {
         fs::write(pkg.join("m/kvm.ko"), b"kvm").unwrap();
         fs::write(pkg.join("m/kvm-amd.ko.xz"), b"kvm-amd").unwrap();
         let unpacked = Unpacked {
+            root: pkg.clone(),
             release: "6.1.0-test".to_string(),
             package: "linux-image-6.1.0-test".to_string(),
             package_file: "linux-image-6.1.0-test_1_amd64.deb".to_string(),
@@ -406,5 +527,145 @@ mod tests {
     fn empty_cache_has_no_kernel() {
         let cache = Cache::at(std::env::temp_dir().join("vmlab-no-such-cache-dir"));
         assert!(cache.latest().unwrap().is_none());
+    }
+
+    /// Rewrites the entry's kernel.json with `edit` applied to its record.
+    fn tamper(cache: &Cache, edit: impl FnOnce(&mut Record)) {
+        let path = cache.root().join("kernels/6.1.0-test/kernel.json");
+        let mut record: Record = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        edit(&mut record);
+        fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    }
+
+    fn corrupt_why(cache: &Cache) -> String {
+        match cache.load("6.1.0-test") {
+            Err(KernelError::CacheCorrupt { why, .. }) => why,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_hostile_kernel_json_cannot_name_files_outside_the_entry() {
+        let (scratch, cache, unpacked) = fixture();
+        cache.install(&unpacked).unwrap();
+        let outside = scratch.path().join("secret");
+        fs::write(&outside, b"not yours").unwrap();
+        let secret_sha = sha256_hex(b"not yours");
+
+        tamper(&cache, |r| {
+            r.files
+                .insert(outside.to_string_lossy().into_owned(), secret_sha.clone());
+        });
+        assert!(corrupt_why(&cache).contains("absolute"));
+
+        let (scratch, cache, unpacked) = fixture();
+        cache.install(&unpacked).unwrap();
+        fs::write(scratch.path().join("secret"), b"not yours").unwrap();
+        tamper(&cache, |r| {
+            r.files.insert("../../../secret".into(), secret_sha.clone());
+        });
+        assert!(corrupt_why(&cache).contains(".."));
+
+        let (_scratch, cache, unpacked) = fixture();
+        cache.install(&unpacked).unwrap();
+        tamper(&cache, |r| {
+            r.modules[0].relative = "../../../../etc/passwd".into()
+        });
+        assert!(corrupt_why(&cache).contains(".."));
+    }
+
+    #[test]
+    fn a_symlink_in_the_cache_entry_is_not_followed() {
+        let (scratch, cache, unpacked) = fixture();
+        cache.install(&unpacked).unwrap();
+        // `config` becomes a link to a file outside, its checksum recorded:
+        // only the link itself gives it away.
+        let outside = scratch.path().join("secret");
+        fs::write(&outside, b"not yours").unwrap();
+        let config = cache.root().join("kernels/6.1.0-test/config");
+        fs::remove_file(&config).unwrap();
+        std::os::unix::fs::symlink(&outside, &config).unwrap();
+        tamper(&cache, |r| {
+            r.files.insert("config".into(), sha256_hex(b"not yours"));
+        });
+        assert!(corrupt_why(&cache).contains("symlink"));
+        // A symlinked directory on the way is refused the same way.
+        let (scratch, cache, unpacked) = fixture();
+        cache.install(&unpacked).unwrap();
+        let entry = cache.root().join("kernels/6.1.0-test");
+        let elsewhere = scratch.path().join("elsewhere");
+        fs::rename(entry.join("modules"), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, entry.join("modules")).unwrap();
+        assert!(corrupt_why(&cache).contains("symlink"));
+    }
+
+    #[test]
+    fn a_symlink_in_the_package_is_not_followed() {
+        for target in ["/etc/shadow", "secret"] {
+            let (scratch, cache, mut unpacked) = fixture();
+            let target = scratch.path().join(target); // "/etc/shadow" stays absolute
+            if !target.starts_with("/etc") {
+                fs::write(&target, b"not yours").unwrap();
+            }
+            fs::remove_file(&unpacked.config).unwrap();
+            std::os::unix::fs::symlink(&target, &unpacked.config).unwrap();
+            match cache.install(&unpacked) {
+                Err(KernelError::UnsafePath { why, .. }) => {
+                    assert!(why.contains("symlink"), "{why}")
+                }
+                other => panic!("{other:?}"),
+            }
+            // A symlinked directory in the package, and a path outside it.
+            let pkg = unpacked.root.clone();
+            let elsewhere = scratch.path().join("elsewhere");
+            fs::rename(pkg.join("m"), &elsewhere).unwrap();
+            std::os::unix::fs::symlink(&elsewhere, pkg.join("m")).unwrap();
+            unpacked.config = scratch.path().join("config-outside");
+            fs::write(&unpacked.config, b"x").unwrap();
+            assert!(matches!(
+                cache.install(&unpacked),
+                Err(KernelError::UnsafePath { .. })
+            ));
+            unpacked.config = pkg.join("config2");
+            fs::write(&unpacked.config, b"x").unwrap();
+            match cache.install(&unpacked) {
+                Err(KernelError::UnsafePath { why, .. }) => {
+                    assert!(why.contains("symlink"), "{why}")
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(!cache.root().join("kernels/6.1.0-test").exists());
+        }
+    }
+
+    #[test]
+    fn a_release_is_one_plain_name() {
+        for bad in ["../../escape", "/abs", "a/b", "..", ""] {
+            let (_scratch, cache, mut unpacked) = fixture();
+            unpacked.release = bad.to_string();
+            assert!(
+                matches!(
+                    cache.install(&unpacked),
+                    Err(KernelError::UnsafePath { .. })
+                ),
+                "{bad:?}"
+            );
+            assert!(matches!(
+                cache.load(bad),
+                Err(KernelError::CacheCorrupt { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn contained_paths() {
+        let root = Path::new("/nonexistent-root");
+        assert_eq!(
+            contained(root, Path::new("a/b")),
+            Ok(PathBuf::from("/nonexistent-root/a/b"))
+        );
+        assert!(contained(root, Path::new("/etc/passwd")).is_err());
+        assert!(contained(root, Path::new("a/../../etc")).is_err());
+        assert!(contained(root, Path::new("")).is_err());
     }
 }

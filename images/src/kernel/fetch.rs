@@ -166,6 +166,7 @@ fn locate(root: &Path, package: &str, release: &str, deb: &Path) -> Result<Unpac
         }
     }
     Ok(Unpacked {
+        root: root.to_path_buf(),
         release: release.to_string(),
         package: package.to_string(),
         package_file: deb

@@ -72,6 +72,15 @@ pub enum KernelError {
         #[source]
         source: io::Error,
     },
+    /// A path from a package or the cache leads outside it (absolute, `..`,
+    /// or through a symlink).
+    #[error("refusing to read {path}: {why}")]
+    UnsafePath {
+        /// The path.
+        path: PathBuf,
+        /// What makes it unsafe.
+        why: String,
+    },
     /// A cached file does not match its recorded checksum.
     #[error("the cached kernel in {dir} is damaged ({why}); delete that directory and run again")]
     CacheCorrupt {

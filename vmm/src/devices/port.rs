@@ -174,6 +174,7 @@ mod tests {
         let mut bus = PortBus::new(None);
         bus.write(COM1, b"A");
         assert_eq!(bus.serial.output(), b"A");
+        assert_eq!(bus.serial.dropped(), 0);
         bus.write(COM1, b"BCDEFGH"); // rep outsb
         assert_eq!(bus.serial.output(), b"ABCDEFGH");
         let mut lsr = [0u8; 3];

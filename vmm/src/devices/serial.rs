@@ -1,26 +1,31 @@
-//! The 16550 UART at 0x3f8 (vm-superio), its output captured to a buffer and
-//! optionally streamed.
+//! The 16550 UART at 0x3f8 (vm-superio), its output captured to a bounded
+//! tail and optionally streamed. A guest that floods its console keeps only
+//! the last [`CONSOLE_CAP`] bytes in host memory; the rest is counted.
 use std::cell::Cell;
 use std::io::Write;
 
 use vm_superio::{serial::NoEvents, Serial, Trigger};
+use vmlab_workload::tail::{Tail, DEFAULT_CAP};
+
+/// How many console bytes are kept (the last ones).
+pub const CONSOLE_CAP: usize = DEFAULT_CAP;
 
 /// COM1's first port.
 pub const COM1: u16 = 0x3f8;
 /// COM1's interrupt line.
 pub const COM1_IRQ: u32 = 4;
 
-/// Where the console bytes go: always a buffer, optionally a stream too.
+/// Where the console bytes go: always a bounded tail, optionally a stream too.
 pub struct Console {
-    buf: Vec<u8>,
+    tail: Tail<Box<[u8]>>,
     stream: Option<Box<dyn Write + Send>>,
 }
 
 impl Write for Console {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
+        self.tail.push(data);
         if let Some(s) = self.stream.as_mut() {
-            // A broken stream must not stop the guest; the buffer still has it.
+            // A broken stream must not stop the guest; the tail still has it.
             if s.write_all(data).is_err() {
                 self.stream = None;
             }
@@ -55,13 +60,19 @@ pub struct SerialPort {
 }
 
 impl SerialPort {
-    /// A UART whose output is captured and, if given, streamed.
+    /// A UART whose last [`CONSOLE_CAP`] output bytes are captured and, if
+    /// given, all of them streamed.
     pub fn new(stream: Option<Box<dyn Write + Send>>) -> SerialPort {
+        SerialPort::with_capacity(CONSOLE_CAP, stream)
+    }
+
+    /// A UART keeping the last `cap` output bytes.
+    pub fn with_capacity(cap: usize, stream: Option<Box<dyn Write + Send>>) -> SerialPort {
         SerialPort {
             uart: Serial::new(
                 IrqLatch::default(),
                 Console {
-                    buf: Vec::new(),
+                    tail: Tail::new(vec![0u8; cap].into_boxed_slice()),
                     stream,
                 },
             ),
@@ -83,16 +94,21 @@ impl SerialPort {
         self.uart.interrupt_evt().0.replace(false)
     }
 
-    /// The bytes the guest wrote so far.
-    pub fn output(&self) -> &[u8] {
-        &self.uart.writer().buf
+    /// The kept bytes the guest wrote so far (the last [`CONSOLE_CAP`]).
+    pub fn output(&self) -> Vec<u8> {
+        self.uart.writer().tail.chunks().concat()
     }
 
-    /// Takes the captured bytes.
-    pub fn into_output(self) -> Vec<u8> {
+    /// Bytes the guest wrote that are no longer kept.
+    pub fn dropped(&self) -> u64 {
+        self.uart.writer().tail.dropped()
+    }
+
+    /// Takes the kept bytes and the count of those dropped before them.
+    pub fn into_output(self) -> (Vec<u8>, u64) {
         let mut console = self.uart.into_writer();
         let _ = console.flush();
-        console.buf
+        (console.tail.chunks().concat(), console.tail.dropped())
     }
 }
 
@@ -114,6 +130,41 @@ mod tests {
         s.write(0, b'x');
         assert!(s.take_irq());
         assert!(!s.take_irq());
-        assert_eq!(s.into_output(), b"hi\nx");
+        assert_eq!(s.into_output(), (b"hi\nx".to_vec(), 0));
+    }
+
+    /// Counts what it is given, to check the stream still sees everything.
+    struct Counter(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+    impl Write for Counter {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_console_flood_keeps_a_bounded_tail_and_counts_the_rest() {
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut s = SerialPort::new(Some(Box::new(Counter(seen.clone()))));
+        // 10 MiB of "y\n", like `yes`, then a last line.
+        const FLOOD: u64 = 10 << 20;
+        for i in 0..FLOOD {
+            s.write(0, if i % 2 == 0 { b'y' } else { b'\n' });
+        }
+        for b in b"last\n" {
+            s.write(0, *b);
+        }
+        let total = FLOOD + 5;
+        assert_eq!(s.dropped(), total - CONSOLE_CAP as u64);
+        let (kept, dropped) = s.into_output();
+        assert_eq!(kept.len(), CONSOLE_CAP);
+        assert_eq!(dropped, total - CONSOLE_CAP as u64);
+        assert!(kept.ends_with(b"y\ny\nlast\n"));
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), total);
     }
 }

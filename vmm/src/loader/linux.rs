@@ -61,6 +61,15 @@ pub enum Error {
         /// What the headers need.
         need: u64,
     },
+    /// The ELF headers are inconsistent (offsets that overflow, a segment
+    /// with more file bytes than memory bytes, entries too small).
+    #[error("kernel {path} has a damaged ELF header: {what}")]
+    BadElf {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// The bzImage has no 64-bit entry point.
     #[error(
         "kernel {0} has no 64-bit entry point (boot protocol 2.12+ with XLF_KERNEL_64 needed)"
@@ -130,16 +139,94 @@ fn read(path: &Path, missing: fn(PathBuf) -> Error) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([b[off], b[off + 1]])
+fn bytes_at<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
+    b.get(off..off.checked_add(N)?)?.try_into().ok()
 }
 
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    bytes_at(b, off).map(u16::from_le_bytes)
 }
 
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    bytes_at(b, off).map(u32::from_le_bytes)
+}
+
+fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    bytes_at(b, off).map(u64::from_le_bytes)
+}
+
+/// `PT_LOAD`.
+const PT_LOAD: u32 = 1;
+/// Size of an ELF64 program header.
+const PHDR_SIZE: u64 = 56;
+
+/// A loadable segment of an ELF kernel, its arithmetic checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    /// End of its bytes in the file (`p_offset + p_filesz`).
+    file_end: u64,
+    /// End of its memory in the guest (`p_paddr + p_memsz`).
+    mem_end: u64,
+}
+
+/// The `PT_LOAD` segments of the ELF `k`, every header field checked: the
+/// program header table lies in the file, no offset plus size overflows,
+/// no segment has more file bytes than memory bytes. The file length
+/// itself is checked by the caller against what the segments need.
+fn elf_segments(path: &Path, k: &[u8]) -> Result<(u64, Vec<Segment>), Error> {
+    let len = k.len() as u64;
+    let bad = |what| Error::BadElf {
+        path: path.to_path_buf(),
+        what,
+    };
+    let truncated = |need: u64| Error::Truncated {
+        path: path.to_path_buf(),
+        len,
+        need,
+    };
+    let header = |v: Option<u64>| v.ok_or_else(|| truncated(64));
+    let phoff = header(u64_at(k, 32))?;
+    let phentsize = header(u16_at(k, 54).map(u64::from))?;
+    let phnum = header(u16_at(k, 56).map(u64::from))?;
+    if phnum > 0 && phentsize < PHDR_SIZE {
+        return Err(bad("its program headers are smaller than ELF64's 56 bytes"));
+    }
+    let ph_end = phentsize
+        .checked_mul(phnum)
+        .and_then(|size| phoff.checked_add(size))
+        .ok_or_else(|| bad("the program header table's offset and size overflow"))?;
+    if len < ph_end {
+        return Err(truncated(ph_end));
+    }
+    let mut segments = Vec::new();
+    for i in 0..phnum {
+        // Inside the table, which is inside the file: no overflow, but checked.
+        let ph = phentsize
+            .checked_mul(i)
+            .and_then(|o| o.checked_add(phoff))
+            .and_then(|o| usize::try_from(o).ok())
+            .ok_or_else(|| bad("the program header table's offset and size overflow"))?;
+        let field = |off: usize| {
+            ph.checked_add(off)
+                .and_then(|at| u64_at(k, at))
+                .ok_or_else(|| truncated(ph_end))
+        };
+        if u32_at(k, ph) != Some(PT_LOAD) {
+            continue;
+        }
+        let (offset, paddr, filesz, memsz) = (field(8)?, field(24)?, field(32)?, field(40)?);
+        if filesz > memsz {
+            return Err(bad("a segment has more file bytes than memory bytes"));
+        }
+        let file_end = offset
+            .checked_add(filesz)
+            .ok_or_else(|| bad("a segment's file offset and size overflow"))?;
+        let mem_end = paddr
+            .checked_add(memsz)
+            .ok_or_else(|| bad("a segment's address and size overflow"))?;
+        segments.push(Segment { file_end, mem_end });
+    }
+    Ok((ph_end, segments))
 }
 
 /// Recognises the kernel format and checks the file holds what its headers promise.
@@ -154,34 +241,22 @@ pub fn check_kernel(path: &Path, k: &[u8]) -> Result<KernelFormat, Error> {
         if k.len() < 64 {
             return Err(truncated(64));
         }
-        let (phoff, phentsize, phnum) = (
-            u64_at(k, 32),
-            u64::from(u16_at(k, 54)),
-            u64::from(u16_at(k, 56)),
-        );
-        let ph_end = phoff + phentsize * phnum;
-        if len < ph_end {
-            return Err(truncated(ph_end));
-        }
-        let mut need = ph_end;
-        for i in 0..phnum {
-            let ph = (phoff + i * phentsize) as usize;
-            if phentsize >= 56 && u32_at(k, ph) == 1 {
-                need = need.max(u64_at(k, ph + 8) + u64_at(k, ph + 32));
-            }
-        }
+        let (ph_end, segments) = elf_segments(path, k)?;
+        let need = segments.iter().map(|s| s.file_end).fold(ph_end, u64::max);
         return if len < need {
             Err(truncated(need))
         } else {
             Ok(KernelFormat::Elf)
         };
     }
-    if k.len() >= 0x206 && u32_at(k, 0x202) == boot_params::HDRS_MAGIC {
+    if k.len() >= 0x206 && u32_at(k, 0x202) == Some(boot_params::HDRS_MAGIC) {
         let setup_sects = match k[0x1f1] {
             0 => 4,
             n => u64::from(n),
         };
-        let need = (setup_sects + 1) * 512 + u64::from(u32_at(k, 0x1f4)) * 16;
+        let syssize = u64::from(u32_at(k, 0x1f4).unwrap_or(0));
+        // At most (255 + 1) * 512 + (2^32 - 1) * 16: no overflow in u64.
+        let need = (setup_sects + 1) * 512 + syssize * 16;
         return if len < need {
             Err(truncated(need))
         } else {
@@ -295,11 +370,17 @@ pub fn load(
     let highmem = Some(GuestAddress(HIGH_MEM_GPA));
     let (entry, hdr, kernel_end, initrd_max) = match files.format {
         KernelFormat::BzImage => {
-            let hdr = setup_header::from_slice(
-                &files.kernel[0x1f1..0x1f1 + std::mem::size_of::<setup_header>()],
-            )
-            .copied()
-            .expect("the header slice has the header's size");
+            let hdr_end = 0x1f1 + std::mem::size_of::<setup_header>();
+            let hdr = files
+                .kernel
+                .get(0x1f1..hdr_end)
+                .and_then(setup_header::from_slice)
+                .copied()
+                .ok_or_else(|| Error::Truncated {
+                    path: path.clone(),
+                    len: files.kernel.len() as u64,
+                    need: hdr_end as u64,
+                })?;
             let (version, xloadflags, init_size) = (hdr.version, hdr.xloadflags, hdr.init_size);
             if version < 0x020c || xloadflags & XLF_KERNEL_64 == 0 {
                 return Err(Error::No64BitEntry(path.clone()));
@@ -324,6 +405,16 @@ pub fn load(
             )
         }
         KernelFormat::Elf => {
+            // Refuse segments beyond guest memory before anything is written.
+            let (_, segments) = elf_segments(path, &files.kernel)?;
+            let need = segments.iter().map(|s| s.mem_end).max().unwrap_or(0);
+            if need > low_end {
+                return Err(Error::KernelTooBig {
+                    path: path.clone(),
+                    need,
+                    have: low_end,
+                });
+            }
             let res = Elf::load(mem, None, &mut image, highmem).map_err(|e| match e {
                 linux_loader::loader::Error::Elf(
                     linux_loader::loader::elf::Error::ReadKernelImage,
@@ -544,6 +635,91 @@ mod tests {
         assert!(matches!(
             load(&mem(4), 4 << 20, &f, &g),
             Err(Error::KernelTooBig { .. })
+        ));
+    }
+
+    /// A minimal ELF kernel: file header, one PT_LOAD program header at 64
+    /// (load at 1 MiB, 16 file bytes at 120, `memsz` in memory).
+    fn tiny_elf(memsz: u64) -> Vec<u8> {
+        let mut k = vec![0u8; 136];
+        k[..4].copy_from_slice(b"\x7fELF");
+        k[4] = 2;
+        k[5] = 1;
+        k[16..18].copy_from_slice(&2u16.to_le_bytes());
+        k[18..20].copy_from_slice(&62u16.to_le_bytes());
+        k[24..32].copy_from_slice(&0x10_0000u64.to_le_bytes()); // e_entry
+        k[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        k[54..56].copy_from_slice(&56u16.to_le_bytes());
+        k[56..58].copy_from_slice(&1u16.to_le_bytes());
+        k[64..68].copy_from_slice(&PT_LOAD.to_le_bytes());
+        set(&mut k, 72, 120); // p_offset
+        set(&mut k, 80, 0x10_0000); // p_vaddr
+        set(&mut k, 88, 0x10_0000); // p_paddr
+        set(&mut k, 96, 16); // p_filesz
+        set(&mut k, 104, memsz); // p_memsz
+        k
+    }
+
+    fn set(k: &mut [u8], at: usize, v: u64) {
+        k[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    #[test]
+    fn crafted_elf_headers_are_errors_not_panics() {
+        let p = Path::new("k");
+        assert_eq!(check_kernel(p, &tiny_elf(16)).unwrap(), KernelFormat::Elf);
+        let bad = |k: &[u8]| match check_kernel(p, k) {
+            Err(Error::BadElf { what, .. }) => what,
+            other => panic!("{other:?}"),
+        };
+        // e_phoff + phentsize * phnum overflows.
+        let mut k = tiny_elf(16);
+        set(&mut k, 32, u64::MAX - 10);
+        assert!(bad(&k).contains("program header table"));
+        // A table far past the end of the file.
+        let mut k = tiny_elf(16);
+        set(&mut k, 32, 1 << 40);
+        assert!(matches!(
+            check_kernel(p, &k),
+            Err(Error::Truncated { need, .. }) if need == (1 << 40) + 56
+        ));
+        // Entries too small for a program header.
+        let mut k = tiny_elf(16);
+        k[54..56].copy_from_slice(&4u16.to_le_bytes());
+        assert!(bad(&k).contains("smaller"));
+        // p_offset + p_filesz overflows.
+        let mut k = tiny_elf(u64::MAX);
+        set(&mut k, 72, u64::MAX);
+        assert!(bad(&k).contains("file offset"));
+        // p_filesz > p_memsz.
+        assert!(bad(&tiny_elf(8)).contains("more file bytes"));
+        // p_paddr + p_memsz overflows.
+        let mut k = tiny_elf(u64::MAX - 10);
+        set(&mut k, 88, 1 << 20);
+        assert!(bad(&k).contains("address"));
+    }
+
+    #[test]
+    fn an_elf_segment_beyond_guest_memory_is_refused_before_loading() {
+        let g = LinuxGuest::default();
+        let f = files(tiny_elf(1 << 40), None);
+        assert!(matches!(
+            load(&mem(32), 32 << 20, &f, &g),
+            Err(Error::KernelTooBig { need, .. }) if need == (1 << 20) + (1 << 40)
+        ));
+        let f = files(tiny_elf(64 << 20), None);
+        assert!(matches!(
+            load(&mem(32), 32 << 20, &f, &g),
+            Err(Error::KernelTooBig { .. })
+        ));
+        // A segment placed beyond guest memory: refused with what it needs,
+        // before linux-loader tries (and fails) to write it.
+        let mut k = tiny_elf(16);
+        set(&mut k, 88, 1 << 40);
+        let f = files(k, None);
+        assert!(matches!(
+            load(&mem(32), 32 << 20, &f, &g),
+            Err(Error::KernelTooBig { need, .. }) if need == (1 << 40) + 16
         ));
     }
 }

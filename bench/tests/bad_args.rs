@@ -1,0 +1,71 @@
+//! `vmlab` refuses out-of-range numbers on its command line with a clear
+//! message and an exit code, never an abort: timeouts that are not finite,
+//! not positive or longer than a day, and guest memory sizes that are zero
+//! or absurd.
+use std::process::Command;
+
+/// Runs `vmlab ARGS` and returns (exit code, stderr); fails if a signal
+/// (an abort, say) ended it.
+fn vmlab(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(args)
+        .env("VMLAB_KERNEL", "/nonexistent/vmlab-test-kernel")
+        .output()
+        .expect("vmlab runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = out.status.code().unwrap_or_else(|| {
+        panic!(
+            "vmlab {args:?} was killed by a signal: {:?}\n{stderr}",
+            out.status
+        )
+    });
+    (code, stderr)
+}
+
+const BAD_TIMEOUTS: &[&str] = &[
+    "1e20",
+    "1e19",
+    "18446744074",
+    "86401",
+    "0",
+    "-1",
+    "nan",
+    "inf",
+    "1e-30",
+    "soon",
+];
+
+#[test]
+fn run_refuses_bad_timeouts_for_every_backend() {
+    for backend in ["process", "sandbox", "vm-bare", "vm-linux"] {
+        for bad in BAD_TIMEOUTS {
+            let flag = format!("--timeout={bad}");
+            let (code, stderr) = vmlab(&["run", "--backend", backend, &flag, "--", "cpu"]);
+            assert_ne!(code, 0, "{backend} {flag} exited 0: {stderr}");
+            assert!(
+                stderr.contains("--timeout"),
+                "{backend} {flag}: the message does not name --timeout: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rig_refuses_bad_timeouts() {
+    for bad in ["0", "86401", "18446744074", "-1", "1e20"] {
+        let flag = format!("--timeout={bad}");
+        let (code, stderr) = vmlab(&["rig", &flag]);
+        assert_ne!(code, 0, "rig {flag} exited 0: {stderr}");
+        assert!(stderr.contains("--timeout"), "rig {flag}: {stderr}");
+    }
+}
+
+#[test]
+fn run_refuses_bad_memory_sizes() {
+    for bad in ["0", "-5", "99999999999999", "18446744073709551615", "lots"] {
+        let flag = format!("--mem={bad}");
+        let (code, stderr) = vmlab(&["run", "--backend", "vm-bare", &flag, "--", "cpu"]);
+        assert_ne!(code, 0, "{flag} exited 0: {stderr}");
+        assert!(stderr.contains("--mem"), "{flag}: {stderr}");
+    }
+}
