@@ -4,9 +4,14 @@
 //! which reports the largest of the process and its reaped descendants.
 //!
 //! The process is waited for with `waitid(WNOWAIT)` first, so a watchdog
-//! that kills it on timeout can never hit a recycled pid: the pid stays a
+//! that signals it on timeout can never hit a recycled pid: the pid stays a
 //! zombie until the watchdog has been stopped, and only then is it reaped.
+//! On timeout the watchdog asks first (SIGTERM: `vmlab run` then tears its
+//! sandbox or VM down, cgroups included) and kills (SIGKILL) only when the
+//! process is still there [`KILL_GRACE`] later. Peers run in a process
+//! group of their own, and the whole group is signalled.
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -22,6 +27,45 @@ const STDERR_KEEP: usize = 4096;
 /// container left running by a killed runtime may still hold them).
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a timed-out process has between SIGTERM and SIGKILL: enough
+/// for `vmlab run` to tear down its sandbox or VM and remove its cgroups.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How to launch and watch one process.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// When the watchdog sends SIGTERM.
+    pub timeout: Duration,
+    /// How long after the SIGTERM it sends SIGKILL.
+    pub grace: Duration,
+    /// Sample the process tree's memory (costs CPU).
+    pub sample_memory: bool,
+    /// Start the process in a process group of its own and signal the
+    /// whole group.
+    pub own_group: bool,
+}
+
+impl Options {
+    /// A peer's launch: in its own process group.
+    pub fn peer(timeout: Duration, sample_memory: bool) -> Options {
+        Options {
+            timeout,
+            grace: KILL_GRACE,
+            sample_memory,
+            own_group: true,
+        }
+    }
+
+    /// A `vmlab run` launch: the process alone is signalled (it tears down
+    /// what it started on SIGTERM).
+    pub fn vmlab_run(timeout: Duration, sample_memory: bool) -> Options {
+        Options {
+            own_group: false,
+            ..Options::peer(timeout, sample_memory)
+        }
+    }
+}
+
 /// What one launch measured.
 #[derive(Debug, Clone, Default)]
 pub struct Launched {
@@ -35,8 +79,10 @@ pub struct Launched {
     pub code: Option<i32>,
     /// The signal that ended it, if any.
     pub signal: Option<i32>,
-    /// Killed by the watchdog.
+    /// Stopped by the watchdog (SIGTERM on timeout).
     pub timed_out: bool,
+    /// Still there after the grace, so SIGKILLed by the watchdog.
+    pub killed: bool,
     /// The whole stdout.
     pub stdout: String,
     /// The end of stderr.
@@ -68,8 +114,13 @@ impl Launched {
     /// "exit code 3", "signal 9", "timed out after ...": for messages.
     pub fn describe(&self, timeout: Duration) -> String {
         let how = if self.timed_out {
+            let how = if self.killed {
+                "SIGTERM, then SIGKILL"
+            } else {
+                "SIGTERM"
+            };
             format!(
-                "was killed after the {:.0} s timeout",
+                "was stopped after the {:.0} s timeout ({how})",
                 timeout.as_secs_f64()
             )
         } else if let Some(s) = self.signal {
@@ -99,7 +150,7 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Runs `cmd` to its end (or kills it after `timeout`) and times it.
+/// Runs `cmd` to its end (or stops it after `timeout`) and times it, as a peer.
 pub fn launch(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Launched> {
     launch_with(cmd, timeout, false)
 }
@@ -112,10 +163,30 @@ pub fn launch_with(
     timeout: Duration,
     sample_memory: bool,
 ) -> anyhow::Result<Launched> {
+    launch_opts(cmd, Options::peer(timeout, sample_memory))
+}
+
+/// Sends `sig` to `pid`, or to its process group.
+///
+/// # Safety
+/// `pid` must be an unreaped child of this process (so neither it nor its
+/// process group id can name another process).
+unsafe fn signal(pid: libc::pid_t, group: bool, sig: libc::c_int) {
+    let target = if group { -pid } else { pid };
+    // SAFETY: kill has no memory effects; the caller vouches for `pid`.
+    unsafe { libc::kill(target, sig) };
+}
+
+/// Runs `cmd` as `opts` say and times it.
+pub fn launch_opts(cmd: &mut Command, opts: Options) -> anyhow::Result<Launched> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if opts.own_group {
+        cmd.process_group(0);
+    }
+    let group = opts.own_group;
     let spawned_at_ns = monotonic_ns();
     let mut child = cmd
         .spawn()
@@ -123,18 +194,25 @@ pub fn launch_with(
     let pid = child.id() as libc::pid_t;
     let (stdout, stderr) = readers(&mut child);
 
-    let sampler = sample_memory.then(|| TreeSampler::start(pid));
+    let sampler = opts.sample_memory.then(|| TreeSampler::start(pid));
     let timed_out = Arc::new(AtomicBool::new(false));
+    let killed = Arc::new(AtomicBool::new(false));
     let (stop, stopped) = mpsc::channel::<()>();
     let watchdog = {
         let timed_out = Arc::clone(&timed_out);
+        let killed = Arc::clone(&killed);
         std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(timeout) {
+            use mpsc::RecvTimeoutError::Timeout;
+            if let Err(Timeout) = stopped.recv_timeout(opts.timeout) {
                 timed_out.store(true, Ordering::SeqCst);
                 // SAFETY: `pid` is our unreaped child (the main thread only
-                // reaps it after this thread has been joined), so it cannot
-                // name another process.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // reaps it after this thread has been joined).
+                unsafe { signal(pid, group, libc::SIGTERM) };
+                if let Err(Timeout) = stopped.recv_timeout(opts.grace) {
+                    killed.store(true, Ordering::SeqCst);
+                    // SAFETY: as above, still unreaped.
+                    unsafe { signal(pid, group, libc::SIGKILL) };
+                }
             }
         })
     };
@@ -143,6 +221,12 @@ pub fn launch_with(
     let (tree_hwm_bytes, tree_pss_bytes) = sampler.map(TreeSampler::stop).unzip();
     drop(stop);
     let _ = watchdog.join();
+    let timed_out = timed_out.load(Ordering::SeqCst);
+    if timed_out && group && waited.is_ok() {
+        // What is left of a timed-out group once its leader is gone.
+        // SAFETY: `pid` has exited but is not reaped yet.
+        unsafe { signal(pid, true, libc::SIGKILL) };
+    }
     let reaped = waited.and_then(|()| reap(pid));
     // When not waitable any more, nothing is left to reap or kill.
     let (status, rusage) = reaped.with_context(|| format!("cannot wait for {program}"))?;
@@ -155,7 +239,8 @@ pub fn launch_with(
         to_exit_ns: exited_at.saturating_sub(spawned_at_ns),
         code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
         signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
-        timed_out: timed_out.load(Ordering::SeqCst),
+        timed_out,
+        killed: killed.load(Ordering::SeqCst),
         stdout: stdout.0,
         stderr: tail(&stderr.0, STDERR_KEEP),
         max_rss_bytes: u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024,
@@ -388,14 +473,94 @@ mod tests {
     }
 
     #[test]
-    fn kills_after_the_timeout() {
+    fn stops_after_the_timeout() {
         let mut cmd = Command::new("sleep");
         cmd.arg("30");
         let l = launch(&mut cmd, Duration::from_millis(100)).unwrap();
-        assert!(l.timed_out);
-        assert_eq!(l.signal, Some(libc::SIGKILL));
+        assert!(l.timed_out && !l.killed, "{l:?}");
+        assert_eq!(l.signal, Some(libc::SIGTERM));
         assert_eq!(l.to_ready_ns, None);
         assert!(l.describe(Duration::from_millis(100)).contains("timeout"));
+    }
+
+    fn quick(own_group: bool) -> Options {
+        Options {
+            timeout: Duration::from_millis(200),
+            grace: Duration::from_millis(700),
+            own_group,
+            ..Options::vmlab_run(Duration::ZERO, false)
+        }
+    }
+
+    #[test]
+    fn a_timeout_asks_with_sigterm_first() {
+        // Like `vmlab run`: tears down on TERM (here: writes a file, exits 7).
+        let dir = tempfile::tempdir().unwrap();
+        let done = dir.path().join("torn-down");
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("trap 'kill $!; echo bye > \"$0\"; exit 7' TERM; sleep 30 >/dev/null 2>&1 & wait")
+            .arg(&done);
+        let l = launch_opts(&mut cmd, quick(false)).unwrap();
+        assert!(l.timed_out && !l.killed, "{l:?}");
+        assert_eq!((l.code, l.signal), (Some(7), None));
+        assert_eq!(std::fs::read_to_string(&done).unwrap(), "bye\n");
+        assert!(l.describe(Duration::from_millis(200)).contains("(SIGTERM)"));
+    }
+
+    /// Whether process `pid` is gone (or a zombie, waiting for init).
+    fn gone(pid: i32) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty()
+            || stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+    }
+
+    #[test]
+    fn what_ignores_sigterm_is_killed_after_the_grace_with_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let mut cmd = Command::new("sh");
+        // A member of its group that ignores TERM too, and outlives it.
+        cmd.arg("-c")
+            .arg("trap '' TERM; sleep 30 >/dev/null 2>&1 & echo $! > \"$0\"; wait")
+            .arg(&pidfile);
+        let started = std::time::Instant::now();
+        let l = launch_opts(&mut cmd, quick(true)).unwrap();
+        let took = started.elapsed();
+        assert!(l.timed_out && l.killed, "{l:?}");
+        assert_eq!(l.signal, Some(libc::SIGKILL));
+        assert!(
+            took >= Duration::from_millis(900),
+            "the grace was given: {took:?}"
+        );
+        assert!(l
+            .describe(Duration::from_millis(200))
+            .contains("SIGTERM, then SIGKILL"));
+        let member: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !gone(member) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(gone(member), "the group member {member} was killed too");
+    }
+
+    #[test]
+    fn peers_get_a_group_of_their_own() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "awk '{print $5}' /proc/$$/stat; echo $$"]);
+        let l = launch(&mut cmd, Duration::from_secs(20)).unwrap();
+        let v: Vec<&str> = l.stdout.split_whitespace().collect();
+        assert_eq!(v.len(), 2, "{l:?}");
+        assert_eq!(v[0], v[1], "pgid == pid");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use vmlab_reports::model::{BackendKind, KvmKind};
 
 use super::backend::{kernel_lines, Backend, Probe, Sample, SkipReason};
-use super::launch::{launch_with, Launched};
+use super::launch::{launch_opts, Launched, Options};
 use crate::host;
 
 /// The fact `vmlab run` puts its start instant in (see `run::START_FACT`).
@@ -170,7 +170,7 @@ impl Backend for Ours {
             cmd.args(["--net", "loopback"]);
         }
         cmd.arg("--").args(args);
-        let l = launch_with(&mut cmd, timeout, memory)?;
+        let l = launch_opts(&mut cmd, Options::vmlab_run(timeout, memory))?;
         end_to_end(self.which.name(), &l, timeout)
     }
 
