@@ -31,17 +31,21 @@ const COOL_DOWN: Duration = Duration::from_millis(5);
 
 /// A temporary rootfs and OCI bundle of the embedded workload.
 struct Images {
-    top: PathBuf,
+    /// A directory made new under a random name (so nothing can be planted
+    /// there), removed on drop. Not 0700: launched by root, the sandbox
+    /// runs the workload as `nobody`, which must reach the rootfs.
+    top: tempfile::TempDir,
 }
 
 impl Images {
     fn new() -> Images {
-        let top = std::env::temp_dir().join(format!("vmlab-bench-boot-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&top);
-        std::fs::create_dir_all(&top).expect("temp dir");
+        let top = tempfile::Builder::new()
+            .prefix("vmlab-bench-boot-")
+            .tempdir()
+            .expect("temp dir");
         let rootfs = vmlab_images::rootfs::Rootfs::new(vmlab_images::embedded::WORKLOAD);
-        rootfs.write_to(&top.join("rootfs")).expect("rootfs");
-        let bundle = top.join("bundle");
+        rootfs.write_to(&top.path().join("rootfs")).expect("rootfs");
+        let bundle = top.path().join("bundle");
         vmlab_images::oci::bundle::write_bundle(&bundle, &rootfs).expect("bundle");
         // The workload finds its protocol fd through VMLAB_FD.
         let cfg_path = bundle.join("config.json");
@@ -55,17 +59,11 @@ impl Images {
     }
 
     fn rootfs(&self) -> PathBuf {
-        self.top.join("rootfs")
+        self.top.path().join("rootfs")
     }
 
     fn bundle(&self) -> PathBuf {
-        self.top.join("bundle")
-    }
-}
-
-impl Drop for Images {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.top);
+        self.top.path().join("bundle")
     }
 }
 

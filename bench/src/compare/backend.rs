@@ -44,6 +44,9 @@ pub struct Sample {
     pub tree_hwm_bytes: Option<u64>,
     /// Peak summed PSS of the launcher's process tree, when sampled.
     pub tree_pss_bytes: Option<u64>,
+    /// Bytes of the launcher's output (console, stderr) compare did not
+    /// keep: only a bounded tail of each is.
+    pub dropped_bytes: u64,
 }
 
 impl Sample {
@@ -138,6 +141,7 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
         max_rss_bytes: l.max_rss_bytes,
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
+        dropped_bytes: l.stdout_dropped + l.stderr_dropped,
     })
 }
 

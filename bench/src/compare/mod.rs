@@ -17,6 +17,7 @@ pub mod matrix;
 pub mod oci;
 pub mod ours;
 pub mod peers;
+pub mod private;
 pub mod progress;
 pub mod results;
 pub mod setup;

@@ -3,7 +3,9 @@
 //! Each boot gets its own bundle directory (a copy of the built
 //! `config.json` with the workload's arguments and an absolute path to the
 //! built rootfs) and a unique container id; the container is deleted
-//! (`delete -f`) and the directory removed on every path. To-ready is when
+//! (`delete -f`) and the directory removed on every path. The directory is
+//! private ([`super::private`]): new, random, mode 0700, so no other user
+//! can choose what the runtime runs as root. To-ready is when
 //! the workload's `{"vmlab":"ready"}` line arrives on the runtime's piped
 //! stdout; to-exit is when `RUNTIME run` is reaped.
 //!
@@ -19,9 +21,10 @@ use vmlab_reports::model::{BackendKind, CgroupMode};
 
 use super::backend::{sample_of, Backend, Probe, Sample, SkipReason};
 use super::launch::launch_with;
+use super::private;
 use crate::host;
 
-/// Container ids and bundle directories: unique per process and boot.
+/// Container ids: unique per process and boot.
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// Which OCI runtime.
@@ -125,13 +128,15 @@ impl Oci {
     }
 }
 
-/// A bundle directory removed when dropped.
-struct TempBundle(PathBuf);
-
-impl Drop for TempBundle {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A new private bundle directory holding `config` as `config.json`
+/// (removed when the guard is dropped).
+pub fn write_bundle(config: &serde_json::Value) -> anyhow::Result<tempfile::TempDir> {
+    let dir = private::dir()?;
+    private::write_new(
+        &dir.path().join("config.json"),
+        config.to_string().as_bytes(),
+    )?;
+    Ok(dir)
 }
 
 /// `config.json` of the built bundle with `args` for the workload and the
@@ -211,13 +216,10 @@ impl Backend for Oci {
 
         let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let id = format!("vmlab-{}-{n}", std::process::id());
-        let dir = TempBundle(std::env::temp_dir().join(format!("{id}.bundle")));
-        std::fs::create_dir_all(&dir.0)
-            .with_context(|| format!("cannot create {}", dir.0.display()))?;
-        std::fs::write(dir.0.join("config.json"), config.to_string())
-            .with_context(|| format!("cannot write {}/config.json", dir.0.display()))?;
+        // Kept until the container is deleted: the runtime reads it until then.
+        let dir = write_bundle(&config)?;
 
-        let bundle = dir.0.display().to_string();
+        let bundle = dir.path().display().to_string();
         let timeout = self.timeout();
         let launched = launch_with(
             &mut self.command(path, &["run", "--bundle", &bundle, &id]),
@@ -258,6 +260,36 @@ mod tests {
         );
         assert_eq!(c["process"]["cwd"], "/");
         assert!(bundle_config(&serde_json::json!({}), Path::new("/r"), &[]).is_err());
+    }
+
+    /// Where the old code put the bundles of this process: `vmlab-PID-N.bundle`.
+    fn old_bundle_paths() -> Vec<PathBuf> {
+        (0..16)
+            .map(|n| std::env::temp_dir().join(format!("vmlab-{}-{n}.bundle", std::process::id())))
+            .collect()
+    }
+
+    #[test]
+    fn bundles_ignore_what_is_planted_at_the_old_paths() {
+        let planted = private::planted::Planted::dirs(&old_bundle_paths());
+        let config = serde_json::json!({"process": {"args": ["/init"]}});
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let b = write_bundle(&config).unwrap();
+            assert!(!planted.covers(b.path()), "{}", b.path().display());
+            private::planted::assert_private(b.path(), &["config.json"]);
+            let written: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(b.path().join("config.json")).unwrap())
+                    .unwrap();
+            assert_eq!(written, config);
+            assert!(!seen.contains(&b.path().to_path_buf()));
+            seen.push(b.path().to_path_buf());
+        }
+        planted.untouched().unwrap();
+        assert!(seen.iter().all(|p| !p.exists()), "removed on drop");
+        // Positive control: the old writer at the old path is caught.
+        private::planted::naive_write_in(&old_bundle_paths()[1], "config.json", b"{}").unwrap();
+        assert!(planted.untouched().is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use vmlab_reports::model::{BackendKind, KvmKind};
 
 use super::backend::{kernel_lines, Backend, Probe, Sample, SkipReason};
-use super::launch::{launch_with, Launched};
+use super::launch::{launch_opts, Launched, Options, JSON_CAP};
 use crate::host;
 
 /// The fact `vmlab run` puts its start instant in (see `run::START_FACT`).
@@ -174,7 +174,7 @@ impl Backend for Ours {
             cmd.args(["--net", "loopback"]);
         }
         cmd.arg("--").args(args);
-        let l = launch_with(&mut cmd, timeout, memory)?;
+        let l = launch_opts(&mut cmd, Options::vmlab_run(timeout, memory))?;
         end_to_end(self.which.name(), &l, timeout)
     }
 
@@ -193,6 +193,14 @@ impl Backend for Ours {
 
 /// The end-to-end sample from a `vmlab run --json` launch.
 fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sample> {
+    if l.stdout_dropped > 0 {
+        anyhow::bail!(
+            "`vmlab run --backend {name} --json` wrote {} bytes to stdout, more than the {} MiB \
+             compare keeps for its report; the workload's own output must not reach that stdout",
+            JSON_CAP as u64 + l.stdout_dropped,
+            JSON_CAP >> 20
+        );
+    }
     let report: Option<RunReport> = serde_json::from_str(&l.stdout).ok();
     let report = match report {
         Some(r) if !l.timed_out && (r.exit_code == 0 || kernel_failed(&r.results)) => r,
@@ -217,6 +225,7 @@ fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sam
         max_rss_bytes: l.max_rss_bytes,
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
+        dropped_bytes: l.stderr_dropped,
     })
 }
 
@@ -271,6 +280,10 @@ mod tests {
                 .contains("exited with code 1: vmlab: error: no rootfs"),
             "{e}"
         );
+        let mut flooded = launched(r#"{"exit_code":0"#);
+        flooded.stdout_dropped = 10;
+        let e = end_to_end("process", &flooded, Duration::from_secs(1)).unwrap_err();
+        assert!(e.to_string().contains("more than the 4 MiB"), "{e}");
         let no_start = r#"{"exit_code":0,"to_ready_ns":5,"facts":{}}"#;
         let e = end_to_end("sandbox", &launched(no_start), Duration::from_secs(1)).unwrap_err();
         assert!(e.to_string().contains(START_FACT), "{e}");

@@ -5,7 +5,6 @@
 //! to its reaping.
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,6 +13,7 @@ use vmlab_reports::model::{BackendKind, KvmKind};
 use super::backend::{sample_of, Backend, Probe, Sample, SkipReason};
 use super::launch::launch_with;
 use super::ours::linux_guest_skip;
+use super::private;
 use crate::host;
 
 /// The kernel command line of the peer VMs (before `--` and the workload's
@@ -22,9 +22,6 @@ pub const VM_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1 quiet tsc=reliable
 
 /// Guest memory of the peer VMs, MiB (as `vmlab run`'s default).
 const VM_MEM_MIB: u32 = 256;
-
-/// Firecracker config files: unique per process and boot.
-static NEXT_CONFIG: AtomicU64 = AtomicU64::new(0);
 
 /// bubblewrap with every namespace over the built rootfs.
 #[derive(Debug, Clone)]
@@ -286,6 +283,15 @@ pub fn firecracker_config(image: &VmImage, args: &[String]) -> serde_json::Value
     })
 }
 
+/// `config` written as `config.json` in a new private directory: the
+/// directory's guard (keep it until firecracker has exited) and the file.
+pub fn write_config(config: &serde_json::Value) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+    let dir = private::dir()?;
+    let file = dir.path().join("config.json");
+    private::write_new(&file, config.to_string().as_bytes())?;
+    Ok((dir, file))
+}
+
 impl Backend for Firecracker {
     fn name(&self) -> &str {
         "firecracker"
@@ -311,15 +317,12 @@ impl Backend for Firecracker {
     fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
         let path = self.path.as_ref().context("firecracker is not installed")?;
         let image = VmImage::of(&self.images).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let n = NEXT_CONFIG.fetch_add(1, Ordering::Relaxed);
-        let file = std::env::temp_dir().join(format!("vmlab-fc-{}-{n}.json", std::process::id()));
-        std::fs::write(&file, firecracker_config(&image, args).to_string())
-            .with_context(|| format!("cannot write {}", file.display()))?;
+        let (dir, file) = write_config(&firecracker_config(&image, args))?;
         let mut cmd = Command::new(path);
         cmd.args(["--no-api", "--config-file"]).arg(&file);
         let timeout = self.timeout();
         let l = launch_with(&mut cmd, timeout, memory);
-        let _ = std::fs::remove_file(&file);
+        drop(dir);
         sample_of("firecracker", l?, timeout)
     }
 }
@@ -362,6 +365,26 @@ mod tests {
         assert_eq!(cpu_mhz_khz(""), None);
         assert_eq!(q.max_runs(), Some(3));
         assert!(q.probe().unwrap_err().0.contains("not installed"));
+    }
+
+    #[test]
+    fn firecracker_configs_ignore_links_planted_at_the_old_paths() {
+        let old: Vec<PathBuf> = (0..16)
+            .map(|n| std::env::temp_dir().join(format!("vmlab-fc-{}-{n}.json", std::process::id())))
+            .collect();
+        let planted = private::planted::Planted::links(&old);
+        let config = firecracker_config(&image(), &["cpu".into()]);
+        let (dir, file) = write_config(&config).unwrap();
+        assert!(!planted.covers(&file), "{}", file.display());
+        assert_eq!(file, dir.path().join("config.json"));
+        private::planted::assert_private(dir.path(), &["config.json"]);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), config.to_string());
+        planted.untouched().unwrap();
+        drop(dir);
+        assert!(!file.exists());
+        // Positive control: the old `fs::write` at the old path follows the link.
+        std::fs::write(&old[3], config.to_string()).unwrap();
+        assert!(planted.untouched().is_err());
     }
 
     #[test]

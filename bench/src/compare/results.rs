@@ -49,6 +49,8 @@ pub fn measured(
     for s in &m.boot {
         boot.push_run(s.to_ready_ns, s.to_exit_ns, &s.phases);
     }
+    let mut notes = probe.notes.clone();
+    notes.extend(dropped_note(m));
     BackendResult {
         name: name.to_string(),
         kind,
@@ -60,8 +62,24 @@ pub fn measured(
         overhead: kernel_samples(&m.overhead),
         memory: memory(&m.memory, &m.concurrent),
         image,
-        notes: probe.notes.clone(),
+        notes,
     }
+}
+
+/// A note on the output compare dropped (bounded tails), if any was.
+fn dropped_note(m: &Measured) -> Option<String> {
+    let runs = [&m.boot, &m.overhead, &m.memory, &m.concurrent];
+    let all = runs.iter().flat_map(|r| r.iter());
+    let (n, bytes) = all
+        .filter(|s| s.dropped_bytes > 0)
+        .fold((0, 0u64), |(n, b), s| (n + 1, b + s.dropped_bytes));
+    (n > 0).then(|| {
+        format!(
+            "output bounded: {bytes} bytes of console/stderr dropped over {n} runs \
+             (compare keeps the last {} MiB of each)",
+            vmlab_workload::tail::DEFAULT_CAP >> 20
+        )
+    })
 }
 
 /// ns/iteration per kernel across runs, kernels in first-seen order.
@@ -169,6 +187,7 @@ mod tests {
             max_rss_bytes: 0,
             tree_hwm_bytes: Some(rss),
             tree_pss_bytes: Some(rss / 2),
+            dropped_bytes: 0,
         }
     }
 
@@ -224,6 +243,36 @@ mod tests {
         assert_eq!((mem.per_instance_bytes, mem.instances), (Some(3 << 19), 2));
         let text = summary(&[r]);
         assert!(text.lines().nth(1).unwrap().contains("0.00"), "{text}");
+    }
+
+    #[test]
+    fn dropped_output_is_noted() {
+        let probe = Probe::default();
+        let result = |m: &Measured| {
+            measured(
+                "bwrap",
+                BackendKind::Container,
+                BootOrigin::Spawn,
+                &probe,
+                m,
+                None,
+            )
+        };
+        let mut m = Measured {
+            boot: vec![sample(1000, 1, vec![])],
+            ..Measured::default()
+        };
+        assert!(result(&m).notes.is_empty());
+        let mut flooded = sample(1000, 1, vec![]);
+        flooded.dropped_bytes = 7000;
+        m.boot.push(flooded.clone());
+        m.overhead.push(flooded);
+        let notes = result(&m).notes;
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("14000 bytes") && notes[0].contains("2 runs"),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! printed (never dropped silently).
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 use super::backend::Backend;
 use super::{backends, images, ALL};
 use crate::host;
@@ -10,6 +12,11 @@ use crate::host;
 /// Images built for one bench process, removed when dropped.
 #[derive(Debug)]
 pub struct BenchImages {
+    /// The directory the images are built in: made new under a random name
+    /// (so nothing can be planted there), removed on drop. Not 0700:
+    /// launched by root, the sandbox runs the workload as `nobody`, which
+    /// must reach the rootfs.
+    _top: tempfile::TempDir,
     dir: PathBuf,
     /// The build's manifest.
     pub manifest: vmlab_images::manifest::Manifest,
@@ -17,23 +24,24 @@ pub struct BenchImages {
 
 impl BenchImages {
     /// Builds every artifact (with the cached guest kernel, if any; nothing
-    /// is fetched) into a fresh directory under the temp dir.
+    /// is fetched) into a new directory under the temp dir.
     pub fn build(name: &str) -> anyhow::Result<BenchImages> {
-        let dir = std::env::temp_dir().join(format!("vmlab-bench-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let top = tempfile::Builder::new()
+            .prefix(&format!("vmlab-bench-{name}-"))
+            .tempdir()
+            .context("cannot create a private directory for the bench's images")?;
+        let dir = top.path().join("images");
         let manifest = images::ensure_built(&dir, false, true)?;
-        Ok(BenchImages { dir, manifest })
+        Ok(BenchImages {
+            _top: top,
+            dir,
+            manifest,
+        })
     }
 
     /// The images directory.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-}
-
-impl Drop for BenchImages {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -26,7 +26,6 @@ mod outcome;
 mod qemu;
 
 use check::{Check, Expect};
-use vmlab_images::scratch::Scratch;
 
 /// Arguments of `vmlab rig`.
 #[derive(Args, Debug, Clone)]
@@ -96,8 +95,12 @@ pub fn main(args: RigArgs) -> anyhow::Result<u8> {
     let checks = checks(&args, code, kernels);
 
     let inputs = image::Inputs::resolve(args.kernel.as_deref())?;
-    let work = Scratch::new_in(&std::env::temp_dir(), "vmlab-rig")
-        .context("cannot create a scratch directory for the rig")?;
+    // Private (new, 0700, random name): the L1 image and its logs.
+    let work = tempfile::Builder::new()
+        .prefix("vmlab-rig-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .context("cannot create a scratch directory for the rig in the temp dir (set TMPDIR?)")?;
     let l1_initramfs = image::build_l1(&inputs, &checks, CHECK_TIMEOUT_S, work.path())?;
     let console = work.path().join("console.log");
     let results = work.path().join("results.log");
