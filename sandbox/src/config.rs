@@ -210,6 +210,10 @@ pub struct Config {
     pub cgroup: bool,
     /// Cgroup limits.
     pub limits: Limits,
+    /// Enforce the device allow-list ([`crate::cgroup::devices`]) in the
+    /// cgroup; applies whenever there is a cgroup, limits or not. Needs root
+    /// (the kernel lets only root set a device policy).
+    pub devices: bool,
     /// Install the seccomp deny list.
     pub seccomp: bool,
     /// Reduce capabilities to [`crate::capability::KEPT`].
@@ -242,6 +246,7 @@ impl Config {
             tmp: true,
             cgroup: true,
             limits: Limits::default(),
+            devices: true,
             seccomp: true,
             drop_caps: true,
             no_new_privs: true,
@@ -263,6 +268,7 @@ impl Config {
             tmp: false,
             cgroup: false,
             limits: Limits::default(),
+            devices: false,
             seccomp: false,
             drop_caps: false,
             no_new_privs: false,
