@@ -15,7 +15,8 @@
 //! Every cgroup also carries the [`devices`] policy unless it is turned off
 //! ([`crate::Config::devices`]): the v1 `devices` controller joins the v1
 //! hierarchies, and on v2 a device program is attached before the child is
-//! born in the cgroup.
+//! born in the cgroup. Creating a cgroup first sweeps the cgroups that runs
+//! killed with `SIGKILL` left behind ([`sweep`]).
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,9 +26,11 @@ use crate::config::Limits;
 mod bpf;
 pub mod devices;
 mod hierarchy;
+mod sweep;
 mod usage;
 
 pub use hierarchy::{Controller, Hierarchy, Mode};
+pub use sweep::owner_pid;
 pub use usage::Usage;
 
 /// A cgroup could not be set up or removed.
@@ -177,6 +180,23 @@ fn v1_targets(hier: &Hierarchy, l: &Limits, devices: bool) -> Vec<(Controller, P
         .collect()
 }
 
+/// The `vmlab` parent directories of every hierarchy of `hier`.
+fn parents(hier: &Hierarchy) -> Vec<PathBuf> {
+    hier.v2
+        .iter()
+        .cloned()
+        .chain(hier.v1_dirs().into_iter().map(|(_, m)| m))
+        .map(|m| m.join(PARENT))
+        .collect()
+}
+
+/// Removes the cgroups of runs whose process is gone (see [`sweep`]) in
+/// every hierarchy of `hier`; returns the directories removed.
+pub fn sweep_leftovers(hier: &Hierarchy) -> Vec<PathBuf> {
+    let parents = parents(hier);
+    sweep::sweep(parents.iter().map(PathBuf::as_path))
+}
+
 impl Cgroup {
     /// Creates a cgroup with `limits` on the detected hierarchy.
     /// and the device policy.
@@ -187,7 +207,7 @@ impl Cgroup {
     /// Creates the cgroup `name`, with the device policy when `devices`; on
     /// v1, `owner` (uid, gid) gets its `tasks` files, so that a process
     /// running as that user may move itself in (delegation to a rootless
-    /// sandbox).
+    /// sandbox). Sweeps the leftovers of dead runs first.
     pub fn create_named(
         hier: &Hierarchy,
         limits: &Limits,
@@ -197,6 +217,7 @@ impl Cgroup {
     ) -> Result<Cgroup, CgroupError> {
         hier.check(limits)?;
         hier.check_devices(devices)?;
+        sweep_leftovers(hier);
         let mut cg = Cgroup {
             mode: hier.mode,
             dirs: Vec::new(),
@@ -485,5 +506,17 @@ mod tests {
         let t = v1_targets(&h, &Limits::default(), true);
         assert_eq!(mounts(&t), ["/cg/memory,devices"]);
         assert!(v1_on(&h, &t[0].1).any(|c| c == Controller::Devices));
+    }
+
+    #[test]
+    fn every_hierarchy_is_swept() {
+        let h = Hierarchy::parse(HYBRID, |_| String::new()).unwrap();
+        let p: Vec<String> = parents(&h)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(p.len(), 6);
+        assert_eq!(p[0], "/sys/fs/cgroup/unified/vmlab");
+        assert!(p.contains(&"/sys/fs/cgroup/devices/vmlab".into()));
     }
 }
