@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{have_root, serial, Rootfs};
-use vmlab_sandbox::cgroup::Hierarchy;
-use vmlab_sandbox::{run, Config, ExitStatus, UserNs};
+use vmlab_sandbox::cgroup::{CgroupError, Hierarchy};
+use vmlab_sandbox::{run, Config, ExitStatus, LaunchError, UserNs};
 
 /// The node [`harness_open_device`] opens.
 const OPEN_ENV: &str = "VMLAB_TEST_DEVICES_OPEN";
@@ -270,4 +270,67 @@ fn the_v2_device_program_refuses_what_the_table_does_not_list() {
             "program={program}"
         );
     }
+}
+
+const NO_DEVICES_ENV: &str = "VMLAB_TEST_DEVICES_NO_HIERARCHY_ROOTFS";
+
+/// Run by `without_a_v1_devices_hierarchy_the_policy_is_a_clear_error` in
+/// a child process: hides the v1 devices hierarchy in a private mount
+/// namespace, then boots with and without the policy.
+#[test]
+#[ignore = "run by without_a_v1_devices_hierarchy_the_policy_is_a_clear_error as a child process"]
+fn harness_no_devices_hierarchy() {
+    let Ok(rootfs) = std::env::var(NO_DEVICES_ENV) else {
+        return;
+    };
+    // SAFETY: only this thread changes its mount namespace.
+    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
+    let st = Command::new("sh")
+        .args([
+            "-c",
+            "mount --make-rprivate / && umount /sys/fs/cgroup/devices",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let fs = PathBuf::from(rootfs);
+    match run(&config(&fs, false, true), None) {
+        Err(e @ LaunchError::Cgroup(CgroupError::NoDevicesController)) => {
+            println!("REFUSED {e}")
+        }
+        other => println!("UNEXPECTED {other:?}"),
+    }
+    let out = run(&config(&fs, false, false), None).unwrap();
+    println!("WITHOUT {}", harness_line(&out.stdout));
+}
+
+#[test]
+fn without_a_v1_devices_hierarchy_the_policy_is_a_clear_error() {
+    let test = "without_a_v1_devices_hierarchy_the_policy_is_a_clear_error";
+    if !have_root(test) {
+        return;
+    }
+    let hier = Hierarchy::detect().unwrap();
+    let devices = hier
+        .v1
+        .iter()
+        .find(|(c, _)| *c == vmlab_sandbox::cgroup::Controller::Devices);
+    if devices.map(|(_, m)| m.as_path()) != Some(Path::new("/sys/fs/cgroup/devices")) {
+        eprintln!("{test}: SKIPPED (no v1 devices hierarchy at /sys/fs/cgroup/devices)");
+        return;
+    }
+    let _s = serial();
+    let fs = rootfs_with_node();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "harness_no_devices_hierarchy", "--ignored"])
+        .args(["--nocapture", "--test-threads", "1"])
+        .env(NO_DEVICES_ENV, &fs.path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("REFUSED the devices controller is not mounted"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("WITHOUT {OPENED}")), "{text}");
 }
