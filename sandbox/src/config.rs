@@ -247,6 +247,14 @@ pub struct Config {
     pub cgroup: bool,
     /// Cgroup limits.
     pub limits: Limits,
+    /// Enforce the device allow-list ([`crate::cgroup::devices`]) in the
+    /// cgroup; applies whenever there is a cgroup, limits or not. Needs root
+    /// (the kernel lets only root set a device policy).
+    pub devices: bool,
+    /// Mount the rootfs (and every mount below it) `nodev`, so that device
+    /// nodes a rootfs ships do not open. Off only in tests that show the
+    /// device policy holding as a layer of its own.
+    pub rootfs_nodev: bool,
     /// Install the seccomp allow-list ([`crate::seccomp`]).
     pub seccomp: bool,
     /// Reduce capabilities to [`crate::capability::KEPT`].
@@ -289,6 +297,8 @@ impl Config {
             tmp: true,
             cgroup: true,
             limits: Limits::default_for_caller(),
+            devices: true,
+            rootfs_nodev: true,
             seccomp: true,
             drop_caps: true,
             no_new_privs: true,
@@ -311,6 +321,8 @@ impl Config {
             tmp: false,
             cgroup: false,
             limits: Limits::default(),
+            devices: false,
+            rootfs_nodev: false,
             seccomp: false,
             drop_caps: false,
             no_new_privs: false,

@@ -246,19 +246,20 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
     let name = crate::cgroup::unique_name();
     let mut cgroup = match &hier {
         Some(h) if h.mode == Mode::V2 => {
-            let cg = Cgroup::create_named(h, &config.limits, &name, None)?;
+            let cg = Cgroup::create_named(h, &config.limits, config.devices, &name, None)?;
             mark(&mut phases, "cgroup");
             Some(cg)
         }
         Some(h) => {
             h.check(&config.limits)?;
+            h.check_devices(config.devices)?;
             None
         }
         None => None,
     };
     let into = cgroup.as_ref().and_then(|c| c.clone_fd());
     let tasks: Vec<std::ffi::CString> = match &hier {
-        Some(h) => Cgroup::v1_tasks_files(h, &config.limits, &name)
+        Some(h) => Cgroup::v1_tasks_files(h, &config.limits, config.devices, &name)
             .into_iter()
             .filter_map(|p| std::ffi::CString::new(p.into_os_string().into_encoded_bytes()).ok())
             .collect(),
@@ -337,7 +338,7 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
             // A rootless child has its user's ids when it joins: hand it the
             // tasks files.
             let owner = config.ns.user.map(|u| (u.uid.outside, u.gid.outside));
-            match Cgroup::create_named(h, &config.limits, &name, owner) {
+            match Cgroup::create_named(h, &config.limits, config.devices, &name, owner) {
                 Ok(cg) => {
                     cgroup = Some(cg);
                     mark(&mut phases, "cgroup");

@@ -4,7 +4,8 @@
 //! # Design
 //! One [`launcher::run`] call:
 //! 1. checks the [`Config`] (rootfs, entry, limits) and creates the
-//!    [`cgroup`] with its limits (v2, or v1 per controller);
+//!    [`cgroup`] with its limits and its device allow-list (v2, or v1 per
+//!    controller; see [`cgroup::devices`]);
 //! 2. builds a [`step::Plan`] — every path, id map, capability mask and the
 //!    [`seccomp`] BPF program — so that the child never allocates;
 //! 3. `clone3`s the child with every namespace at once ([`clone`]); on

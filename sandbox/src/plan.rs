@@ -102,6 +102,7 @@ fn new_mount(name: &str, fs: FsSpec, magic: i64) -> Result<NewMount, ConfigError
 fn root_plan(
     dir: &Path,
     readonly: bool,
+    nodev: bool,
     sys: SysMount,
     tmp: bool,
 ) -> Result<RootPlan, ConfigError> {
@@ -203,7 +204,10 @@ fn root_plan(
             });
         }
     }
-    let mut attrs = attr::NOSUID | attr::NODEV;
+    let mut attrs = attr::NOSUID;
+    if nodev {
+        attrs |= attr::NODEV;
+    }
     if readonly {
         attrs |= attr::RDONLY;
     }
@@ -267,7 +271,13 @@ pub fn build(
     config.validate()?;
     let root = match &config.root {
         Root::Host => None,
-        Root::Dir { path, readonly } => Some(root_plan(path, *readonly, config.sys, config.tmp)?),
+        Root::Dir { path, readonly } => Some(root_plan(
+            path,
+            *readonly,
+            config.rootfs_nodev,
+            config.sys,
+            config.tmp,
+        )?),
     };
     let entry = match &config.root {
         Root::Host => config.entry.clone(),

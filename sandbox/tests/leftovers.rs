@@ -129,3 +129,134 @@ fn nothing_is_left_after_sigterm_to_the_parent() {
     assert!(sleeping_probes().is_empty());
     assert!(cgroups_of(harness_pid).is_empty());
 }
+
+const KILL9_ENV: &str = "VMLAB_TEST_HARNESS_KILL9_ROOTFS";
+
+/// The ignored test that the SIGKILL test runs as its parent process: a
+/// run it never gets to clean up.
+#[test]
+#[ignore = "run by a_sigkilled_runs_cgroups_are_swept_by_the_next_run as a child process"]
+fn harness_sigkill_target() {
+    let Ok(rootfs) = std::env::var(KILL9_ENV) else {
+        return;
+    };
+    let mut c = Config::sandbox(rootfs);
+    c.args = vec!["sleep".into(), "60".into()];
+    c.limits.pids = Some(8);
+    let out = run(&c, None);
+    println!("HARNESS unexpected end {out:?}");
+}
+
+/// A `sleep 60` child of this process, moved into each cgroup of `dirs`.
+fn sleep_in(dirs: &[String]) -> std::process::Child {
+    let child = Command::new("sleep").arg("60").spawn().unwrap();
+    for d in dirs {
+        std::fs::write(format!("{d}/cgroup.procs"), child.id().to_string()).unwrap();
+    }
+    child
+}
+
+#[test]
+fn a_sigkilled_runs_cgroups_are_swept_by_the_next_run() {
+    if !have_root("a_sigkilled_runs_cgroups_are_swept_by_the_next_run") {
+        return;
+    }
+    let _s = serial();
+    let fs = Rootfs::probe();
+    let hier = vmlab_sandbox::cgroup::Hierarchy::detect().unwrap();
+    let before = HostState::now();
+    let mut harness = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "harness_sigkill_target", "--ignored"])
+        .args(["--nocapture", "--test-threads", "1"])
+        .env(KILL9_ENV, &fs.path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sleeping_probes().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the sandboxed sleep never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let dead = harness.id();
+    harness.kill().unwrap();
+    let st = harness.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(libc::SIGKILL)
+    );
+    // Positive control: the killed run left its cgroups.
+    let left = cgroups_of(dead);
+    assert!(!left.is_empty(), "SIGKILL left no cgroup of {dead} behind");
+    // A task that outlived its run, in each leftover (v1: every hierarchy).
+    let mut outlived = vec![sleep_in(&left)];
+    // A v2 leftover beside the v1 ones on a hybrid machine.
+    let v2_parent = hier.v2.as_ref().map(|m| m.join("vmlab"));
+    let had_v2_parent = v2_parent.as_ref().is_some_and(|p| p.exists());
+    if let (Some(p), true) = (&v2_parent, hier.mode != vmlab_sandbox::cgroup::Mode::V2) {
+        let d = p.join(format!("{dead}-99"));
+        std::fs::create_dir_all(&d).unwrap();
+        outlived.push(sleep_in(&[d.display().to_string()]));
+    }
+    let shown = cgroups_of(dead);
+    // The next run sweeps them.
+    let out = run(&config(&fs, false, &["ready", "0"]), None).unwrap();
+    assert_eq!(out.status, ExitStatus::Code(0));
+    let after = cgroups_of(dead);
+    if let (Some(p), false) = (&v2_parent, had_v2_parent) {
+        assert!(!p.exists(), "the emptied {} is left behind", p.display());
+    }
+    assert!(
+        after.is_empty(),
+        "left: {after:?} (before the run: {shown:?})"
+    );
+    for mut s in outlived {
+        let st = s.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&st),
+            Some(libc::SIGKILL),
+            "the task in a leftover cgroup survived the sweep"
+        );
+    }
+    assert!(sleeping_probes().is_empty());
+    assert_eq!(HostState::settled(&before), before);
+}
+
+#[test]
+fn sweeping_nothing_is_cheap() {
+    if !have_root("sweeping_nothing_is_cheap") {
+        return;
+    }
+    let _s = serial();
+    let hier = vmlab_sandbox::cgroup::Hierarchy::detect().unwrap();
+    // Warm up, then time many sweeps with nothing to remove.
+    vmlab_sandbox::cgroup::sweep_leftovers(&hier);
+    let n = 2000u32;
+    let cpu0 = thread_cpu();
+    let t = Instant::now();
+    for _ in 0..n {
+        assert!(vmlab_sandbox::cgroup::sweep_leftovers(&hier).is_empty());
+    }
+    let each = t.elapsed() / n;
+    let cpu = (thread_cpu() - cpu0) / n;
+    eprintln!(
+        "sweeping_nothing_is_cheap: {each:?} per sweep, {cpu:?} CPU ({:?})",
+        hier.mode
+    );
+    // Tens of µs; a generous bound keeps a loaded machine from failing it.
+    assert!(each < Duration::from_millis(1), "{each:?} per sweep");
+}
+
+/// This thread's CPU time (a loaded machine stretches wall time).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec to a valid local.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}

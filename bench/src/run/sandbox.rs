@@ -53,6 +53,9 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
     if !root {
         // Without root, a cgroup needs delegation: only try when asked to limit.
         c.cgroup = c.limits.any();
+        // Only root may set a device policy (v1 devices files, v2 BPF); a
+        // user without root cannot make device nodes for a rootfs either.
+        c.devices = false;
     }
     Ok(c)
 }

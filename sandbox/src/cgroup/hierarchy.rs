@@ -37,6 +37,8 @@ pub enum Controller {
     Cpu,
     /// CPU time (v1 only; v2 has `cpu.stat` always).
     Cpuacct,
+    /// The device policy (v1 only; v2 attaches a BPF program instead).
+    Devices,
 }
 
 impl Controller {
@@ -47,14 +49,16 @@ impl Controller {
             Controller::Pids => "pids",
             Controller::Cpu => "cpu",
             Controller::Cpuacct => "cpuacct",
+            Controller::Devices => "devices",
         }
     }
 
-    const ALL: [Controller; 4] = [
+    const ALL: [Controller; 5] = [
         Controller::Memory,
         Controller::Pids,
         Controller::Cpu,
         Controller::Cpuacct,
+        Controller::Devices,
     ];
 }
 
@@ -182,6 +186,18 @@ impl Hierarchy {
         Ok(())
     }
 
+    /// Fails when the device policy is wanted on v1 (or hybrid, which uses
+    /// v1 for its controllers) and no `devices` hierarchy is mounted. On v2
+    /// the policy is a BPF program, which needs no controller.
+    pub fn check_devices(&self, devices: bool) -> Result<(), CgroupError> {
+        match self.mode {
+            Mode::V1 | Mode::Hybrid if devices && !self.has(Controller::Devices) => {
+                Err(CgroupError::NoDevicesController)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// v1: one `(controller, mount)` per distinct mount point.
     pub fn v1_dirs(&self) -> Vec<(Controller, PathBuf)> {
         let mut out: Vec<(Controller, PathBuf)> = Vec::new();
@@ -215,6 +231,12 @@ mod tests {
         assert!(!h.has(Controller::Pids));
         // cpu and cpuacct share one mount: one directory.
         assert_eq!(h.v1_dirs().len(), 2);
+        // No devices hierarchy: the device policy cannot be enforced.
+        assert!(matches!(
+            h.check_devices(true),
+            Err(CgroupError::NoDevicesController)
+        ));
+        assert!(h.check_devices(false).is_ok());
         let err = h
             .check(&Limits {
                 pids: Some(8),
@@ -234,6 +256,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(h.mode, Mode::V2);
+        assert!(h.check_devices(true).is_ok());
         assert!(h.has(Controller::Memory) && h.has(Controller::Pids) && h.has(Controller::Cpu));
         assert!(h
             .check(&Limits {

@@ -11,16 +11,26 @@
 //!   [`crate::step`] for why not the parent).
 //!
 //! The `vmlab` parent directory is removed too when it is left empty.
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+//!
+//! Every cgroup also carries the [`devices`] policy unless it is turned off
+//! ([`crate::Config::devices`]): the v1 `devices` controller joins the v1
+//! hierarchies, and on v2 a device program is attached before the child is
+//! born in the cgroup. Creating a cgroup first sweeps the cgroups that runs
+//! killed with `SIGKILL` left behind ([`sweep`]).
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Limits;
 
+mod bpf;
+pub mod devices;
 mod hierarchy;
+mod sweep;
 mod usage;
 
 pub use hierarchy::{Controller, Hierarchy, Mode};
+pub use sweep::owner_pid;
 pub use usage::Usage;
 
 /// A cgroup could not be set up or removed.
@@ -64,6 +74,19 @@ pub enum CgroupError {
         path: PathBuf,
         /// What was written.
         value: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The device policy needs the v1 `devices` controller, and it is not
+    /// mounted.
+    #[error("the devices controller is not mounted (cgroup v1), so the device policy cannot be enforced; mount it or turn the device policy off")]
+    NoDevicesController,
+    /// Loading or attaching the v2 device program failed.
+    #[error("cannot attach the device policy (a BPF cgroup device program) to {path}; it needs root and a kernel with CONFIG_CGROUP_BPF")]
+    DevicePolicy {
+        /// The cgroup directory.
+        path: PathBuf,
         /// The cause.
         #[source]
         source: std::io::Error,
@@ -131,41 +154,70 @@ pub fn unique_name() -> String {
 /// CFS period used for `--cpus`, in µs.
 const CPU_PERIOD_US: u64 = 100_000;
 
-/// v1: the hierarchies a cgroup with `l` uses, `(controller, mount)`.
-fn v1_targets(hier: &Hierarchy, l: &Limits) -> Vec<(Controller, PathBuf)> {
+/// v1: the controllers mounted at `mount`.
+fn v1_on<'a>(hier: &'a Hierarchy, mount: &Path) -> impl Iterator<Item = Controller> + 'a {
+    let mount = mount.to_path_buf();
+    hier.v1
+        .iter()
+        .filter(move |(_, p)| *p == mount)
+        .map(|(c, _)| *c)
+}
+
+/// v1: the hierarchies a cgroup with `l` (and the device policy when
+/// `devices`) uses, `(controller, mount)`: those with a controller it needs.
+fn v1_targets(hier: &Hierarchy, l: &Limits, devices: bool) -> Vec<(Controller, PathBuf)> {
+    let needed = |c: Controller| match c {
+        Controller::Memory | Controller::Pids | Controller::Cpuacct => true,
+        // Moving a task into a v1 cpu cgroup can wait milliseconds in the
+        // scheduler; join it only to enforce a CPU limit (cpuacct, often a
+        // hierarchy of its own, gives the CPU time).
+        Controller::Cpu => l.cpus.is_some() || !hier.has(Controller::Cpuacct),
+        Controller::Devices => devices,
+    };
     hier.v1_dirs()
         .into_iter()
-        .filter(|(ctrl, mount)| {
-            // Moving a task into a v1 cpu cgroup can wait milliseconds in
-            // the scheduler; join it only to enforce --cpus (cpuacct, often
-            // a hierarchy of its own, gives the CPU time).
-            *ctrl != Controller::Cpu
-                || l.cpus.is_some()
-                || !hier.has(Controller::Cpuacct)
-                || hier
-                    .v1
-                    .iter()
-                    .any(|(c, p)| *c == Controller::Cpuacct && p == mount)
-        })
+        .filter(|(_, mount)| v1_on(hier, mount).any(needed))
         .collect()
+}
+
+/// The `vmlab` parent directories of every hierarchy of `hier`.
+fn parents(hier: &Hierarchy) -> Vec<PathBuf> {
+    hier.v2
+        .iter()
+        .cloned()
+        .chain(hier.v1_dirs().into_iter().map(|(_, m)| m))
+        .map(|m| m.join(PARENT))
+        .collect()
+}
+
+/// Removes the cgroups of runs whose process is gone (see [`sweep`]) in
+/// every hierarchy of `hier`; returns the directories removed.
+pub fn sweep_leftovers(hier: &Hierarchy) -> Vec<PathBuf> {
+    let parents = parents(hier);
+    sweep::sweep(parents.iter().map(PathBuf::as_path))
 }
 
 impl Cgroup {
     /// Creates a cgroup with `limits` on the detected hierarchy.
+    /// and the device policy.
     pub fn create(hier: &Hierarchy, limits: &Limits) -> Result<Cgroup, CgroupError> {
-        Cgroup::create_named(hier, limits, &unique_name(), None)
+        Cgroup::create_named(hier, limits, true, &unique_name(), None)
     }
 
-    /// Creates the cgroup `name`; on v1, `owner` (uid, gid) gets its `tasks`
-    /// files, so that a process running as that user may move itself in
-    /// (delegation to a rootless sandbox).
+    /// Creates the cgroup `name`, with the device policy when `devices`; on
+    /// v1, `owner` (uid, gid) gets its `tasks` files, so that a process
+    /// running as that user may move itself in (delegation to a rootless
+    /// sandbox). Sweeps the leftovers of dead runs first.
     pub fn create_named(
         hier: &Hierarchy,
         limits: &Limits,
+        devices: bool,
         name: &str,
         owner: Option<(u32, u32)>,
     ) -> Result<Cgroup, CgroupError> {
         hier.check(limits)?;
+        hier.check_devices(devices)?;
+        sweep_leftovers(hier);
         let mut cg = Cgroup {
             mode: hier.mode,
             dirs: Vec::new(),
@@ -173,25 +225,36 @@ impl Cgroup {
             removed: false,
         };
         match hier.mode {
-            Mode::V2 => cg.create_v2(hier, name, limits)?,
-            Mode::V1 | Mode::Hybrid => cg.create_v1(hier, name, limits, owner)?,
+            Mode::V2 => cg.create_v2(hier, name, limits, devices)?,
+            Mode::V1 | Mode::Hybrid => cg.create_v1(hier, name, limits, devices, owner)?,
         }
         Ok(cg)
     }
 
     /// v1: the `tasks` files of the cgroup `name` that [`Cgroup::create_named`]
     /// will create (empty on v2, where the child is born in its cgroup).
-    pub fn v1_tasks_files(hier: &Hierarchy, limits: &Limits, name: &str) -> Vec<PathBuf> {
+    pub fn v1_tasks_files(
+        hier: &Hierarchy,
+        limits: &Limits,
+        devices: bool,
+        name: &str,
+    ) -> Vec<PathBuf> {
         match hier.mode {
             Mode::V2 => Vec::new(),
-            Mode::V1 | Mode::Hybrid => v1_targets(hier, limits)
+            Mode::V1 | Mode::Hybrid => v1_targets(hier, limits, devices)
                 .into_iter()
                 .map(|(_, m)| m.join(PARENT).join(name).join("tasks"))
                 .collect(),
         }
     }
 
-    fn create_v2(&mut self, hier: &Hierarchy, name: &str, l: &Limits) -> Result<(), CgroupError> {
+    fn create_v2(
+        &mut self,
+        hier: &Hierarchy,
+        name: &str,
+        l: &Limits,
+        devices: bool,
+    ) -> Result<(), CgroupError> {
         let root = hier.v2.clone().ok_or(CgroupError::NoCgroupFs)?;
         let parent = root.join(PARENT);
         let wanted: Vec<&str> = [Controller::Memory, Controller::Pids, Controller::Cpu]
@@ -243,6 +306,12 @@ impl Cgroup {
             path: dir.clone(),
             source,
         })?;
+        if devices {
+            devices::attach_v2(fd.as_fd()).map_err(|source| CgroupError::DevicePolicy {
+                path: dir.clone(),
+                source,
+            })?;
+        }
         self.fd = Some(fd.into());
         Ok(())
     }
@@ -252,9 +321,10 @@ impl Cgroup {
         hier: &Hierarchy,
         name: &str,
         l: &Limits,
+        devices: bool,
         owner: Option<(u32, u32)>,
     ) -> Result<(), CgroupError> {
-        for (ctrl, mount) in v1_targets(hier, l) {
+        for (ctrl, mount) in v1_targets(hier, l, devices) {
             let parent = mount.join(PARENT);
             let dir = parent.join(name);
             for attempt in 0.. {
@@ -276,29 +346,40 @@ impl Cgroup {
                     }
                 })?;
             }
-            match ctrl {
-                Controller::Memory => {
-                    if let Some(m) = l.memory {
-                        write(&dir.join("memory.limit_in_bytes"), &m.to_string())?;
-                        let memsw = dir.join("memory.memsw.limit_in_bytes");
-                        if memsw.exists() {
-                            write(&memsw, &m.to_string())?;
+            for c in v1_on(hier, &mount) {
+                match c {
+                    Controller::Memory => {
+                        if let Some(m) = l.memory {
+                            write(&dir.join("memory.limit_in_bytes"), &m.to_string())?;
+                            let memsw = dir.join("memory.memsw.limit_in_bytes");
+                            if memsw.exists() {
+                                write(&memsw, &m.to_string())?;
+                            }
+                        }
+                    }
+                    Controller::Pids => {
+                        if let Some(p) = l.pids {
+                            write(&dir.join("pids.max"), &p.to_string())?;
+                        }
+                    }
+                    Controller::Cpu => {
+                        if let Some(c) = l.cpus {
+                            let quota = (c * CPU_PERIOD_US as f64).round().max(1000.0) as u64;
+                            write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                            write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                        }
+                    }
+                    Controller::Cpuacct => {}
+                    Controller::Devices => {
+                        if devices {
+                            let (deny, allow) = devices::v1_rules();
+                            write(&dir.join("devices.deny"), deny)?;
+                            for rule in allow {
+                                write(&dir.join("devices.allow"), &rule)?;
+                            }
                         }
                     }
                 }
-                Controller::Pids => {
-                    if let Some(p) = l.pids {
-                        write(&dir.join("pids.max"), &p.to_string())?;
-                    }
-                }
-                Controller::Cpu => {
-                    if let Some(c) = l.cpus {
-                        let quota = (c * CPU_PERIOD_US as f64).round().max(1000.0) as u64;
-                        write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
-                        write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
-                    }
-                }
-                Controller::Cpuacct => {}
             }
         }
         Ok(())
@@ -373,4 +454,69 @@ fn rmdir_retry(dir: &Path) -> std::io::Result<()> {
         }
     }
     std::fs::remove_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This machine's layout: every v1 controller on its own mount, and a
+    /// v2 mount without controllers.
+    const HYBRID: &str = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+36 31 0:33 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices
+39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
+41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+
+    fn mounts(t: &[(Controller, PathBuf)]) -> Vec<String> {
+        t.iter().map(|(_, m)| m.display().to_string()).collect()
+    }
+
+    #[test]
+    fn v1_joins_the_devices_hierarchy_for_the_policy() {
+        let h = Hierarchy::parse(HYBRID, |_| String::new()).unwrap();
+        let none = Limits::default();
+        assert_eq!(
+            mounts(&v1_targets(&h, &none, true)),
+            [
+                "/sys/fs/cgroup/cpuacct",
+                "/sys/fs/cgroup/memory",
+                "/sys/fs/cgroup/devices",
+                "/sys/fs/cgroup/pids"
+            ]
+        );
+        assert!(!mounts(&v1_targets(&h, &none, false)).contains(&"/sys/fs/cgroup/devices".into()));
+        let tasks = Cgroup::v1_tasks_files(&h, &none, true, "7-0");
+        assert!(tasks.contains(&PathBuf::from("/sys/fs/cgroup/devices/vmlab/7-0/tasks")));
+        // A CPU limit adds the cpu hierarchy.
+        let cpus = Limits {
+            cpus: Some(1.0),
+            ..Limits::default()
+        };
+        assert_eq!(v1_targets(&h, &cpus, true).len(), 5);
+    }
+
+    #[test]
+    fn devices_sharing_a_mount_with_another_controller_is_joined() {
+        let info = "1 0 0:1 / /cg/memory,devices rw - cgroup cgroup rw,memory,devices\n";
+        let h = Hierarchy::parse(info, |_| String::new()).unwrap();
+        let t = v1_targets(&h, &Limits::default(), true);
+        assert_eq!(mounts(&t), ["/cg/memory,devices"]);
+        assert!(v1_on(&h, &t[0].1).any(|c| c == Controller::Devices));
+    }
+
+    #[test]
+    fn every_hierarchy_is_swept() {
+        let h = Hierarchy::parse(HYBRID, |_| String::new()).unwrap();
+        let p: Vec<String> = parents(&h)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(p.len(), 6);
+        assert_eq!(p[0], "/sys/fs/cgroup/unified/vmlab");
+        assert!(p.contains(&"/sys/fs/cgroup/devices/vmlab".into()));
+    }
 }
