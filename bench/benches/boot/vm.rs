@@ -47,6 +47,9 @@ fn vm_rss_kib() -> u64 {
 
 /// Median and (min, max) of `v` in ms.
 fn summary(v: &mut [u64]) -> String {
+    if v.is_empty() {
+        return "no samples (filtered out)".into();
+    }
     v.sort_unstable();
     let ms = |ns: u64| ns as f64 / 1e6;
     format!(
