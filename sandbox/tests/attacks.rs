@@ -313,6 +313,7 @@ fn harness_tty() {
     let ran = match mode.as_str() {
         "process" => run_process(&["tty"]),
         "root" => run_probe(Mode::Root, Path::new(&rootfs), &["tty"]),
+        "rootless" => run_probe(Mode::Rootless, Path::new(&rootfs), &["tty"]),
         _ => run_probe(Mode::Default, Path::new(&rootfs), &["tty"]),
     };
     // The results go to stderr, a pipe: stdout is the terminal.
@@ -386,7 +387,7 @@ fn the_workload_cannot_type_into_the_callers_terminal() {
         !report.contains("TTY-RESULT 0") && seen.contains("#vmlab-injected"),
         "the probe must be able to inject: {report} / {seen:?}"
     );
-    for (mode, uid) in [("root", 0), ("default", 0)] {
+    for (mode, uid) in [("root", 0), ("default", 0), ("rootless", NOBODY)] {
         let (report, seen) = tiocsti(mode, &fs.path, uid);
         assert!(report.contains("TTY-RESULT 0"), "{mode}: {report}");
         assert!(!seen.contains("#vmlab-injected"), "{mode}: {seen:?}");
