@@ -68,32 +68,35 @@ impl Drop for Stack {
     }
 }
 
-/// The child as the parent sees it.
+/// The child as the parent sees it. It borrows what it was started on
+/// (`'a`): the argument it shares with the parent cannot be dropped while
+/// the child may still read it.
 #[derive(Debug)]
-pub struct Child {
+pub struct Child<'a> {
     /// Its pid in the parent's pid namespace.
     pub pid: i32,
     /// A pidfd: readable when the child exits; signals go through it.
     pub pidfd: OwnedFd,
     /// The stack the child ran on before `execve`; freed with the child.
     _stack: Stack,
+    _arg: std::marker::PhantomData<&'a ()>,
 }
 
 /// Starts `entry(arg)` in a child process in new namespaces `flags` and,
 /// when `cgroup` is given, in that cgroup v2 directory. The child shares
-/// this process's memory until it execs.
+/// this process's memory until it execs; the returned [`Child`] borrows
+/// `arg` for as long as it lives.
 ///
 /// # Safety
 /// `entry` must never return, and until it execs or exits it may only read
-/// memory the parent leaves untouched (such as what `arg` points to, which
-/// must outlive the child's setup), write to its own stack, and make
-/// system calls that do not use `errno`, allocate or lock.
-pub unsafe fn spawn(
+/// memory the parent leaves untouched (such as `arg`), write to its own
+/// stack, and make system calls that do not use `errno`, allocate or lock.
+pub unsafe fn spawn<'a, T>(
     flags: Flags,
     cgroup: Option<RawFd>,
-    entry: extern "C" fn(usize) -> !,
-    arg: usize,
-) -> Result<Child, Errno> {
+    entry: extern "C" fn(&T) -> !,
+    arg: &'a T,
+) -> Result<Child<'a>, Errno> {
     let stack = Stack::new()?;
     let mut pidfd: libc::c_int = -1;
     let mut f = flags | libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64;
@@ -126,7 +129,7 @@ pub unsafe fn spawn(
             inlateout("rax") libc::SYS_clone3 as isize => ret,
             in("rdi") &mut args as *mut libc::clone_args,
             in("rsi") std::mem::size_of::<libc::clone_args>(),
-            in("r12") arg,
+            in("r12") arg as *const T as usize,
             in("r13") entry as usize,
             lateout("rcx") _,
             lateout("r11") _,
@@ -140,5 +143,6 @@ pub unsafe fn spawn(
         // SAFETY: with CLONE_PIDFD the kernel stored a new fd we own.
         pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
         _stack: stack,
+        _arg: std::marker::PhantomData,
     })
 }

@@ -143,7 +143,7 @@ pub enum Kill {
 /// writer that outlives the workload holds the caller; `cancel` is heard
 /// until the end.
 pub fn watch(
-    child: &Child,
+    child: &Child<'_>,
     pipes: Pipes,
     timeout: Duration,
     cancel: Option<BorrowedFd<'_>>,
@@ -165,7 +165,7 @@ pub fn watch(
         pipes.stdout.as_fd(),
         pipes.stderr.as_fd(),
     ];
-    let kill_all = |child: &Child| match how {
+    let kill_all = |child: &Child<'_>| match how {
         Kill::Pid => kill(child),
         Kill::Group => kill_group(child),
     };
@@ -299,7 +299,7 @@ pub fn watch(
 }
 
 /// Sends `SIGKILL` through the pidfd.
-pub fn kill(child: &Child) {
+pub fn kill(child: &Child<'_>) {
     // SAFETY: pidfd_send_signal on our own pidfd with no siginfo.
     unsafe {
         libc::syscall(
@@ -314,13 +314,13 @@ pub fn kill(child: &Child) {
 
 /// Sends `SIGKILL` to the child's process group (its pgid is its pid; the
 /// child is not reaped yet, so the id cannot have been reused).
-fn kill_group(child: &Child) {
+fn kill_group(child: &Child<'_>) {
     kill(child);
     let _ = nix::sys::signal::killpg(Pid::from_raw(child.pid), nix::sys::signal::Signal::SIGKILL);
 }
 
 /// Waits for the child's exit; returns its status and when it was reaped.
-pub fn reap(child: &Child) -> (ExitStatus, u64) {
+pub fn reap(child: &Child<'_>) -> (ExitStatus, u64) {
     loop {
         match waitpid(Pid::from_raw(child.pid), None) {
             Ok(WaitStatus::Exited(_, code)) => return (ExitStatus::Code(code), monotonic_ns()),

@@ -3,7 +3,8 @@ use std::ffi::CString;
 
 use super::*;
 use crate::config::{Config, Net, UserNs};
-use crate::plan;
+use crate::plan::{self, ChildFds};
+use crate::sys::attr;
 use crate::sys::record::Recorder;
 
 const FDS: ChildFds = ChildFds {

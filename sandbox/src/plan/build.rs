@@ -4,12 +4,12 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use super::types::{
+    ChildFds, DevPlan, Exec, Mask, MaskKind, NewMount, Plan, RootPlan, Under, MAX_DEV_NODES,
+};
 use crate::capability::CapPlan;
 use crate::config::{Config, ConfigError, Net, Root, SysMount};
 use crate::seccomp::{self, SeccompError};
-use crate::step::{
-    ChildFds, DevPlan, Exec, Mask, MaskKind, NewMount, Plan, RootPlan, Under, MAX_DEV_NODES,
-};
 use crate::sys::{attr, FsSpec};
 
 /// A plan could not be built.

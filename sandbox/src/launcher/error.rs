@@ -1,0 +1,92 @@
+//! What can go wrong starting or watching a workload, with a hint per
+//! failed step.
+use nix::errno::Errno;
+
+use crate::cgroup::CgroupError;
+use crate::plan::PlanError;
+use crate::step::{Failure, Step};
+
+/// Starting or watching the workload failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The plan could not be built.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The cgroup could not be set up.
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    /// A pipe or `/dev/null` could not be opened.
+    #[error("cannot create the pipes to the workload")]
+    Pipe(#[source] Errno),
+    /// The kernel refused to create a user namespace.
+    #[error("user namespaces are not permitted here (check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and AppArmor's kernel.apparmor_restrict_unprivileged_userns); as root, a sandbox without a user namespace runs the workload as real root on the host")]
+    UserNsDenied(#[source] Errno),
+    /// Namespaces without a user namespace need root.
+    #[error("creating namespaces without a user namespace needs root; keep the user namespace or run as root")]
+    NeedRoot(#[source] Errno),
+    /// `clone3` failed.
+    #[error("cannot create the sandbox process (clone3)")]
+    Clone(#[source] Errno),
+    /// A named setup step failed.
+    #[error("sandbox setup failed at step `{}`: {}{hint}", failure.step.name(), failure.errno.desc())]
+    Setup {
+        /// The step and its error.
+        failure: Failure,
+        /// What probably caused it.
+        hint: &'static str,
+    },
+    /// The child vanished before reporting.
+    #[error("the sandbox process died during setup without reporting (killed from outside?)")]
+    DiedInSetup,
+    /// Setup did not finish in time.
+    #[error("the sandbox setup did not finish within the timeout")]
+    SetupTimeout,
+    /// The parent was interrupted; everything was torn down.
+    #[error("interrupted by signal {0}; the workload was killed and its cgroup removed")]
+    Interrupted(i32),
+}
+
+/// What probably caused a failed step.
+fn hint(f: Failure, rootless: bool) -> &'static str {
+    match (f.step, f.errno) {
+        (Step::IdMaps | Step::SetIds, _) => {
+            " (the uid/gid map was refused; a rootless sandbox may only map its own ids)"
+        }
+        (Step::MountProc, Errno::EPERM) if rootless => {
+            " (/proc in a user namespace needs a pid namespace and a /proc the host does not overmount)"
+        }
+        (Step::MountSys, Errno::EPERM) if rootless => {
+            " (sysfs in a user namespace needs a network namespace: use --net none or loopback)"
+        }
+        (
+            Step::MountProc | Step::MountDev | Step::MountSys | Step::MountTmp,
+            Errno::ELOOP | Errno::ENOTDIR,
+        ) => " (its mount point in the rootfs is a symbolic link or not a directory: mount points must be real directories)",
+        (_, Errno::ENOSYS) => {
+            " (the sandbox needs Linux 5.12 or later: openat2, open_tree, fsmount, mount_setattr)"
+        }
+        (Step::BindRootfs, Errno::EACCES) => {
+            " (a mount point (proc, dev, sys, tmp) is missing in the rootfs and cannot be created there)"
+        }
+        (Step::MaskPaths, _) => " (a masked or read-only path under /proc or /sys could not be covered; the sandbox does not start without every mask)",
+        (Step::VerifyMounts, Errno::EXDEV) => {
+            " (a mount is not where it was made: the root filesystem changed during setup)"
+        }
+        (Step::Exec, Errno::ENOENT) => " (the entry or its interpreter is missing in the rootfs)",
+        (Step::Exec, Errno::EACCES) => {
+            " (the entry is not executable by the sandbox user, or the rootfs is mounted noexec)"
+        }
+        (Step::JoinCgroup, _) => " (cannot move the process into its cgroup)",
+        _ => "",
+    }
+}
+
+impl LaunchError {
+    /// A failed setup step, with its hint.
+    pub(super) fn setup(failure: Failure, user_ns: bool) -> LaunchError {
+        LaunchError::Setup {
+            failure,
+            hint: hint(failure, user_ns),
+        }
+    }
+}

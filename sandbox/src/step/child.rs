@@ -1,0 +1,220 @@
+//! The child's steps, from the clone to `execve`, as small named functions
+//! in the order of the module doc of [`crate::step`].
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+
+use super::mounts::{self, Mounted};
+use super::{at, Failure, Status, Step};
+use crate::plan::{ChildFds, Plan, RootPlan};
+use crate::sys::Sys;
+
+/// The child's side of a run: its [`Sys`] and the status record it fills.
+struct Child<'a, S: Sys> {
+    sys: &'a mut S,
+    st: &'a mut Status,
+}
+
+impl<S: Sys> Child<'_, S> {
+    /// Runs `f` as `step`: its error is the step's failure, its end time
+    /// goes into the status record.
+    fn step<T>(
+        &mut self,
+        step: Step,
+        f: impl FnOnce(&mut S) -> Result<T, Errno>,
+    ) -> Result<T, Failure> {
+        let v = f(self.sys).map_err(at(step))?;
+        self.st.times[step as usize] = self.sys.now();
+        Ok(v)
+    }
+}
+
+/// The child's part, from the clone to `execve`. Returns only when a step
+/// fails (or, with a recording [`Sys`], after the recorded `execve`).
+pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<(), Failure> {
+    let mut c = Child { sys, st };
+    wait_and_set_ids(plan, &mut c)?;
+    c.step(Step::DieWithParent, |sys| sys.die_with_parent())?;
+    match &plan.root {
+        Some(root) => root_filesystem(plan, root, &mut c)?,
+        None => join_cgroup(plan, &mut c)?,
+    }
+    identity(plan, &mut c)?;
+    session_and_stdio(plan, &mut c)?;
+    lockdown(plan, &mut c)?;
+    exec(plan, &mut c)
+}
+
+/// `wait_parent`, `set_ids`: once the parent wrote the id maps, become
+/// root of the user namespace (files made later belong to a mapped user).
+fn wait_and_set_ids<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+    if plan.sync {
+        c.step(Step::WaitParent, |sys| sys.wait_byte(plan.fds.sync))?;
+    }
+    if let Some(user) = &plan.user {
+        c.step(Step::SetIds, |sys| {
+            if plan.setgroups {
+                sys.clear_groups()?;
+            }
+            sys.set_gid(user.gid.inside)?;
+            sys.set_uid(user.uid.inside)
+        })?;
+    }
+    Ok(())
+}
+
+/// `wait_cgroup`, `join_cgroup` (v1), then `unshare_cgroup`: the cgroup
+/// namespace is rooted where the child is when it unshares.
+fn join_cgroup<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+    if !plan.cgroup_tasks.is_empty() {
+        c.step(Step::WaitCgroup, |sys| sys.wait_byte(plan.fds.sync))?;
+        c.step(Step::JoinCgroup, |sys| {
+            plan.cgroup_tasks
+                .iter()
+                .try_for_each(|tasks| sys.write_file(tasks, b"0"))
+        })?;
+    }
+    if plan.unshare_cgroup {
+        c.step(Step::UnshareCgroup, |sys| {
+            sys.unshare(libc::CLONE_NEWCGROUP)
+        })?;
+    }
+    Ok(())
+}
+
+/// From `make_private` to `verify_mounts`: the rootfs and its mounts, the
+/// cgroup join, the pivot, the masks, and the check that every mount is
+/// where it was made.
+fn root_filesystem<S: Sys>(
+    plan: &Plan,
+    root: &RootPlan,
+    c: &mut Child<'_, S>,
+) -> Result<(), Failure> {
+    c.step(Step::MakePrivate, |sys| {
+        sys.mount(
+            None,
+            c"/",
+            None,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None,
+        )
+    })?;
+    let tree = c.step(Step::BindRootfs, |sys| {
+        let nodes = mounts::clone_host_nodes(sys, &root.dev)?;
+        let tree = mounts::bind_rootfs(sys, root)?;
+        Ok((tree, nodes))
+    })?;
+    let (tree, nodes) = tree;
+    let mut m = Mounted {
+        tree,
+        proc: c.step(Step::MountProc, |sys| {
+            mounts::mount_new(sys, tree, &root.proc)
+        })?,
+        dev: -1,
+        sys: -1,
+        tmp: -1,
+    };
+    m.dev = c.step(Step::MountDev, |sys| {
+        mounts::mount_dev(sys, tree, &root.dev, &nodes)
+    })?;
+    if let Some(sysfs) = &root.sys {
+        m.sys = c.step(Step::MountSys, |sys| mounts::mount_new(sys, tree, sysfs))?;
+    }
+    if let Some(tmp) = &root.tmp {
+        m.tmp = c.step(Step::MountTmp, |sys| mounts::mount_new(sys, tree, tmp))?;
+    }
+    join_cgroup(plan, c)?;
+    c.step(Step::PivotRoot, |sys| {
+        sys.fchdir(tree)?;
+        sys.pivot_root(c".", c".")
+    })?;
+    // The old root now sits on top of the new one at "/": detach it.
+    c.step(Step::DetachOldRoot, |sys| {
+        sys.detach(c".")?;
+        sys.chdir(c"/")
+    })?;
+    c.step(Step::MaskPaths, |sys| {
+        root.masks
+            .iter()
+            .try_for_each(|mask| mounts::apply_mask(sys, root, &m, mask))
+    })?;
+    c.step(Step::VerifyMounts, |sys| {
+        mounts::verify_mounts(sys, root, &m)
+    })?;
+    // Every fd above is close-on-exec; close them now all the same.
+    for fd in [m.tree, m.proc, m.dev, m.sys, m.tmp] {
+        if fd >= 0 {
+            c.sys.close(fd);
+        }
+    }
+    Ok(())
+}
+
+/// `set_hostname`, `loopback_up`, `rlimits`.
+fn identity<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+    if let Some(name) = &plan.hostname {
+        c.step(Step::SetHostname, |sys| sys.sethostname(name))?;
+    }
+    if plan.loopback {
+        c.step(Step::LoopbackUp, |sys| sys.loopback_up())?;
+    }
+    if !plan.rlimits.is_empty() {
+        c.step(Step::Rlimits, |sys| {
+            plan.rlimits
+                .iter()
+                .try_for_each(|&(res, lim)| sys.setrlimit(res, lim))
+        })?;
+    }
+    Ok(())
+}
+
+/// `session` (a session of its own, or a process group), then `stdio`:
+/// the pipes become fds 0-3, every other fd close-on-exec.
+fn session_and_stdio<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+    if plan.new_session {
+        c.step(Step::Session, |sys| sys.setsid())?;
+    } else if plan.own_group {
+        c.step(Step::Session, |sys| sys.own_process_group())?;
+    }
+    let fds = plan.fds;
+    c.step(Step::Stdio, |sys| {
+        sys.dup2(fds.stdin, 0)?;
+        sys.dup2(fds.stdout, 1)?;
+        sys.dup2(fds.stderr, 2)?;
+        sys.dup2(fds.proto, ChildFds::PROTO)?;
+        sys.cloexec_from(ChildFds::PROTO + 1)?;
+        sys.reset_signals()
+    })
+}
+
+/// `drop_caps`, `no_new_privs`, `seccomp`: last, so setup keeps its power.
+fn lockdown<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+    if let Some(caps) = &plan.caps {
+        c.step(Step::DropCaps, |sys| {
+            for &cap in &caps.drop {
+                sys.drop_bounding(cap)?;
+            }
+            sys.clear_ambient()?;
+            sys.capset(caps.keep)
+        })?;
+    }
+    if plan.no_new_privs {
+        c.step(Step::NoNewPrivs, |sys| sys.no_new_privs())?;
+    }
+    if let Some(prog) = &plan.seccomp {
+        c.step(Step::Seccomp, |sys| sys.seccomp(prog))?;
+    }
+    Ok(())
+}
+
+/// `exec`: the status record (with each step's end time) to the parent,
+/// then `execve`.
+fn exec<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+    c.st.times[Step::Exec as usize] = c.sys.now();
+    let record = c.st.encode();
+    c.sys
+        .write_all(plan.fds.status, &record)
+        .map_err(at(Step::Exec))?;
+    c.sys
+        .execve(&plan.exec.path, &plan.exec.argv, &plan.exec.envp)
+        .map_err(at(Step::Exec))
+}

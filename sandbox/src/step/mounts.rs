@@ -1,0 +1,169 @@
+//! The root filesystem's mounts, made through fds: nothing a hostile
+//! rootfs can redirect (see the module doc of [`crate::step`]).
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+
+use crate::plan::{DevPlan, Mask, MaskKind, NewMount, RootPlan, Under, MAX_DEV_NODES};
+use crate::sys::{attr, Sys};
+
+/// Mounts `m` on its mount point beneath `parent`; returns the new
+/// mount's fd. A mount point that is a link or not a directory fails
+/// (`ELOOP`, `ENOTDIR`).
+pub(super) fn mount_new<S: Sys>(sys: &mut S, parent: RawFd, m: &NewMount) -> Result<RawFd, Errno> {
+    let target = sys.open_beneath(parent, &m.name, true)?;
+    let mounted = sys
+        .new_fs(&m.fs)
+        .and_then(|fs| match sys.move_mount(fs, target) {
+            Ok(()) => Ok(fs),
+            Err(e) => {
+                sys.close(fs);
+                Err(e)
+            }
+        });
+    sys.close(target);
+    mounted
+}
+
+/// Host device nodes cloned as detached mounts, before the pivot.
+pub(super) struct HostNodes {
+    fds: [RawFd; MAX_DEV_NODES],
+    len: usize,
+}
+
+pub(super) fn clone_host_nodes<S: Sys>(sys: &mut S, dev: &DevPlan) -> Result<HostNodes, Errno> {
+    let mut nodes = HostNodes {
+        fds: [-1; MAX_DEV_NODES],
+        len: 0,
+    };
+    for (host, _) in dev.nodes.iter().take(MAX_DEV_NODES) {
+        nodes.fds[nodes.len] = sys.clone_tree(libc::AT_FDCWD, host, false)?;
+        nodes.len += 1;
+    }
+    Ok(nodes)
+}
+
+/// The rootfs bound (recursively) onto itself with `attrs` on every mount
+/// in it, after its missing mount points were created; returns its fd.
+pub(super) fn bind_rootfs<S: Sys>(sys: &mut S, root: &RootPlan) -> Result<RawFd, Errno> {
+    let dir = sys.open_dir(&root.dir)?;
+    let bound = (|| {
+        for m in root.mount_points() {
+            sys.mkdir_at(dir, &m.name, 0o755)?;
+        }
+        let tree = sys.clone_tree(dir, c"", true)?;
+        sys.set_mount_attrs(tree, root.attrs, true)?;
+        sys.move_mount(tree, dir)?;
+        Ok(tree)
+    })();
+    sys.close(dir);
+    bound
+}
+
+/// Our `/dev`: the tmpfs, the host nodes bound in, devpts, links, shm.
+pub(super) fn mount_dev<S: Sys>(
+    sys: &mut S,
+    tree: RawFd,
+    dev: &DevPlan,
+    nodes: &HostNodes,
+) -> Result<RawFd, Errno> {
+    let fd = mount_new(sys, tree, &dev.mount)?;
+    for (i, (_, name)) in dev.nodes.iter().take(nodes.len).enumerate() {
+        sys.create_at(fd, name)?;
+        let target = sys.open_beneath(fd, name, false)?;
+        let r = sys.move_mount(nodes.fds[i], target);
+        sys.close(target);
+        r?;
+    }
+    sys.mkdir_at(fd, &dev.pts.name, 0o755)?;
+    let pts = mount_new(sys, fd, &dev.pts)?;
+    sys.close(pts);
+    for (target, name) in &dev.links {
+        sys.symlink_at(target, fd, name)?;
+    }
+    sys.mkdir_at(fd, &dev.shm.name, 0o1777)?;
+    let shm = mount_new(sys, fd, &dev.shm)?;
+    sys.close(shm);
+    Ok(fd)
+}
+
+/// The fds of the mounts made under the root.
+pub(super) struct Mounted {
+    pub(super) tree: RawFd,
+    pub(super) proc: RawFd,
+    pub(super) dev: RawFd,
+    pub(super) sys: RawFd,
+    pub(super) tmp: RawFd,
+}
+
+pub(super) fn apply_mask<S: Sys>(
+    sys: &mut S,
+    root: &RootPlan,
+    m: &Mounted,
+    mask: &Mask,
+) -> Result<(), Errno> {
+    let base = match mask.under {
+        Under::Proc => m.proc,
+        Under::Sys if m.sys >= 0 => m.sys,
+        Under::Sys => return Err(Errno::ENOENT),
+    };
+    let target = sys.open_beneath(base, &mask.path, false)?;
+    let over = match mask.kind {
+        MaskKind::Hide { dir: true } => sys.new_fs(&root.empty),
+        MaskKind::Hide { dir: false } => sys.clone_tree(m.dev, c"null", false),
+        MaskKind::ReadOnly => sys.clone_tree(target, c"", true).and_then(|r| {
+            let ro = attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC;
+            match sys.set_mount_attrs(r, ro, true) {
+                Ok(()) => Ok(r),
+                Err(e) => {
+                    sys.close(r);
+                    Err(e)
+                }
+            }
+        }),
+    };
+    let r = over.and_then(|over| {
+        let r = sys.move_mount(over, target);
+        sys.close(over);
+        r
+    });
+    sys.close(target);
+    r
+}
+
+/// After the pivot: `/` and every mount point hold exactly the mounts we
+/// made, of the filesystem we meant (`EXDEV` if not: the rootfs changed
+/// under us).
+pub(super) fn verify_mounts<S: Sys>(
+    sys: &mut S,
+    root: &RootPlan,
+    m: &Mounted,
+) -> Result<(), Errno> {
+    let mut check = |name: &CStr, fd: RawFd, magic: Option<i64>| -> Result<(), Errno> {
+        let at = sys.open_beneath(libc::AT_FDCWD, name, true)?;
+        let same = (|| {
+            let mut ok = sys.mount_id(at)? == sys.mount_id(fd)?;
+            if let Some(magic) = magic {
+                ok &= sys.fs_magic(at)? == magic;
+            }
+            Ok(ok)
+        })();
+        sys.close(at);
+        match same {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Errno::EXDEV),
+            Err(e) => Err(e),
+        }
+    };
+    check(c".", m.tree, None)?;
+    check(&root.proc.name, m.proc, Some(root.proc.magic))?;
+    check(&root.dev.mount.name, m.dev, Some(root.dev.mount.magic))?;
+    if let Some(sysfs) = &root.sys {
+        check(&sysfs.name, m.sys, Some(sysfs.magic))?;
+    }
+    if let Some(tmp) = &root.tmp {
+        check(&tmp.name, m.tmp, Some(tmp.magic))?;
+    }
+    Ok(())
+}
