@@ -36,7 +36,7 @@ pub enum ConfigError {
     #[error("the timeout {0:?} is out of range: give more than 0 and at most a day")]
     BadTimeout(Duration),
     /// Cgroup limits asked for without a cgroup.
-    #[error("resource limits need a cgroup; drop --memory/--pids/--cpus or enable the cgroup")]
+    #[error("resource limits need a cgroup; drop the limits or enable the cgroup")]
     LimitsWithoutCgroup,
 }
 

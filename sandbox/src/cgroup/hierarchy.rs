@@ -160,9 +160,13 @@ impl Hierarchy {
     /// a missing controller.
     pub fn check(&self, limits: &Limits) -> Result<(), CgroupError> {
         let needs = [
-            (limits.memory.is_some(), Controller::Memory, "--memory"),
-            (limits.pids.is_some(), Controller::Pids, "--pids"),
-            (limits.cpus.is_some(), Controller::Cpu, "--cpus"),
+            (
+                limits.memory.is_some(),
+                Controller::Memory,
+                "the memory limit",
+            ),
+            (limits.pids.is_some(), Controller::Pids, "the pids limit"),
+            (limits.cpus.is_some(), Controller::Cpu, "the CPU limit"),
         ];
         for (wanted, c, flag) in needs {
             if wanted && !self.has(c) {
@@ -172,9 +176,9 @@ impl Hierarchy {
                     .map(|(_, _, f)| *f)
                     .collect();
                 let still = if ok.is_empty() {
-                    "no limit can be enforced here; drop the limit flags".to_string()
+                    "no limit can be enforced here; run without limits".to_string()
                 } else {
-                    format!("drop {flag}; {} still work", ok.join(", "))
+                    format!("drop {flag}; {} still work", ok.join(" and "))
                 };
                 return Err(CgroupError::MissingController {
                     controller: c.name(),
@@ -245,7 +249,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pids controller"), "{err}");
-        assert!(err.contains("--memory, --cpus still work"), "{err}");
+        assert!(
+            err.contains("the memory limit and the CPU limit still work"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -37,20 +37,20 @@ pub use usage::Usage;
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// No cgroup filesystem is mounted at all.
-    #[error("no cgroup filesystem is mounted (neither v2 nor v1 under /sys/fs/cgroup); drop --memory/--pids/--cpus")]
+    #[error("no cgroup filesystem is mounted (neither v2 nor v1 under /sys/fs/cgroup); run without a cgroup and its limits")]
     NoCgroupFs,
     /// A limit needs a controller this machine does not offer.
     #[error("the {controller} controller is not available (neither in cgroup v2 nor as a v1 hierarchy), so {flag} cannot be enforced; {still}")]
     MissingController {
         /// The controller.
         controller: &'static str,
-        /// The flag that needs it.
+        /// The limit that needs it.
         flag: &'static str,
         /// What still works.
         still: String,
     },
     /// Creating the cgroup was refused.
-    #[error("no permission to create the cgroup {path}: without root, limits need a cgroup delegated to this user; drop --memory/--pids/--cpus or run as root")]
+    #[error("no permission to create the cgroup {path}: without root, limits need a cgroup delegated to this user; run without limits or as root")]
     Denied {
         /// The directory.
         path: PathBuf,

@@ -56,7 +56,7 @@ fn hint(f: Failure, rootless: bool) -> &'static str {
             " (/proc in a user namespace needs a pid namespace and a /proc the host does not overmount)"
         }
         (Step::MountSys, Errno::EPERM) if rootless => {
-            " (sysfs in a user namespace needs a network namespace: use --net none or loopback)"
+            " (sysfs in a user namespace needs a network namespace of its own)"
         }
         (
             Step::MountProc | Step::MountDev | Step::MountSys | Step::MountTmp,
