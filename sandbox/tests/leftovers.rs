@@ -41,6 +41,18 @@ fn sleeping_probes() -> Vec<u32> {
         .collect()
 }
 
+/// Waits (up to 20 s) until a harness's sandboxed `sleep` runs.
+fn wait_for_sleeping_probe() {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sleeping_probes().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the sandboxed sleep never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The ignored test that the SIGTERM test runs as its parent process.
 #[test]
 #[ignore = "run by nothing_is_left_after_sigterm_to_the_parent as a child process"]
@@ -110,14 +122,7 @@ fn nothing_is_left_after_sigterm_to_the_parent() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sleeping_probes().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the sandboxed sleep never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_sleeping_probe();
     let harness_pid = harness.id();
     // SAFETY: sending SIGTERM to our own child.
     unsafe { libc::kill(harness_pid as i32, libc::SIGTERM) };
@@ -173,14 +178,7 @@ fn a_sigkilled_runs_cgroups_are_swept_by_the_next_run() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sleeping_probes().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the sandboxed sleep never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_sleeping_probe();
     let dead = harness.id();
     harness.kill().unwrap();
     let st = harness.wait().unwrap();
