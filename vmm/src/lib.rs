@@ -17,12 +17,17 @@
 //!    are timestamped as they arrive; a timer ([`timer`]) enforces the timeout;
 //! 6. tear everything down and report ([`VmOutcome`]).
 //!
+//! With [`VmConfig::jail`] on, steps 2 to 6 run in a forked child that jails
+//! itself after step 4 ([`jail`]: namespaces, an empty root, an unprivileged
+//! uid, no capabilities, a seccomp allow-list) and reports back.
+//!
 //! The vCPU run loop needs no helper thread, so nothing outlives the call.
 #![deny(missing_docs)]
 
 pub mod arch;
 pub mod builder;
 pub mod devices;
+pub mod jail;
 pub mod kvm;
 pub mod layout;
 pub mod loader;
@@ -48,8 +53,16 @@ pub struct VmConfig<'a> {
     pub mem_mib: u64,
     /// Kill the guest after this long.
     pub timeout: Duration,
-    /// Where to copy the guest's serial output as it arrives (it is captured either way).
+    /// Where to copy the guest's serial output as it arrives (it is captured
+    /// either way). With [`jail`](Self::jail) on it is written by the jailed
+    /// child, whose filter allows writes to stdout and stderr only.
     pub serial_stream: Option<Box<dyn Write + Send>>,
+    /// Run the VMM in its jail ([`jail`]): a forked child in its own
+    /// namespaces and empty root, unprivileged, without capabilities, under
+    /// a seccomp allow-list. Off: in the calling process, as the caller.
+    pub jail: bool,
+    /// Test hook: a forbidden call to attempt after setup ([`jail::Probe`]).
+    pub probe: Option<jail::Probe>,
 }
 
 /// The guest to boot.
@@ -112,6 +125,10 @@ pub struct VmOutcome {
     pub mem_mib: u64,
     /// How the guest was entered (bare ELF, Linux 64-bit boot protocol, Linux PVH).
     pub entry: &'static str,
+    /// Whether the VMM ran in its jail.
+    pub jailed: bool,
+    /// What the [`VmConfig::probe`] call returned (it ran: not jailed).
+    pub probe: Option<String>,
 }
 
 /// Errors booting a guest.
@@ -147,6 +164,9 @@ pub enum Error {
     /// The vCPU could not be set up.
     #[error(transparent)]
     Vcpu(#[from] vcpu::Error),
+    /// The jail could not be set up, or the jailed VMM died.
+    #[error(transparent)]
+    Jail(#[from] jail::Error),
     /// The guest ran and failed; its console output is kept.
     #[error("{failure}")]
     Guest {

@@ -14,6 +14,11 @@ use super::{Backend, RunArgs, RunOutput};
 /// Environment variable naming a bare guest ELF to boot instead of the embedded one.
 const GUEST_ENV: &str = "VMLAB_GUEST_ELF";
 
+/// Test hook: a forbidden call (`open`, `exec`, `socket`) the VMM attempts
+/// after setup, to show its jail kills it (and, with `--no-jail`, that the
+/// call works).
+const PROBE_ENV: &str = "VMLAB_VMM_PROBE";
+
 /// Console lines shown when a guest fails and its console was not streamed.
 const CONSOLE_TAIL_LINES: usize = 25;
 
@@ -65,11 +70,19 @@ fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
     } else {
         Some(Box::new(std::io::stdout()))
     };
+    let probe = match std::env::var(PROBE_ENV) {
+        Ok(name) => Some(vmlab_vmm::jail::Probe::from_name(&name).ok_or_else(|| {
+            anyhow!("{PROBE_ENV}={name:?} names no probe: use open, exec or socket")
+        })?),
+        Err(_) => None,
+    };
     Ok(VmConfig {
         guest,
         mem_mib: args.mem,
         timeout,
         serial_stream,
+        jail: !args.no_jail,
+        probe,
     })
 }
 
@@ -111,7 +124,15 @@ fn output(backend: Backend, o: VmOutcome) -> RunOutput {
         ("tsc_khz".to_string(), o.tsc_khz.to_string()),
         ("exit_event_ns".to_string(), o.exit_event_ns.to_string()),
         ("console_bytes".to_string(), o.console.len().to_string()),
+        (
+            "jail".to_string(),
+            if o.jailed { "on" } else { "off" }.to_string(),
+        ),
     ]);
+    let mut facts = facts;
+    if let Some(p) = &o.probe {
+        facts.insert("probe".to_string(), p.clone());
+    }
     RunOutput {
         backend: name(backend).to_string(),
         exit_code: o.exit_code,
@@ -166,7 +187,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
                     );
                 }
             }
+            let jail_setup = matches!(&e, vmlab_vmm::Error::Jail(j) if j.is_setup());
             let mut err = anyhow::Error::new(e);
+            if jail_setup {
+                err = err.context(
+                    "the VMM's jail could not be set up; `--no-jail` runs the VMM without it \
+                     (as the caller, unfiltered: weaker isolation)",
+                );
+            }
             if ran && linux && KvmKind::detect() == KvmKind::Pvm {
                 err = err.context(
                     "this host's KVM is software nested (kvm_pvm): an unmodified Linux kernel \

@@ -81,6 +81,8 @@ pub fn bare<'a>(elf: &'a [u8], args: &str, timeout: Duration) -> VmConfig<'a> {
         mem_mib: 16,
         timeout,
         serial_stream: None,
+        jail: false,
+        probe: None,
     }
 }
 
