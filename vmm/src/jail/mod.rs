@@ -210,12 +210,24 @@ fn write_proc(file: &'static str, text: &str) -> Result<(), Error> {
 
 fn clear_caps() -> Result<(), Error> {
     use caps::CapSet;
+    // Every capability the kernel knows, up to the first it does not (one
+    // prctl each: no file to read, the root is empty by now).
+    for cap in 0..=63 {
+        match sys::drop_bounding(cap) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(Error::Caps {
+                    set: "bounding",
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
     for (set, name) in [
-        (CapSet::Bounding, "bounding"),
         (CapSet::Ambient, "ambient"),
         (CapSet::Inheritable, "inheritable"),
-        (CapSet::Effective, "effective"),
-        (CapSet::Permitted, "permitted"),
+        (CapSet::Permitted, "permitted and effective"),
     ] {
         caps::clear(None, set).map_err(|e| Error::Caps {
             set: name,
@@ -236,10 +248,7 @@ pub fn enter(keep: &[RawFd], report: RawFd, parent: Pid) -> Result<(), Error> {
         step: "close inherited fds",
         source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)),
     })?;
-    let program = seccomp::program(&seccomp::Context {
-        report_fd: report,
-        pid: nix::unistd::getpid().as_raw(),
-    })?;
+    let program = seccomp::program(&seccomp::Context { report_fd: report })?;
 
     let (uid, gid) = host_ids();
     if Uid::effective().is_root() {
@@ -387,6 +396,12 @@ where
     {
         return ORPHANED;
     }
+    // A panic ends the process with a status the parent names, not with
+    // abort(), whose calls the filter does not allow.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("the jailed VMM panicked: {info}");
+        sys::exit_now(PANICKED)
+    }));
     let fd = report.as_raw_fd();
     let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| boot(fd, parent))) {
         Ok(r) => r,

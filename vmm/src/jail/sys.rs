@@ -55,3 +55,19 @@ pub fn close_fds_except(keep: &[RawFd]) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Drops capability `cap` from the bounding set; `Ok(false)` when the
+/// kernel knows no such capability (past the last one).
+pub fn drop_bounding(cap: u32) -> std::io::Result<bool> {
+    // SAFETY: PR_CAPBSET_DROP takes an integer and touches no memory.
+    let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EINVAL) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
