@@ -78,10 +78,48 @@ fn results_say_whether_the_jail_was_on() {
         "{phases:?}"
     );
 
+    // Started by root, the jailed VMM runs in a cgroup of its own: guest
+    // RAM (256 MiB by default) plus 64 MiB, two tasks, removed after.
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let cgroup = json["facts"]["vmm_cgroup"].as_str().unwrap_or("");
+    if is_root && std::path::Path::new("/sys/fs/cgroup/pids").is_dir() {
+        assert!(cgroup.contains("pids 2"), "{json}");
+    }
+    if is_root && std::path::Path::new("/sys/fs/cgroup/memory").is_dir() {
+        assert!(cgroup.contains("memory 320 MiB"), "{json}");
+    }
+    for ctrl in ["memory", "pids", "cpuacct", "unified"] {
+        let dir = std::path::Path::new("/sys/fs/cgroup")
+            .join(ctrl)
+            .join("vmlab");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        // No cgroup of ours is left (others' runs may have theirs).
+        let ours: Vec<_> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| {
+                n.split('-')
+                    .next()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+            })
+            .collect();
+        assert!(
+            ours.is_empty(),
+            "cgroups of finished runs left in {}: {ours:?}",
+            dir.display()
+        );
+    }
+
     let (code, json, stderr) = run(&["--no-jail"], None);
     assert_eq!(code, 0, "{stderr}");
     let json = json.expect("JSON on stdout");
     assert_eq!(json["facts"]["jail"], "off", "{json}");
+    assert_eq!(json["facts"]["vmm_cgroup"], "none (--no-jail)", "{json}");
     assert!(!json["phases"].to_string().contains("jail"), "{json}");
 }
 

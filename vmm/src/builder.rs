@@ -92,6 +92,10 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     if config.jail {
         jail::run_in_child(move |report, parent| {
             t.mark("fork");
+            if !config.cgroup_tasks.is_empty() {
+                jail::join_cgroup(&config.cgroup_tasks)?;
+                t.mark("cgroup");
+            }
             boot(t, kvm, config, linux_files.as_ref(), Some((report, parent)))
         })
     } else {

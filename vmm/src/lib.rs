@@ -63,6 +63,11 @@ pub struct VmConfig<'a> {
     pub jail: bool,
     /// Test hook: a forbidden call to attempt after setup ([`jail::Probe`]).
     pub probe: Option<jail::Probe>,
+    /// With [`jail`](Self::jail): cgroup files (v1 `tasks`, v2
+    /// `cgroup.procs`) the jailed VMM writes itself into right after the
+    /// fork, before guest memory exists, so its limits cover the guest's
+    /// memory too. The caller creates and removes the cgroup.
+    pub cgroup_tasks: Vec<PathBuf>,
 }
 
 /// The guest to boot.

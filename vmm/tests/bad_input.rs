@@ -21,6 +21,7 @@ fn linux(kernel: PathBuf, initramfs: Option<PathBuf>, mem_mib: u64) -> VmConfig<
         serial_stream: None,
         jail: false,
         probe: None,
+        cgroup_tasks: Vec::new(),
     }
 }
 

@@ -62,6 +62,7 @@ fn boot(
         serial_stream: None,
         jail: false,
         probe: None,
+        cgroup_tasks: Vec::new(),
     });
     let _ = std::fs::remove_file(kernel);
     if let Some(p) = initrd {

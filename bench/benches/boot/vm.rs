@@ -35,6 +35,7 @@ fn boot(elf: &[u8], jail: bool) -> Result<VmOutcome, vmlab_vmm::Error> {
         serial_stream: None,
         jail,
         probe: None,
+        cgroup_tasks: Vec::new(),
     })
 }
 

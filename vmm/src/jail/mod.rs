@@ -96,6 +96,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Joining the caller's cgroup failed.
+    #[error("the jailed VMM could not join its cgroup through {}", file.display())]
+    Cgroup {
+        /// The control file.
+        file: std::path::PathBuf,
+        /// What the kernel said.
+        #[source]
+        source: std::io::Error,
+    },
     /// Clearing capabilities failed.
     #[error("the VMM's jail could not clear its {set} capabilities: {message}")]
     Caps {
@@ -138,6 +147,7 @@ impl Error {
             self,
             Error::Step { .. }
                 | Error::IdMap { .. }
+                | Error::Cgroup { .. }
                 | Error::Caps { .. }
                 | Error::Filter(_)
                 | Error::Setup(_)
@@ -202,6 +212,18 @@ pub fn host_ids() -> (Uid, Gid) {
     } else {
         (Uid::effective(), Gid::effective())
     }
+}
+
+/// Moves the calling (single-threaded) process into a cgroup by writing
+/// `0` to each of its control files.
+pub fn join_cgroup(files: &[std::path::PathBuf]) -> Result<(), Error> {
+    for file in files {
+        std::fs::write(file, "0").map_err(|source| Error::Cgroup {
+            file: file.clone(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 fn write_proc(file: &'static str, text: &str) -> Result<(), Error> {

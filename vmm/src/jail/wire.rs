@@ -12,10 +12,11 @@ use crate::{timer, Error, VmOutcome};
 pub const MAX_REPORT: usize = 16 << 20;
 
 /// Phase names a report may carry.
-const PHASES: [&str; 9] = [
+const PHASES: [&str; 10] = [
     "read_files",
     "kvm_open",
     "fork",
+    "cgroup",
     "vm_create",
     "memory",
     "vcpu_create",

@@ -83,6 +83,7 @@ pub fn bare<'a>(elf: &'a [u8], args: &str, timeout: Duration) -> VmConfig<'a> {
         serial_stream: None,
         jail: false,
         probe: None,
+        cgroup_tasks: Vec::new(),
     }
 }
 
