@@ -90,7 +90,8 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     let kvm = KvmHandle::open(linux_files.is_some())?;
     t.mark("kvm_open");
     if config.jail {
-        jail::run_in_child(move |report, parent| {
+        let start = t.start;
+        jail::run_in_child(start, move |report, parent| {
             t.mark("fork");
             if !config.cgroup_tasks.is_empty() {
                 jail::join_cgroup(&config.cgroup_tasks)?;

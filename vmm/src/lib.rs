@@ -107,7 +107,7 @@ pub struct VmOutcome {
     pub to_ready_ns: u64,
     /// Start to the exit event, ns.
     pub exit_event_ns: u64,
-    /// Start to the VM torn down, ns.
+    /// Start to the VM torn down, ns (jailed: to the VMM process reaped).
     pub to_exit_ns: u64,
     /// Setup steps, each as (name, ns since start) at its end.
     pub phases: Vec<(&'static str, u64)>,

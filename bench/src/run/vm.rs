@@ -43,7 +43,12 @@ fn vmm_cgroup(args: &RunArgs) -> anyhow::Result<(Option<Cgroup>, String)> {
     }
     let hier = match Hierarchy::cached() {
         Ok(h) => h,
-        Err(e) => return Ok((None, format!("none ({e})"))),
+        Err(_) => {
+            return Ok((
+                None,
+                "none (no cgroup hierarchy under /sys/fs/cgroup)".into(),
+            ))
+        }
     };
     let memory = (args.mem + VMM_OVERHEAD_MIB) << 20;
     let limits = Limits {

@@ -354,7 +354,9 @@ pub fn enter(keep: &[RawFd], report: RawFd, parent: Pid) -> Result<(), Error> {
 
 /// Runs `boot` in a forked, jailed child and returns what it reported.
 /// `boot` gets the report pipe's fd (for [`enter`]) and the parent's pid.
-pub(crate) fn run_in_child<F>(boot: F) -> Result<VmOutcome, crate::Error>
+/// The outcome's `to_exit_ns` is taken here, from `start` to the child
+/// reaped.
+pub(crate) fn run_in_child<F>(start: std::time::Instant, boot: F) -> Result<VmOutcome, crate::Error>
 where
     F: FnOnce(RawFd, Pid) -> Result<VmOutcome, crate::Error>,
 {
@@ -381,7 +383,11 @@ where
             };
             match status {
                 Ok(WaitStatus::Exited(_, 0)) if read_ok => {
-                    wire::decode(&report).map_err(|_| Error::Malformed)?
+                    let mut result = wire::decode(&report).map_err(|_| Error::Malformed)?;
+                    if let Ok(o) = &mut result {
+                        o.to_exit_ns = start.elapsed().as_nanos() as u64;
+                    }
+                    result
                 }
                 Ok(WaitStatus::Signaled(_, Signal::SIGSYS, _)) => Err(Error::Seccomp.into()),
                 Ok(WaitStatus::Signaled(_, sig, _)) => Err(Error::Died {
