@@ -108,10 +108,18 @@ fn a_running_jailed_vmm_is_confined() {
     }
     // The control: this process (where an unjailed VMM runs) is not.
     let control = unconfined(std::process::id());
+    let flags = |what: &str| control.iter().any(|b| b.contains(what));
     assert!(
-        control.iter().any(|b| b.contains("Seccomp")) && control.iter().any(|b| b.contains("mnt")),
+        flags("Seccomp") && flags("NoNewPrivs") && flags("mnt") && flags("net"),
         "the check does not see this unjailed process as unconfined: {control:?}"
     );
+    if nix::unistd::Uid::effective().is_root() {
+        // Root with every capability: the uid and capability checks fire.
+        assert!(
+            flags("Uid") && flags("CapEff") && flags("CapBnd"),
+            "{control:?}"
+        );
+    }
     assert!(children().is_empty(), "children before the boot");
 
     let elf = guest_elf();
