@@ -184,12 +184,13 @@ fn forbidden_calls_kill_the_jailed_vmm_and_work_without_the_jail() {
         let mut c = jailed(bare(&elf, "", T));
         c.probe = Some(probe);
         match vmlab_vmm::run(c) {
-            Err(Error::Jail(jail::Error::Seccomp)) => {}
+            Err(Error::Jail(jail::Error::Seccomp { pid })) => assert!(pid > 0),
             other => panic!("{probe:?} in the jail: expected a seccomp kill, got {other:?}"),
         }
     }
-    let e = Error::Jail(jail::Error::Seccomp).to_string();
+    let e = Error::Jail(jail::Error::Seccomp { pid: 42 }).to_string();
     assert!(e.contains("killed by its seccomp filter"), "{e}");
+    assert!(e.contains("pid=42 "), "{e}");
     assert!(children().is_empty(), "a killed VMM was left unreaped");
 }
 

@@ -34,7 +34,9 @@
 //! The child then runs the guest, tears the VM down, writes its result to
 //! the parent through a pipe ([`wire`]) and exits. The parent reads the
 //! report and reaps the child; a child killed by `SIGSYS` becomes
-//! [`Error::Seccomp`], another death [`Error::Died`]. The child gets
+//! [`Error::Seccomp`] (with its pid: the kernel's audit line for the kill,
+//! `type=1326`, names the pid and the call), another death
+//! [`Error::Died`]. The child gets
 //! `SIGKILL` if the parent dies first, so nothing outlives a run.
 //!
 //! Between dropping to the unprivileged id and writing the id maps, the
@@ -119,9 +121,13 @@ pub enum Error {
     /// The jailed VMM made a call outside its allow-list and was killed.
     #[error(
         "the VMM was killed by its seccomp filter (SIGSYS): it made a system call outside its \
-         allow-list (vmm/src/jail/seccomp.rs); the kernel's audit log names the call"
+         allow-list (vmm/src/jail/seccomp.rs); the kernel log names the call (`dmesg | grep \
+         'type=1326.* pid={pid} '`, syscall=N)"
     )]
-    Seccomp,
+    Seccomp {
+        /// The VMM process's pid (the kernel's audit line names it).
+        pid: i32,
+    },
     /// The jailed VMM died some other way.
     #[error("the jailed VMM process {how} without a report")]
     Died {
@@ -389,7 +395,9 @@ where
                     }
                     result
                 }
-                Ok(WaitStatus::Signaled(_, Signal::SIGSYS, _)) => Err(Error::Seccomp.into()),
+                Ok(WaitStatus::Signaled(_, Signal::SIGSYS, _)) => {
+                    Err(Error::Seccomp { pid }.into())
+                }
                 Ok(WaitStatus::Signaled(_, sig, _)) => Err(Error::Died {
                     how: format!("was killed by {sig}"),
                 }
