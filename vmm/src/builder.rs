@@ -4,17 +4,22 @@
 //! Steps: (read kernel and initramfs) → open KVM → create VM (TSS, irqchip,
 //! PIT for Linux) → guest memory → vCPU → load guest (ELF + boot info, or
 //! kernel + zero page + command line + initramfs + ACPI) → GDT and page
-//! tables → registers → run → tear down (vCPU, VM, memory, KVM fd).
+//! tables → registers → (jail) → run → tear down (vCPU, VM, memory, KVM
+//! fd). With the jail on, everything from creating the VM runs in a forked
+//! child (`fork` is a phase of its own, so is `jail`).
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use kvm_bindings::{kvm_pit_config, KVM_PIT_SPEAKER_DUMMY};
 use kvm_ioctls::VmFd;
+use nix::unistd::Pid;
 
 use crate::arch::x86_64::{gdt, paging, regs};
 use crate::devices::port::PortBus;
 use crate::kvm::KvmHandle;
 use crate::loader::{bare, linux};
-use crate::{layout, memory, vcpu, vm, Error, Guest, VmConfig, VmOutcome};
+use crate::timer::KickTimer;
+use crate::{jail, layout, memory, vcpu, vm, Error, Guest, VmConfig, VmOutcome};
 
 /// Smallest memory for the bare guest (its image lives at 1 MiB).
 pub const BARE_MIN_MIB: u64 = 2;
@@ -57,7 +62,11 @@ fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
     Ok(vm)
 }
 
-/// Boots the configured guest once and returns what it did.
+/// How the bare guest is entered (the report's `entry`).
+pub const BARE_ENTRY: &str = "bare ELF, 64-bit";
+
+/// Boots the configured guest once and returns what it did: in this
+/// process, or with [`VmConfig::jail`] in a forked, jailed child ([`jail`]).
 pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     let mut t = Timeline {
         start: Instant::now(),
@@ -71,16 +80,39 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
         }
         Guest::Bare { .. } => None,
     };
-    let is_linux = linux_files.is_some();
-    let min_mib = if is_linux {
+    let min_mib = if linux_files.is_some() {
         LINUX_MIN_MIB
     } else {
         BARE_MIN_MIB
     };
     memory::check_size(config.mem_mib, min_mib, memory::host_mib())?;
 
-    let kvm = KvmHandle::open(is_linux)?;
+    let kvm = KvmHandle::open(linux_files.is_some())?;
     t.mark("kvm_open");
+    if config.jail {
+        let start = t.start;
+        jail::run_in_child(start, move |report, parent| {
+            t.mark("fork");
+            if !config.cgroup_tasks.is_empty() {
+                jail::join_cgroup(&config.cgroup_tasks)?;
+                t.mark("cgroup");
+            }
+            boot(t, kvm, config, linux_files.as_ref(), Some((report, parent)))
+        })
+    } else {
+        boot(t, kvm, config, linux_files.as_ref(), None)
+    }
+}
+
+/// Everything after opening KVM: create, load, (jail,) run, tear down.
+fn boot(
+    mut t: Timeline,
+    kvm: KvmHandle,
+    config: VmConfig<'_>,
+    linux_files: Option<&linux::Files>,
+    jailed: Option<(RawFd, Pid)>,
+) -> Result<VmOutcome, Error> {
+    let is_linux = linux_files.is_some();
     let vm = create_vm(&kvm, is_linux)?;
     t.mark("vm_create");
     let mem = memory::create(config.mem_mib)?;
@@ -95,7 +127,7 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
         max_mib: memory::MAX_MIB,
     })?;
     let low_end = layout::low_mem_end(mem_bytes);
-    let (mode, regs, entry_kind) = match (&config.guest, &linux_files) {
+    let (mode, regs, entry_kind) = match (&config.guest, linux_files) {
         (Guest::Bare { elf, args }, _) => {
             let loaded = bare::load(&mem, mem_bytes, low_end, elf, args, tsc_khz)?;
             t.mark("load");
@@ -112,7 +144,7 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
                 0,
                 0,
             );
-            (regs::EntryMode::Long { cr3 }, r, "bare ELF, 64-bit")
+            (regs::EntryMode::Long { cr3 }, r, BARE_ENTRY)
         }
         (Guest::Linux(l), Some(files)) => {
             let entry = linux::load(&mem, mem_bytes, files, l)?;
@@ -128,16 +160,30 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     t.mark("vcpu_setup");
 
     let mut bus = PortBus::new(config.serial_stream);
+    // Armed before the jail: the filter does not allow creating timers.
+    let timer = KickTimer::arm(config.timeout).map_err(|e| Error::Guest {
+        failure: vm::Error::Timer(e),
+        console: Vec::new(),
+        console_dropped_bytes: 0,
+        exits: vm::ExitCounts::default(),
+    })?;
+    if let Some((report, parent)) = jailed {
+        let keep = [kvm.kvm.as_raw_fd(), vm.as_raw_fd(), vcpu.as_raw_fd()];
+        jail::enter(&keep, report, parent)?;
+        t.mark("jail");
+    }
+    let probe = config.probe.map(jail::Probe::attempt);
     let params = vm::RunParams {
         start: t.start,
         timeout: config.timeout,
         irqchip: is_linux,
     };
     let mut ran = vm::Ran::default();
-    let result = vm::run(&vm, &mut vcpu, &mem, &mut bus, &params, &mut ran);
+    let result = vm::run(&vm, &mut vcpu, &mem, &mut bus, &params, &timer, &mut ran);
 
-    // Tear down in order: vCPU, VM, memory, KVM.
+    // Tear down in order: timer, vCPU, VM, memory, KVM.
     let kvm_kind = kvm.kind;
+    drop(timer);
     drop(vcpu);
     drop(vm);
     drop(mem);
@@ -170,5 +216,7 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
         tsc_khz,
         mem_mib: config.mem_mib,
         entry: entry_kind,
+        jailed: jailed.is_some(),
+        probe,
     })
 }

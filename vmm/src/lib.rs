@@ -17,12 +17,17 @@
 //!    are timestamped as they arrive; a timer ([`timer`]) enforces the timeout;
 //! 6. tear everything down and report ([`VmOutcome`]).
 //!
+//! With [`VmConfig::jail`] on, steps 2 to 6 run in a forked child that jails
+//! itself after step 4 ([`jail`]: namespaces, an empty root, an unprivileged
+//! uid, no capabilities, a seccomp allow-list) and reports back.
+//!
 //! The vCPU run loop needs no helper thread, so nothing outlives the call.
 #![deny(missing_docs)]
 
 pub mod arch;
 pub mod builder;
 pub mod devices;
+pub mod jail;
 pub mod kvm;
 pub mod layout;
 pub mod loader;
@@ -48,8 +53,21 @@ pub struct VmConfig<'a> {
     pub mem_mib: u64,
     /// Kill the guest after this long.
     pub timeout: Duration,
-    /// Where to copy the guest's serial output as it arrives (it is captured either way).
+    /// Where to copy the guest's serial output as it arrives (it is captured
+    /// either way). With [`jail`](Self::jail) on it is written by the jailed
+    /// child, whose filter allows writes to stdout and stderr only.
     pub serial_stream: Option<Box<dyn Write + Send>>,
+    /// Run the VMM in its jail ([`jail`]): a forked child in its own
+    /// namespaces and empty root, unprivileged, without capabilities, under
+    /// a seccomp allow-list. Off: in the calling process, as the caller.
+    pub jail: bool,
+    /// Test hook: a forbidden call to attempt after setup ([`jail::Probe`]).
+    pub probe: Option<jail::Probe>,
+    /// With [`jail`](Self::jail): cgroup files (v1 `tasks`, v2
+    /// `cgroup.procs`) the jailed VMM writes itself into right after the
+    /// fork, before guest memory exists, so its limits cover the guest's
+    /// memory too. The caller creates and removes the cgroup.
+    pub cgroup_tasks: Vec<PathBuf>,
 }
 
 /// The guest to boot.
@@ -89,7 +107,7 @@ pub struct VmOutcome {
     pub to_ready_ns: u64,
     /// Start to the exit event, ns.
     pub exit_event_ns: u64,
-    /// Start to the VM torn down, ns.
+    /// Start to the VM torn down, ns (jailed: to the VMM process reaped).
     pub to_exit_ns: u64,
     /// Setup steps, each as (name, ns since start) at its end.
     pub phases: Vec<(&'static str, u64)>,
@@ -112,6 +130,10 @@ pub struct VmOutcome {
     pub mem_mib: u64,
     /// How the guest was entered (bare ELF, Linux 64-bit boot protocol, Linux PVH).
     pub entry: &'static str,
+    /// Whether the VMM ran in its jail.
+    pub jailed: bool,
+    /// What the [`VmConfig::probe`] call returned (it ran: not jailed).
+    pub probe: Option<String>,
 }
 
 /// Errors booting a guest.
@@ -147,6 +169,9 @@ pub enum Error {
     /// The vCPU could not be set up.
     #[error(transparent)]
     Vcpu(#[from] vcpu::Error),
+    /// The jail could not be set up, or the jailed VMM died.
+    #[error(transparent)]
+    Jail(#[from] jail::Error),
     /// The guest ran and failed; its console output is kept.
     #[error("{failure}")]
     Guest {

@@ -154,19 +154,20 @@ pub struct RunParams {
 }
 
 /// Runs the vCPU until the guest's exit event or an error; `ran` keeps what
-/// was seen so far either way.
+/// was seen so far either way. `_timer` (armed by the caller, before the
+/// jail's seccomp filter, for `p.timeout`) interrupts a blocked `KVM_RUN`.
 pub fn run(
     vm: &VmFd,
     vcpu: &mut VcpuFd,
     mem: &GuestMemoryMmap,
     bus: &mut PortBus,
     p: &RunParams,
+    _timer: &crate::timer::KickTimer,
     ran: &mut Ran,
 ) -> Result<(), Error> {
     // A timeout too far away for an Instant never expires.
     let deadline = Instant::now().checked_add(p.timeout);
     let expired = || deadline.is_some_and(|d| Instant::now() >= d);
-    let _timer = crate::timer::KickTimer::arm(p.timeout)?;
     loop {
         let exit = match vcpu.run() {
             Ok(exit) => exit,

@@ -19,6 +19,9 @@ fn linux(kernel: PathBuf, initramfs: Option<PathBuf>, mem_mib: u64) -> VmConfig<
         mem_mib,
         timeout: Duration::from_secs(5),
         serial_stream: None,
+        jail: false,
+        probe: None,
+        cgroup_tasks: Vec::new(),
     }
 }
 

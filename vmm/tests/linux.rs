@@ -60,6 +60,9 @@ fn boot(
         mem_mib: 64,
         timeout,
         serial_stream: None,
+        jail: false,
+        probe: None,
+        cgroup_tasks: Vec::new(),
     });
     let _ = std::fs::remove_file(kernel);
     if let Some(p) = initrd {

@@ -3,7 +3,9 @@
 //! `boot/vm-bare`: each iteration is one full `vmlab_vmm::run` (open
 //! `/dev/kvm` … guest exit … teardown) with the embedded bare guest and
 //! `--exit 0`; `to_ready` is the time from the library call to the guest's
-//! ready event, `to_exit` to the VM torn down. Set `VMLAB_GUEST_ELF` to boot
+//! ready event, `to_exit` to the VM torn down; both run the VMM in process
+//! (no jail), and `to_ready_jailed` is `to_ready` with the VMM's jail on (a
+//! forked child, namespaces, empty root, seccomp: `vmm/src/jail`). Set `VMLAB_GUEST_ELF` to boot
 //! another guest ELF. Skipped, with the reason printed, where KVM is
 //! missing or the guest cannot run. The group also prints the median and
 //! spread of its own samples and the VMM's memory beyond guest RAM.
@@ -22,7 +24,7 @@ fn guest_elf() -> Vec<u8> {
     }
 }
 
-fn boot(elf: &[u8]) -> Result<VmOutcome, vmlab_vmm::Error> {
+fn boot(elf: &[u8], jail: bool) -> Result<VmOutcome, vmlab_vmm::Error> {
     vmlab_vmm::run(VmConfig {
         guest: Guest::Bare {
             elf,
@@ -31,6 +33,9 @@ fn boot(elf: &[u8]) -> Result<VmOutcome, vmlab_vmm::Error> {
         mem_mib: MEM_MIB,
         timeout: Duration::from_secs(10),
         serial_stream: None,
+        jail,
+        probe: None,
+        cgroup_tasks: Vec::new(),
     })
 }
 
@@ -65,11 +70,19 @@ fn summary(v: &mut [u64]) -> String {
 
 pub fn benches(c: &mut Criterion) {
     let elf = guest_elf();
-    if let Err(e) = boot(&elf) {
+    if let Err(e) = boot(&elf, false) {
         eprintln!("boot/vm-bare: skipped: {e}");
         return;
     }
+    let jail = match boot(&elf, true) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("boot/vm-bare to_ready_jailed: skipped: {e}");
+            false
+        }
+    };
     let mut ready = Vec::new();
+    let mut ready_jailed = Vec::new();
     let mut exit = Vec::new();
     let mut g = c.benchmark_group("boot/vm-bare");
     g.measurement_time(Duration::from_secs(3));
@@ -78,18 +91,31 @@ pub fn benches(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let o = boot(&elf).expect("the bare guest boots");
+                let o = boot(&elf, false).expect("the bare guest boots");
                 ready.push(o.to_ready_ns);
                 total += Duration::from_nanos(o.to_ready_ns);
             }
             total
         })
     });
+    if jail {
+        g.bench_function("to_ready_jailed", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let o = boot(&elf, true).expect("the bare guest boots jailed");
+                    ready_jailed.push(o.to_ready_ns);
+                    total += Duration::from_nanos(o.to_ready_ns);
+                }
+                total
+            })
+        });
+    }
     g.bench_function("to_exit", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let o = boot(&elf).expect("the bare guest boots");
+                let o = boot(&elf, false).expect("the bare guest boots");
                 exit.push(o.to_exit_ns);
                 total += Duration::from_nanos(o.to_exit_ns);
             }
@@ -98,6 +124,12 @@ pub fn benches(c: &mut Criterion) {
     });
     g.finish();
     eprintln!("boot/vm-bare to_ready: {}", summary(&mut ready));
+    if !ready_jailed.is_empty() {
+        eprintln!(
+            "boot/vm-bare to_ready_jailed: {}",
+            summary(&mut ready_jailed)
+        );
+    }
     eprintln!("boot/vm-bare to_exit:  {}", summary(&mut exit));
     let rss_kib = vm_rss_kib();
     eprintln!(

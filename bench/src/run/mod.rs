@@ -78,6 +78,12 @@ pub struct RunArgs {
     /// Sandbox: CPU limit in cores (e.g. 0.5).
     #[arg(long)]
     pub cpus: Option<f64>,
+    /// vm-*: run the VMM without its jail (in this process, as the caller,
+    /// with every capability and no seccomp filter; labelled `jail: off`).
+    /// By default the VMM runs in a forked child in its own namespaces and
+    /// an empty root, unprivileged, under a seccomp allow-list.
+    #[arg(long)]
+    pub no_jail: bool,
     /// Arguments for the workload (after `--`): kernels and options.
     #[arg(last = true)]
     pub workload: Vec<String>,

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
 use vmlab_images::kernel::{self, Cache};
+use vmlab_sandbox::cgroup::{Cgroup, Controller, Hierarchy, Mode};
+use vmlab_sandbox::Limits;
 use vmlab_vmm::{Guest, KvmKind, LinuxGuest, VmConfig, VmOutcome};
 use vmlab_workload::protocol::LINE_PREFIX;
 
@@ -13,6 +15,68 @@ use super::{Backend, RunArgs, RunOutput};
 
 /// Environment variable naming a bare guest ELF to boot instead of the embedded one.
 const GUEST_ENV: &str = "VMLAB_GUEST_ELF";
+
+/// Test hook: a forbidden call (`open`, `exec`, `socket`) the VMM attempts
+/// after setup, to show its jail kills it (and, with `--no-jail`, that the
+/// call works).
+const PROBE_ENV: &str = "VMLAB_VMM_PROBE";
+
+/// Memory a jailed VMM may use beyond guest RAM (its own heap, the console
+/// tail and mark list, the report, KVM's per-VM kernel memory where the
+/// cgroup counts it), with room to spare.
+pub const VMM_OVERHEAD_MIB: u64 = 64;
+
+/// Tasks a jailed VMM may have: itself and the worker thread KVM starts in
+/// it on the first `KVM_RUN` (x86's NX huge page recovery; with no room
+/// for it `KVM_RUN` fails with `EAGAIN`). Its filter kills fork and clone.
+pub const VMM_PIDS: u64 = 2;
+
+/// The jailed VMM's cgroup (memory: guest RAM + [`VMM_OVERHEAD_MIB`],
+/// pids: [`VMM_PIDS`]) and the fact describing it. None with `--no-jail`,
+/// without root (no cgroup can be created) or without either controller.
+fn vmm_cgroup(args: &RunArgs) -> anyhow::Result<(Option<Cgroup>, String)> {
+    if args.no_jail {
+        return Ok((None, "none (--no-jail)".into()));
+    }
+    if !nix_is_root() {
+        return Ok((None, "none (not root: no cgroup can be created)".into()));
+    }
+    let hier = match Hierarchy::cached() {
+        Ok(h) => h,
+        Err(_) => {
+            return Ok((
+                None,
+                "none (no cgroup hierarchy under /sys/fs/cgroup)".into(),
+            ))
+        }
+    };
+    let memory = (args.mem + VMM_OVERHEAD_MIB) << 20;
+    let limits = Limits {
+        memory: Some(memory).filter(|_| hier.has(Controller::Memory)),
+        pids: Some(VMM_PIDS).filter(|_| hier.has(Controller::Pids)),
+        cpus: None,
+    };
+    if !limits.any() {
+        return Ok((None, "none (no memory or pids controller)".into()));
+    }
+    let cg = Cgroup::create(&hier, &limits).context("cannot create the jailed VMM's cgroup")?;
+    let mut fact = Vec::new();
+    if let Some(m) = limits.memory {
+        fact.push(format!("memory {} MiB", m >> 20));
+    }
+    if let Some(p) = limits.pids {
+        fact.push(format!("pids {p}"));
+    }
+    Ok((
+        Some(cg),
+        format!("{} (cgroup {})", fact.join(", "), hier.mode.name()),
+    ))
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
 
 /// Console lines shown when a guest fails and its console was not streamed.
 const CONSOLE_TAIL_LINES: usize = 25;
@@ -65,11 +129,20 @@ fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
     } else {
         Some(Box::new(std::io::stdout()))
     };
+    let probe = match std::env::var(PROBE_ENV) {
+        Ok(name) => Some(vmlab_vmm::jail::Probe::from_name(&name).ok_or_else(|| {
+            anyhow!("{PROBE_ENV}={name:?} names no probe: use open, exec or socket")
+        })?),
+        Err(_) => None,
+    };
     Ok(VmConfig {
         guest,
         mem_mib: args.mem,
         timeout,
         serial_stream,
+        jail: !args.no_jail,
+        probe,
+        cgroup_tasks: Vec::new(),
     })
 }
 
@@ -111,7 +184,15 @@ fn output(backend: Backend, o: VmOutcome) -> RunOutput {
         ("tsc_khz".to_string(), o.tsc_khz.to_string()),
         ("exit_event_ns".to_string(), o.exit_event_ns.to_string()),
         ("console_bytes".to_string(), o.console.len().to_string()),
+        (
+            "jail".to_string(),
+            if o.jailed { "on" } else { "off" }.to_string(),
+        ),
     ]);
+    let mut facts = facts;
+    if let Some(p) = &o.probe {
+        facts.insert("probe".to_string(), p.clone());
+    }
     RunOutput {
         backend: name(backend).to_string(),
         exit_code: o.exit_code,
@@ -142,11 +223,33 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
         _ => None,
     };
     let elf = custom.as_deref().unwrap_or(vmlab_images::embedded::GUEST);
-    let cfg = config(args, elf)?;
+    let mut cfg = config(args, elf)?;
+    let (cgroup, cgroup_fact) = vmm_cgroup(args)?;
+    if let Some(cg) = &cgroup {
+        let file = match cg.mode() {
+            Mode::V2 => "cgroup.procs",
+            Mode::V1 | Mode::Hybrid => "tasks",
+        };
+        cfg.cgroup_tasks = cg.dirs().map(|d| d.join(file)).collect();
+    }
     let streamed = cfg.serial_stream.is_some();
     let linux = matches!(cfg.guest, Guest::Linux(_));
-    match vmlab_vmm::run(cfg) {
-        Ok(o) => Ok(output(args.backend, o)),
+    let result = vmlab_vmm::run(cfg);
+    let usage = cgroup.as_ref().map(Cgroup::usage);
+    if let Some(cg) = cgroup {
+        cg.remove()
+            .context("cannot remove the jailed VMM's cgroup")?;
+    }
+    match result {
+        Ok(o) => {
+            let mut out = output(args.backend, o);
+            out.facts.insert("vmm_cgroup".into(), cgroup_fact);
+            if let Some(peak) = usage.and_then(|u| u.memory_peak) {
+                out.facts
+                    .insert("vmm_memory_peak_bytes".into(), peak.to_string());
+            }
+            Ok(out)
+        }
         Err(e) => {
             let ran = matches!(e, vmlab_vmm::Error::Guest { .. });
             if let vmlab_vmm::Error::Guest {
@@ -166,7 +269,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
                     );
                 }
             }
+            let jail_setup = matches!(&e, vmlab_vmm::Error::Jail(j) if j.is_setup());
             let mut err = anyhow::Error::new(e);
+            if jail_setup {
+                err = err.context(
+                    "the VMM's jail could not be set up; `--no-jail` runs the VMM without it \
+                     (as the caller, unfiltered: weaker isolation)",
+                );
+            }
             if ran && linux && KvmKind::detect() == KvmKind::Pvm {
                 err = err.context(
                     "this host's KVM is software nested (kvm_pvm): an unmodified Linux kernel \

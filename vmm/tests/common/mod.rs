@@ -81,6 +81,9 @@ pub fn bare<'a>(elf: &'a [u8], args: &str, timeout: Duration) -> VmConfig<'a> {
         mem_mib: 16,
         timeout,
         serial_stream: None,
+        jail: false,
+        probe: None,
+        cgroup_tasks: Vec::new(),
     }
 }
 

@@ -1,0 +1,199 @@
+//! The jailed VMM's seccomp allow-list: one table, [`TABLE`], with a reason
+//! per entry, compiled by seccompiler; anything else kills the process
+//! (`SECCOMP_RET_KILL_PROCESS`), as does any architecture but x86_64.
+//!
+//! The filter is installed on the VMM's only thread after setup, before the
+//! first `KVM_RUN`; it covers the run loop, teardown and the report to the
+//! parent. Setup (creating the VM, mapping memory, loading the guest, the
+//! namespaces) happens before it, so none of that is on the list.
+//!
+//! Arguments the kernel takes as 32-bit (`ioctl`'s request, `write`'s fd,
+//! `fcntl`'s command) are compared on their low 32 bits, so high bits
+//! cannot make a value look different to the filter than to the kernel.
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+/// The filter could not be built or installed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// seccompiler refused the table.
+    #[error("the VMM's seccomp filter could not be compiled")]
+    Compile(#[source] seccompiler::BackendError),
+    /// The kernel refused the filter.
+    #[error("the kernel refused the VMM's seccomp filter")]
+    Install(#[source] seccompiler::Error),
+}
+
+const KVMIO: u64 = 0xae;
+
+/// `_IO(KVMIO, nr)`.
+const fn kvm_io(nr: u64) -> u64 {
+    (KVMIO << 8) | nr
+}
+
+/// `_IOR(KVMIO, nr, size)`.
+const fn kvm_ior(nr: u64, size: usize) -> u64 {
+    (2 << 30) | ((size as u64) << 16) | (KVMIO << 8) | nr
+}
+
+/// `_IOW(KVMIO, nr, size)`.
+const fn kvm_iow(nr: u64, size: usize) -> u64 {
+    (1 << 30) | ((size as u64) << 16) | (KVMIO << 8) | nr
+}
+
+/// `KVM_RUN`.
+pub const KVM_RUN: u64 = kvm_io(0x80);
+/// `KVM_GET_REGS` (read after an internal error, for the report).
+pub const KVM_GET_REGS: u64 = kvm_ior(0x81, size_of::<kvm_bindings::kvm_regs>());
+/// `KVM_IRQ_LINE` (the serial interrupt of a Linux guest).
+pub const KVM_IRQ_LINE: u64 = kvm_iow(0x61, size_of::<kvm_bindings::kvm_irq_level>());
+
+/// The `ioctl` requests the run loop issues.
+pub const KVM_REQUESTS: [(u64, &str); 3] = [
+    (KVM_RUN, "KVM_RUN"),
+    (KVM_IRQ_LINE, "KVM_IRQ_LINE"),
+    (KVM_GET_REGS, "KVM_GET_REGS"),
+];
+
+/// What an allowed call's arguments must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Args {
+    /// Anything.
+    Any,
+    /// `ioctl`: the request (argument 1) is one of [`KVM_REQUESTS`].
+    KvmRequest,
+    /// `write`: the fd (argument 0) is stdout, stderr or the report pipe.
+    OwnFds,
+    /// `mmap`/`mprotect`: the protection (argument 2) lacks `PROT_EXEC`.
+    NoExec,
+    /// `fcntl`: the command (argument 1) is `F_GETFD`.
+    GetFd,
+}
+
+/// One allowed call.
+#[derive(Clone, Copy, Debug)]
+pub struct Allowed {
+    /// Its x86_64 number.
+    pub nr: i64,
+    /// Its name.
+    pub name: &'static str,
+    /// Argument conditions.
+    pub args: Args,
+    /// Why the VMM needs it after setup.
+    pub why: &'static str,
+}
+
+const fn allow(nr: i64, name: &'static str, args: Args, why: &'static str) -> Allowed {
+    Allowed {
+        nr,
+        name,
+        args,
+        why,
+    }
+}
+
+/// Every call the jailed VMM may make; the rest kill it.
+pub const TABLE: [Allowed; 15] = [
+    allow(libc::SYS_ioctl, "ioctl", Args::KvmRequest,
+        "KVM_RUN; KVM_IRQ_LINE for a Linux guest's serial interrupt; KVM_GET_REGS to report an internal error"),
+    allow(libc::SYS_write, "write", Args::OwnFds,
+        "the console stream (stdout), panic messages (stderr) and the report to the parent (its pipe)"),
+    allow(libc::SYS_rt_sigreturn, "rt_sigreturn", Args::Any,
+        "return from the kick-timer signal handler that interrupts KVM_RUN"),
+    allow(libc::SYS_timer_delete, "timer_delete", Args::Any,
+        "the kick timer is deleted after the run"),
+    allow(libc::SYS_clock_gettime, "clock_gettime", Args::Any,
+        "timestamps, when the vDSO cannot read the clock itself"),
+    allow(libc::SYS_close, "close", Args::Any,
+        "teardown: the vCPU, VM and KVM fds"),
+    allow(libc::SYS_fcntl, "fcntl", Args::GetFd,
+        "F_GETFD only: debug builds check an fd is open before closing it"),
+    allow(libc::SYS_munmap, "munmap", Args::Any,
+        "teardown: guest memory and the vCPU's kvm_run area; the allocator"),
+    allow(libc::SYS_mmap, "mmap", Args::NoExec,
+        "the allocator (marks, the report), never executable"),
+    allow(libc::SYS_mprotect, "mprotect", Args::NoExec,
+        "the allocator growing a thread arena, never executable"),
+    allow(libc::SYS_mremap, "mremap", Args::Any,
+        "the allocator growing a large buffer (the mark list)"),
+    allow(libc::SYS_brk, "brk", Args::Any,
+        "the allocator's main heap"),
+    allow(libc::SYS_madvise, "madvise", Args::Any,
+        "the allocator returning memory"),
+    allow(libc::SYS_exit, "exit", Args::Any,
+        "the end of the process"),
+    allow(libc::SYS_exit_group, "exit_group", Args::Any,
+        "the end of the process: after the report, or on a panic (the panic hook exits, it does not abort)"),
+];
+
+/// The runtime values the argument conditions need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// The write end of the report pipe.
+    pub report_fd: i32,
+}
+
+/// The fds `write` may use.
+pub fn write_fds(ctx: &Context) -> [i32; 3] {
+    [1, 2, ctx.report_fd]
+}
+
+fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, Error> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value).map_err(Error::Compile)
+}
+
+fn rule(conds: Vec<SeccompCondition>) -> Result<SeccompRule, Error> {
+    SeccompRule::new(conds).map_err(Error::Compile)
+}
+
+fn rules(args: Args, ctx: &Context) -> Result<Vec<SeccompRule>, Error> {
+    let eq = |arg: u8, v: u64| -> Result<SeccompRule, Error> {
+        rule(vec![cond(arg, SeccompCmpOp::Eq, v)?])
+    };
+    Ok(match args {
+        // No rules: the call matches whatever its arguments.
+        Args::Any => Vec::new(),
+        Args::KvmRequest => KVM_REQUESTS
+            .iter()
+            .map(|&(req, _)| eq(1, req))
+            .collect::<Result<_, _>>()?,
+        Args::OwnFds => write_fds(ctx)
+            .iter()
+            .map(|&fd| eq(0, fd as u32 as u64))
+            .collect::<Result<_, _>>()?,
+        Args::GetFd => vec![eq(1, libc::F_GETFD as u64)?],
+        Args::NoExec => vec![rule(vec![cond(
+            2,
+            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
+            0,
+        )?])?],
+    })
+}
+
+/// Compiles [`TABLE`] for this process.
+pub fn program(ctx: &Context) -> Result<BpfProgram, Error> {
+    let mut map = BTreeMap::new();
+    for a in &TABLE {
+        map.insert(a.nr, rules(a.args, ctx)?);
+    }
+    let filter = SeccompFilter::new(
+        map,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )
+    .map_err(Error::Compile)?;
+    BpfProgram::try_from(filter).map_err(Error::Compile)
+}
+
+/// Installs `program` on the calling thread (it sets `no_new_privs` too).
+pub fn install(program: &BpfProgram) -> Result<(), Error> {
+    seccompiler::apply_filter(program).map_err(Error::Install)
+}
+
+#[cfg(test)]
+mod tests;
