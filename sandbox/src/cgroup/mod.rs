@@ -124,6 +124,26 @@ fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     })
 }
 
+/// Writes each of `values` with a `write` of its own through one open of
+/// `path` (v1's `devices.allow` takes one rule per write).
+fn write_each(path: &Path, values: &[String]) -> Result<(), CgroupError> {
+    use std::io::Write;
+    let err = |value: &str, source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| err(values.first().map_or("", String::as_str), e))?;
+    for v in values {
+        // One rule per write(2): write_all on a short string is one call.
+        f.write_all(v.as_bytes()).map_err(|e| err(v, e))?;
+    }
+    Ok(())
+}
+
 fn mkdir(path: &Path) -> Result<(), CgroupError> {
     match std::fs::create_dir(path) {
         Ok(()) => Ok(()),
@@ -374,9 +394,7 @@ impl Cgroup {
                         if devices {
                             let (deny, allow) = devices::v1_rules();
                             write(&dir.join("devices.deny"), deny)?;
-                            for rule in allow {
-                                write(&dir.join("devices.allow"), &rule)?;
-                            }
+                            write_each(&dir.join("devices.allow"), &allow)?;
                         }
                     }
                 }
