@@ -5,7 +5,9 @@
 //!
 //! Skips (printing why) when `chromium` is not installed, unless
 //! `VMLAB_REQUIRE_BROWSER=1` or `CI=true`, where it fails instead.
-//! The screenshot and page are kept in `$CARGO_TARGET_TMPDIR/browser-report/`.
+//! The screenshot and page are kept in `$CARGO_TARGET_TMPDIR/browser-report/`;
+//! `VMLAB_UPDATE_SCREENSHOT=1` also remakes the README's excerpt,
+//! docs/report-excerpt.png.
 mod common;
 
 use std::path::Path;
@@ -84,4 +86,39 @@ fn chromium_renders_the_report() {
         shot.display(),
         png.len()
     );
+    excerpt(&bin, &profile.0, &index);
+}
+
+/// The README's excerpt of the report: the top of the fixture's page at
+/// laptop size. `VMLAB_UPDATE_SCREENSHOT=1` writes it to
+/// docs/report-excerpt.png; otherwise the checked-in one must still be a
+/// picture of that size.
+fn excerpt(bin: &Path, profile: &Path, index: &Path) {
+    const EXCERPT_HEIGHT: u32 = 900;
+    let checked_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report-excerpt.png");
+    if std::env::var("VMLAB_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let url = format!("file://{}", index.canonicalize().unwrap().display());
+        let run = chromium(
+            bin,
+            profile,
+            &[
+                format!("--screenshot={}", checked_in.display()),
+                format!("--window-size={WIDTH},{EXCERPT_HEIGHT}"),
+                url,
+            ],
+        );
+        assert!(run.status.success(), "chromium failed on the excerpt");
+    }
+    let data = std::fs::read(&checked_in).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; make it with VMLAB_UPDATE_SCREENSHOT=1 cargo test -p vmlab-reports --test browser",
+            checked_in.display()
+        )
+    });
+    let image = png::decode(&data);
+    assert_eq!(
+        (image.width, image.height),
+        (WIDTH as usize, EXCERPT_HEIGHT as usize)
+    );
+    assert!(image.distinct_colours() > 100, "the excerpt looks blank");
 }
