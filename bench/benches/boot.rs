@@ -1,16 +1,57 @@
-//! `cargo bench --bench boot`: time from start to the workload's ready mark,
-//! per backend. Each backend's group lives in its own file under `boot/`.
-use criterion::{criterion_group, criterion_main, Criterion};
+//! `cargo bench --bench boot`: time from start to the workload's ready
+//! mark, every backend of one clock in one Criterion group, so that the HTML
+//! report (`target/criterion/report/index.html`) draws them side by side:
+//!
+//! - `boot/call_to_ready/{vm-bare,sandbox,sandbox-root,process}`: in
+//!   process, the clock starts at the library call;
+//! - `boot/call_to_exit/vm-bare`: the same clock, to the VM torn down;
+//! - `boot/spawn_to_ready/{crun,bwrap}`: end to end, the clock starts at
+//!   the spawn of the tool.
+//!
+//! Each backend's benches live in `boot/`; each prints its own summary at
+//! the end.
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, PlottingBackend};
 
 #[path = "boot/sandbox.rs"]
 mod sandbox;
 #[path = "boot/vm.rs"]
 mod vm;
 
+/// A group of wall-clock boot benches.
+pub type Group<'c> = BenchmarkGroup<'c, WallTime>;
+
 fn benches(c: &mut Criterion) {
-    vm::benches(c);
-    sandbox::benches(c);
+    let mut vm = vm::VmBare::probe();
+    let mut boots = sandbox::Boots::new();
+
+    let mut g = c.benchmark_group("boot/call_to_ready");
+    if let Some(vm) = &mut vm {
+        vm.bench_ready(&mut g);
+    }
+    boots.bench_in_process(&mut g);
+    g.finish();
+
+    if let Some(vm) = &mut vm {
+        let mut g = c.benchmark_group("boot/call_to_exit");
+        vm.bench_exit(&mut g);
+        g.finish();
+    }
+
+    let mut g = c.benchmark_group("boot/spawn_to_ready");
+    boots.bench_spawned(&mut g);
+    g.finish();
+
+    if let Some(vm) = vm {
+        vm.print();
+    }
+    boots.print();
 }
 
-criterion_group!(boot, benches);
+criterion_group! {
+    name = boot;
+    // Plotters draws the HTML report's charts; no gnuplot needed.
+    config = Criterion::default().plotting_backend(PlottingBackend::Plotters);
+    targets = benches
+}
 criterion_main!(boot);

@@ -9,7 +9,7 @@
 //! Criterion's spread is zero and its "change" flags a real size change.
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
 use vmlab_bench::compare::setup::BenchImages;
 use vmlab_images::sizes;
 
@@ -49,7 +49,10 @@ fn benches(c: &mut Criterion<Bytes>) {
 
 criterion_group! {
     name = images;
-    config = Criterion::default().with_measurement(Bytes);
+    // Plotters draws the HTML report's charts; no gnuplot needed.
+    config = Criterion::default()
+        .plotting_backend(PlottingBackend::Plotters)
+        .with_measurement(Bytes);
     targets = benches
 }
 criterion_main!(images);

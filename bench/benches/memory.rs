@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
 use vmlab_bench::compare::setup::{probed, BenchImages};
 
 #[path = "shared/bytes.rs"]
@@ -51,7 +51,10 @@ fn benches(c: &mut Criterion<Bytes>) {
 
 criterion_group! {
     name = memory;
-    config = Criterion::default().with_measurement(Bytes);
+    // Plotters draws the HTML report's charts; no gnuplot needed.
+    config = Criterion::default()
+        .plotting_backend(PlottingBackend::Plotters)
+        .with_measurement(Bytes);
     targets = benches
 }
 criterion_main!(memory);

@@ -1,5 +1,7 @@
 //! `cargo bench --bench overhead`: each workload kernel in each backend,
-//! as ns per kernel iteration.
+//! as ns per kernel iteration: one group per kernel figure
+//! (`overhead/cpu/process`, `overhead/cpu/sandbox`, ...), so that the HTML
+//! report draws the backends side by side.
 //!
 //! One Criterion sample is one boot of the backend running one kernel for
 //! a short time budget (the same launchers as `vmlab compare`: `vmlab run`
@@ -12,7 +14,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
 use vmlab_bench::compare::matrix::{LINUX_KERNELS, SHARED_KERNELS};
 use vmlab_bench::compare::setup::{probed, BenchImages};
 
@@ -28,13 +30,14 @@ fn benches(c: &mut Criterion) {
     let exe = Path::new(env!("CARGO_BIN_EXE_vmlab"));
     let probed = probed(exe, images.dir(), &[]);
     probed.print_skips("overhead");
+    // One trial boot per backend with every kernel says which ones run
+    // there and under which names (spawn reports a fork and an exec figure).
+    let mut ran = Vec::new();
     for b in &probed.available {
         let mut kernels: Vec<&str> = SHARED_KERNELS.to_vec();
         if b.linux_kernels() {
             kernels.extend(LINUX_KERNELS);
         }
-        // One trial boot with every kernel says which ones run here and
-        // under which names (spawn reports a fork and an exec figure).
         let mut trial: Vec<String> = kernels.iter().map(|k| k.to_string()).collect();
         trial.extend(["--time".to_string(), KERNEL_TIME.to_string()]);
         let sample = match b.boot(&trial, false) {
@@ -47,16 +50,33 @@ fn benches(c: &mut Criterion) {
         for e in sample.kernel_errors() {
             eprintln!("overhead/{}: skipped kernel {e}", b.name());
         }
-        let mut group = c.benchmark_group(format!("overhead/{}", b.name()));
+        let names: Vec<String> = sample
+            .kernel_timings()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        ran.push((b, names));
+    }
+    // One group per kernel figure, every backend that ran it side by side.
+    let mut figures: Vec<&String> = Vec::new();
+    for (_, names) in &ran {
+        for n in names {
+            if !figures.contains(&n) {
+                figures.push(n);
+            }
+        }
+    }
+    for name in figures {
+        let kernel = name.split('/').next().unwrap_or(name).to_string();
+        let mut group = c.benchmark_group(format!("overhead/{name}"));
         group
             .sampling_mode(SamplingMode::Flat)
             .sample_size(10)
             .warm_up_time(Duration::from_millis(1))
             .measurement_time(Duration::from_millis(1))
             .nresamples(2_000);
-        for (name, _) in sample.kernel_timings() {
-            let kernel = name.split('/').next().unwrap_or(&name).to_string();
-            group.bench_function(&name, |bench| {
+        for (b, _) in ran.iter().filter(|(_, names)| names.contains(name)) {
+            group.bench_function(b.name(), |bench| {
                 bench.iter_custom(|iters| {
                     let s = b
                         .boot(&args(&kernel), false)
@@ -64,7 +84,7 @@ fn benches(c: &mut Criterion) {
                     let ns = s
                         .kernel_timings()
                         .into_iter()
-                        .find(|(n, _)| *n == name)
+                        .find(|(n, _)| n == name)
                         .map(|(_, ns)| ns)
                         .unwrap_or_else(|| panic!("{} reported no {name} figure", b.name()));
                     Duration::from_secs_f64(ns * iters as f64 / 1e9)
@@ -78,5 +98,10 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(overhead, benches);
+criterion_group! {
+    name = overhead;
+    // Plotters draws the HTML report's charts; no gnuplot needed.
+    config = Criterion::default().plotting_backend(PlottingBackend::Plotters);
+    targets = benches
+}
 criterion_main!(overhead);

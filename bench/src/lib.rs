@@ -5,4 +5,5 @@
 //! under `benches/` call the same backends, so `cargo bench` and
 //! `vmlab compare` measure the same thing.
 pub mod compare;
+pub mod export;
 pub mod host;

@@ -1,7 +1,7 @@
 //! `vmlab`: VM or container? Measured on this machine.
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use vmlab_bench::compare;
 
 mod cmd;
@@ -33,6 +33,12 @@ enum Command {
     /// Prove the Linux-guest path on hardware-style KVM: nested under QEMU
     /// TCG with emulated AMD SVM (testing the Linux path without VT-x).
     Rig(rig::RigArgs),
+    /// Print a shell completion script (e.g. `vmlab completions bash >
+    /// ~/.local/share/bash-completion/completions/vmlab`).
+    Completions(cmd::generate::CompletionsArgs),
+    /// Print the man page as roff (e.g. `vmlab man | man -l -`), or write
+    /// one page per subcommand with --out.
+    Man(cmd::generate::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +50,8 @@ fn main() -> ExitCode {
         Command::Report(args) => cmd::report::main(args),
         Command::Doctor(args) => cmd::doctor::main(args),
         Command::Rig(args) => rig::main(args),
+        Command::Completions(args) => cmd::generate::completions(args, Cli::command()),
+        Command::Man(args) => cmd::generate::man(args, Cli::command()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

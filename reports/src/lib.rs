@@ -15,6 +15,8 @@
 //! 4. [`html`] lays everything out with a minijinja template into one
 //!    self-contained `index.html` (inline CSS and SVG, no scripts, no
 //!    network). [`render`] and [`write_report`] are the entry points.
+//! 5. [`export`] writes the same summary tables as Markdown and CSV, for
+//!    pasting into an issue or loading into a spreadsheet.
 //!
 //! When the host's KVM is software nested (pvm) the page says so at the top
 //! and next to every VM figure: those numbers measure emulation, not
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 pub mod baseline;
 pub mod charts;
 pub mod claims;
+pub mod export;
 pub mod figures;
 pub mod html;
 pub mod model;
@@ -74,7 +77,7 @@ pub fn render(results: &Results, baseline: Option<&Results>) -> Result<String, R
 
 /// On a software-nested KVM host every VM runs emulated guest code, whatever
 /// the producer recorded: mark them all so no VM figure goes unlabelled.
-fn mark_emulated(results: &Results) -> Results {
+pub(crate) fn mark_emulated(results: &Results) -> Results {
     let mut r = results.clone();
     if r.host.kvm.is_software() {
         for b in r

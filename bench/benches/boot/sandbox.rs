@@ -1,28 +1,33 @@
 //! Boot benches of the namespace sandbox, the plain process, and the peers
 //! that start the same rootfs (crun, bubblewrap), in one run.
 //!
-//! - `boot/sandbox`: `to_ready` of the vmlab sandbox with everything on:
+//! In `boot/call_to_ready` (the clock starts at the library call):
+//!
+//! - `sandbox`: `to_ready` of the vmlab sandbox with everything on:
 //!   user (rootless mapping), pid, mount, uts, ipc, cgroup and net
 //!   namespaces, pivot_root, cgroup limits (memory 256M, pids 64), seccomp,
 //!   reduced capabilities, no_new_privs, rlimits. Timed from the library
 //!   call (in-process) to the ready word on the protocol pipe.
-//! - `boot/sandbox-root`: the same without the user namespace.
-//! - `boot/process`: the workload as a plain child process, same launcher.
-//! - `boot/crun`, `boot/bwrap`: the same rootfs started by those tools
+//! - `sandbox-root`: the same without the user namespace.
+//! - `process`: the workload as a plain child process, same launcher.
+//!
+//! In `boot/spawn_to_ready` (the clock starts at the spawn of the tool):
+//!
+//! - `crun`, `bwrap`: the same rootfs started by those tools
 //!   (spawn of the tool to the ready word; crun through the `unshare`
 //!   wrapper that hides the hybrid cgroup2 mount from crun 1.8). Skipped,
 //!   with the reason printed, when the tool is missing or not root.
 //!
 //! Between iterations the bench sleeps (untimed) so that the kernel's
 //! asynchronous network-namespace teardown does not land in the next sample.
-//! Each group also prints the median and spread of its own samples.
+//! Each backend also prints the median and spread of its own samples.
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use criterion::Criterion;
+use super::Group;
 use vmlab_sandbox::{Config, Limits, UserNs};
 use vmlab_workload::protocol::Event;
 
@@ -196,18 +201,19 @@ fn bwrap_command(rootfs: &Path) -> Command {
     cmd
 }
 
+/// Benches `name` in `g` with the sandbox's timing (10 samples, 3 s of
+/// measurement after 1 s of warm-up), recording every sample.
 fn bench_each(
-    c: &mut Criterion,
+    g: &mut Group<'_>,
     name: &str,
     samples: &mut Vec<Duration>,
     mut boot: impl FnMut(u64) -> Duration,
 ) {
-    let mut group = c.benchmark_group("boot");
-    group.sample_size(10);
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     let mut n = 0u64;
-    group.bench_function(name, |b| {
+    g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
@@ -220,66 +226,94 @@ fn bench_each(
             total
         })
     });
-    group.finish();
 }
 
-pub fn benches(c: &mut Criterion) {
-    if !is_root() {
-        eprintln!("boot/sandbox, boot/crun, boot/bwrap: SKIPPED (need root for cgroups and crun)");
-    }
-    let images = Images::new();
-    let mut sandbox = Config::sandbox(images.rootfs());
-    sandbox.ns.user = Some(UserNs::rootless());
-    sandbox.limits = Limits {
-        memory: Some(256 << 20),
-        pids: Some(64),
-        cpus: None,
-    };
-    let mut report = Vec::new();
-    let mut phase_report = Vec::new();
-    if is_root() {
-        let (mut s, mut p) = (Vec::new(), Phases::new());
-        bench_each(c, "sandbox", &mut s, |_| library_boot(&sandbox, &mut p));
-        report.push(("boot/sandbox", s));
-        phase_report.push(("boot/sandbox", p));
-        let mut root = sandbox.clone();
-        root.ns.user = None;
-        let (mut s, mut p) = (Vec::new(), Phases::new());
-        bench_each(c, "sandbox-root", &mut s, |_| library_boot(&root, &mut p));
-        report.push(("boot/sandbox-root", s));
-        phase_report.push(("boot/sandbox-root", p));
-    }
-    let process = Config::process(images.rootfs().join("init"));
-    let (mut s, mut p) = (Vec::new(), Phases::new());
-    bench_each(c, "process", &mut s, |_| library_boot(&process, &mut p));
-    report.push(("boot/process", s));
-    match (is_root(), which("crun"), which("unshare")) {
-        (true, Some(_), Some(_)) => {
-            let bundle = images.bundle();
-            let mut s = Vec::new();
-            bench_each(c, "crun", &mut s, |n| {
-                tool_boot(crun_command(
-                    &bundle,
-                    &format!("vmlab-bench-{}-{n}", std::process::id()),
-                ))
-            });
-            report.push(("boot/crun (via unshare + sh)", s));
+/// The sandbox's, the process's and the peers' boots, benched into the
+/// callers' groups, with what each printed summary needs.
+pub struct Boots {
+    images: Images,
+    report: Vec<(&'static str, Vec<Duration>)>,
+    phase_report: Vec<(&'static str, Phases)>,
+}
+
+impl Boots {
+    /// The rootfs and bundle, written to a new temp dir.
+    pub fn new() -> Boots {
+        if !is_root() {
+            eprintln!(
+                "boot/sandbox, boot/crun, boot/bwrap: SKIPPED (need root for cgroups and crun)"
+            );
         }
-        _ => eprintln!("boot/crun: SKIPPED (needs root, crun and unshare on PATH)"),
-    }
-    match which("bwrap") {
-        Some(_) => {
-            let rootfs = images.rootfs();
-            let mut s = Vec::new();
-            bench_each(c, "bwrap", &mut s, |_| tool_boot(bwrap_command(&rootfs)));
-            report.push(("boot/bwrap", s));
+        Boots {
+            images: Images::new(),
+            report: Vec::new(),
+            phase_report: Vec::new(),
         }
-        None => eprintln!("boot/bwrap: SKIPPED (bwrap not on PATH)"),
     }
-    for (name, mut s) in report {
-        summary(name, &mut s);
+
+    /// `sandbox`, `sandbox-root` (as root) and `process` in `g`: from the
+    /// library call to the ready word.
+    pub fn bench_in_process(&mut self, g: &mut Group<'_>) {
+        let mut sandbox = Config::sandbox(self.images.rootfs());
+        sandbox.ns.user = Some(UserNs::rootless());
+        sandbox.limits = Limits {
+            memory: Some(256 << 20),
+            pids: Some(64),
+            cpus: None,
+        };
+        if is_root() {
+            let (mut s, mut p) = (Vec::new(), Phases::new());
+            bench_each(g, "sandbox", &mut s, |_| library_boot(&sandbox, &mut p));
+            self.report.push(("boot/sandbox", s));
+            self.phase_report.push(("boot/sandbox", p));
+            let mut root = sandbox.clone();
+            root.ns.user = None;
+            let (mut s, mut p) = (Vec::new(), Phases::new());
+            bench_each(g, "sandbox-root", &mut s, |_| library_boot(&root, &mut p));
+            self.report.push(("boot/sandbox-root", s));
+            self.phase_report.push(("boot/sandbox-root", p));
+        }
+        let process = Config::process(self.images.rootfs().join("init"));
+        let (mut s, mut p) = (Vec::new(), Phases::new());
+        bench_each(g, "process", &mut s, |_| library_boot(&process, &mut p));
+        self.report.push(("boot/process", s));
     }
-    for (name, mut p) in phase_report {
-        phase_summary(name, &mut p);
+
+    /// `crun` and `bwrap` in `g`: from the spawn of the tool to the ready
+    /// word. Each is skipped, with the reason printed, where it cannot run.
+    pub fn bench_spawned(&mut self, g: &mut Group<'_>) {
+        match (is_root(), which("crun"), which("unshare")) {
+            (true, Some(_), Some(_)) => {
+                let bundle = self.images.bundle();
+                let mut s = Vec::new();
+                bench_each(g, "crun", &mut s, |n| {
+                    tool_boot(crun_command(
+                        &bundle,
+                        &format!("vmlab-bench-{}-{n}", std::process::id()),
+                    ))
+                });
+                self.report.push(("boot/crun (via unshare + sh)", s));
+            }
+            _ => eprintln!("boot/crun: SKIPPED (needs root, crun and unshare on PATH)"),
+        }
+        match which("bwrap") {
+            Some(_) => {
+                let rootfs = self.images.rootfs();
+                let mut s = Vec::new();
+                bench_each(g, "bwrap", &mut s, |_| tool_boot(bwrap_command(&rootfs)));
+                self.report.push(("boot/bwrap", s));
+            }
+            None => eprintln!("boot/bwrap: SKIPPED (bwrap not on PATH)"),
+        }
+    }
+
+    /// Prints each backend's to-ready summary and phase medians.
+    pub fn print(self) {
+        for (name, mut s) in self.report {
+            summary(name, &mut s);
+        }
+        for (name, mut p) in self.phase_report {
+            phase_summary(name, &mut p);
+        }
     }
 }

@@ -1,17 +1,18 @@
 //! Boot benches of the tiny VMM with the bare guest, in process.
 //!
-//! `boot/vm-bare`: each iteration is one full `vmlab_vmm::run` (open
-//! `/dev/kvm` … guest exit … teardown) with the embedded bare guest and
-//! `--exit 0`; `to_ready` is the time from the library call to the guest's
-//! ready event, `to_exit` to the VM torn down; both run the VMM in process
-//! (no jail), and `to_ready_jailed` is `to_ready` with the VMM's jail on (a
-//! forked child, namespaces, empty root, seccomp: `vmm/src/jail`). Set `VMLAB_GUEST_ELF` to boot
+//! `vm-bare` in `boot/call_to_ready` and `boot/call_to_exit`: each
+//! iteration is one full `vmlab_vmm::run` (open `/dev/kvm` … guest exit …
+//! teardown) with the embedded bare guest and `--exit 0`, timed from the
+//! library call to the guest's ready event, or to the VM torn down, with
+//! the VMM in process (no jail); `vm-bare-jailed` in `boot/call_to_ready`
+//! is the same with the VMM's jail on (a forked child, namespaces, empty
+//! root, seccomp: `vmm/src/jail`). Set `VMLAB_GUEST_ELF` to boot
 //! another guest ELF. Skipped, with the reason printed, where KVM is
 //! missing or the guest cannot run. The group also prints the median and
 //! spread of its own samples and the VMM's memory beyond guest RAM.
 use std::time::Duration;
 
-use criterion::Criterion;
+use super::Group;
 use vmlab_vmm::{Guest, VmConfig, VmOutcome};
 
 /// Guest RAM for the bench (untouched pages cost nothing).
@@ -68,71 +69,105 @@ fn summary(v: &mut [u64]) -> String {
     )
 }
 
-pub fn benches(c: &mut Criterion) {
-    let elf = guest_elf();
-    if let Err(e) = boot(&elf, false) {
-        eprintln!("boot/vm-bare: skipped: {e}");
-        return;
-    }
-    let jail = match boot(&elf, true) {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("boot/vm-bare to_ready_jailed: skipped: {e}");
-            false
+/// The bare guest's boots, benched into the callers' groups (one per
+/// figure, so that every backend's figure shares a chart).
+pub struct VmBare {
+    elf: Vec<u8>,
+    /// Whether a jailed trial boot succeeded.
+    jail: bool,
+    ready: Vec<u64>,
+    ready_jailed: Vec<u64>,
+    exit: Vec<u64>,
+}
+
+impl VmBare {
+    /// The guest, when one trial boot succeeds here; otherwise None, with
+    /// the reason printed.
+    pub fn probe() -> Option<VmBare> {
+        let elf = guest_elf();
+        if let Err(e) = boot(&elf, false) {
+            eprintln!("boot/vm-bare: skipped: {e}");
+            return None;
         }
-    };
-    let mut ready = Vec::new();
-    let mut ready_jailed = Vec::new();
-    let mut exit = Vec::new();
-    let mut g = c.benchmark_group("boot/vm-bare");
-    g.measurement_time(Duration::from_secs(3));
-    g.warm_up_time(Duration::from_millis(500));
-    g.bench_function("to_ready", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let o = boot(&elf, false).expect("the bare guest boots");
-                ready.push(o.to_ready_ns);
-                total += Duration::from_nanos(o.to_ready_ns);
+        let jail = match boot(&elf, true) {
+            Ok(_) => true,
+            Err(e) => {
+                eprintln!("boot/vm-bare-jailed: skipped: {e}");
+                false
             }
-            total
+        };
+        Some(VmBare {
+            elf,
+            jail,
+            ready: Vec::new(),
+            ready_jailed: Vec::new(),
+            exit: Vec::new(),
         })
-    });
-    if jail {
-        g.bench_function("to_ready_jailed", |b| {
+    }
+
+    /// `vm-bare` (and `vm-bare-jailed`) in `g`: library call to the
+    /// guest's ready event.
+    pub fn bench_ready(&mut self, g: &mut Group<'_>) {
+        let runs = [
+            ("vm-bare", false, &mut self.ready),
+            ("vm-bare-jailed", true, &mut self.ready_jailed),
+        ];
+        for (name, jail, ready) in runs {
+            if jail && !self.jail {
+                continue;
+            }
+            let elf = &self.elf;
+            settings(g).bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let o = boot(elf, jail).expect("the bare guest boots");
+                        ready.push(o.to_ready_ns);
+                        total += Duration::from_nanos(o.to_ready_ns);
+                    }
+                    total
+                })
+            });
+        }
+    }
+
+    /// `vm-bare` in `g`: library call to the VM torn down.
+    pub fn bench_exit(&mut self, g: &mut Group<'_>) {
+        let (elf, exit) = (&self.elf, &mut self.exit);
+        settings(g).bench_function("vm-bare", |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let o = boot(&elf, true).expect("the bare guest boots jailed");
-                    ready_jailed.push(o.to_ready_ns);
-                    total += Duration::from_nanos(o.to_ready_ns);
+                    let o = boot(elf, false).expect("the bare guest boots");
+                    exit.push(o.to_exit_ns);
+                    total += Duration::from_nanos(o.to_exit_ns);
                 }
                 total
             })
         });
     }
-    g.bench_function("to_exit", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let o = boot(&elf, false).expect("the bare guest boots");
-                exit.push(o.to_exit_ns);
-                total += Duration::from_nanos(o.to_exit_ns);
-            }
-            total
-        })
-    });
-    g.finish();
-    eprintln!("boot/vm-bare to_ready: {}", summary(&mut ready));
-    if !ready_jailed.is_empty() {
+
+    /// Prints the medians and spreads of the samples and the VMM's memory.
+    pub fn print(mut self) {
+        eprintln!("boot/vm-bare to_ready: {}", summary(&mut self.ready));
+        if self.jail {
+            eprintln!(
+                "boot/vm-bare-jailed to_ready: {}",
+                summary(&mut self.ready_jailed)
+            );
+        }
+        eprintln!("boot/vm-bare to_exit:  {}", summary(&mut self.exit));
+        let rss_kib = vm_rss_kib();
         eprintln!(
-            "boot/vm-bare to_ready_jailed: {}",
-            summary(&mut ready_jailed)
+            "boot/vm-bare: process VmRSS after the runs {rss_kib} KiB (guest RAM is unmapped after each run)"
         );
     }
-    eprintln!("boot/vm-bare to_exit:  {}", summary(&mut exit));
-    let rss_kib = vm_rss_kib();
-    eprintln!(
-        "boot/vm-bare: process VmRSS after the runs {rss_kib} KiB (guest RAM is unmapped after each run)"
-    );
+}
+
+/// The bare guest's timing (as before the groups were shared: default
+/// sample size, 3 s of measurement after 0.5 s of warm-up).
+fn settings<'g, 'c>(g: &'g mut Group<'c>) -> &'g mut Group<'c> {
+    g.sample_size(100)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500))
 }

@@ -1,4 +1,5 @@
 //! Subcommands other than `run`.
 pub mod doctor;
+pub mod generate;
 pub mod images;
 pub mod report;

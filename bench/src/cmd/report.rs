@@ -1,6 +1,7 @@
-//! `vmlab report RESULTS.json [--baseline OLD.json] [--out DIR]`: re-render
-//! the HTML report from a results file, optionally marking significant
-//! changes against an older one.
+//! `vmlab report RESULTS.json [--baseline OLD.json] [--out DIR]
+//! [--export-markdown FILE] [--export-csv FILE]`: re-render the HTML report
+//! from a results file, optionally marking significant changes against an
+//! older one, and export its summary tables.
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -18,10 +19,14 @@ pub struct ReportArgs {
     /// Where to write results.json and index.html (default: beside RESULTS).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Markdown and CSV exports of the summary.
+    #[command(flatten)]
+    pub export: vmlab_bench::export::ExportArgs,
 }
 
 /// Runs `vmlab report`.
 pub fn main(args: ReportArgs) -> anyhow::Result<u8> {
+    args.export.check()?;
     let results = Results::load(&args.results)?;
     let baseline = args.baseline.as_deref().map(Results::load).transpose()?;
     let out = match &args.out {
@@ -34,6 +39,7 @@ pub fn main(args: ReportArgs) -> anyhow::Result<u8> {
     let index = vmlab_reports::write_report(&results, baseline.as_ref(), &out)
         .with_context(|| format!("cannot write the report into {}", out.display()))?;
     eprintln!("report: {}", index.display());
+    args.export.write(&results)?;
     if let Some(b) = &baseline {
         let cmp = vmlab_reports::baseline::compare_runs(b, &results);
         eprintln!(

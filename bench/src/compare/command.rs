@@ -38,6 +38,9 @@ pub struct CompareArgs {
     /// Images directory (built there when missing).
     #[arg(long, default_value = "target/vmlab/images")]
     pub images: PathBuf,
+    /// Markdown and CSV exports of the summary.
+    #[command(flatten)]
+    pub export: crate::export::ExportArgs,
 }
 
 /// The backend names `args` selects, in report order.
@@ -109,6 +112,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     if runs == 0 {
         anyhow::bail!("--runs must be at least 1");
     }
+    args.export.check()?;
     let plan = matrix::Plan::new(runs, args.quick);
     let needs_kernel = names
         .iter()
@@ -167,6 +171,13 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
 
     let index = vmlab_reports::write_report(&results, None, &args.out)
         .with_context(|| format!("cannot write the report in {}", args.out.display()))?;
+    args.export.write(&results).with_context(|| {
+        format!(
+            "results.json is in {}: export it again with `vmlab report {}` and the export flags",
+            args.out.display(),
+            args.out.join("results.json").display()
+        )
+    })?;
     if args.json {
         println!("{}", results.to_json());
     }
@@ -192,6 +203,7 @@ mod tests {
             out: PathBuf::from("o"),
             json: false,
             images: PathBuf::from("i"),
+            export: Default::default(),
         }
     }
 

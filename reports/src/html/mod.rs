@@ -24,4 +24,4 @@ pub fn render_page(page: &Page) -> Result<String, TemplateError> {
     Ok(tmpl.render(minijinja::context! { page => minijinja::value::Serde(page), style => STYLE })?)
 }
 
-pub(crate) use context::{page, Charts, KernelChart};
+pub(crate) use context::{page, Charts, ImageRow, KernelChart};

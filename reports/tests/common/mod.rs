@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use vmlab_reports::Results;
 
+pub mod browser;
+
 /// The checked-in FIXTURE results (made-up numbers, never a measurement).
 pub fn fixture() -> Results {
     Results::load(&fixture_path()).expect("the fixture loads")
