@@ -86,8 +86,10 @@ impl UserNs {
     /// so that the sandbox runs unprivileged on the host even when launched
     /// by root.
     pub fn rootless() -> UserNs {
-        // SAFETY: geteuid/getegid cannot fail and touch no memory.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (uid, gid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
         let (uid, gid) = if uid == 0 {
             (NOBODY, NOBODY)
         } else {
@@ -188,8 +190,7 @@ impl Limits {
     /// one was delegated, so a caller that is not root gets no default limit.
     pub fn default_for_caller() -> Limits {
         use crate::cgroup::{Controller, Hierarchy};
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
+        if nix::unistd::geteuid().as_raw() != 0 {
             return Limits::default();
         }
         let Ok(hier) = Hierarchy::cached() else {

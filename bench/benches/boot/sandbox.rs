@@ -73,8 +73,7 @@ impl Images {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 fn which(tool: &str) -> Option<PathBuf> {

@@ -160,8 +160,7 @@ pub mod planted {
         let m = std::fs::symlink_metadata(d).unwrap();
         assert!(m.is_dir(), "{} is not a plain directory", d.display());
         assert_eq!(m.mode() & 0o7777, 0o700, "mode of {}", d.display());
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
+        let me = nix::unistd::geteuid().as_raw();
         assert_eq!(m.uid(), me, "owner of {}", d.display());
         let mut found: Vec<String> = std::fs::read_dir(d)
             .unwrap()

@@ -69,8 +69,7 @@ pub fn install(dir: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
 /// this user, root or the owner of the running binary, and are not writable
 /// by others (sticky directories above `dir` are allowed).
 fn trusted(dir: &Path) -> anyhow::Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     let exe_owner = std::env::current_exe()
         .and_then(std::fs::metadata)
         .map_or(me, |m| m.uid());
@@ -103,8 +102,7 @@ fn trusted(dir: &Path) -> anyhow::Result<()> {
 /// by others, holding exactly `bytes`.
 fn holds(path: &Path, bytes: &[u8]) -> bool {
     use std::io::Read;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     let Ok(f) = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)

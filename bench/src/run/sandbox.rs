@@ -24,8 +24,7 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
         Net::Loopback => vmlab_sandbox::Net::Loopback,
         Net::Host => vmlab_sandbox::Net::Host,
     };
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = nix::unistd::geteuid().as_raw() == 0;
     if args.host_root {
         if !root {
             anyhow::bail!("--host-root needs root (it runs the workload as real root on the host)");

@@ -74,8 +74,7 @@ fn vmm_cgroup(args: &RunArgs) -> anyhow::Result<(Option<Cgroup>, String)> {
 }
 
 fn nix_is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// Console lines shown when a guest fails and its console was not streamed.

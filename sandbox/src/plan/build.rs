@@ -299,8 +299,7 @@ pub fn build(
     for (k, v) in &config.env {
         env.push(cstr(format!("{k}={v}"))?);
     }
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = nix::unistd::geteuid().as_raw();
     Ok(Plan {
         sync: config.ns.user.is_some(),
         cgroup_tasks,

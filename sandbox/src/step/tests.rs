@@ -151,8 +151,7 @@ fn rootless_order_maps_then_ids_then_mounts_then_lockdown() {
         Some(true)
     );
     // The rootless parent (not root) denies setgroups before gid_map.
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if nix::unistd::geteuid().as_raw() != 0 {
         assert!(r.pos("write /proc/4242/setgroups deny") < r.pos("write /proc/4242/gid_map"));
     }
     assert!(r.calls.last().unwrap().contains("VMLAB_FD=3"));

@@ -66,8 +66,7 @@ impl Drop for Rootfs {
 /// True when running as root; otherwise skips (prints why) or, with
 /// `VMLAB_REQUIRE_ROOT=1`, fails.
 pub fn have_root(test: &str) -> bool {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if nix::unistd::geteuid().as_raw() == 0 {
         return true;
     }
     if std::env::var("VMLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
