@@ -177,16 +177,8 @@ impl Launched {
     }
 }
 
-/// CLOCK_MONOTONIC now, ns.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+/// CLOCK_MONOTONIC now, ns (one definition, the sandbox's).
+pub use vmlab_sandbox::sys::monotonic_ns;
 
 /// Runs `cmd` to its end (or stops it after `timeout`) and times it, as a peer.
 pub fn launch(cmd: &mut Command, timeout: Duration) -> anyhow::Result<Launched> {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
+// CLOCK_MONOTONIC in ns: the clock every backend's timings use.
+use vmlab_sandbox::sys::monotonic_ns;
 
 mod process;
 mod sandbox;
@@ -147,17 +149,6 @@ pub struct RunOutput {
 
 /// The fact holding CLOCK_MONOTONIC (ns) just before the backend started.
 pub const START_FACT: &str = "start_monotonic_ns";
-
-/// CLOCK_MONOTONIC now, in ns (the clock every backend's timings use).
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
 
 /// Runs `vmlab run` and returns the process exit code.
 pub fn main(args: RunArgs) -> anyhow::Result<u8> {
