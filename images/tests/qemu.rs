@@ -1,33 +1,41 @@
 //! The initramfs boots the cached Debian kernel under QEMU (TCG, no KVM):
 //! the workload runs as PID 1 and prints its ready mark on the serial
-//! console. Skips (saying why) without qemu-system-x86_64 or a cached kernel.
+//! console. Skips (saying why) without qemu-system-x86_64 or a cached kernel,
+//! and fails instead with `VMLAB_REQUIRE_QEMU=1`.
 mod common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{build_into, scratch, wait_with_limit};
+use common::{build_into, gate, scratch, wait_with_limit};
 use vmlab_images::kernel::Cache;
 
 #[test]
 fn the_initramfs_boots_the_cached_kernel_under_qemu() {
     let qemu = "qemu-system-x86_64";
-    if Command::new(qemu)
+    let installed = Command::new(qemu)
         .arg("--version")
         .stdout(Stdio::null())
         .status()
-        .is_err()
-    {
-        eprintln!("skipped: {qemu} is not installed");
+        .is_ok();
+    if !gate(
+        installed,
+        "VMLAB_REQUIRE_QEMU",
+        "qemu-system-x86_64 is not installed",
+    ) {
         return;
     }
-    let Some(kernel) = Cache::default_location()
+    let kernel = Cache::default_location()
         .ok()
-        .and_then(|c| c.latest().expect("an intact cache"))
-    else {
-        eprintln!("skipped: no kernel is cached (run `vmlab images build` first)");
+        .and_then(|c| c.latest().expect("an intact cache"));
+    if !gate(
+        kernel.is_some(),
+        "VMLAB_REQUIRE_QEMU",
+        "no kernel is cached (run `vmlab images build` first)",
+    ) {
         return;
-    };
+    }
+    let kernel = kernel.unwrap();
     let bz = kernel.bzimage.expect("a cached kernel has its bzImage");
     let s = scratch("qemu");
     let (out, _) = build_into(&s, 0);

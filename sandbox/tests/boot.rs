@@ -148,7 +148,12 @@ fn the_real_workload_boots_to_ready_and_exits_with_its_code() {
     }
     // The same rootfs under crun, when installed (hybrid cgroups: crun 1.8
     // needs the cgroup2 mount hidden).
-    if std::path::Path::new("/usr/bin/crun").exists() {
+    let crun = std::path::Path::new("/usr/bin/crun").exists();
+    if common::host_has(
+        "the_real_workload_boots_to_ready_and_exits_with_its_code (crun part)",
+        crun,
+        "crun is not installed",
+    ) {
         let bundle = scratch.top().join("bundle");
         std::fs::remove_dir_all(bundle.join("rootfs")).unwrap();
         std::os::unix::fs::symlink(&dir, bundle.join("rootfs")).unwrap();
@@ -163,8 +168,6 @@ fn the_real_workload_boots_to_ready_and_exits_with_its_code() {
             .status()
             .unwrap();
         assert!(st.success(), "crun on the same rootfs: {st}");
-    } else {
-        eprintln!("crun part: SKIPPED (crun not installed)");
     }
 }
 
@@ -208,10 +211,9 @@ fn cgroup_v2_clone_into_cgroup() {
     if !have_root("cgroup_v2_clone_into_cgroup") {
         return;
     }
-    if !std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
-        && !std::path::Path::new("/sys/fs/cgroup/cgroup.procs").exists()
-    {
-        eprintln!("cgroup_v2_clone_into_cgroup: SKIPPED (no cgroup2 mount)");
+    let v2 = std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
+        || std::path::Path::new("/sys/fs/cgroup/cgroup.procs").exists();
+    if !common::host_has("cgroup_v2_clone_into_cgroup", v2, "no cgroup2 mount") {
         return;
     }
     let _serial = common::serial();

@@ -185,8 +185,11 @@ fn the_device_policy_holds_on_pure_cgroup_v2() {
     if !have_root("the_device_policy_holds_on_pure_cgroup_v2") {
         return;
     }
-    if Hierarchy::detect().unwrap().v2.is_none() {
-        eprintln!("the_device_policy_holds_on_pure_cgroup_v2: SKIPPED (no cgroup2 mount)");
+    if !common::host_has(
+        "the_device_policy_holds_on_pure_cgroup_v2",
+        Hierarchy::detect().unwrap().v2.is_some(),
+        "no cgroup2 mount",
+    ) {
         return;
     }
     let _s = serial();
@@ -244,12 +247,15 @@ fn the_v2_device_program_refuses_what_the_table_does_not_list() {
     if !have_root("the_v2_device_program_refuses_what_the_table_does_not_list") {
         return;
     }
-    let Some(v2) = Hierarchy::detect().unwrap().v2 else {
-        eprintln!(
-            "the_v2_device_program_refuses_what_the_table_does_not_list: SKIPPED (no cgroup2 mount)"
-        );
+    let v2 = Hierarchy::detect().unwrap().v2;
+    if !common::host_has(
+        "the_v2_device_program_refuses_what_the_table_does_not_list",
+        v2.is_some(),
+        "no cgroup2 mount",
+    ) {
         return;
-    };
+    }
+    let v2 = v2.unwrap();
     let _s = serial();
     // A scratch directory on /tmp (not nodev) for the node.
     let scratch = Rootfs::with_init(b"");
@@ -316,8 +322,11 @@ fn without_a_v1_devices_hierarchy_the_policy_is_a_clear_error() {
         .v1
         .iter()
         .find(|(c, _)| *c == vmlab_sandbox::cgroup::Controller::Devices);
-    if devices.map(|(_, m)| m.as_path()) != Some(Path::new("/sys/fs/cgroup/devices")) {
-        eprintln!("{test}: SKIPPED (no v1 devices hierarchy at /sys/fs/cgroup/devices)");
+    if !common::host_has(
+        test,
+        devices.map(|(_, m)| m.as_path()) == Some(Path::new("/sys/fs/cgroup/devices")),
+        "no v1 devices hierarchy at /sys/fs/cgroup/devices",
+    ) {
         return;
     }
     let _s = serial();

@@ -76,6 +76,20 @@ pub fn have_root(test: &str) -> bool {
     false
 }
 
+/// Whether a root test may run on this host's layout (`ready`): otherwise
+/// it prints why it skips, or, with `VMLAB_REQUIRE_ROOT=1` (CI), panics:
+/// a required root test never passes without running.
+pub fn host_has(test: &str, ready: bool, why: &str) -> bool {
+    if ready {
+        return true;
+    }
+    if std::env::var("VMLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
+        panic!("{test}: VMLAB_REQUIRE_ROOT=1 but {why}");
+    }
+    eprintln!("{test}: SKIPPED ({why})");
+    false
+}
+
 /// The workload's JSON lines from stdout.
 pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stdout)
