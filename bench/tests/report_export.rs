@@ -8,27 +8,32 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/tests/fixtures/results.json")
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vmlab-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-#[test]
-fn report_exports_the_fixture() {
-    let dir = tmp("report-export");
-    let output = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+/// Runs `vmlab report FIXTURE --out DIR/report EXTRA...`.
+fn report(dir: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vmlab"))
         .arg("report")
         .arg(fixture())
         .arg("--out")
         .arg(dir.join("report"))
-        .arg("--export-markdown")
-        .arg(dir.join("out.md"))
-        .arg("--export-csv")
-        .arg(dir.join("out.csv"))
+        .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn report_exports_the_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (md, csv) = (dir.join("out.md"), dir.join("out.csv"));
+    let output = report(
+        dir,
+        &[
+            "--export-markdown".as_ref(),
+            md.as_os_str(),
+            "--export-csv".as_ref(),
+            csv.as_os_str(),
+        ],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let md = std::fs::read_to_string(dir.join("out.md")).unwrap();
@@ -46,21 +51,13 @@ fn report_exports_the_fixture() {
         stderr.contains("out.md") && stderr.contains("out.csv"),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn an_export_path_that_is_a_directory_is_refused() {
-    let dir = tmp("report-export-dir");
-    let output = Command::new(env!("CARGO_BIN_EXE_vmlab"))
-        .arg("report")
-        .arg(fixture())
-        .arg("--out")
-        .arg(dir.join("report"))
-        .arg("--export-markdown")
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let output = report(dir, &["--export-markdown".as_ref(), dir.as_os_str()]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -68,5 +65,4 @@ fn an_export_path_that_is_a_directory_is_refused() {
         "{stderr}"
     );
     assert!(!dir.join("report").exists(), "it ran before refusing");
-    let _ = std::fs::remove_dir_all(&dir);
 }

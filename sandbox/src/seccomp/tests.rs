@@ -3,6 +3,18 @@
 //! argument checks with arguments that pass and fail them.
 use super::*;
 
+/// Every namespace flag on its own (the oracle the filter's mask,
+/// `CLONE_NEW_FLAGS`, is checked against one flag at a time).
+const EACH_CLONE_NEW: [i32; 7] = [
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWCGROUP,
+];
+
 const JGT_K: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
 const ALU_AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
@@ -157,16 +169,7 @@ fn arg_sets() -> Vec<[u64; 6]> {
     ] {
         v.push(one(1, request));
     }
-    let ns = [
-        libc::CLONE_NEWUSER,
-        libc::CLONE_NEWNS,
-        libc::CLONE_NEWPID,
-        libc::CLONE_NEWNET,
-        libc::CLONE_NEWUTS,
-        libc::CLONE_NEWIPC,
-        libc::CLONE_NEWCGROUP,
-    ];
-    for flag in ns {
+    for flag in EACH_CLONE_NEW {
         let flag = flag as u64;
         v.push(one(0, flag | libc::SIGCHLD as u64));
         v.push(one(0, flag | high));
@@ -474,15 +477,7 @@ fn the_argument_checks_answer_as_documented() {
         clone((libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64),
         RET_ALLOW
     );
-    for flag in [
-        libc::CLONE_NEWUSER,
-        libc::CLONE_NEWNS,
-        libc::CLONE_NEWPID,
-        libc::CLONE_NEWNET,
-        libc::CLONE_NEWUTS,
-        libc::CLONE_NEWIPC,
-        libc::CLONE_NEWCGROUP,
-    ] {
+    for flag in EACH_CLONE_NEW {
         assert_eq!(clone(flag as u64 | libc::SIGCHLD as u64), RET_EPERM);
         assert_eq!(clone(flag as u64 | 1 << 40), RET_EPERM);
     }
