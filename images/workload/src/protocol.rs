@@ -15,7 +15,9 @@
 //!
 //! Results travel separately, as JSON lines on the console (serial port or
 //! stdout). Every such line starts with [`LINE_PREFIX`], so a host can pick
-//! them out of kernel log noise.
+//! them out of kernel log noise. The host side reads them back with
+//! `vmlab_workload_host::protocol::Line` (a crate of its own: it needs an
+//! allocator and `std`, which the bare guest linking this one has not).
 
 /// The vmlab I/O port (below 0x400, so `ioperm` can grant it).
 pub const PORT: u16 = 0x0f4;

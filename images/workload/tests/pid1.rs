@@ -5,8 +5,8 @@
 //! `VMLAB_REQUIRE_ROOT=1` makes that a failure.
 use std::process::{Command, Output};
 
-use serde_json::Value;
 use vmlab_workload::protocol::{FD_ENV, LINE_PREFIX, PORT_ENV};
+use vmlab_workload_host::protocol::Line;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vmlab-workload");
 
@@ -75,22 +75,25 @@ fn runs_linux_kernels_as_pid1_and_exits_with_its_code() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "stderr: {stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<Value> = stdout
+    let lines: Vec<Line> = stdout
         .lines()
         .filter(|l| l.starts_with(LINE_PREFIX))
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| Line::parse(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
-    let kinds: Vec<&str> = lines.iter().map(|l| l["vmlab"].as_str().unwrap()).collect();
+    let labels: Vec<String> = lines.iter().map(Line::to_string).collect();
     assert_eq!(
-        kinds,
-        ["ready", "result", "result", "result", "result", "result", "exit"],
+        labels,
+        [
+            "ready",
+            "result spawn/fork",
+            "result spawn/exec",
+            "result pipe",
+            "result file",
+            "result tcp",
+            "exit 5"
+        ],
         "{stdout}"
     );
-    let kernels: Vec<&str> = lines[1..6]
-        .iter()
-        .map(|l| l["kernel"].as_str().unwrap())
-        .collect();
-    assert_eq!(kernels, ["spawn", "spawn", "pipe", "file", "tcp"]);
     // The namespaces took the mounts with them.
     assert_eq!(mounts(), before);
 }

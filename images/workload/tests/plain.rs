@@ -6,9 +6,9 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
 use vmlab_workload::protocol::{Event, FD_ENV, LINE_PREFIX, PORT_ENV};
 use vmlab_workload::Kernel;
+use vmlab_workload_host::protocol::{Line, ResultLine};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vmlab-workload");
 
@@ -23,13 +23,21 @@ fn output(args: &[&str]) -> Output {
 }
 
 /// Every `{"vmlab":` line of stdout, parsed.
-fn json_lines(out: &Output) -> Vec<Value> {
+fn json_lines(out: &Output) -> Vec<Line> {
     String::from_utf8(out.stdout.clone())
         .expect("stdout is UTF-8")
         .lines()
         .filter(|l| l.starts_with(LINE_PREFIX))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .map(|l| Line::parse(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
         .collect()
+}
+
+/// The result lines among `lines`.
+fn results(lines: &[Line]) -> impl Iterator<Item = &ResultLine> {
+    lines.iter().filter_map(|l| match l {
+        Line::Result(r) => Some(r),
+        _ => None,
+    })
 }
 
 #[test]
@@ -41,31 +49,27 @@ fn every_kernel_reports_a_result() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
     let lines = json_lines(&out);
-    assert_eq!(lines.first().unwrap()["vmlab"], "ready");
-    let last = lines.last().unwrap();
-    assert_eq!((&last["vmlab"], &last["code"]), (&"exit".into(), &0.into()));
-    for name in names {
-        let results: Vec<&Value> = lines
-            .iter()
-            .filter(|l| l["vmlab"] == "result" && l["kernel"] == name)
-            .collect();
-        let expected = if name == "spawn" { 2 } else { 1 };
-        assert_eq!(results.len(), expected, "results for {name}: {lines:?}");
-        for r in results {
-            let iters = r["iters"].as_u64().unwrap();
-            let total = r["total_ns"].as_u64().unwrap();
-            let per = r["ns_per_iter"].as_f64().unwrap();
-            assert!(iters > 0 && total > 0 && per > 0.0, "{r}");
-            assert!((per - total as f64 / iters as f64).abs() < 0.01, "{r}");
+    assert_eq!(lines.first(), Some(&Line::Ready));
+    assert_eq!(lines.last(), Some(&Line::Exit { code: 0 }));
+    for kernel in Kernel::ALL {
+        let of: Vec<&ResultLine> = results(&lines).filter(|r| r.kernel == kernel).collect();
+        let expected = if kernel == Kernel::Spawn { 2 } else { 1 };
+        assert_eq!(of.len(), expected, "results for {kernel}: {lines:?}");
+        for r in of {
+            let (iters, total, per) = (r.iters, r.total_ns, r.ns_per_iter);
+            assert!(iters > 0 && total > 0 && per > 0.0, "{r:?}");
+            assert!((per - total as f64 / iters as f64).abs() < 0.01, "{r:?}");
         }
     }
-    let modes: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["kernel"] == "spawn")
-        .map(|l| &l["mode"])
+    let modes: Vec<Option<&str>> = results(&lines)
+        .filter(|r| r.kernel == Kernel::Spawn)
+        .map(|r| r.mode.as_deref())
         .collect();
-    assert_eq!(modes, ["fork", "exec"]);
-    assert!(lines.iter().all(|l| l["vmlab"] != "error"), "{lines:?}");
+    assert_eq!(modes, [Some("fork"), Some("exec")]);
+    assert!(
+        lines.iter().all(|l| !matches!(l, Line::Error(_))),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -116,9 +120,11 @@ fn assert_usage_error(args: &[&str], word: &str) {
     assert!(stderr.contains(&format!("`{word}`")), "{stderr}");
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert_eq!(lines[0]["vmlab"], "error");
-    assert!(lines[0]["message"].as_str().unwrap().contains(word));
-    assert_eq!(lines[1]["code"], 2);
+    match &lines[0] {
+        Line::Error(e) => assert!(e.kernel.is_none() && e.message.contains(word), "{e:?}"),
+        other => panic!("wanted an error line first, got {other:?}"),
+    }
+    assert_eq!(lines[1], Line::Exit { code: 2 });
 }
 
 #[test]
@@ -134,9 +140,7 @@ fn exit_option_sets_the_code() {
     let out = output(&["--exit", "7"]);
     assert_eq!(out.status.code(), Some(7));
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["vmlab"], "ready");
-    assert_eq!(lines[1]["code"], 7);
+    assert_eq!(lines, [Line::Ready, Line::Exit { code: 7 }]);
 }
 
 #[test]

@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use vmlab_workload::protocol::LINE_PREFIX;
+use vmlab_workload_host::protocol::Line;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vmlab-workload");
 
@@ -141,29 +140,22 @@ fn boots_as_init_of_a_linux_guest() {
     };
     let console = reader.join().unwrap();
     assert!(status.success(), "qemu: {status}; console:\n{console}");
-    let lines: Vec<Value> = console
+    let lines: Vec<Line> = console
         .lines()
-        .filter_map(|l| l.find(LINE_PREFIX).map(|at| &l[at..]))
-        .map(|l| serde_json::from_str(l.trim_end()).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .filter_map(Line::find)
+        .map(|l| l.unwrap_or_else(|e| panic!("a broken workload line: {e}")))
         .collect();
-    let kinds: Vec<String> = lines
-        .iter()
-        .map(|l| match l["kernel"].as_str() {
-            Some(k) => format!("{}:{k}", l["vmlab"].as_str().unwrap()),
-            None => l["vmlab"].as_str().unwrap().to_string(),
-        })
-        .collect();
+    let labels: Vec<String> = lines.iter().map(Line::to_string).collect();
     let expected = [
         "ready",
-        "result:cpu",
-        "result:crossing",
-        "result:pagetouch",
-        "result:spawn",
-        "result:spawn",
-        "result:file",
-        "result:tcp",
-        "exit",
+        "result cpu",
+        "result crossing",
+        "result pagetouch",
+        "result spawn/fork",
+        "result spawn/exec",
+        "result file",
+        "result tcp",
+        "exit 3",
     ];
-    assert_eq!(kinds, expected, "console:\n{console}");
-    assert_eq!(lines[8]["code"], 3);
+    assert_eq!(labels, expected, "console:\n{console}");
 }
