@@ -1,9 +1,16 @@
 //! The parts of the `vmlab` CLI that the Criterion benches share with it:
-//! `compare`'s backends (ours spawned as `vmlab run`, and the peers), the
-//! matrix that runs them, and the conversion of samples into the reports
-//! crate's results model. The `vmlab` binary uses this library; the benches
-//! under `benches/` call the same backends, so `cargo bench` and
-//! `vmlab compare` measure the same thing.
+//! the backend names ([`id`]), `compare`'s backends (ours spawned as
+//! `vmlab run`, and the peers), the matrix that runs them, the run record
+//! `vmlab run --json` writes and compare reads ([`record`]), host facts,
+//! and the conversion of samples into the reports crate's results model.
+//! The `vmlab` binary uses this library; the benches under `benches/` call
+//! the same backends, so `cargo bench` and `vmlab compare` measure the same
+//! thing.
 pub mod compare;
+pub mod doctor;
 pub mod export;
 pub mod host;
+pub mod id;
+pub mod record;
+
+pub use id::BackendId;

@@ -5,7 +5,6 @@ use clap::{CommandFactory, Parser, Subcommand};
 use vmlab_bench::compare;
 
 mod cmd;
-mod host;
 mod rig;
 mod run;
 

@@ -1,7 +1,8 @@
 //! `vmlab` refuses out-of-range numbers on its command line with a clear
 //! message and an exit code, never an abort: timeouts that are not finite,
 //! not positive or longer than a day, and guest memory sizes that are zero
-//! or absurd.
+//! or absurd; and backend names it does not know (clap lists the known
+//! ones).
 use std::process::Command;
 
 /// Runs `vmlab ARGS` and returns (exit code, stderr); fails if a signal
@@ -68,4 +69,23 @@ fn run_refuses_bad_memory_sizes() {
         assert_ne!(code, 0, "{flag} exited 0: {stderr}");
         assert!(stderr.contains("--mem"), "{flag}: {stderr}");
     }
+}
+
+#[test]
+fn an_unknown_backend_is_refused_with_the_known_ones() {
+    for bad in ["docker", "process,docker", "VM-BARE"] {
+        let (code, stderr) = vmlab(&["compare", "--backends", bad]);
+        assert_eq!(code, 2, "--backends {bad}: {stderr}");
+        assert!(stderr.contains("invalid value"), "{stderr}");
+        for known in ["process", "vm-linux", "bwrap", "qemu", "firecracker"] {
+            assert!(stderr.contains(known), "{known} is not listed: {stderr}");
+        }
+    }
+    // `vmlab run` boots ours only, and lists only those.
+    let (code, stderr) = vmlab(&["run", "--backend", "crun", "--", "cpu"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("[possible values: process, sandbox, vm-bare, vm-linux]"),
+        "{stderr}"
+    );
 }

@@ -137,14 +137,3 @@ fn an_export_path_in_a_missing_directory_is_refused_before_running() {
         "{stderr}"
     );
 }
-
-#[test]
-fn an_unknown_backend_is_named() {
-    let output = Command::new(env!("CARGO_BIN_EXE_vmlab"))
-        .args(["compare", "--backends", "docker"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown backend `docker`"), "{stderr}");
-}

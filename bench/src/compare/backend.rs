@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use vmlab_reports::model::{BackendKind, BootOrigin};
+use vmlab_workload_host::protocol::Line;
 
 use super::launch::Launched;
+use super::probe::{self, HostView};
+use crate::id::BackendId;
 
 /// What a backend reports about itself when it can run here.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,8 +39,8 @@ pub struct Sample {
     pub to_exit_ns: u64,
     /// Named phases as ns since the spawn, in order (ours only).
     pub phases: Vec<(String, u64)>,
-    /// The workload's `{"vmlab":"result",...}` and `{"vmlab":"error",...}` lines.
-    pub results: Vec<serde_json::Value>,
+    /// The workload's result and error lines.
+    pub results: Vec<Line>,
     /// `ru_maxrss` of the launcher, bytes (see `Launched::max_rss_bytes`).
     pub max_rss_bytes: u64,
     /// Summed peak RSS of the launcher's process tree, when sampled.
@@ -54,11 +57,9 @@ impl Sample {
     pub fn kernel_errors(&self) -> Vec<String> {
         self.results
             .iter()
-            .filter(|v| v["vmlab"] == "error")
-            .map(|v| {
-                let kernel = v["kernel"].as_str().unwrap_or("workload");
-                let msg = v["message"].as_str().unwrap_or("failed");
-                format!("{kernel}: {msg}")
+            .filter_map(|l| match l {
+                Line::Error(e) => Some(e.to_string()),
+                _ => None,
             })
             .collect()
     }
@@ -68,15 +69,9 @@ impl Sample {
     pub fn kernel_timings(&self) -> Vec<(String, f64)> {
         self.results
             .iter()
-            .filter(|v| v["vmlab"] == "result")
-            .filter_map(|v| {
-                let kernel = v["kernel"].as_str()?;
-                let ns = v["ns_per_iter"].as_f64()?;
-                let name = match v["mode"].as_str() {
-                    Some(mode) => format!("{kernel}/{mode}"),
-                    None => kernel.to_string(),
-                };
-                Some((name, ns))
+            .filter_map(|l| match l {
+                Line::Result(r) => Some((r.name(), r.ns_per_iter)),
+                _ => None,
             })
             .collect()
     }
@@ -85,16 +80,25 @@ impl Sample {
 /// A way to boot the workload (shared by the threads that start several
 /// instances at once).
 pub trait Backend: Sync {
+    /// Which backend.
+    fn id(&self) -> BackendId;
     /// Name in results (`process`, `crun`, `qemu`, ...).
-    fn name(&self) -> &str;
+    fn name(&self) -> &'static str {
+        self.id().name()
+    }
     /// Process, container or VM.
-    fn kind(&self) -> BackendKind;
+    fn kind(&self) -> BackendKind {
+        self.id().kind()
+    }
     /// Where its boot clock starts.
     fn origin(&self) -> BootOrigin {
         BootOrigin::Spawn
     }
-    /// Whether it can run here, and its version.
-    fn probe(&self) -> Result<Probe, SkipReason>;
+    /// Whether the images hold what it boots (the host is checked by
+    /// [`probe::probe`] before).
+    fn check_images(&self) -> Result<(), SkipReason> {
+        Ok(())
+    }
     /// Boots the workload with `args` once, to its end; with `memory`, the
     /// process tree's peak RSS is sampled too (which costs CPU).
     fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample>;
@@ -117,11 +121,18 @@ pub trait Backend: Sync {
     }
 }
 
+/// Whether `backend` can run on `host` with its images, and its version.
+pub fn probe(backend: &dyn Backend, host: &HostView) -> Result<Probe, SkipReason> {
+    let probe = probe::probe(backend.id(), host)?;
+    backend.check_images()?;
+    Ok(probe)
+}
+
 /// A sample from an outside launch, failing unless the workload signalled
 /// ready and exited 0.
 pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<Sample> {
     let lines = l.vmlab_lines();
-    let kernel_failed = lines.iter().any(|v| v["vmlab"] == "error");
+    let kernel_failed = lines.iter().any(|l| matches!(l, Line::Error(_)));
     // A kernel that cannot run here (e.g. tcp without loopback) makes the
     // workload exit 1 after reporting it; the other kernels still count.
     let exited = l.code == Some(0) || (l.code.is_some() && kernel_failed);
@@ -146,24 +157,40 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
 }
 
 /// The workload's per-kernel lines (results and errors) among its JSON lines.
-pub fn kernel_lines(lines: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
-    lines
-        .into_iter()
-        .filter(|v| v["vmlab"] == "result" || v["vmlab"] == "error")
-        .collect()
+pub fn kernel_lines(lines: Vec<Line>) -> Vec<Line> {
+    lines.into_iter().filter(Line::is_kernel_line).collect()
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
+    use vmlab_workload::Kernel;
+    use vmlab_workload_host::protocol::{ErrorLine, ResultLine};
+
+    /// A result line of `kernel` (with `mode`) at `ns` per iteration.
+    pub fn result(kernel: &str, mode: Option<&str>, ns: f64) -> Line {
+        Line::Result(ResultLine {
+            kernel: Kernel::from_name(kernel).unwrap(),
+            mode: mode.map(str::to_string),
+            iters: 1,
+            total_ns: ns as u64,
+            ns_per_iter: ns,
+            bytes: 0,
+            mib_per_s: None,
+            size: None,
+        })
+    }
 
     #[test]
     fn kernel_timings_name_modes() {
         let s = Sample {
             results: vec![
-                serde_json::json!({"vmlab":"result","kernel":"cpu","ns_per_iter":1.5}),
-                serde_json::json!({"vmlab":"result","kernel":"spawn","mode":"fork","ns_per_iter":9.0}),
-                serde_json::json!({"vmlab":"error","kernel":"tcp","message":"x"}),
+                result("cpu", None, 1.5),
+                result("spawn", Some("fork"), 9.0),
+                Line::Error(ErrorLine {
+                    kernel: Some(Kernel::Tcp),
+                    message: "x".into(),
+                }),
             ],
             ..Sample::default()
         };
@@ -171,6 +198,7 @@ mod tests {
             s.kernel_timings(),
             vec![("cpu".to_string(), 1.5), ("spawn/fork".to_string(), 9.0)]
         );
+        assert_eq!(s.kernel_errors(), ["tcp: x"]);
     }
 
     #[test]
@@ -180,7 +208,7 @@ mod tests {
             to_ready_ns: Some(5),
             to_exit_ns: 9,
             code: Some(0),
-            stdout: "{\"vmlab\":\"ready\"}\n{\"vmlab\":\"result\",\"kernel\":\"cpu\",\"ns_per_iter\":1}\n".into(),
+            stdout: "{\"vmlab\":\"ready\"}\n{\"vmlab\":\"result\",\"kernel\":\"cpu\",\"iters\":1,\"total_ns\":1,\"ns_per_iter\":1,\"bytes\":0}\n".into(),
             ..Launched::default()
         };
         let s = sample_of("x", ok.clone(), t).unwrap();

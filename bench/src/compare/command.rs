@@ -5,21 +5,23 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use vmlab_reports::model::{KvmKind, Results, RunConfig};
+use vmlab_reports::model::{BackendResult, Results, RunConfig};
 
-use super::backend::Backend;
+use super::backend::{self, Backend, Probe, SkipReason};
+use super::matrix::{self, Measured};
+use super::probe::HostView;
 use super::progress::Progress;
-use super::{images, matrix, oci, ours, peers, results, ALL, PEERS};
+use super::{images, oci, ours, peers, results};
 use crate::host;
+use crate::id::BackendId;
 
 /// Arguments of `vmlab compare`.
 #[derive(Args, Debug, Clone)]
 pub struct CompareArgs {
     /// Backends to run, comma-separated (default: all of ours and every
-    /// peer): process, sandbox, vm-bare, vm-linux, crun, runc, bwrap, runsc,
-    /// qemu, firecracker.
-    #[arg(long, value_delimiter = ',')]
-    pub backends: Vec<String>,
+    /// peer).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub backends: Vec<BackendId>,
     /// Add every peer to the --backends selection.
     #[arg(long)]
     pub peers: bool,
@@ -43,62 +45,38 @@ pub struct CompareArgs {
     pub export: crate::export::ExportArgs,
 }
 
-/// The backend names `args` selects, in report order.
-pub fn selection(args: &CompareArgs) -> anyhow::Result<Vec<&'static str>> {
-    for name in &args.backends {
-        if !ALL.contains(&name.as_str()) {
-            anyhow::bail!(
-                "unknown backend `{name}` in --backends; known: {}",
-                ALL.join(", ")
-            );
-        }
-    }
+/// The backends `args` selects, in report order.
+pub fn selection(args: &CompareArgs) -> Vec<BackendId> {
     if args.backends.is_empty() {
-        return Ok(ALL.to_vec());
+        return BackendId::ALL.to_vec();
     }
-    Ok(ALL
+    BackendId::ALL
         .into_iter()
-        .filter(|n| args.backends.iter().any(|b| b == n) || (args.peers && PEERS.contains(n)))
-        .collect())
+        .filter(|b| args.backends.contains(b) || (args.peers && !b.is_ours()))
+        .collect()
 }
 
-/// Every selected backend, constructed for this host.
+/// Every backend in `ids`, constructed for `host`.
 pub fn backends(
-    names: &[&str],
+    ids: &[BackendId],
     exe: PathBuf,
     images: PathBuf,
-    facts: &vmlab_reports::model::HostFacts,
+    host: &HostView,
     quick: bool,
 ) -> Vec<Box<dyn Backend>> {
-    use ours::{Ours, Which};
-    let kvm: KvmKind = facts.kvm;
-    names
-        .iter()
-        .map(|&name| -> Box<dyn Backend> {
-            let ours = |w| Box::new(Ours::new(w, exe.clone(), images.clone(), kvm));
-            match name {
-                "process" => ours(Which::Process),
-                "sandbox" => ours(Which::Sandbox),
-                "vm-bare" => ours(Which::VmBare),
-                "vm-linux" => ours(Which::VmLinux),
-                "crun" => Box::new(oci::Oci::new(
-                    oci::Runtime::Crun,
-                    images.clone(),
-                    facts.cgroup_mode,
-                )),
-                "runc" => Box::new(oci::Oci::new(
-                    oci::Runtime::Runc,
-                    images.clone(),
-                    facts.cgroup_mode,
-                )),
-                "runsc" => Box::new(oci::Oci::new(
-                    oci::Runtime::Runsc,
-                    images.clone(),
-                    facts.cgroup_mode,
-                )),
-                "bwrap" => Box::new(peers::Bwrap::new(images.clone())),
-                "qemu" => Box::new(peers::Qemu::new(images.clone(), kvm, quick)),
-                _ => Box::new(peers::Firecracker::new(images.clone(), kvm)),
+    ids.iter()
+        .map(|&id| -> Box<dyn Backend> {
+            match id {
+                BackendId::Process
+                | BackendId::Sandbox
+                | BackendId::VmBare
+                | BackendId::VmLinux => Box::new(ours::Ours::new(id, exe.clone(), images.clone())),
+                BackendId::Crun | BackendId::Runc | BackendId::Runsc => {
+                    Box::new(oci::Oci::new(id, images.clone(), host))
+                }
+                BackendId::Bwrap => Box::new(peers::Bwrap::new(images.clone(), host)),
+                BackendId::Qemu => Box::new(peers::Qemu::new(images.clone(), host, quick)),
+                BackendId::Firecracker => Box::new(peers::Firecracker::new(images.clone(), host)),
             }
         })
         .collect()
@@ -107,22 +85,23 @@ pub fn backends(
 /// Runs the comparison; returns the process exit code.
 pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
-    let names = selection(&args)?;
+    let ids = selection(&args);
     let runs = args.runs.unwrap_or(if args.quick { 5 } else { 20 });
     if runs == 0 {
         anyhow::bail!("--runs must be at least 1");
     }
     args.export.check()?;
     let plan = matrix::Plan::new(runs, args.quick);
-    let needs_kernel = names
-        .iter()
-        .any(|n| ["vm-linux", "qemu", "firecracker"].contains(n));
+    let needs_kernel = ids.iter().any(|b| b.boots_linux_guest());
     let manifest = images::ensure_built(&args.images, needs_kernel, false)?;
-    let facts = host::facts();
+    let host = HostView::gather();
     let exe = std::env::current_exe().context("cannot locate the vmlab binary")?;
-    let all = backends(&names, exe, args.images.clone(), &facts, args.quick);
+    let all = backends(&ids, exe, args.images.clone(), &host, args.quick);
 
-    let probes: Vec<_> = all.iter().map(|b| b.probe()).collect();
+    let probes: Vec<_> = all
+        .iter()
+        .map(|b| backend::probe(b.as_ref(), &host))
+        .collect();
     let available: Vec<&dyn Backend> = all
         .iter()
         .zip(&probes)
@@ -140,8 +119,8 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     let sizes = images::measure(&args.images, &manifest, false)?;
 
     let mut results = Results::new(
-        facts,
-        host::tools(),
+        host.host.clone(),
+        host.tools(),
         host::git_revision(),
         RunConfig {
             runs,
@@ -149,9 +128,29 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
             warmup: plan.warmup,
         },
     );
+    results.backends = backend_results(&all, &probes, &measured, &sizes)?;
+    results.images = images::artifacts(&sizes);
+    let index = write(&args, &results)?;
+    eprintln!(
+        "vmlab: report in {} ({:.0} s)",
+        index.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+/// Each backend's results: skipped with why, or what the matrix measured
+/// (`measured` holds one entry per backend whose probe passed, in order).
+fn backend_results(
+    all: &[Box<dyn Backend>],
+    probes: &[Result<Probe, SkipReason>],
+    measured: &[Measured],
+    sizes: &[vmlab_images::sizes::Size],
+) -> anyhow::Result<Vec<BackendResult>> {
     let mut next = measured.iter();
-    for (b, p) in all.iter().zip(&probes) {
-        let r = match p {
+    let mut out = Vec::new();
+    for (b, p) in all.iter().zip(probes) {
+        out.push(match p {
             Err(why) => results::skipped(b.name(), b.kind(), why),
             Ok(probe) => {
                 let m = next.next().context("the matrix lost a backend")?;
@@ -161,17 +160,20 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
                 for e in &m.kernel_errors {
                     eprintln!("vmlab: note: {} could not run kernel {e}", b.name());
                 }
-                let image = images::image_of(b.name(), &sizes);
+                let image = images::image_of(b.id(), sizes);
                 results::measured(b.name(), b.kind(), b.origin(), probe, m, image)
             }
-        };
-        results.backends.push(r);
+        });
     }
-    results.images = images::artifacts(&sizes);
+    Ok(out)
+}
 
-    let index = vmlab_reports::write_report(&results, None, &args.out)
+/// Writes the report, the exports and (`--json`) results.json on stdout,
+/// and prints the summary; returns the report's index.html.
+fn write(args: &CompareArgs, results: &Results) -> anyhow::Result<PathBuf> {
+    let index = vmlab_reports::write_report(results, None, &args.out)
         .with_context(|| format!("cannot write the report in {}", args.out.display()))?;
-    args.export.write(&results).with_context(|| {
+    args.export.write(results).with_context(|| {
         format!(
             "results.json is in {}: export it again with `vmlab report {}` and the export flags",
             args.out.display(),
@@ -182,21 +184,16 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         println!("{}", results.to_json());
     }
     eprint!("{}", results::summary(&results.backends));
-    eprintln!(
-        "vmlab: report in {} ({:.0} s)",
-        index.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(0)
+    Ok(index)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(backends: &[&str], peers: bool) -> CompareArgs {
+    fn args(backends: &[BackendId], peers: bool) -> CompareArgs {
         CompareArgs {
-            backends: backends.iter().map(|s| s.to_string()).collect(),
+            backends: backends.to_vec(),
             peers,
             runs: None,
             quick: true,
@@ -209,20 +206,19 @@ mod tests {
 
     #[test]
     fn selection_keeps_report_order() {
-        assert_eq!(selection(&args(&[], false)).unwrap(), ALL.to_vec());
-        assert_eq!(
-            selection(&args(&["crun", "process"], false)).unwrap(),
-            ["process", "crun"]
-        );
-        let with_peers = selection(&args(&["sandbox"], true)).unwrap();
-        assert_eq!(with_peers[0], "sandbox");
-        assert_eq!(with_peers.len(), 1 + PEERS.len());
-        let e = selection(&args(&["docker"], false))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("unknown backend `docker`") && e.contains("bwrap"),
-            "{e}"
-        );
+        use BackendId::*;
+        assert_eq!(selection(&args(&[], false)), BackendId::ALL);
+        assert_eq!(selection(&args(&[Crun, Process], false)), [Process, Crun]);
+        let with_peers = selection(&args(&[Sandbox], true));
+        assert_eq!(with_peers[0], Sandbox);
+        assert_eq!(with_peers.len(), 1 + BackendId::peers().count());
+    }
+
+    #[test]
+    fn each_backend_is_built_as_itself() {
+        let host = super::super::probe::sample::view(vmlab_reports::model::KvmKind::Hardware);
+        let all = backends(&BackendId::ALL, "vmlab".into(), "i".into(), &host, true);
+        let ids: Vec<BackendId> = all.iter().map(|b| b.id()).collect();
+        assert_eq!(ids, BackendId::ALL);
     }
 }

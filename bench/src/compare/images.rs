@@ -11,6 +11,8 @@ use vmlab_images::manifest::{self, Manifest};
 use vmlab_images::sizes::{self, Size};
 use vmlab_reports::model::{Artifact, ImageSize};
 
+use crate::id::BackendId;
+
 use super::progress::spin;
 
 /// Whether the images in `m` hold the workload and guest this vmlab embeds
@@ -95,24 +97,24 @@ pub fn artifacts(sizes: &[Size]) -> Vec<Artifact> {
 }
 
 /// Which artifact a backend ships, and how the report describes it.
-pub fn artifact_of(backend: &str) -> Option<(String, &'static str)> {
+pub fn artifact_of(backend: BackendId) -> (String, &'static str) {
+    use BackendId::*;
     let vm = "vm image (kernel + initramfs.cpio.gz)";
-    Some(match backend {
-        "process" => (manifest::WORKLOAD.to_string(), "static workload binary"),
-        "sandbox" | "bwrap" => (format!("{}/", manifest::ROOTFS), "rootfs directory"),
-        "crun" | "runc" | "runsc" => (
+    match backend {
+        Process => (manifest::WORKLOAD.to_string(), "static workload binary"),
+        Sandbox | Bwrap => (format!("{}/", manifest::ROOTFS), "rootfs directory"),
+        Crun | Runc | Runsc => (
             format!("{}/ (OCI layout)", manifest::OCI),
             "OCI image layout",
         ),
-        "vm-bare" => (manifest::GUEST.to_string(), "bare guest ELF"),
-        "vm-linux" | "qemu" | "firecracker" => (vm.to_string(), "kernel + initramfs"),
-        _ => return None,
-    })
+        VmBare => (manifest::GUEST.to_string(), "bare guest ELF"),
+        VmLinux | Qemu | Firecracker => (vm.to_string(), "kernel + initramfs"),
+    }
 }
 
 /// The image of `backend` among `sizes`.
-pub fn image_of(backend: &str, sizes: &[Size]) -> Option<ImageSize> {
-    let (name, contents) = artifact_of(backend)?;
+pub fn image_of(backend: BackendId, sizes: &[Size]) -> Option<ImageSize> {
+    let (name, contents) = artifact_of(backend);
     sizes
         .iter()
         .find(|s| s.name == name)
@@ -143,17 +145,22 @@ mod tests {
             size("oci/ (OCI layout)", 300),
             size("guest.elf", 40),
         ];
-        assert_eq!(image_of("process", &sizes).unwrap().uncompressed, 100);
-        assert_eq!(image_of("bwrap", &sizes).unwrap().uncompressed, 200);
-        let crun = image_of("crun", &sizes).unwrap();
+        assert_eq!(
+            image_of(BackendId::Process, &sizes).unwrap().uncompressed,
+            100
+        );
+        assert_eq!(
+            image_of(BackendId::Bwrap, &sizes).unwrap().uncompressed,
+            200
+        );
+        let crun = image_of(BackendId::Crun, &sizes).unwrap();
         assert_eq!(
             (crun.uncompressed, crun.contents.as_str()),
             (300, "OCI image layout")
         );
-        assert_eq!(image_of("vm-bare", &sizes).unwrap().gzip, 20);
+        assert_eq!(image_of(BackendId::VmBare, &sizes).unwrap().gzip, 20);
         // No kernel built: the Linux VMs have no image.
-        assert_eq!(image_of("qemu", &sizes), None);
-        assert_eq!(image_of("unknown", &sizes), None);
+        assert_eq!(image_of(BackendId::Qemu, &sizes), None);
         assert_eq!(artifacts(&sizes).len(), 4);
     }
 }

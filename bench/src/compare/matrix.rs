@@ -259,10 +259,8 @@ fn cool_down(b: &dyn Backend, plan: &Plan) {
 mod tests {
     use std::sync::Mutex;
 
-    use vmlab_reports::model::BackendKind;
-
     use super::*;
-    use crate::compare::backend::{Probe, SkipReason};
+    use crate::id::BackendId;
 
     #[test]
     fn rotation_moves_every_backend_through_every_slot() {
@@ -282,14 +280,11 @@ mod tests {
     }
 
     impl Backend for Fake<'_> {
-        fn name(&self) -> &str {
+        fn id(&self) -> BackendId {
+            BackendId::Crun
+        }
+        fn name(&self) -> &'static str {
             self.name
-        }
-        fn kind(&self) -> BackendKind {
-            BackendKind::Container
-        }
-        fn probe(&self) -> Result<Probe, SkipReason> {
-            Ok(Probe::default())
         }
         fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
             let what = match (args.is_empty(), memory) {

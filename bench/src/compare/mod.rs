@@ -18,25 +18,9 @@ pub mod oci;
 pub mod ours;
 pub mod peers;
 pub mod private;
+pub mod probe;
 pub mod progress;
 pub mod results;
 pub mod setup;
 
 pub use command::{backends, main, selection, CompareArgs};
-
-/// Every backend name, in report order.
-pub const ALL: [&str; 10] = [
-    "process",
-    "sandbox",
-    "vm-bare",
-    "vm-linux",
-    "crun",
-    "runc",
-    "bwrap",
-    "runsc",
-    "qemu",
-    "firecracker",
-];
-
-/// The peers (not ours).
-pub const PEERS: [&str; 6] = ["crun", "runc", "bwrap", "runsc", "qemu", "firecracker"];

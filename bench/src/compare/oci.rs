@@ -17,62 +17,40 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
-use vmlab_reports::model::{BackendKind, CgroupMode};
+use vmlab_reports::model::CgroupMode;
 
-use super::backend::{sample_of, Backend, Probe, Sample, SkipReason};
+use super::backend::{sample_of, Backend, Sample};
 use super::launch::launch_with;
+use super::peers::path_of;
 use super::private;
-use crate::host;
+use super::probe::HostView;
+use crate::id::BackendId;
 
 /// Container ids: unique per process and boot.
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// Which OCI runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runtime {
-    /// crun.
-    Crun,
-    /// runc.
-    Runc,
-    /// gVisor's runsc.
-    Runsc,
+/// Global options of `runtime` that go before the subcommand.
+fn global_args(runtime: BackendId) -> &'static [&'static str] {
+    match runtime {
+        BackendId::Runsc => &["--network=none", "--platform=ptrace"],
+        _ => &[],
+    }
 }
 
-impl Runtime {
-    /// Every runtime, in report order.
-    pub const ALL: [Runtime; 3] = [Runtime::Crun, Runtime::Runc, Runtime::Runsc];
-
-    /// The command name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Crun => "crun",
-            Runtime::Runc => "runc",
-            Runtime::Runsc => "runsc",
-        }
-    }
-
-    /// Global options that go before the subcommand.
-    fn global_args(self) -> &'static [&'static str] {
-        match self {
-            Runtime::Runsc => &["--network=none", "--platform=ptrace"],
-            _ => &[],
-        }
-    }
-
-    /// Where the runtime keeps a container's state (None: not known, always delete).
-    fn state_dir(self, id: &str) -> Option<PathBuf> {
-        match self {
-            Runtime::Crun => Some(Path::new("/run/crun").join(id)),
-            Runtime::Runc => Some(Path::new("/run/runc").join(id)),
-            Runtime::Runsc => None,
-        }
+/// Where `runtime` keeps a container's state (None: not known, always delete).
+fn state_dir(runtime: BackendId, id: &str) -> Option<PathBuf> {
+    match runtime {
+        BackendId::Crun => Some(Path::new("/run/crun").join(id)),
+        BackendId::Runc => Some(Path::new("/run/runc").join(id)),
+        _ => None,
     }
 }
 
 /// An OCI runtime on the images' bundle.
 #[derive(Debug, Clone)]
 pub struct Oci {
-    runtime: Runtime,
+    /// crun, runc or runsc.
+    runtime: BackendId,
     /// The images directory.
     images: PathBuf,
     /// The runtime binary, when installed.
@@ -82,19 +60,27 @@ pub struct Oci {
 }
 
 impl Oci {
-    /// `runtime` as found on PATH, on the bundle in `images`.
-    pub fn new(runtime: Runtime, images: PathBuf, cgroups: CgroupMode) -> Self {
+    /// `runtime` (crun, runc or runsc) as `host` found it, on the bundle
+    /// in `images`.
+    pub fn new(runtime: BackendId, images: PathBuf, host: &HostView) -> Self {
+        debug_assert!(
+            matches!(
+                runtime,
+                BackendId::Crun | BackendId::Runc | BackendId::Runsc
+            ),
+            "{runtime} is not an OCI runtime"
+        );
         Oci {
             runtime,
             images,
-            path: host::which(runtime.name()),
-            hybrid: cgroups == CgroupMode::Hybrid,
+            path: path_of(host, runtime),
+            hybrid: host.host.cgroup_mode == CgroupMode::Hybrid,
         }
     }
 
     /// The command for `args` (e.g. `run --bundle B ID`), wrapped when needed.
     fn command(&self, path: &Path, args: &[&str]) -> Command {
-        if self.runtime == Runtime::Crun && self.hybrid {
+        if self.runtime == BackendId::Crun && self.hybrid {
             let mut c = Command::new("unshare");
             c.args(["--mount", "--propagation", "private", "sh", "-c"])
                 .arg("umount /sys/fs/cgroup/unified && exec \"$@\"")
@@ -104,17 +90,17 @@ impl Oci {
             c
         } else {
             let mut c = Command::new(path);
-            c.args(self.runtime.global_args()).args(args);
+            c.args(global_args(self.runtime)).args(args);
             c
         }
     }
 
     /// Deletes container `id` if the runtime still knows it.
     fn delete(&self, path: &Path, id: &str) {
-        if self.runtime.state_dir(id).is_some_and(|d| !d.exists()) {
+        if state_dir(self.runtime, id).is_some_and(|d| !d.exists()) {
             return;
         }
-        let force = if self.runtime == Runtime::Runsc {
+        let force = if self.runtime == BackendId::Runsc {
             "--force"
         } else {
             "-f"
@@ -163,42 +149,8 @@ pub fn bundle_config(
 }
 
 impl Backend for Oci {
-    fn name(&self) -> &str {
-        self.runtime.name()
-    }
-
-    fn kind(&self) -> BackendKind {
-        BackendKind::Container
-    }
-
-    fn probe(&self) -> Result<Probe, SkipReason> {
-        let path = self.path.as_ref().ok_or_else(|| {
-            SkipReason(format!(
-                "{} is not installed (not on PATH)",
-                self.runtime.name()
-            ))
-        })?;
-        if host::euid() != Some(0) {
-            return Err(SkipReason(format!(
-                "{} runs here as root only (vmlab compare is not root)",
-                self.runtime.name()
-            )));
-        }
-        let version = host::version(path).map_err(SkipReason)?;
-        let mut notes = vec!["ready = the workload's ready line on the runtime's stdout".into()];
-        if self.runtime == Runtime::Crun && self.hybrid {
-            notes.push(
-                "hybrid cgroups: run in a private mount namespace without the v2 mount".into(),
-            );
-        }
-        if self.runtime == Runtime::Runsc {
-            notes.push("--network=none --platform=ptrace".into());
-        }
-        Ok(Probe {
-            version: Some(version),
-            emulated: false,
-            notes,
-        })
+    fn id(&self) -> BackendId {
+        self.runtime
     }
 
     fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
@@ -295,7 +247,7 @@ mod tests {
     #[test]
     fn crun_is_wrapped_on_hybrid_hosts_only() {
         let crun = |mode| Oci {
-            runtime: Runtime::Crun,
+            runtime: BackendId::Crun,
             images: PathBuf::from("/i"),
             path: Some(PathBuf::from("/usr/bin/crun")),
             hybrid: mode == CgroupMode::Hybrid,
@@ -317,7 +269,7 @@ mod tests {
     #[test]
     fn runsc_gets_its_flags() {
         let r = Oci {
-            runtime: Runtime::Runsc,
+            runtime: BackendId::Runsc,
             images: PathBuf::from("/i"),
             path: None,
             hybrid: true,
@@ -328,6 +280,5 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         assert_eq!(args, ["--network=none", "--platform=ptrace", "run"]);
-        assert!(r.probe().unwrap_err().0.contains("not installed"));
     }
 }

@@ -8,13 +8,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use vmlab_reports::model::{BackendKind, KvmKind};
+use vmlab_reports::model::KvmKind;
 
-use super::backend::{sample_of, Backend, Probe, Sample, SkipReason};
+use super::backend::{sample_of, Backend, Sample, SkipReason};
 use super::launch::launch_with;
-use super::ours::linux_guest_skip;
 use super::private;
-use crate::host;
+use super::probe::HostView;
+use crate::id::BackendId;
 
 /// The kernel command line of the peer VMs (before `--` and the workload's
 /// arguments). No `VMLAB_PORT`: the workload reports on the console only.
@@ -31,36 +31,23 @@ pub struct Bwrap {
 }
 
 impl Bwrap {
-    /// bwrap as found on PATH, on the rootfs in `images`.
-    pub fn new(images: PathBuf) -> Self {
+    /// bwrap as `host` found it, on the rootfs in `images`.
+    pub fn new(images: PathBuf, host: &HostView) -> Self {
         Bwrap {
             images,
-            path: host::which("bwrap"),
+            path: path_of(host, BackendId::Bwrap),
         }
     }
 }
 
-fn installed(path: &Option<PathBuf>, name: &str) -> Result<PathBuf, SkipReason> {
-    path.clone()
-        .ok_or_else(|| SkipReason(format!("{name} is not installed (not on PATH)")))
+/// Where `host` found peer `id`'s program.
+pub fn path_of(host: &HostView, id: BackendId) -> Option<PathBuf> {
+    host.peer(id).and_then(|p| p.path.clone())
 }
 
 impl Backend for Bwrap {
-    fn name(&self) -> &str {
-        "bwrap"
-    }
-
-    fn kind(&self) -> BackendKind {
-        BackendKind::Container
-    }
-
-    fn probe(&self) -> Result<Probe, SkipReason> {
-        let path = installed(&self.path, "bwrap")?;
-        Ok(Probe {
-            version: Some(host::version(&path).map_err(SkipReason)?),
-            emulated: false,
-            notes: vec!["--unshare-all --die-with-parent, read-only rootfs".into()],
-        })
+    fn id(&self) -> BackendId {
+        BackendId::Bwrap
     }
 
     fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
@@ -122,12 +109,12 @@ pub struct Qemu {
 }
 
 impl Qemu {
-    /// qemu-system-x86_64 as found on PATH; `quick` shortens the timeout.
-    pub fn new(images: PathBuf, kvm: KvmKind, quick: bool) -> Self {
+    /// qemu-system-x86_64 as `host` found it; `quick` shortens the timeout.
+    pub fn new(images: PathBuf, host: &HostView, quick: bool) -> Self {
         Qemu {
             images,
-            path: host::which("qemu-system-x86_64"),
-            kvm,
+            path: path_of(host, BackendId::Qemu),
+            kvm: host.host.kvm,
             quick,
         }
     }
@@ -201,30 +188,12 @@ fn with_args(mut line: String, args: &[String]) -> String {
 }
 
 impl Backend for Qemu {
-    fn name(&self) -> &str {
-        "qemu"
+    fn id(&self) -> BackendId {
+        BackendId::Qemu
     }
 
-    fn kind(&self) -> BackendKind {
-        BackendKind::Vm
-    }
-
-    fn probe(&self) -> Result<Probe, SkipReason> {
-        let path = installed(&self.path, "qemu-system-x86_64")?;
-        VmImage::of(&self.images)?;
-        let mut notes =
-            vec!["microvm machine, Linux guest, ready = ready line on the serial console".into()];
-        if self.tcg() {
-            notes.push(format!(
-                "TCG (emulated): KVM here is {}; tsc_early_khz from the host's cpu MHz",
-                self.kvm.label()
-            ));
-        }
-        Ok(Probe {
-            version: Some(host::version(&path).map_err(SkipReason)?),
-            emulated: self.tcg(),
-            notes,
-        })
+    fn check_images(&self) -> Result<(), SkipReason> {
+        VmImage::of(&self.images).map(drop)
     }
 
     fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
@@ -256,16 +225,14 @@ impl Backend for Qemu {
 pub struct Firecracker {
     images: PathBuf,
     path: Option<PathBuf>,
-    kvm: KvmKind,
 }
 
 impl Firecracker {
-    /// firecracker as found on PATH.
-    pub fn new(images: PathBuf, kvm: KvmKind) -> Self {
+    /// firecracker as `host` found it.
+    pub fn new(images: PathBuf, host: &HostView) -> Self {
         Firecracker {
             images,
-            path: host::which("firecracker"),
-            kvm,
+            path: path_of(host, BackendId::Firecracker),
         }
     }
 }
@@ -293,25 +260,12 @@ pub fn write_config(config: &serde_json::Value) -> anyhow::Result<(tempfile::Tem
 }
 
 impl Backend for Firecracker {
-    fn name(&self) -> &str {
-        "firecracker"
+    fn id(&self) -> BackendId {
+        BackendId::Firecracker
     }
 
-    fn kind(&self) -> BackendKind {
-        BackendKind::Vm
-    }
-
-    fn probe(&self) -> Result<Probe, SkipReason> {
-        let path = installed(&self.path, "firecracker")?;
-        if let Some(why) = linux_guest_skip(self.kvm) {
-            return Err(why);
-        }
-        VmImage::of(&self.images)?;
-        Ok(Probe {
-            version: Some(host::version(&path).map_err(SkipReason)?),
-            emulated: false,
-            notes: vec!["--no-api --config-file; ready = ready line on the serial console".into()],
-        })
+    fn check_images(&self) -> Result<(), SkipReason> {
+        VmImage::of(&self.images).map(drop)
     }
 
     fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
@@ -364,7 +318,7 @@ mod tests {
         );
         assert_eq!(cpu_mhz_khz(""), None);
         assert_eq!(q.max_runs(), Some(3));
-        assert!(q.probe().unwrap_err().0.contains("not installed"));
+        assert!(q.check_images().is_err(), "no manifest in /i");
     }
 
     #[test]
@@ -392,11 +346,5 @@ mod tests {
         let c = firecracker_config(&image(), &[]);
         assert_eq!(c["boot-source"]["kernel_image_path"], "/k/vmlinux");
         assert_eq!(c["boot-source"]["boot_args"], VM_CMDLINE);
-        let f = Firecracker {
-            images: "/i".into(),
-            path: Some("/fc".into()),
-            kvm: KvmKind::PvmSoftwareNested,
-        };
-        assert!(f.probe().unwrap_err().0.contains("kvm_pvm"));
     }
 }

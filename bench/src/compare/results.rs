@@ -173,9 +173,11 @@ pub fn summary(backends: &[BackendResult]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::backend::tests::result;
     use super::*;
+    use vmlab_workload_host::protocol::Line;
 
-    fn sample(ready: u64, rss: u64, results: Vec<serde_json::Value>) -> Sample {
+    fn sample(ready: u64, rss: u64, results: Vec<Line>) -> Sample {
         Sample {
             to_ready_ns: Some(ready),
             to_exit_ns: ready + 100,
@@ -193,9 +195,8 @@ mod tests {
 
     #[test]
     fn samples_aggregate_into_the_model() {
-        let cpu = |ns: f64| serde_json::json!({"vmlab":"result","kernel":"cpu","ns_per_iter":ns});
-        let fork =
-            serde_json::json!({"vmlab":"result","kernel":"spawn","mode":"fork","ns_per_iter":50.0});
+        let cpu = |ns: f64| result("cpu", None, ns);
+        let fork = result("spawn", Some("fork"), 50.0);
         let m = Measured {
             boot: vec![
                 sample(1000, 1, vec![]),

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::backend::Backend;
-use super::{backends, images, ALL};
-use crate::host;
+use super::backend::{self, Backend};
+use super::probe::HostView;
+use super::{backends, images};
+use crate::id::BackendId;
 
 /// Images built for one bench process, removed when dropped.
 #[derive(Debug)]
@@ -57,14 +58,21 @@ pub struct Probed {
 /// arguments (the trial also warms it up). Slow backends (emulated VMs)
 /// are left to `vmlab compare`, which runs them a few times only.
 pub fn probed(exe: &Path, images: &Path, trial: &[String]) -> Probed {
-    let facts = host::facts();
+    let host = HostView::gather();
     let mut out = Probed {
         available: Vec::new(),
         skipped: Vec::new(),
     };
-    for b in backends(&ALL, exe.to_path_buf(), images.to_path_buf(), &facts, true) {
+    let all = backends(
+        &BackendId::ALL,
+        exe.to_path_buf(),
+        images.to_path_buf(),
+        &host,
+        true,
+    );
+    for b in all {
         let name = b.name().to_string();
-        if let Err(why) = b.probe() {
+        if let Err(why) = backend::probe(b.as_ref(), &host) {
             out.skipped.push((name, why.0));
         } else if b.max_runs().is_some() {
             out.skipped.push((

@@ -1,5 +1,7 @@
 //! The checks the rig runs inside L1, and how each is judged.
 use serde::Serialize;
+use vmlab_bench::record::RunRecord;
+use vmlab_workload_host::protocol::Line;
 
 use super::outcome::CheckRun;
 
@@ -34,7 +36,7 @@ pub fn judge(check: &Check, run: Option<&CheckRun>) -> Result<(), String> {
     }
     match &check.expect {
         Expect::Exit { code, kernels } => {
-            let out: serde_json::Value = serde_json::from_str(&run.stdout).map_err(|e| {
+            let out: RunRecord = serde_json::from_str(&run.stdout).map_err(|e| {
                 format!(
                     "exit {}, output is not vmlab run's JSON ({e}); stderr: {}",
                     run.rc,
@@ -48,14 +50,16 @@ pub fn judge(check: &Check, run: Option<&CheckRun>) -> Result<(), String> {
                     tail(&run.stderr)
                 ));
             }
-            if !out["to_ready_ns"].is_u64() {
+            if out.to_ready_ns.is_none() {
                 return Err("the guest never signalled ready".into());
             }
-            let results = out["results"].as_array().cloned().unwrap_or_default();
-            let got: Vec<&str> = results
+            let got: Vec<String> = out
+                .results
                 .iter()
-                .filter(|r| r["vmlab"] == "result")
-                .filter_map(|r| r["kernel"].as_str())
+                .filter_map(|l| match l {
+                    Line::Result(r) => Some(r.name()),
+                    _ => None,
+                })
                 .collect();
             for k in kernels {
                 // Some kernels report several results (e.g. spawn-fork, spawn-exec).
@@ -111,8 +115,8 @@ mod tests {
         }
     }
 
-    const GOOD: &str =
-        r#"{"exit_code":3,"to_ready_ns":5,"results":[{"vmlab":"result","kernel":"cpu"}]}"#;
+    const GOOD: &str = r#"{"backend":"vm-linux","exit_code":3,"to_ready_ns":5,"to_exit_ns":9,
+        "results":[{"vmlab":"result","kernel":"cpu","iters":1,"total_ns":2,"ns_per_iter":2.0,"bytes":0}]}"#;
 
     #[test]
     fn a_good_run_passes() {
@@ -122,9 +126,11 @@ mod tests {
     #[test]
     fn wrong_code_missing_ready_missing_kernel_and_hangs_fail() {
         assert!(judge(&exit_check(4), Some(&run(3, GOOD, ""))).is_err());
-        let no_ready = r#"{"exit_code":3,"results":[{"vmlab":"result","kernel":"cpu"}]}"#;
-        assert!(judge(&exit_check(3), Some(&run(3, no_ready, ""))).is_err());
-        let no_kernel = r#"{"exit_code":3,"to_ready_ns":5,"results":[]}"#;
+        let no_ready = GOOD.replace(r#""to_ready_ns":5"#, r#""to_ready_ns":null"#);
+        assert_ne!(no_ready, GOOD);
+        assert!(judge(&exit_check(3), Some(&run(3, &no_ready, ""))).is_err());
+        let no_kernel =
+            r#"{"backend":"vm-linux","exit_code":3,"to_ready_ns":5,"to_exit_ns":9,"results":[]}"#;
         assert!(judge(&exit_check(3), Some(&run(3, no_kernel, ""))).is_err());
         assert!(judge(&exit_check(3), Some(&run(TIMED_OUT, GOOD, ""))).is_err());
         assert!(judge(&exit_check(3), None).is_err());

@@ -8,7 +8,10 @@ use anyhow::Context;
 use vmlab_sandbox::Config;
 
 use super::sandbox::{built_init, launch, timeout};
-use super::{RunArgs, RunOutput};
+use vmlab_bench::record::RunRecord;
+use vmlab_bench::BackendId;
+
+use super::RunArgs;
 
 /// The name of the staged workload binary.
 const WORKLOAD_NAME: &str = "vmlab-workload";
@@ -121,11 +124,11 @@ fn holds(path: &Path, bytes: &[u8]) -> bool {
         && current == bytes
 }
 
-pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
+pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let mut config = Config::process(binary(args)?);
     config.args = args.workload.clone();
     config.timeout = timeout(args.timeout)?;
-    launch("process", &config, args.json)
+    launch(BackendId::Process, &config, args.json)
 }
 
 #[cfg(test)]

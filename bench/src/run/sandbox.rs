@@ -11,7 +11,10 @@ use vmlab_sandbox::{Config, ExitStatus, LaunchError, Limits, Outcome};
 use vmlab_workload::protocol::Event;
 
 pub use super::timeout;
-use super::{Net, RunArgs, RunOutput};
+use vmlab_bench::record::RunRecord;
+use vmlab_bench::BackendId;
+
+use super::{Net, RunArgs};
 
 /// The sandbox configuration for `args`.
 pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
@@ -59,7 +62,7 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
     Ok(c)
 }
 
-pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
+pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let config = config(args)?;
     if !args.images.join("rootfs").exists() {
         anyhow::bail!(
@@ -68,7 +71,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
             args.images.display()
         );
     }
-    let mut out = launch("sandbox", &config, args.json)?;
+    let mut out = launch(BackendId::Sandbox, &config, args.json)?;
     out.facts
         .insert("net".into(), format!("{:?}", args.net).to_lowercase());
     Ok(out)
@@ -76,7 +79,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
 
 /// Runs `config` with SIGINT/SIGTERM turned into a teardown, and converts
 /// the outcome. Shared with the process backend.
-pub fn launch(backend: &str, config: &Config, json: bool) -> anyhow::Result<RunOutput> {
+pub fn launch(backend: BackendId, config: &Config, json: bool) -> anyhow::Result<RunRecord> {
     let interrupt = Interrupt::install()?;
     let result = vmlab_sandbox::run(config, Some(interrupt.fd()));
     drop(interrupt);
@@ -122,8 +125,8 @@ pub fn launch(backend: &str, config: &Config, json: bool) -> anyhow::Result<RunO
     Ok(output(backend, config, &outcome))
 }
 
-/// `RunOutput` from a sandbox or process outcome.
-fn output(backend: &str, config: &Config, o: &Outcome) -> RunOutput {
+/// The run record of a sandbox or process outcome.
+fn output(backend: BackendId, config: &Config, o: &Outcome) -> RunRecord {
     let mut counters = BTreeMap::new();
     if let Some(Usage {
         memory_peak,
@@ -203,11 +206,9 @@ fn output(backend: &str, config: &Config, o: &Outcome) -> RunOutput {
             .collect();
         facts.insert("capabilities".into(), kept.join(","));
     }
-    RunOutput {
-        backend: backend.to_string(),
-        exit_code: o.status.as_code(),
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    RunRecord {
         to_ready_ns: o.ready,
-        to_exit_ns: o.cleaned,
         phases: o.phases.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
         marks: o
             .events
@@ -218,12 +219,8 @@ fn output(backend: &str, config: &Config, o: &Outcome) -> RunOutput {
             })
             .collect(),
         counters,
-        results: String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| l.starts_with(vmlab_workload::protocol::LINE_PREFIX))
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect(),
         facts,
+        ..RunRecord::new(backend, o.status.as_code(), o.cleaned).with_results_of(&stdout)
     }
 }
 

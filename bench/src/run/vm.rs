@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
+use vmlab_bench::record::RunRecord;
+use vmlab_bench::BackendId;
 use vmlab_images::kernel::{self, Cache};
 use vmlab_sandbox::cgroup::{Cgroup, Controller, Hierarchy, Mode};
 use vmlab_sandbox::Limits;
 use vmlab_vmm::{Guest, KvmKind, LinuxGuest, VmConfig, VmOutcome};
-use vmlab_workload::protocol::LINE_PREFIX;
 
-use super::{Backend, RunArgs, RunOutput};
+use super::RunArgs;
 
 /// Environment variable naming a bare guest ELF to boot instead of the embedded one.
 const GUEST_ENV: &str = "VMLAB_GUEST_ELF";
@@ -107,11 +108,11 @@ fn kernel_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
 fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
     let timeout = super::timeout(args.timeout)?;
     let guest = match args.backend {
-        Backend::VmBare => Guest::Bare {
+        BackendId::VmBare => Guest::Bare {
             elf,
             args: args.workload.join(" "),
         },
-        Backend::VmLinux => Guest::Linux(LinuxGuest {
+        BackendId::VmLinux => Guest::Linux(LinuxGuest {
             kernel: kernel_path(args)?,
             initramfs: Some(
                 args.initramfs
@@ -145,26 +146,8 @@ fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
     })
 }
 
-/// The workload's result and error lines from the console.
-pub fn results(console: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(console)
-        .lines()
-        .filter_map(|l| l.find(LINE_PREFIX).map(|i| &l[i..]))
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| matches!(v["vmlab"].as_str(), Some("result" | "error")))
-        .collect()
-}
-
-/// The backend's name in output.
-fn name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::VmLinux => "vm-linux",
-        _ => "vm-bare",
-    }
-}
-
 /// What the VMM reported, as `vmlab run` output.
-fn output(backend: Backend, o: VmOutcome) -> RunOutput {
+fn output(backend: BackendId, o: VmOutcome) -> RunRecord {
     let mut counters = o.exits.to_map();
     counters.insert("unhandled_port_reads".into(), o.unhandled.reads);
     counters.insert("unhandled_port_writes".into(), o.unhandled.writes);
@@ -192,16 +175,14 @@ fn output(backend: Backend, o: VmOutcome) -> RunOutput {
     if let Some(p) = &o.probe {
         facts.insert("probe".to_string(), p.clone());
     }
-    RunOutput {
-        backend: name(backend).to_string(),
-        exit_code: o.exit_code,
+    let console = String::from_utf8_lossy(&o.console);
+    RunRecord {
         to_ready_ns: Some(o.to_ready_ns),
-        to_exit_ns: o.to_exit_ns,
         phases: o.phases.iter().map(|&(n, t)| (n.to_string(), t)).collect(),
         marks: o.marks.clone(),
         counters,
-        results: results(&o.console),
         facts,
+        ..RunRecord::new(backend, o.exit_code, o.to_exit_ns).with_results_of(&console)
     }
 }
 
@@ -213,9 +194,9 @@ fn tail(console: &[u8]) -> String {
 }
 
 /// Boots the workload once in the VMM.
-pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
+pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let custom = match std::env::var_os(GUEST_ENV) {
-        Some(p) if args.backend == Backend::VmBare => Some(
+        Some(p) if args.backend == BackendId::VmBare => Some(
             std::fs::read(&p)
                 .with_context(|| format!("cannot read the guest ELF {p:?} named by {GUEST_ENV}"))?,
         ),
@@ -282,7 +263,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
                      does not boot on it; use hardware KVM or `vmlab rig`",
                 );
             }
-            Err(err.context(format!("{} boot failed", name(args.backend))))
+            Err(err.context(format!("{} boot failed", args.backend)))
         }
     }
 }
@@ -290,18 +271,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunOutput> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn picks_result_and_error_lines() {
-        let console = b"[    0.1] kernel noise\n{\"vmlab\":\"ready\"}\n\
-            {\"vmlab\":\"result\",\"kernel\":\"cpu\",\"iters\":3}\n\
-            junk {\"vmlab\":\"error\",\"kernel\":\"tcp\",\"message\":\"x\"}\n\
-            {\"vmlab\":\"result\",broken\n{\"vmlab\":\"exit\",\"code\":0}\n";
-        let r = results(console);
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[0]["kernel"], "cpu");
-        assert_eq!(r[1]["vmlab"], "error");
-    }
 
     #[test]
     fn tail_keeps_the_last_lines() {
