@@ -33,6 +33,10 @@ pub const PORT_ENV: &str = "VMLAB_PORT";
 /// Every JSON line the workload prints starts with this.
 pub const LINE_PREFIX: &str = "{\"vmlab\":";
 
+/// The ready line, as the workload prints it (before its newline). A host
+/// that reads a console as a byte stream looks for it to time "ready".
+pub const READY_LINE: &str = "{\"vmlab\":\"ready\"}";
+
 /// One protocol event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -92,6 +96,11 @@ mod tests {
             assert_eq!(Event::decode(e.encode()), Some(e));
             assert_eq!(Event::decode(u32::from_le_bytes(e.to_bytes())), Some(e));
         }
+    }
+
+    #[test]
+    fn the_ready_line_starts_with_the_prefix() {
+        assert!(READY_LINE.starts_with(LINE_PREFIX));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use core::fmt::{self, Write};
 
 use crate::kernel::Kernel;
 use crate::measure::Timing;
-use crate::protocol::LINE_PREFIX;
+use crate::protocol::{LINE_PREFIX, READY_LINE};
 
 /// One kernel's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,7 +204,7 @@ fn decimal<W: Write + ?Sized>(out: &mut W, num: u128, den: u128) -> fmt::Result 
 
 /// `{"vmlab":"ready"}`
 pub fn ready<W: Write + ?Sized>(out: &mut W) -> fmt::Result {
-    writeln!(out, "{LINE_PREFIX}\"ready\"}}")
+    writeln!(out, "{READY_LINE}")
 }
 
 /// `{"vmlab":"result",...}` for one measurement.

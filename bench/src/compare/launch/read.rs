@@ -4,13 +4,14 @@ use std::io::Read;
 use std::process::Child;
 use std::sync::mpsc;
 
+use vmlab_workload::protocol::READY_LINE;
 use vmlab_workload::tail::{Tail, DEFAULT_CAP};
 
 use super::monotonic_ns;
 use super::options::Stdout;
 
 /// The ready line the workload prints.
-const READY: &[u8] = b"{\"vmlab\":\"ready\"}";
+const READY: &[u8] = READY_LINE.as_bytes();
 
 /// What a reader kept of one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -352,6 +352,8 @@ mod tests {
         let console = "[    0.1] kernel noise\n{\"vmlab\":\"ready\"}\r\n\
             junk {\"vmlab\":\"exit\",\"code\":3}\n{\"vmlab\":\"result\",broken\n";
         assert_eq!(Line::find("no line here"), None);
+        let ready = vmlab_workload::protocol::READY_LINE;
+        assert_eq!(Line::parse(ready), Ok(Line::Ready));
         assert_eq!(Line::find("t {\"vmlab\":\"ready\"}"), Some(Ok(Line::Ready)));
         let lines: Vec<Line> = Line::scan(console).collect();
         assert_eq!(lines, [Line::Ready, Line::Exit { code: 3 }]);
