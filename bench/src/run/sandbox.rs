@@ -127,6 +127,28 @@ pub fn launch(backend: BackendId, config: &Config, json: bool) -> anyhow::Result
 
 /// The run record of a sandbox or process outcome.
 fn output(backend: BackendId, config: &Config, o: &Outcome) -> RunRecord {
+    let counters = counters(o);
+    let facts = facts(config, o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    RunRecord {
+        to_ready_ns: o.ready,
+        phases: o.phases.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+        marks: o
+            .events
+            .iter()
+            .filter_map(|(e, t)| match e {
+                Event::Mark(id) => Some((*id, *t)),
+                _ => None,
+            })
+            .collect(),
+        counters,
+        facts,
+        ..RunRecord::new(backend, o.status.as_code(), o.cleaned).with_results_of(&stdout)
+    }
+}
+
+/// The cgroup's usage and what the monitor dropped, as counters.
+fn counters(o: &Outcome) -> BTreeMap<String, u64> {
     let mut counters = BTreeMap::new();
     if let Some(Usage {
         memory_peak,
@@ -146,6 +168,21 @@ fn output(backend: BackendId, config: &Config, o: &Outcome) -> RunRecord {
             }
         }
     }
+    for (k, v) in [
+        ("stdout_dropped_bytes", o.dropped.stdout_bytes),
+        ("stderr_dropped_bytes", o.dropped.stderr_bytes),
+        ("events_dropped", o.dropped.events),
+    ] {
+        if v > 0 {
+            counters.insert(k.to_string(), v);
+        }
+    }
+    counters
+}
+
+/// What is worth knowing about how the workload ran: the timing, the
+/// isolation in force, the limits, how it ended.
+fn facts(config: &Config, o: &Outcome) -> BTreeMap<String, String> {
     let mut facts = BTreeMap::new();
     facts.insert(
         "timing_start".into(),
@@ -166,15 +203,6 @@ fn output(backend: BackendId, config: &Config, o: &Outcome) -> RunRecord {
             "no: the workload was real root on the host (--host-root)".into()
         },
     );
-    for (k, v) in [
-        ("stdout_dropped_bytes", o.dropped.stdout_bytes),
-        ("stderr_dropped_bytes", o.dropped.stderr_bytes),
-        ("events_dropped", o.dropped.events),
-    ] {
-        if v > 0 {
-            counters.insert(k.to_string(), v);
-        }
-    }
     facts.insert("oom_killed".into(), o.oom_killed.to_string());
     match o.status {
         ExitStatus::Code(c) => facts.insert("exit".into(), format!("code {c}")),
@@ -206,22 +234,7 @@ fn output(backend: BackendId, config: &Config, o: &Outcome) -> RunRecord {
             .collect();
         facts.insert("capabilities".into(), kept.join(","));
     }
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    RunRecord {
-        to_ready_ns: o.ready,
-        phases: o.phases.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
-        marks: o
-            .events
-            .iter()
-            .filter_map(|(e, t)| match e {
-                Event::Mark(id) => Some((*id, *t)),
-                _ => None,
-            })
-            .collect(),
-        counters,
-        facts,
-        ..RunRecord::new(backend, o.status.as_code(), o.cleaned).with_results_of(&stdout)
-    }
+    facts
 }
 
 /// The rootfs's `/init` on the host, if the images were built.
