@@ -21,6 +21,7 @@ pub mod private;
 pub mod progress;
 pub mod results;
 pub mod setup;
+pub mod surface;
 
 pub use command::{backends, main, selection, CompareArgs};
 
