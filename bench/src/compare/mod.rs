@@ -22,5 +22,6 @@ pub mod probe;
 pub mod progress;
 pub mod results;
 pub mod setup;
+pub mod surface;
 
 pub use command::{backends, main, selection, CompareArgs};
