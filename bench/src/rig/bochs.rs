@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use nix::pty::{openpty, Winsize};
 
 use super::disk;
-use super::proc::{self, L1Exit};
+use super::proc::{self, L1Exit, Stop};
 
 /// The Bochs binary (Debian's `bochs` is a wrapper script around it).
 pub const BOCHS: &str = "bochs-bin";
@@ -68,6 +68,7 @@ pub fn run_l1(
     dir: &Path,
     mem_mib: u64,
     timeout: Duration,
+    stop: &Stop,
 ) -> anyhow::Result<L1Exit> {
     for (rom, package) in ROMS {
         if !Path::new(rom).exists() {
@@ -112,7 +113,7 @@ pub fn run_l1(
     let missing = format!(
         "{BOCHS} is not installed; the Intel rig needs it (Debian: apt-get install {PACKAGES})"
     );
-    let exit = proc::run(cmd, &missing, timeout);
+    let exit = proc::run(cmd, &missing, timeout, stop);
     let _ = drain.join();
     let exit = exit?;
     let started = std::fs::metadata(dir.join("results.log")).is_ok_and(|m| m.len() > 0);

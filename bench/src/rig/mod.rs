@@ -81,6 +81,8 @@ fn default_timeout_s(cpu: Cpu) -> u64 {
 
 /// Runs the rig; the exit code is 0 when every check passed.
 pub fn main(args: RigArgs) -> anyhow::Result<u8> {
+    // First, before any thread: Ctrl-C then kills L1 and removes the scratch directory.
+    let stop = proc::Stop::install()?;
     let spec = vmlab_workload::args::Spec::parse(args.workload.iter().map(String::as_str))
         .map_err(|e| anyhow::anyhow!("bad workload arguments: {e}"))?;
     let code = spec.exit.unwrap_or(0);
@@ -108,8 +110,24 @@ pub fn main(args: RigArgs) -> anyhow::Result<u8> {
     let timeout = Duration::from_secs(timeout_s);
     let (kernel, append) = (&inputs.kernel, image::L1_APPEND);
     let exit = match args.cpu {
-        Cpu::Amd => qemu::run_l1(kernel, &l1_initramfs, append, dir, L1_MEM_MIB, timeout),
-        Cpu::Intel => bochs::run_l1(kernel, &l1_initramfs, append, dir, L1_MEM_MIB, timeout),
+        Cpu::Amd => qemu::run_l1(
+            kernel,
+            &l1_initramfs,
+            append,
+            dir,
+            L1_MEM_MIB,
+            timeout,
+            &stop,
+        ),
+        Cpu::Intel => bochs::run_l1(
+            kernel,
+            &l1_initramfs,
+            append,
+            dir,
+            L1_MEM_MIB,
+            timeout,
+            &stop,
+        ),
     };
     if let Some(keep) = &args.keep {
         keep_logs(dir, keep)?;

@@ -1,13 +1,48 @@
 //! Running an emulator (L1) so that nothing outlives the rig: its own
 //! session and process group, killed with vmlab (parent-death signal), and
-//! the whole group killed on timeout or when the guard is dropped.
+//! the whole group killed on timeout, on SIGINT/SIGTERM/SIGHUP (which then
+//! end the rig with an error, so its scratch directory is removed), or when
+//! the guard is dropped.
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use nix::sys::signal::{killpg, Signal};
+use anyhow::{bail, Context};
+use nix::sys::signal::{killpg, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
+
+/// The signals that stop the rig early.
+fn stop_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set
+}
+
+/// Stop signals, received as data instead of killing vmlab outright.
+pub struct Stop(SignalFd);
+
+impl Stop {
+    /// Blocks the stop signals in this thread (and the threads it starts
+    /// later) and opens a descriptor to read them from. Call it before the
+    /// rig starts any thread.
+    pub fn install() -> anyhow::Result<Stop> {
+        let set = stop_signals();
+        set.thread_block()
+            .context("cannot block SIGINT/SIGTERM for the rig")?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .context("cannot open a signalfd for the rig")?;
+        Ok(Stop(fd))
+    }
+
+    /// A stop signal that has arrived, if any.
+    fn pending(&self) -> Option<Signal> {
+        let info = self.0.read_signal().ok()??;
+        Signal::try_from(info.ssi_signo as i32).ok()
+    }
+}
 
 /// How L1 ended.
 #[derive(Debug)]
@@ -32,15 +67,24 @@ impl Drop for Group {
     }
 }
 
-/// Starts `cmd` in a new session and runs it for at most `timeout`.
-/// `missing` is the message when the program is not installed.
-pub fn run(mut cmd: Command, missing: &str, timeout: Duration) -> anyhow::Result<L1Exit> {
+/// Starts `cmd` in a new session and runs it for at most `timeout`, or
+/// until a stop signal arrives (an error). `missing` is the message when
+/// the program is not installed.
+pub fn run(
+    mut cmd: Command,
+    missing: &str,
+    timeout: Duration,
+    stop: &Stop,
+) -> anyhow::Result<L1Exit> {
+    let unblock = stop_signals();
     // SAFETY: the closure runs in the forked child before exec and calls only
-    // setsid and prctl, both async-signal-safe; it touches no shared state.
+    // setsid, prctl and sigprocmask, all async-signal-safe; it reads the
+    // signal set built before the fork and touches no other shared state.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             nix::unistd::setsid()?;
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&unblock), None)?;
             Ok(())
         });
     }
@@ -59,6 +103,10 @@ pub fn run(mut cmd: Command, missing: &str, timeout: Duration) -> anyhow::Result
                 timed_out: false,
                 status: Some(status),
             });
+        }
+        if let Some(signal) = stop.pending() {
+            drop(group);
+            bail!("stopped by {signal}: L1 was killed");
         }
         if start.elapsed() > timeout {
             drop(group);
@@ -85,7 +133,8 @@ mod tests {
             "sleep 30 & echo $! > {}; wait",
             pidfile.path().display()
         ));
-        let exit = run(cmd, "sh is missing", Duration::from_millis(500)).unwrap();
+        let stop = Stop::install().unwrap();
+        let exit = run(cmd, "sh is missing", Duration::from_millis(500), &stop).unwrap();
         assert!(exit.timed_out && exit.status.is_none());
         assert!(exit.wall < Duration::from_secs(10));
         let pid: i32 = std::fs::read_to_string(pidfile.path())
@@ -105,15 +154,35 @@ mod tests {
     fn a_quick_command_reports_its_status_and_a_missing_one_its_message() {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "exit 1"]);
-        let exit = run(cmd, "x", Duration::from_secs(30)).unwrap();
+        let stop = Stop::install().unwrap();
+        let exit = run(cmd, "x", Duration::from_secs(30), &stop).unwrap();
         assert!(!exit.timed_out);
         assert_eq!(exit.status.unwrap().code(), Some(1));
         let err = run(
             Command::new("/nonexistent/emulator"),
             "the emulator is not installed",
             Duration::from_secs(1),
+            &stop,
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "the emulator is not installed");
+    }
+
+    #[test]
+    fn a_stop_signal_kills_the_emulator_and_is_an_error() {
+        let stop = Stop::install().unwrap();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        // Thread-directed: blocked here, so it waits in the signalfd.
+        nix::sys::signal::raise(Signal::SIGTERM).unwrap();
+        let start = Instant::now();
+        let err = run(cmd, "sleep is missing", Duration::from_secs(30), &stop).unwrap_err();
+        assert!(err.to_string().contains("SIGTERM"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+        // Positive control: without a signal the same command runs to its timeout.
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let exit = run(cmd, "x", Duration::from_millis(300), &stop).unwrap();
+        assert!(exit.timed_out);
     }
 }

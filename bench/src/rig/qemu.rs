@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use super::proc::{self, L1Exit};
+use super::proc::{self, L1Exit, Stop};
 
 /// The QEMU binary the rig needs.
 pub const QEMU: &str = "qemu-system-x86_64";
@@ -23,6 +23,7 @@ pub fn run_l1(
     dir: &Path,
     mem_mib: u64,
     timeout: Duration,
+    stop: &Stop,
 ) -> anyhow::Result<L1Exit> {
     let serial = |name: &str| format!("file:{}", dir.join(name).display());
     let log = dir.join("emulator.log");
@@ -46,7 +47,7 @@ pub fn run_l1(
         .stderr(stderr);
     let missing =
         format!("{QEMU} is not installed; the rig needs it (Debian: apt-get install {PACKAGE})");
-    let exit = proc::run(cmd, &missing, timeout)?;
+    let exit = proc::run(cmd, &missing, timeout, stop)?;
     if let Some(status) = exit.status.filter(|s| !s.success()) {
         let err = std::fs::read_to_string(&log).unwrap_or_default();
         bail!("{QEMU} failed ({status}): {}", err.trim());
