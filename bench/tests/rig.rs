@@ -1,30 +1,48 @@
-//! The nested test rig proves the Linux-guest path on hardware-style KVM:
-//! L1 under QEMU TCG with emulated AMD SVM, `kvm-amd` loaded inside, the VMM
-//! booting the Debian cloud kernel (and the bare guest) as L2.
+//! The nested test rigs prove the VMM on hardware-style KVM: L1 under QEMU
+//! TCG with emulated AMD SVM (`kvm-amd` inside), or under Bochs with
+//! emulated Intel VT-x (`kvm-intel` inside), the VMM booting the Debian
+//! cloud kernel (and the bare guest) as L2.
 //!
-//! Needs qemu-system-x86_64, a static busybox and the kernel cache (`vmlab
-//! images build` fills it). Skips without them, and fails instead when
-//! VMLAB_REQUIRE_KVM=1 (CI): the rig is how CI proves the Linux path.
+//! Needs qemu-system-x86_64 (AMD) or Bochs and the boot-disk tools (Intel),
+//! a static busybox and the kernel cache (`vmlab images build` fills it).
+//! Skips without them, and fails instead when VMLAB_REQUIRE_KVM=1 (CI): the
+//! rigs are how CI proves the Linux path on both vendors' KVM.
 use std::path::Path;
 use std::process::Command;
 
-fn rig_available() -> bool {
-    let qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let why = if !qemu {
-        "qemu-system-x86_64 is not installed"
+/// The rigs are heavy and single-threaded: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rig_available(cpu: &str) -> bool {
+    let qemu = || {
+        Command::new("qemu-system-x86_64")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    // Where Debian installs the Intel rig's programs.
+    let intel = [
+        "/usr/bin/bochs-bin",
+        "/usr/sbin/mkfs.vfat",
+        "/usr/bin/mcopy",
+        "/usr/bin/syslinux",
+    ];
+    let missing = match cpu {
+        "amd" => (!qemu()).then_some("qemu-system-x86_64"),
+        _ => intel.into_iter().find(|p| !Path::new(p).exists()),
+    };
+    let why = if let Some(m) = missing {
+        format!("{m} is not installed")
     } else if !Path::new("/bin/busybox").exists() {
-        "/bin/busybox (busybox-static) is not installed"
+        "/bin/busybox (busybox-static) is not installed".into()
     } else {
         return true;
     };
     assert!(
         std::env::var("VMLAB_REQUIRE_KVM").as_deref() != Ok("1"),
-        "VMLAB_REQUIRE_KVM=1 but {why}"
+        "VMLAB_REQUIRE_KVM=1 but {why} (the {cpu} rig)"
     );
-    eprintln!("skipping the rig: {why}");
+    eprintln!("skipping the {cpu} rig: {why}");
     false
 }
 
@@ -46,21 +64,18 @@ fn rig(args: &[&str]) -> (serde_json::Value, std::process::Output) {
     (report, out)
 }
 
-#[test]
-fn linux_and_bare_guests_boot_on_nested_svm_and_broken_boots_fail_cleanly() {
-    if !rig_available() {
+/// Runs the rig for `cpu` with the negative checks and checks every verdict.
+fn linux_bare_and_negative(cpu: &str, workload: &[&str]) {
+    if !rig_available(cpu) {
         return;
     }
-    let (report, out) = rig(&[
-        "--negative",
-        "--",
-        "cpu",
-        "crossing",
-        "--time",
-        "20ms",
-        "--exit",
-        "3",
-    ]);
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let args: Vec<&str> = ["--cpu", cpu, "--negative", "--"]
+        .iter()
+        .chain(workload)
+        .copied()
+        .collect();
+    let (report, out) = rig(&args);
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     let checks = report["checks"].as_array().expect("checks");
     let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
@@ -79,12 +94,33 @@ fn linux_and_bare_guests_boot_on_nested_svm_and_broken_boots_fail_cleanly() {
     let linux = &checks[0]["run"];
     assert_eq!(linux["exit_code"], 3);
     assert!(linux["to_ready_ns"].as_u64().unwrap() > 0);
+    // The negative case failed, and cleanly: an error message, no hang.
+    let corrupt = &checks[2];
+    assert_ne!(corrupt["exit_code"], 0);
+    assert!(corrupt["stderr"].as_str().unwrap().contains("kernel panic"));
+    assert_eq!(report["cpu"], cpu);
     assert_eq!(
         report["emulated"], true,
         "rig timings are labelled emulated"
     );
+    // vmlab inside L1 says "hardware (...)"; the rig must not repeat it.
+    for c in &checks[..2] {
+        let kvm = c["run"]["facts"]["kvm"].as_str().expect("facts.kvm");
+        assert!(kvm.starts_with("emulated"), "{kvm}");
+    }
+    assert!(!report.to_string().contains("hardware ("));
     assert_eq!(report["passed"], true);
     assert!(out.status.success());
+}
+
+#[test]
+fn linux_and_bare_guests_boot_on_nested_svm_and_broken_boots_fail_cleanly() {
+    linux_bare_and_negative("amd", &["cpu", "crossing", "--time", "20ms", "--exit", "3"]);
+}
+
+#[test]
+fn linux_and_bare_guests_boot_on_nested_vmx_and_broken_boots_fail_cleanly() {
+    linux_bare_and_negative("intel", &["cpu", "--exit", "3"]);
 }
 
 #[test]
@@ -96,4 +132,18 @@ fn bad_workload_arguments_are_refused_before_booting_anything() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no-such-kernel"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_cpu_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(["rig", "--cpu", "arm"])
+        .output()
+        .expect("vmlab runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("intel") && stderr.contains("amd"),
+        "{stderr}"
+    );
 }

@@ -35,6 +35,7 @@ pub fn main(args: DoctorArgs) -> anyhow::Result<u8> {
         );
     } else {
         print!("{}", table(&facts, &caps));
+        print!("{}", crate::rig::doctor_section());
     }
     let failed = caps.iter().any(|c| c.core && !c.ok);
     Ok(if args.strict && failed { 1 } else { 0 })

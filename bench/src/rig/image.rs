@@ -7,11 +7,18 @@ use vmlab_images::kernel::Cache;
 use vmlab_images::rootfs::{Entry, Kind};
 
 use super::check::Check;
+use super::cpu::Cpu;
 
 /// Where the L2 artifacts sit inside L1.
 pub const L2_KERNEL: &str = "/rig/vmlinuz";
 pub const L2_INITRAMFS: &str = "/rig/initramfs.cpio";
 pub const L2_CORRUPT_INITRAMFS: &str = "/rig/corrupt.cpio";
+
+/// L1's kernel command line (both emulators; Bochs adds to it). 115200
+/// baud: Bochs paces its serial ports at the programmed rate. No crypto
+/// self-tests: they take about 15 s of L1's boot under Bochs.
+pub const L1_APPEND: &str =
+    "console=ttyS0,115200 panic=-1 rdinit=/init loglevel=4 cryptomgr.notests";
 
 /// busybox-static provides L1's shell and tools.
 const BUSYBOX: &str = "/bin/busybox";
@@ -20,7 +27,8 @@ const BUSYBOX: &str = "/bin/busybox";
 pub struct Inputs {
     /// The Debian cloud kernel (bzImage): L1's kernel and L2's.
     pub kernel: PathBuf,
-    /// `irqbypass`, `kvm`, `kvm-amd` from the same kernel package, in load order.
+    /// `irqbypass`, `kvm` and the vendor module (`kvm-amd` or `kvm-intel`)
+    /// from the same kernel package, in load order.
     pub modules: Vec<(String, PathBuf)>,
 }
 
@@ -29,19 +37,19 @@ impl Inputs {
     /// the package when needed), or uses `kernel` if given. L1 needs the
     /// modules of exactly that kernel, so an explicit kernel must be a
     /// bzImage from the cache or come with its modules there too.
-    pub fn resolve(kernel: Option<&Path>) -> anyhow::Result<Inputs> {
+    pub fn resolve(kernel: Option<&Path>, cpu: Cpu) -> anyhow::Result<Inputs> {
         let cache = Cache::default_location()?;
         let mut progress = |step: &str| eprintln!("rig: {step}");
         let k = vmlab_images::kernel::resolve(kernel, &cache, true, &mut progress)
             .context("the rig needs the Debian cloud kernel and its KVM modules")?;
         let bzimage = k.bzimage.as_ref().ok_or_else(|| {
             anyhow::anyhow!(
-                "{} is a vmlinux ELF; QEMU boots L1 from a bzImage: pass the bzImage",
+                "{} is a vmlinux ELF; L1 boots from a bzImage: pass the bzImage",
                 k.vmlinux.path.display()
             )
         })?;
         let mut modules = Vec::new();
-        for name in ["irqbypass", "kvm", "kvm-amd"] {
+        for name in ["irqbypass", "kvm", cpu.kvm_module()] {
             let m = k.modules.iter().find(|m| m.name == name).ok_or_else(|| {
                 anyhow::anyhow!(
                     "the kernel cache has no {name} module for {}: the rig needs the kernel \
@@ -79,7 +87,7 @@ pub fn build_l1(
         bail!("{BUSYBOX} is not a static binary; install busybox-static");
     }
     let exe = std::env::current_exe().context("cannot locate the running vmlab binary")?;
-    let vmlab = read(&exe)?;
+    let vmlab = without_debug_info(&exe, dir).map_or_else(|| read(&exe), Ok)?;
     if !is_static_elf(&vmlab) {
         bail!(
             "{} is dynamically linked; L1 has no libraries: build vmlab with the repository's .cargo/config.toml (static)",
@@ -113,7 +121,11 @@ pub fn build_l1(
         dir_entry("sys"),
         dir_entry("tmp"),
         file("bin/busybox", 0o755, busybox),
-        file("init", 0o755, init_script(check_timeout_s).into_bytes()),
+        file(
+            "init",
+            0o755,
+            init_script(check_timeout_s, &inputs.modules).into_bytes(),
+        ),
         file("rig/checks.sh", 0o644, checks_script(checks).into_bytes()),
         file("rig/vmlab", 0o755, vmlab),
         file(&L2_KERNEL[1..], 0o644, kernel),
@@ -131,6 +143,23 @@ pub fn build_l1(
     Ok(out)
 }
 
+/// `exe` without its debug sections (a debug build's vmlab is about 100 MB,
+/// a quarter of that stripped), when binutils' objcopy is installed; None
+/// otherwise, and L1 gets the binary as it is.
+fn without_debug_info(exe: &Path, dir: &Path) -> Option<Vec<u8>> {
+    let out = dir.join("vmlab.stripped");
+    let ok = std::process::Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(exe)
+        .arg(&out)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let bytes = if ok { std::fs::read(&out).ok() } else { None };
+    let _ = std::fs::remove_file(&out);
+    bytes
+}
+
 /// The L2 workload initramfs, built in memory exactly as `vmlab images build` does.
 fn l2_initramfs() -> Vec<u8> {
     let rootfs = vmlab_images::rootfs::Rootfs::new(vmlab_images::embedded::WORKLOAD).with_console();
@@ -140,8 +169,12 @@ fn l2_initramfs() -> Vec<u8> {
     out
 }
 
-fn init_script(check_timeout_s: u64) -> String {
-    include_str!("init.sh").replace("@CHECK_TIMEOUT@", &check_timeout_s.to_string())
+/// `init.sh` with the check timeout and the modules to load, in order.
+fn init_script(check_timeout_s: u64, modules: &[(String, PathBuf)]) -> String {
+    let names: Vec<&str> = modules.iter().map(|(n, _)| n.as_str()).collect();
+    include_str!("init.sh")
+        .replace("@CHECK_TIMEOUT@", &check_timeout_s.to_string())
+        .replace("@MODULES@", &names.join(" "))
 }
 
 /// One `check NAME /rig/vmlab run ARGS...` line per check, shell-quoted.
@@ -199,6 +232,19 @@ fn is_static_elf(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_init_script_loads_the_given_modules_in_order() {
+        let modules = ["irqbypass", "kvm", "kvm-intel"].map(|m| (m.to_string(), PathBuf::new()));
+        let init = init_script(90, &modules);
+        assert!(
+            init.contains("for m in irqbypass kvm kvm-intel; do"),
+            "{init}"
+        );
+        assert!(init.contains("timeout 90 "));
+        assert!(!init.contains("@MODULES@"));
+        assert!(!init.contains("@CHECK_TIMEOUT@"));
+    }
 
     #[test]
     fn quoting_survives_quotes_and_spaces() {

@@ -8,7 +8,8 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 R=/dev/ttyS1
-stty -F $R raw -echo 2>/dev/null
+# 115200 baud: Bochs paces its serial ports at the programmed rate.
+stty -F $R 115200 raw -echo 2>/dev/null
 say() { echo "$*" > $R; }
 say "@@L1 up $(cut -d' ' -f1 /proc/uptime)"
 
@@ -21,7 +22,7 @@ while [ $i -lt 400 ]; do
     i=$((i + 1))
 done
 say "@@L1 tsc $(cut -d' ' -f1 /proc/uptime) polls=$i"
-for m in irqbypass kvm kvm-amd; do
+for m in @MODULES@; do
     if ! insmod /rig/$m.ko > /tmp/insmod 2>&1; then
         say "@@L1 fail insmod $m: $(cat /tmp/insmod)"
     fi
@@ -29,7 +30,7 @@ done
 if [ -c /dev/kvm ]; then
     say "@@L1 kvm $(cut -d' ' -f1 /proc/uptime)"
 else
-    say "@@L1 fail no /dev/kvm after loading kvm-amd: $(dmesg | grep -i -E 'kvm|svm' | tail -3)"
+    say "@@L1 fail no /dev/kvm after loading @MODULES@: $(dmesg | grep -i -E 'kvm|svm|vmx' | tail -3)"
 fi
 
 check() {
@@ -49,4 +50,6 @@ check() {
 . /rig/checks.sh
 
 say "@@L1 done $(cut -d' ' -f1 /proc/uptime)"
+# Let the serial ports drain: Bochs drops what is still queued at power-off.
+sleep 1
 poweroff -f

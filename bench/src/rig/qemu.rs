@@ -1,31 +1,33 @@
 //! Running L1: QEMU in TCG mode with an emulated AMD SVM CPU, under a timeout.
+use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 
+use super::proc::{self, L1Exit, Stop};
+
 /// The QEMU binary the rig needs.
 pub const QEMU: &str = "qemu-system-x86_64";
+/// Its Debian package.
+pub const PACKAGE: &str = "qemu-system-x86";
 
-/// How L1 ended.
-#[derive(Debug)]
-pub struct L1Exit {
-    pub wall: Duration,
-    pub timed_out: bool,
-}
-
-/// Boots L1 with `kernel` and `initramfs`; its console goes to `console`,
-/// its results channel (ttyS1) to `results`. Kills QEMU after `timeout`.
+/// Boots L1 with `kernel` and `initramfs`; its console goes to
+/// `dir/console.log`, its results channel (ttyS1) to `dir/results.log`,
+/// QEMU's own messages to `dir/emulator.log`. Kills QEMU after `timeout`.
 pub fn run_l1(
     kernel: &Path,
     initramfs: &Path,
-    console: &Path,
-    results: &Path,
+    append: &str,
+    dir: &Path,
     mem_mib: u64,
     timeout: Duration,
+    stop: &Stop,
 ) -> anyhow::Result<L1Exit> {
-    let serial = |p: &Path| format!("file:{}", p.display());
+    let serial = |name: &str| format!("file:{}", dir.join(name).display());
+    let log = dir.join("emulator.log");
+    let stderr = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut cmd = Command::new(QEMU);
     cmd.args(["-M", "pc", "-accel", "tcg"])
         // SVM with nested paging; `-cpu max` would make the L2 kernel warn
@@ -37,42 +39,18 @@ pub fn run_l1(
         .arg(kernel)
         .arg("-initrd")
         .arg(initramfs)
-        .args(["-append", "console=ttyS0 panic=-1 rdinit=/init loglevel=4"])
-        .args(["-serial", &serial(console), "-serial", &serial(results)])
+        .args(["-append", append])
+        .args(["-serial", &serial("console.log")])
+        .args(["-serial", &serial("results.log")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow::anyhow!(
-            "{QEMU} is not installed; the rig needs it (Debian: apt-get install qemu-system-x86)"
-        ),
-        _ => anyhow::Error::new(e).context(format!("cannot start {QEMU}")),
-    })?;
-    loop {
-        if let Some(status) = child.try_wait().context("waiting for QEMU")? {
-            let wall = start.elapsed();
-            if !status.success() {
-                let mut err = String::new();
-                if let Some(mut s) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = s.read_to_string(&mut err);
-                }
-                bail!("{QEMU} failed ({status}): {}", err.trim());
-            }
-            return Ok(L1Exit {
-                wall,
-                timed_out: false,
-            });
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(L1Exit {
-                wall: start.elapsed(),
-                timed_out: true,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        .stderr(stderr);
+    let missing =
+        format!("{QEMU} is not installed; the rig needs it (Debian: apt-get install {PACKAGE})");
+    let exit = proc::run(cmd, &missing, timeout, stop)?;
+    if let Some(status) = exit.status.filter(|s| !s.success()) {
+        let err = std::fs::read_to_string(&log).unwrap_or_default();
+        bail!("{QEMU} failed ({status}): {}", err.trim());
     }
+    Ok(exit)
 }
