@@ -138,10 +138,16 @@ mod tests {
     #[test]
     fn stored_runs_carry_the_emulated_label_and_the_cpu() {
         let cpu = Cpu::Intel;
-        let stdout = format!(
-            r#"{{"exit_code":3,"to_ready_ns":5,"facts":{{"kvm":"{}"}},"results":[{{"vmlab":"result","kernel":"cpu"}}]}}"#,
-            cpu.label_inside()
-        );
+        let line = r#"{"vmlab":"result","kernel":"cpu","iters":1,"total_ns":5,"ns_per_iter":5.0,"bytes":0}"#;
+        let mut record =
+            vmlab_bench::record::RunRecord::new(vmlab_bench::id::BackendId::VmBare, 3, 9)
+                .with_results_of(line);
+        record.to_ready_ns = Some(5);
+        record
+            .facts
+            .insert("kvm".into(), cpu.label_inside().to_string());
+        assert_eq!(record.results.len(), 1, "the crafted result line parses");
+        let stdout = serde_json::to_string(&record).unwrap();
         let l1 = L1Report {
             done: true,
             checks: vec![CheckRun {
