@@ -412,6 +412,7 @@ mod tests {
                 cgroup_mode: mode,
                 controllers: vec!["cpu".into(), "memory".into(), "pids".into()],
                 userns: true,
+                ..HostFacts::default()
             },
             euid: Some(0),
             userns_reason: "user.max_user_namespaces = 100".into(),

@@ -147,6 +147,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
             runs,
             quick: args.quick,
             warmup: plan.warmup,
+            ..RunConfig::default()
         },
     );
     let mut next = measured.iter();

@@ -1,5 +1,5 @@
 //! Isolation overhead: per kernel, each backend's median time as a ratio to
-//! the plain process, with the bootstrap 95 % CI as an error bar.
+//! the plain process, with its distribution-free 95 % interval as an error bar.
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
