@@ -149,6 +149,7 @@ fn skipped(p: &Page) -> Table {
 
 fn claims_table(p: &Page) -> Table {
     let mut t = Table::new(&[
+        ("claim", false),
         ("compared", false),
         ("metric", false),
         ("test", false),
@@ -158,12 +159,13 @@ fn claims_table(p: &Page) -> Table {
     ]);
     for c in &p.claims {
         t.rows.push(vec![
+            c.quotes.join(" / "),
             c.pair.to_string(),
             c.metric.clone(),
             c.test.clone(),
             c.container.clone(),
             c.vm.clone(),
-            c.verdict_label.to_string(),
+            format!("{}: {}", c.verdict_label, c.reason),
         ]);
     }
     t
