@@ -7,7 +7,7 @@ use common::fixture;
 use vmlab_reports::claims::{claims, Claim, Verdict};
 use vmlab_reports::model::{
     AttackTally, BackendKind, BackendResult, HostFacts, ImageSize, IsolationEvidence, KvmKind,
-    MemorySample, Results, Samples, SyscallSurface,
+    MemorySample, Results, RunFailure, Samples, SyscallSurface,
 };
 
 /// n boot samples spread ±5 % around `ms` milliseconds.
@@ -193,6 +193,37 @@ fn on_software_nested_kvm_every_vm_is_emulated() {
         b.reason.contains("vm-bare ran only emulated"),
         "{}",
         b.reason
+    );
+}
+
+#[test]
+fn timed_out_boots_count_against_the_backend() {
+    // Ten fast boots, but thirty more that timed out: the VM is slower.
+    // (With 10 against 12 the interval's low end is still a fast boot, so
+    // the honest answer there is "mixed".)
+    let mut vm = backend("vm-linux", BackendKind::Vm, 8.0, 10);
+    vm.failures = (0..30)
+        .map(|_| RunFailure {
+            purpose: "boot".into(),
+            timed_out: true,
+            limit_ns: Some(10_000_000_000),
+            reason: "no ready".into(),
+            ..RunFailure::default()
+        })
+        .collect();
+    let c = linux_boot(&with(base(), vec![vm.clone()]));
+    assert_eq!(c.verdict, Verdict::Supported, "{c:?}");
+    assert!(c.vm.contains("timed out"), "{}", c.vm);
+    vm.failures.truncate(12);
+    assert_eq!(
+        linux_boot(&with(base(), vec![vm.clone()])).verdict,
+        Verdict::Mixed
+    );
+    // Without them, the same ten boots contradict the claim.
+    vm.failures.clear();
+    assert_eq!(
+        linux_boot(&with(base(), vec![vm])).verdict,
+        Verdict::Contradicted
     );
 }
 

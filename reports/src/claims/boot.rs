@@ -3,6 +3,7 @@
 use super::pairs::{select, BackendClass, Need};
 use super::verdict::{ratio_verdict, Claim, Verdict};
 use crate::charts::{fmt_ns, fmt_ratio};
+use crate::figures::boot_timeouts;
 use crate::model::{BackendResult, Results};
 use crate::stats::{as_f64, median, ratio_ci, CLAIM_THRESHOLD, MIN_N_RATIO};
 
@@ -18,16 +19,20 @@ fn test() -> String {
     format!(
         "ratio of medians VM ÷ container; its distribution-free 95 % interval (order statistics, \
          each median at 97.5 %) must exclude 1 and the ratio pass {CLAIM_THRESHOLD}× (or 1/{CLAIM_THRESHOLD}×); \
-         native runs only, n ≥ {MIN_N_RATIO} per side"
+         native runs only, n ≥ {MIN_N_RATIO} per side; a boot that timed out counts as slower than every measured one"
     )
 }
 
 fn n_ready(b: &BackendResult) -> usize {
-    b.boot.to_ready_ns.len()
+    ready(b).len()
 }
 
+/// The boot samples, each boot timeout added as a censored sample (+∞: it
+/// took at least the limit), so timeouts count against the backend.
 fn ready(b: &BackendResult) -> Vec<f64> {
-    as_f64(&b.boot.to_ready_ns)
+    let mut xs = as_f64(&b.boot.to_ready_ns);
+    xs.extend(std::iter::repeat_n(f64::INFINITY, boot_timeouts(b)));
+    xs
 }
 
 fn need(class: BackendClass) -> Need<'static> {
@@ -37,6 +42,24 @@ fn need(class: BackendClass) -> Need<'static> {
         what: "boot samples",
         n: &n_ready,
         min_n: MIN_N_RATIO,
+    }
+}
+
+/// A median that may be censored.
+fn ns(v: f64) -> String {
+    if v.is_infinite() {
+        "timed out (at least the limit)".into()
+    } else {
+        fmt_ns(v)
+    }
+}
+
+/// A ratio that may be censored.
+fn ratio_text(v: f64) -> String {
+    if v.is_infinite() {
+        "∞ (timeouts)".into()
+    } else {
+        fmt_ratio(v)
     }
 }
 
@@ -58,7 +81,7 @@ fn judge(vm: &BackendResult, container: &BackendResult) -> (Verdict, f64, Option
 
 fn ci_text(ci: Option<(f64, f64)>) -> String {
     ci.map_or("no interval".into(), |(lo, hi)| {
-        format!("95 % interval [{}, {}]", fmt_ratio(lo), fmt_ratio(hi))
+        format!("95 % interval [{}, {}]", ratio_text(lo), ratio_text(hi))
     })
 }
 
@@ -76,7 +99,7 @@ fn sentence(
     };
     format!(
         "{vm} {how} {container}: ratio {} ({}).",
-        fmt_ratio(ratio),
+        ratio_text(ratio),
         ci_text(ci)
     )
 }
@@ -99,8 +122,8 @@ pub(super) fn linux(results: &Results) -> Claim {
     };
     let (cb, vb) = (fastest(&containers), fastest(&vms));
     let mut c = c;
-    c.container = format!("{}: {}", cb.name, fmt_ns(median(&ready(cb))));
-    c.vm = format!("{}: {}", vb.name, fmt_ns(median(&ready(vb))));
+    c.container = format!("{}: {}", cb.name, ns(median(&ready(cb))));
+    c.vm = format!("{}: {}", vb.name, ns(median(&ready(vb))));
     let (verdict, ratio, ci) = judge(vb, cb);
     let mut reason = format!(
         "Fastest against fastest. {}",
@@ -155,8 +178,8 @@ pub(super) fn unikernel(results: &Results) -> Claim {
         }
     };
     let mut c = c;
-    c.container = format!("{}: {}", against.name, fmt_ns(median(&ready(against))));
-    c.vm = format!("{}: {}", vm.name, fmt_ns(median(&ready(vm))));
+    c.container = format!("{}: {}", against.name, ns(median(&ready(against))));
+    c.vm = format!("{}: {}", vm.name, ns(median(&ready(vm))));
     let (verdict, ratio, ci) = judge(vm, against);
     let mut reason = sentence(verdict, &vm.name, &against.name, ratio, ci);
     if let Some(p) = process.and_then(|p| p.first().copied()) {
@@ -164,7 +187,7 @@ pub(super) fn unikernel(results: &Results) -> Claim {
             let (_, r, ci) = judge(vm, p);
             reason.push_str(&format!(
                 " Against the plain process: ratio {} ({}).",
-                fmt_ratio(r),
+                ratio_text(r),
                 ci_text(ci)
             ));
         }

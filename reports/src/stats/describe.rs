@@ -3,8 +3,10 @@
 use super::interval::median_ci_sorted;
 use super::params::CONFIDENCE;
 
+/// The values without NaN, ascending. +∞ is kept: it stands for a
+/// censored sample (a timeout), larger than every measured one.
 pub(crate) fn sorted(xs: &[f64]) -> Vec<f64> {
-    let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
     v.sort_by(f64::total_cmp);
     v
 }
