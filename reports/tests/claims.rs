@@ -376,11 +376,16 @@ fn isolation_without_evidence_is_not_measurable() {
     let mut bs = base();
     evidence(&mut bs[0], 8, 0, 80);
     evidence(&mut bs[1], 8, 8, 60);
-    let r = with(bs, vec![backend("vm-linux", BackendKind::Vm, 400.0, 10)]);
-    let (better, _) = isolation_rows(&r);
+    let mut vm = backend("vm-linux", BackendKind::Vm, 400.0, 10);
+    vm.isolation = Some(IsolationEvidence {
+        missing_reason: Some("the battery needs a shell in the guest".into()),
+        ..IsolationEvidence::default()
+    });
+    let (better, _) = isolation_rows(&with(bs, vec![vm]));
     assert_eq!(better.verdict, Verdict::NotMeasurable);
     assert!(
-        better.reason.contains("vm-linux has no isolation evidence"),
+        better.reason.contains("vm-linux has no isolation evidence")
+            && better.reason.contains("needs a shell in the guest"),
         "{}",
         better.reason
     );

@@ -1,6 +1,6 @@
 //! The boot-time claims: Linux containers against Linux VMs, and the
 //! unikernel-style VM against the process and the sandbox.
-use super::pairs::{select, BackendClass, Need};
+use super::pairs::{no_reason, select, BackendClass, Need};
 use super::verdict::{ratio_verdict, Claim, Verdict};
 use crate::charts::{fmt_ns, fmt_ratio};
 use crate::figures::boot_timeouts;
@@ -42,6 +42,7 @@ fn need(class: BackendClass) -> Need<'static> {
         what: "boot samples",
         n: &n_ready,
         min_n: MIN_N_RATIO,
+        missing: no_reason,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The footprint claims: image size, memory, and what each kind needs from
 //! the host.
-use super::pairs::{class, select, BackendClass, Need};
+use super::pairs::{class, no_reason, select, BackendClass, Need};
 use super::verdict::{ratio_verdict, Claim, Verdict};
 use crate::charts::{fmt_bytes, fmt_ratio};
 use crate::model::{BackendKind, BackendResult, Results};
@@ -57,6 +57,7 @@ pub(super) fn size(results: &Results) -> Claim {
         what: "image size",
         n: &has_image,
         min_n: 1,
+        missing: no_reason,
     };
     let containers = match select(results, &need(BackendClass::LinuxContainer)) {
         Ok(v) => v,
@@ -127,6 +128,7 @@ pub(super) fn memory(results: &Results) -> Claim {
         what: "memory figure",
         n: &n,
         min_n: 1,
+        missing: no_reason,
     };
     let containers = match select(results, &need(BackendClass::LinuxContainer)) {
         Ok(v) => v,

@@ -23,6 +23,11 @@ fn surface(b: &BackendResult) -> Option<&SyscallSurface> {
         .filter(|s| s.distinct > 0)
 }
 
+/// The producer's reason for missing isolation evidence, if it gave one.
+fn isolation_missing(b: &BackendResult) -> Option<String> {
+    b.isolation.as_ref()?.missing_reason.clone()
+}
+
 fn both(b: &BackendResult) -> usize {
     usize::from(attacks(b).is_some() && surface(b).is_some())
 }
@@ -56,6 +61,7 @@ fn control(results: &Results) -> Result<&BackendResult, String> {
         what: "attack-battery result",
         n: &only_attacks,
         min_n: 1,
+        missing: isolation_missing,
     };
     let p = select(results, &need)?
         .into_iter()
@@ -91,6 +97,7 @@ pub(super) fn vms_isolate_better(results: &Results) -> Claim {
         what: "isolation evidence (attacks and host-syscall surface)",
         n: &both,
         min_n: 1,
+        missing: isolation_missing,
     };
     let mut containers = match select(results, &need(BackendClass::LinuxContainer)) {
         Ok(v) => v,
@@ -164,6 +171,7 @@ pub(super) fn containers_contain(results: &Results) -> Claim {
         what: "attack-battery result",
         n: &only_attacks,
         min_n: 1,
+        missing: isolation_missing,
     };
     let mut containers = match select(results, &need) {
         Ok(v) => v,

@@ -65,6 +65,13 @@ pub(super) struct Need<'a> {
     pub n: &'a dyn Fn(&BackendResult) -> usize,
     /// The fewest the test accepts.
     pub min_n: usize,
+    /// The producer's reason when a backend lacks the figure, if any.
+    pub missing: fn(&BackendResult) -> Option<String>,
+}
+
+/// For figures whose producer records no reason when they are missing.
+pub(super) fn no_reason(_: &BackendResult) -> Option<String> {
+    None
 }
 
 /// Backends of `need.class` that meet it, or why there are none (every
@@ -92,7 +99,10 @@ pub(super) fn select<'r>(
         } else if need.native && !native(results, b) {
             why.push(format!("{} ran only emulated", b.name));
         } else if n == 0 {
-            why.push(format!("{} has no {}", b.name, need.what));
+            let because = (need.missing)(b)
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            why.push(format!("{} has no {}{because}", b.name, need.what));
         } else if n < need.min_n {
             why.push(format!(
                 "{} has n = {n} {} (the test needs n ≥ {})",
