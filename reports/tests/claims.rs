@@ -228,6 +228,35 @@ fn timed_out_boots_count_against_the_backend() {
 }
 
 #[test]
+fn backends_sharing_rounds_are_paired_by_round() {
+    // Both drift 10x over ten rounds; the VM is always 1.5x the sandbox.
+    // Unpaired, the drift hides that; paired by round it is clear.
+    let drift = |b: &mut BackendResult, ms: f64| {
+        b.boot.to_ready_ns = (0..10)
+            .map(|r| (ms * 1e6 * f64::from(r + 1)) as u64)
+            .collect();
+        b.boot.to_exit_ns = b.boot.to_ready_ns.clone();
+        b.boot.rounds = (0..10).collect();
+    };
+    let mut bs = base();
+    drift(&mut bs[1], 20.0);
+    bs.truncate(2);
+    let mut vm = backend("vm-linux", BackendKind::Vm, 0.0, 0);
+    drift(&mut vm, 30.0);
+    let c = linux_boot(&with(bs.clone(), vec![vm.clone()]));
+    assert_eq!(c.verdict, Verdict::Supported, "{c:?}");
+    assert!(
+        c.reason.contains("paired by round over 10 rounds"),
+        "{}",
+        c.reason
+    );
+    // Without rounds, the same samples give no verdict.
+    vm.boot.rounds.clear();
+    let c = linux_boot(&with(bs, vec![vm]));
+    assert_eq!(c.verdict, Verdict::Mixed, "{c:?}");
+}
+
+#[test]
 fn too_few_samples_are_not_measurable() {
     let r = with(base(), vec![backend("vm-linux", BackendKind::Vm, 400.0, 3)]);
     let c = linux_boot(&r);

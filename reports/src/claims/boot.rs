@@ -5,7 +5,10 @@ use super::verdict::{ratio_verdict, Claim, Verdict};
 use crate::charts::{fmt_ns, fmt_ratio};
 use crate::figures::boot_timeouts;
 use crate::model::{BackendResult, Results};
-use crate::stats::{as_f64, median, ratio_ci, CLAIM_THRESHOLD, MIN_N_RATIO};
+use crate::stats::{
+    as_f64, median, median_ci, paired_ratios, ratio_ci, CLAIM_THRESHOLD, CONFIDENCE, MIN_N_MEDIAN,
+    MIN_N_RATIO,
+};
 
 const QUOTES: [&str; 2] = [
     "Containers are more \"lightweight\" and have faster booting time",
@@ -19,7 +22,8 @@ fn test() -> String {
     format!(
         "ratio of medians VM ÷ container; its distribution-free 95 % interval (order statistics, \
          each median at 97.5 %) must exclude 1 and the ratio pass {CLAIM_THRESHOLD}× (or 1/{CLAIM_THRESHOLD}×); \
-         native runs only, n ≥ {MIN_N_RATIO} per side; a boot that timed out counts as slower than every measured one"
+         native runs only, n ≥ {MIN_N_RATIO} per side; a boot that timed out counts as slower than every measured one; \
+         where both backends recorded rounds (and ≥ {MIN_N_MEDIAN} are shared), the median of the per-round ratios and its order-statistic interval instead"
     )
 }
 
@@ -72,12 +76,42 @@ fn fastest<'r>(bs: &[&'r BackendResult]) -> &'r BackendResult {
         .unwrap_or(bs[0])
 }
 
-/// The verdict and its sentence for `vm` against `container`.
-fn judge(vm: &BackendResult, container: &BackendResult) -> (Verdict, f64, Option<(f64, f64)>) {
+/// `(round, to_ready)` of every boot, when each boot has its round and no
+/// boot timed out (a timeout has no value to pair).
+fn by_round(b: &BackendResult) -> Option<Vec<(u32, f64)>> {
+    let s = &b.boot;
+    let aligned = !s.rounds.is_empty()
+        && s.rounds.len() == s.to_ready_ns.len()
+        && s.rounds.len() == s.to_exit_ns.len();
+    (aligned && boot_timeouts(b) == 0).then(|| {
+        s.rounds
+            .iter()
+            .zip(&s.to_ready_ns)
+            .map(|(&r, &x)| (r, x as f64))
+            .collect()
+    })
+}
+
+/// The verdict for `vm` against `container`: paired by round when both
+/// recorded rounds and share at least 6 of them, else the two samples'
+/// ratio of medians. Returns (verdict, ratio, interval, rounds paired).
+fn judge(
+    vm: &BackendResult,
+    container: &BackendResult,
+) -> (Verdict, f64, Option<(f64, f64)>, Option<usize>) {
+    if let (Some(v), Some(c)) = (by_round(vm), by_round(container)) {
+        let ratios = paired_ratios(&v, &c);
+        if ratios.len() >= MIN_N_MEDIAN {
+            let ratio = median(&ratios);
+            let ci = median_ci(&ratios, CONFIDENCE);
+            let verdict = ratio_verdict(ratio, ci, CLAIM_THRESHOLD);
+            return (verdict, ratio, ci, Some(ratios.len()));
+        }
+    }
     let (v, c) = (ready(vm), ready(container));
     let ratio = median(&v) / median(&c);
     let ci = ratio_ci(&v, &c);
-    (ratio_verdict(ratio, ci, CLAIM_THRESHOLD), ratio, ci)
+    (ratio_verdict(ratio, ci, CLAIM_THRESHOLD), ratio, ci, None)
 }
 
 fn ci_text(ci: Option<(f64, f64)>) -> String {
@@ -92,14 +126,18 @@ fn sentence(
     container: &str,
     ratio: f64,
     ci: Option<(f64, f64)>,
+    paired: Option<usize>,
 ) -> String {
     let how = match verdict {
         Verdict::Supported => "boots slower than",
         Verdict::Contradicted => "boots faster than",
         _ => "shows no difference beyond the threshold from",
     };
+    let paired = paired.map_or(String::new(), |n| {
+        format!(", paired by round over {n} rounds: the median of the per-round ratios")
+    });
     format!(
-        "{vm} {how} {container}: ratio {} ({}).",
+        "{vm} {how} {container}: ratio {} ({}{paired}).",
         ratio_text(ratio),
         ci_text(ci)
     )
@@ -125,10 +163,10 @@ pub(super) fn linux(results: &Results) -> Claim {
     let mut c = c;
     c.container = format!("{}: {}", cb.name, ns(median(&ready(cb))));
     c.vm = format!("{}: {}", vb.name, ns(median(&ready(vb))));
-    let (verdict, ratio, ci) = judge(vb, cb);
+    let (verdict, ratio, ci, paired) = judge(vb, cb);
     let mut reason = format!(
         "Fastest against fastest. {}",
-        sentence(verdict, &vb.name, &cb.name, ratio, ci)
+        sentence(verdict, &vb.name, &cb.name, ratio, ci, paired)
     );
     // Every other comparable pair, so one pair cannot hide the rest.
     let mut tally = [0usize; 3];
@@ -181,11 +219,11 @@ pub(super) fn unikernel(results: &Results) -> Claim {
     let mut c = c;
     c.container = format!("{}: {}", against.name, ns(median(&ready(against))));
     c.vm = format!("{}: {}", vm.name, ns(median(&ready(vm))));
-    let (verdict, ratio, ci) = judge(vm, against);
-    let mut reason = sentence(verdict, &vm.name, &against.name, ratio, ci);
+    let (verdict, ratio, ci, paired) = judge(vm, against);
+    let mut reason = sentence(verdict, &vm.name, &against.name, ratio, ci, paired);
     if let Some(p) = process.and_then(|p| p.first().copied()) {
         if p.name != against.name {
-            let (_, r, ci) = judge(vm, p);
+            let (_, r, ci, _) = judge(vm, p);
             reason.push_str(&format!(
                 " Against the plain process: ratio {} ({}).",
                 ratio_text(r),
