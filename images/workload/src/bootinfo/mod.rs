@@ -44,3 +44,5 @@ impl BootInfo {
             && self.args_len as usize <= MAX_ARGS
     }
 }
+
+pub mod foreign;
