@@ -12,6 +12,9 @@ use linux_loader::configurator::linux::LinuxBootConfigurator;
 use linux_loader::configurator::pvh::PvhBootConfigurator;
 use linux_loader::configurator::{BootConfigurator, BootParams};
 use linux_loader::loader::{load_cmdline, BzImage, Elf, KernelLoader, PvhBootCapability};
+use object::elf::{self, FileHeader64, ProgramHeader64};
+use object::read::elf::{FileHeader, ProgramHeader};
+use object::{LittleEndian, ReadRef};
 use vm_memory::{ByteValued, GuestAddress};
 
 use super::acpi;
@@ -139,26 +142,10 @@ fn read(path: &Path, missing: fn(PathBuf) -> Error) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn bytes_at<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
-    b.get(off..off.checked_add(N)?)?.try_into().ok()
-}
-
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    bytes_at(b, off).map(u16::from_le_bytes)
-}
-
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    bytes_at(b, off).map(u32::from_le_bytes)
+    let bytes = b.get(off..off.checked_add(4)?)?;
+    bytes.try_into().ok().map(u32::from_le_bytes)
 }
-
-fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    bytes_at(b, off).map(u64::from_le_bytes)
-}
-
-/// `PT_LOAD`.
-const PT_LOAD: u32 = 1;
-/// Size of an ELF64 program header.
-const PHDR_SIZE: u64 = 56;
 
 /// A loadable segment of an ELF kernel, its arithmetic checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,11 +156,13 @@ struct Segment {
     mem_end: u64,
 }
 
-/// The `PT_LOAD` segments of the ELF `k`, every header field checked: the
-/// program header table lies in the file, no offset plus size overflows,
-/// no segment has more file bytes than memory bytes. The file length
-/// itself is checked by the caller against what the segments need.
+/// The `PT_LOAD` segments of the ELF `k`, read with `object`'s ELF types
+/// and every header field checked: the program header table lies in the
+/// file, no offset plus size overflows, no segment has more file bytes
+/// than memory bytes. The file length itself is checked by the caller
+/// against what the segments need.
 fn elf_segments(path: &Path, k: &[u8]) -> Result<(u64, Vec<Segment>), Error> {
+    const LE: LittleEndian = LittleEndian;
     let len = k.len() as u64;
     let bad = |what| Error::BadElf {
         path: path.to_path_buf(),
@@ -184,12 +173,12 @@ fn elf_segments(path: &Path, k: &[u8]) -> Result<(u64, Vec<Segment>), Error> {
         len,
         need,
     };
-    let header = |v: Option<u64>| v.ok_or_else(|| truncated(64));
-    let phoff = header(u64_at(k, 32))?;
-    let phentsize = header(u16_at(k, 54).map(u64::from))?;
-    let phnum = header(u16_at(k, 56).map(u64::from))?;
-    if phnum > 0 && phentsize < PHDR_SIZE {
-        return Err(bad("its program headers are smaller than ELF64's 56 bytes"));
+    let header: &FileHeader64<LittleEndian> = k.read_at(0).map_err(|()| truncated(64))?;
+    let phoff = header.e_phoff(LE);
+    let phentsize = u64::from(header.e_phentsize(LE));
+    let phnum = u64::from(header.e_phnum(LE));
+    if phnum > 0 && phentsize != std::mem::size_of::<ProgramHeader64<LittleEndian>>() as u64 {
+        return Err(bad("its program headers are not ELF64's 56 bytes each"));
     }
     let ph_end = phentsize
         .checked_mul(phnum)
@@ -198,23 +187,13 @@ fn elf_segments(path: &Path, k: &[u8]) -> Result<(u64, Vec<Segment>), Error> {
     if len < ph_end {
         return Err(truncated(ph_end));
     }
+    let table = header
+        .program_headers(LE, k)
+        .map_err(|_| truncated(ph_end))?;
     let mut segments = Vec::new();
-    for i in 0..phnum {
-        // Inside the table, which is inside the file: no overflow, but checked.
-        let ph = phentsize
-            .checked_mul(i)
-            .and_then(|o| o.checked_add(phoff))
-            .and_then(|o| usize::try_from(o).ok())
-            .ok_or_else(|| bad("the program header table's offset and size overflow"))?;
-        let field = |off: usize| {
-            ph.checked_add(off)
-                .and_then(|at| u64_at(k, at))
-                .ok_or_else(|| truncated(ph_end))
-        };
-        if u32_at(k, ph) != Some(PT_LOAD) {
-            continue;
-        }
-        let (offset, paddr, filesz, memsz) = (field(8)?, field(24)?, field(32)?, field(40)?);
+    for ph in table.iter().filter(|ph| ph.p_type(LE) == elf::PT_LOAD) {
+        let (offset, paddr) = (ph.p_offset(LE), ph.p_paddr(LE));
+        let (filesz, memsz) = (ph.p_filesz(LE), ph.p_memsz(LE));
         if filesz > memsz {
             return Err(bad("a segment has more file bytes than memory bytes"));
         }
@@ -237,7 +216,7 @@ pub fn check_kernel(path: &Path, k: &[u8]) -> Result<KernelFormat, Error> {
         len,
         need,
     };
-    if k.starts_with(b"\x7fELF") {
+    if k.starts_with(&elf::ELFMAG) {
         if k.len() < 64 {
             return Err(truncated(64));
         }
@@ -651,7 +630,7 @@ mod tests {
         k[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
         k[54..56].copy_from_slice(&56u16.to_le_bytes());
         k[56..58].copy_from_slice(&1u16.to_le_bytes());
-        k[64..68].copy_from_slice(&PT_LOAD.to_le_bytes());
+        k[64..68].copy_from_slice(&elf::PT_LOAD.0.to_le_bytes());
         set(&mut k, 72, 120); // p_offset
         set(&mut k, 80, 0x10_0000); // p_vaddr
         set(&mut k, 88, 0x10_0000); // p_paddr
@@ -686,7 +665,7 @@ mod tests {
         // Entries too small for a program header.
         let mut k = tiny_elf(16);
         k[54..56].copy_from_slice(&4u16.to_le_bytes());
-        assert!(bad(&k).contains("smaller"));
+        assert!(bad(&k).contains("56 bytes"));
         // p_offset + p_filesz overflows.
         let mut k = tiny_elf(u64::MAX);
         set(&mut k, 72, u64::MAX);
