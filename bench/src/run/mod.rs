@@ -8,6 +8,7 @@ use serde::Serialize;
 // CLOCK_MONOTONIC in ns: the clock every backend's timings use.
 use vmlab_sandbox::sys::monotonic_ns;
 
+mod hint;
 mod process;
 mod sandbox;
 mod vm;

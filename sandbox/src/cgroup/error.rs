@@ -8,12 +8,12 @@ pub enum CgroupError {
     #[error("no cgroup filesystem is mounted (neither v2 nor v1 under /sys/fs/cgroup); run without a cgroup and its limits")]
     NoCgroupFs,
     /// A limit needs a controller this machine does not offer.
-    #[error("the {controller} controller is not available (neither in cgroup v2 nor as a v1 hierarchy), so {flag} cannot be enforced; {still}")]
+    #[error("the {controller} controller is not available (neither in cgroup v2 nor as a v1 hierarchy), so {limit} cannot be enforced; {still}")]
     MissingController {
         /// The controller.
         controller: &'static str,
         /// The limit that needs it.
-        flag: &'static str,
+        limit: &'static str,
         /// What still works.
         still: String,
     },

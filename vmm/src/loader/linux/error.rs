@@ -7,12 +7,10 @@ use crate::arch::x86_64::paging;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The kernel file does not exist.
-    #[error("kernel {0} does not exist (pass --kernel or set VMLAB_KERNEL)")]
+    #[error("kernel {0} does not exist")]
     KernelMissing(PathBuf),
     /// The initramfs file does not exist.
-    #[error(
-        "initramfs {0} does not exist (build it with `vmlab images build` or pass --initramfs)"
-    )]
+    #[error("initramfs {0} does not exist")]
     InitramfsMissing(PathBuf),
     /// A file could not be read.
     #[error("cannot read {0}")]
@@ -48,7 +46,7 @@ pub enum Error {
     #[error("cannot load kernel {0}")]
     Load(PathBuf, #[source] linux_loader::loader::Error),
     /// The kernel (with its decompression space) does not fit.
-    #[error("kernel {path} needs memory up to {need:#x} but the guest has {have:#x} bytes below 3 GiB (raise --mem)")]
+    #[error("kernel {path} needs memory up to {need:#x} but the guest has {have:#x} bytes below 3 GiB (give the guest more memory)")]
     KernelTooBig {
         /// The kernel.
         path: PathBuf,
@@ -58,7 +56,7 @@ pub enum Error {
         have: u64,
     },
     /// The initramfs does not fit between the kernel and the top of low memory.
-    #[error("initramfs {path} ({size} bytes) does not fit in guest memory: {avail} bytes free above the kernel (raise --mem)")]
+    #[error("initramfs {path} ({size} bytes) does not fit in guest memory: {avail} bytes free above the kernel (give the guest more memory)")]
     InitramfsTooBig {
         /// The initramfs.
         path: PathBuf,
