@@ -112,8 +112,11 @@ pub fn build(opts: &BuildOptions, kernel: Option<Kernel>) -> Result<Manifest, Bu
     let initramfs_gz = put(dir, manifest::INITRAMFS_GZ, &gz_bytes, 0o644)?;
 
     let layer = Layer::build(&rootfs, opts.epoch)?;
-    let oci_digests =
-        oci::layout::write_layout(&dir.join(manifest::OCI), &layer, &rfc3339(opts.epoch))?;
+    let oci_digests = oci::layout::write_layout(
+        &dir.join(manifest::OCI),
+        &layer,
+        &rfc3339(opts.epoch).ok_or_else(|| BuildError::Epoch(opts.epoch.to_string()))?,
+    )?;
     oci::bundle::write_bundle(&dir.join(manifest::BUNDLE), &rootfs)?;
     let config_path = format!("{}/config.json", manifest::BUNDLE);
     let config = fs::read(dir.join(&config_path)).map_err(werr(&dir.join(&config_path)))?;
@@ -162,26 +165,13 @@ fn put(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<Built, BuildEr
     Ok(built(name, bytes))
 }
 
-/// `1970-01-01T00:00:00Z` for 0: the UTC date and time of `epoch`.
-pub fn rfc3339(epoch: u64) -> String {
-    let days = (epoch / 86_400) as i64;
-    let secs = epoch % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+/// `1970-01-01T00:00:00Z` for 0: the UTC date and time of `epoch`; `None`
+/// past the year 9999.
+pub fn rfc3339(epoch: u64) -> Option<String> {
+    let secs = i64::try_from(epoch).ok()?;
+    jiff::Timestamp::from_second(secs)
+        .ok()
+        .map(|t| t.to_string())
 }
 
 #[cfg(test)]
@@ -190,8 +180,9 @@ mod tests {
 
     #[test]
     fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000).unwrap(), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(u64::MAX), None);
     }
 }

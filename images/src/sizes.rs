@@ -177,20 +177,10 @@ pub fn table(sizes: &[Size]) -> String {
     out
 }
 
-/// `123 B`, `4.5 KiB`, `12.3 MiB`, `1.2 GiB`.
+/// `123 B`, `4.5 KiB`, `12.3 MiB`, `1.2 GiB` (binary units, one decimal
+/// where it is not zero).
 pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    humansize::format_size(bytes, humansize::BINARY.decimal_places(1))
 }
 
 /// Counts bytes written.
@@ -297,6 +287,7 @@ mod tests {
         assert_eq!(human(1023), "1023 B");
         assert_eq!(human(1536), "1.5 KiB");
         assert_eq!(human(14_186_432), "13.5 MiB");
+        assert_eq!(human(3 << 30), "3 GiB");
     }
 
     #[test]

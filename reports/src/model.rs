@@ -24,32 +24,14 @@ pub use evidence::{AttackTally, IsolationEvidence, Protections, RunFailure, Sysc
 pub use host::{CgroupMode, HostFacts, KvmKind, Reproducibility};
 pub use results::{LoadError, Results, RunConfig, Tool, KNOWN_SCHEMA_VERSIONS, SCHEMA_VERSION};
 
-/// Formats seconds since the Unix epoch as RFC 3339 UTC (`2026-01-02T03:04:05Z`).
+/// Formats seconds since the Unix epoch as RFC 3339 UTC (`2026-01-02T03:04:05Z`);
+/// past the year 9999, its last instant.
 pub fn rfc3339_utc(unix_secs: u64) -> String {
-    let days = unix_secs / 86_400;
-    let rem = unix_secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of a year.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    i64::try_from(unix_secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .unwrap_or(jiff::Timestamp::MAX)
+        .to_string()
 }
 
 /// Now, as RFC 3339 UTC.

@@ -135,6 +135,160 @@ pub enum Kill {
     Group,
 }
 
+/// What watching has gathered so far, and where it stands.
+struct State {
+    /// When the timeout expires.
+    deadline: u64,
+    /// After the exit: when draining the pipes stops.
+    drain_until: u64,
+    /// Protocol bytes not yet a whole word.
+    proto_buf: Vec<u8>,
+    events: Vec<(Event, u64)>,
+    bad_words: Vec<u32>,
+    dropped: Dropped,
+    /// stdout, stderr.
+    out: [Ring; 2],
+    /// Protocol, stdout, stderr: still open.
+    open: [bool; 3],
+    stop: Stop,
+    /// The child is gone (or killed): only draining is left.
+    exited: bool,
+}
+
+/// Poll slots: the three pipes, then the pidfd, then `cancel`.
+const PIDFD: usize = 3;
+
+impl State {
+    fn new(timeout: Duration) -> State {
+        let timeout_ns = timeout.as_nanos().min(u64::MAX as u128) as u64;
+        State {
+            deadline: monotonic_ns().saturating_add(timeout_ns),
+            drain_until: u64::MAX,
+            proto_buf: Vec::new(),
+            events: Vec::new(),
+            bad_words: Vec::new(),
+            dropped: Dropped::default(),
+            out: [ring(), ring()],
+            open: [true, true, true],
+            stop: Stop::Exited,
+            exited: false,
+        }
+    }
+
+    /// How long to poll from `now`, in ms; `None` once draining is over.
+    fn wait_ms(&self, now: u64) -> Option<i32> {
+        let until = if self.exited {
+            self.drain_until.min(self.deadline)
+        } else {
+            self.deadline
+        };
+        if self.exited && now >= until {
+            return None;
+        }
+        let ms = until.saturating_sub(now).div_ceil(1_000_000);
+        Some(ms.min(i32::MAX as u64) as i32)
+    }
+
+    /// The child is gone (or killed, for `stop`); drain until `drain_until`.
+    fn ended(&mut self, stop: Option<Stop>, drain_until: u64) {
+        if let Some(stop) = stop {
+            self.stop = stop;
+        }
+        self.exited = true;
+        self.drain_until = drain_until;
+    }
+
+    /// Reads pipe `i`; protocol words are decoded and stamped `arrived`.
+    fn read_pipe(&mut self, i: usize, fd: BorrowedFd<'_>, buf: &mut [u8], arrived: u64) {
+        let n = match read_some(fd, buf) {
+            Ok(0) | Err(_) => {
+                self.open[i] = false;
+                0
+            }
+            Ok(n) => n,
+        };
+        if i > 0 {
+            if n > 0 {
+                self.out[i - 1].push(&buf[..n]);
+            }
+            return;
+        }
+        self.proto_buf.extend_from_slice(&buf[..n]);
+        let whole = self.proto_buf.len() / 4 * 4;
+        for w in self.proto_buf[..whole].chunks_exact(4) {
+            let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            let kept = match Event::decode(word) {
+                Some(e) if self.events.len() < MAX_EVENTS => {
+                    self.events.push((e, arrived));
+                    true
+                }
+                None if self.bad_words.len() < MAX_EVENTS => {
+                    self.bad_words.push(word);
+                    true
+                }
+                _ => false,
+            };
+            if !kept {
+                self.dropped.events += 1;
+            }
+        }
+        self.proto_buf.drain(..whole);
+    }
+
+    fn finish(mut self, child: &Child<'_>) -> Watched {
+        let (status, reaped_at) = reap(child);
+        self.dropped.stdout_bytes = self.out[0].dropped();
+        self.dropped.stderr_bytes = self.out[1].dropped();
+        Watched {
+            events: self.events,
+            bad_words: self.bad_words,
+            stdout: kept(&self.out[0]),
+            stderr: kept(&self.out[1]),
+            dropped: self.dropped,
+            status,
+            reaped_at,
+            stop: self.stop,
+        }
+    }
+}
+
+/// The fds to poll now and the slot of each (see [`PIDFD`]).
+fn poll_set<'a>(
+    pipes: &[BorrowedFd<'a>; 3],
+    s: &State,
+    child: &'a Child<'_>,
+    cancel: Option<BorrowedFd<'a>>,
+) -> (Vec<PollFd<'a>>, Vec<usize>) {
+    let mut pfds = Vec::with_capacity(5);
+    let mut which = Vec::with_capacity(5);
+    for (i, fd) in pipes.iter().enumerate().filter(|(i, _)| s.open[*i]) {
+        pfds.push(PollFd::new(*fd, PollFlags::POLLIN));
+        which.push(i);
+    }
+    if !s.exited {
+        pfds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
+        which.push(PIDFD);
+    }
+    if let Some(c) = cancel {
+        pfds.push(PollFd::new(c, PollFlags::POLLIN));
+        which.push(PIDFD + 1);
+    }
+    (pfds, which)
+}
+
+/// The signal number `cancel` carries (one byte; 0 or none: `SIGTERM`).
+fn cancel_signal(cancel: Option<BorrowedFd<'_>>) -> i32 {
+    let mut b = [0u8; 1];
+    if let Some(c) = cancel {
+        let _ = read_some(c, &mut b);
+    }
+    if b[0] == 0 {
+        libc::SIGTERM
+    } else {
+        i32::from(b[0])
+    }
+}
+
 /// Watches `child` until it exits, `timeout` passes or `cancel` becomes
 /// readable (one byte: the signal number). On timeout or cancel the child
 /// gets `SIGKILL` (as PID 1 of its namespace, everything inside dies with
@@ -149,17 +303,8 @@ pub fn watch(
     cancel: Option<BorrowedFd<'_>>,
     how: Kill,
 ) -> Watched {
-    let deadline = monotonic_ns().saturating_add(timeout.as_nanos().min(u64::MAX as u128) as u64);
-    let mut drain_until = u64::MAX;
-    let mut proto_buf: Vec<u8> = Vec::new();
-    let mut events = Vec::new();
-    let mut bad_words = Vec::new();
-    let mut dropped = Dropped::default();
-    let mut out = [ring(), ring()];
+    let mut s = State::new(timeout);
     let mut buf = vec![0u8; 16384];
-    let mut open = [true, true, true];
-    let mut stop = Stop::Exited;
-    let mut exited = false;
     let fds = [
         pipes.proto.as_fd(),
         pipes.stdout.as_fd(),
@@ -169,133 +314,52 @@ pub fn watch(
         Kill::Pid => kill(child),
         Kill::Group => kill_group(child),
     };
+    let drain = DRAIN.as_nanos() as u64;
     // Until the child is gone, and then until its pipes are drained (each
     // write end closes with the last process holding it) or DRAIN is over.
-    while open.iter().any(|o| *o) {
-        let now = monotonic_ns();
-        let until = if exited {
-            drain_until.min(deadline)
-        } else {
-            deadline
-        };
-        if exited && now >= until {
+    while s.open.iter().any(|o| *o) {
+        let Some(wait_ms) = s.wait_ms(monotonic_ns()) else {
             break;
-        }
-        let wait_ms = until
-            .saturating_sub(now)
-            .div_ceil(1_000_000)
-            .min(i32::MAX as u64) as i32;
-        let mut pfds: Vec<PollFd> = Vec::with_capacity(5);
-        let mut which = Vec::with_capacity(5);
-        for (i, fd) in fds.iter().enumerate() {
-            if open[i] {
-                pfds.push(PollFd::new(*fd, PollFlags::POLLIN));
-                which.push(i);
-            }
-        }
-        if !exited {
-            pfds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
-            which.push(3);
-        }
-        if let Some(c) = cancel {
-            pfds.push(PollFd::new(c, PollFlags::POLLIN));
-            which.push(4);
-        }
-        let n = match nix::poll::poll(
-            &mut pfds,
-            PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::MAX),
-        ) {
+        };
+        let (mut pfds, which) = poll_set(&fds, &s, child, cancel);
+        let timeout = PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::MAX);
+        let n = match nix::poll::poll(&mut pfds, timeout) {
             Ok(n) => n,
             Err(Errno::EINTR) => continue,
             Err(_) => 0,
         };
         let arrived = monotonic_ns();
         if n == 0 {
-            if !exited && arrived >= deadline {
-                stop = Stop::TimedOut;
+            if !s.exited && arrived >= s.deadline {
                 kill_all(child);
-                exited = true;
-                drain_until = arrived.saturating_add(DRAIN.as_nanos() as u64);
+                s.ended(Some(Stop::TimedOut), arrived.saturating_add(drain));
             }
             continue;
         }
+        let hit = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
         for (p, &i) in pfds.iter().zip(&which) {
-            let ready = p.revents().is_some_and(|r| {
-                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
-            });
-            if !ready {
+            if !p.revents().is_some_and(|r| r.intersects(hit)) {
                 continue;
             }
             match i {
-                0 => {
-                    match read_some(fds[0], &mut buf) {
-                        Ok(0) | Err(_) => open[0] = false,
-                        Ok(n) => proto_buf.extend_from_slice(&buf[..n]),
-                    }
-                    let whole = proto_buf.len() / 4 * 4;
-                    for w in proto_buf[..whole].chunks_exact(4) {
-                        let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                        let kept = match Event::decode(word) {
-                            Some(e) if events.len() < MAX_EVENTS => {
-                                events.push((e, arrived));
-                                true
-                            }
-                            None if bad_words.len() < MAX_EVENTS => {
-                                bad_words.push(word);
-                                true
-                            }
-                            _ => false,
-                        };
-                        if !kept {
-                            dropped.events += 1;
-                        }
-                    }
-                    proto_buf.drain(..whole);
-                }
-                1 | 2 => match read_some(fds[i], &mut buf) {
-                    Ok(0) | Err(_) => open[i] = false,
-                    Ok(n) => out[i - 1].push(&buf[..n]),
-                },
-                3 => {
-                    exited = true;
-                    drain_until = arrived.saturating_add(DRAIN.as_nanos() as u64);
+                0..=2 => s.read_pipe(i, fds[i], &mut buf, arrived),
+                PIDFD => {
+                    s.ended(None, arrived.saturating_add(drain));
                     // A plain process's own group goes with it.
                     if how == Kill::Group {
                         kill_group(child);
                     }
                 }
                 _ => {
-                    let mut b = [0u8; 1];
-                    if let Some(c) = cancel {
-                        let _ = read_some(c, &mut b);
-                    }
-                    let sig = if b[0] == 0 {
-                        libc::SIGTERM
-                    } else {
-                        b[0] as i32
-                    };
-                    stop = Stop::Interrupted(sig);
+                    let sig = cancel_signal(cancel);
                     kill_all(child);
-                    exited = true;
                     // Torn down at once: nothing more is read.
-                    drain_until = arrived;
+                    s.ended(Some(Stop::Interrupted(sig)), arrived);
                 }
             }
         }
     }
-    let (status, reaped_at) = reap(child);
-    dropped.stdout_bytes = out[0].dropped();
-    dropped.stderr_bytes = out[1].dropped();
-    Watched {
-        events,
-        bad_words,
-        stdout: kept(&out[0]),
-        stderr: kept(&out[1]),
-        dropped,
-        status,
-        reaped_at,
-        stop,
-    }
+    s.finish(child)
 }
 
 /// Sends `SIGKILL` through the pidfd.

@@ -13,9 +13,7 @@ pub type GuestMemoryMmap = vm_memory::GuestMemoryMmap<()>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The requested size is below what the guest needs.
-    #[error(
-        "guest memory of {mib} MiB is too small: this guest needs at least {min_mib} MiB (--mem)"
-    )]
+    #[error("guest memory of {mib} MiB is too small: this guest needs at least {min_mib} MiB")]
     TooSmall {
         /// Requested MiB.
         mib: u64,
@@ -23,7 +21,7 @@ pub enum Error {
         min_mib: u64,
     },
     /// The requested size exceeds the host's RAM.
-    #[error("guest memory of {mib} MiB is more than this host's {host_mib} MiB of RAM (--mem)")]
+    #[error("guest memory of {mib} MiB is more than this host's {host_mib} MiB of RAM")]
     TooLarge {
         /// Requested MiB.
         mib: u64,
@@ -31,7 +29,7 @@ pub enum Error {
         host_mib: u64,
     },
     /// The requested size is beyond any guest this VMM maps.
-    #[error("guest memory of {mib} MiB is beyond the {max_mib} MiB this VMM can map (--mem)")]
+    #[error("guest memory of {mib} MiB is beyond the {max_mib} MiB this VMM can map")]
     BeyondLimit {
         /// Requested MiB.
         mib: u64,

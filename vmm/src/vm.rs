@@ -16,7 +16,7 @@ use crate::memory::GuestMemoryMmap;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The timeout passed before the guest exited.
-    #[error("the guest {} within {secs:.1} s and was killed (--timeout)", if *.ready { "signalled ready but did not exit" } else { "did not signal ready" })]
+    #[error("the guest {} within {secs:.1} s and was killed", if *.ready { "signalled ready but did not exit" } else { "did not signal ready" })]
     Timeout {
         /// The timeout in seconds.
         secs: f64,

@@ -250,7 +250,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
                 }
             }
             let jail_setup = matches!(&e, vmlab_vmm::Error::Jail(j) if j.is_setup());
+            let hint = super::hint::flag_hint(&e);
             let mut err = anyhow::Error::new(e);
+            if let Some(hint) = hint {
+                err = err.context(hint);
+            }
             if jail_setup {
                 err = err.context(
                     "the VMM's jail could not be set up; `--no-jail` runs the VMM without it \

@@ -5,6 +5,13 @@
 //! Every header field is untrusted: offsets and sizes are added and
 //! multiplied with checked arithmetic, so a crafted header is an error,
 //! never a panic.
+use object::elf::{self, FileHeader64, ProgramHeader64, SectionHeader64};
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
+use object::{LittleEndian, ReadRef};
+
+/// An ELF64 file header, little-endian.
+type Header = FileHeader64<LittleEndian>;
+const LE: LittleEndian = LittleEndian;
 
 /// Why bytes are not an x86-64 executable ELF.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -23,8 +30,8 @@ pub enum ElfError {
         "the ELF's {0} offset and size overflow a 64-bit address (a damaged or hostile header)"
     )]
     Overflow(&'static str),
-    /// A table's entries are smaller than the ELF64 structure they hold.
-    #[error("the ELF's {0} entries are too small for ELF64")]
+    /// A table's entries are not the size of the ELF64 structure they hold.
+    #[error("the ELF's {0} entries are not the size of ELF64's")]
     EntrySize(&'static str),
     /// A loadable segment claims more file bytes than memory bytes.
     #[error("an ELF segment has {filesz} file bytes but only {memsz} memory bytes")]
@@ -37,16 +44,7 @@ pub enum ElfError {
 }
 
 /// `\x7fELF`.
-pub const MAGIC: &[u8; 4] = b"\x7fELF";
-
-const EM_X86_64: u16 = 62;
-const ET_EXEC: u16 = 2;
-const PT_LOAD: u32 = 1;
-const SHT_NOBITS: u32 = 8;
-/// Size of an ELF64 program header.
-const PHDR_SIZE: u64 = 56;
-/// Size of an ELF64 section header.
-const SHDR_SIZE: u64 = 64;
+pub const MAGIC: &[u8; 4] = &elf::ELFMAG;
 
 /// Whether `bytes` start with the ELF magic.
 pub fn is_elf(bytes: &[u8]) -> bool {
@@ -58,20 +56,20 @@ fn end_of(offset: u64, size: u64, what: &'static str) -> Result<u64, ElfError> {
     offset.checked_add(size).ok_or(ElfError::Overflow(what))
 }
 
-/// The end of a table of `num` entries of `entsize` bytes at `offset`,
-/// checked against the file length `len`.
-fn table_end(
+/// The end of a table of `num` entries of `entsize` bytes at `offset`
+/// (entries of exactly `T`'s size), checked against the file length `len`
+/// before the table is read.
+fn table_end<T>(
     offset: u64,
-    entsize: u64,
-    num: u64,
-    min_entsize: u64,
+    entsize: u16,
+    num: u16,
     len: u64,
     what: &'static str,
 ) -> Result<u64, ElfError> {
-    if num > 0 && entsize < min_entsize {
+    if num > 0 && usize::from(entsize) != std::mem::size_of::<T>() {
         return Err(ElfError::EntrySize(what));
     }
-    let size = entsize.checked_mul(num).ok_or(ElfError::Overflow(what))?;
+    let size = u64::from(entsize) * u64::from(num);
     let end = end_of(offset, size, what)?;
     if end > len {
         return Err(ElfError::Truncated(what));
@@ -79,111 +77,77 @@ fn table_end(
     Ok(end)
 }
 
-/// Entry `i` of a table already checked by [`table_end`]: its offset in the file.
-fn entry_at(offset: u64, entsize: u64, i: u64, what: &'static str) -> Result<usize, ElfError> {
-    let at = entsize
-        .checked_mul(i)
-        .and_then(|o| o.checked_add(offset))
-        .ok_or(ElfError::Overflow(what))?;
-    usize::try_from(at).map_err(|_| ElfError::Overflow(what))
-}
-
 /// Checks that `bytes` is a complete 64-bit little-endian x86-64 `ET_EXEC`
 /// ELF and returns the length its headers account for (the end of the
-/// furthest segment, section or header table).
+/// furthest segment, section or header table). The headers are read with
+/// `object`'s ELF types; every offset and size they hold is checked here.
 pub fn check(bytes: &[u8]) -> Result<usize, ElfError> {
     if !is_elf(bytes) {
         return Err(ElfError::NoMagic);
     }
-    if bytes.len() < 64 {
-        return Err(ElfError::Truncated("file header"));
-    }
-    if bytes[4] != 2 {
+    let header: &Header = bytes
+        .read_at(0)
+        .map_err(|()| ElfError::Truncated("file header"))?;
+    let ident = header.e_ident();
+    if ident.class != elf::ELFCLASS64 {
         return Err(ElfError::Unsupported("not 64-bit"));
     }
-    if bytes[5] != 1 {
+    if ident.data != elf::ELFDATA2LSB {
         return Err(ElfError::Unsupported("not little-endian"));
     }
-    let short = || ElfError::Truncated("file header");
-    if u16_at(bytes, 18).ok_or_else(short)? != EM_X86_64 {
+    if header.e_machine(LE) != elf::EM_X86_64 {
         return Err(ElfError::Unsupported("not x86-64"));
     }
-    if u16_at(bytes, 16).ok_or_else(short)? != ET_EXEC {
+    if header.e_type(LE) != elf::ET_EXEC {
         return Err(ElfError::Unsupported("not ET_EXEC"));
     }
     let len = u64::try_from(bytes.len()).map_err(|_| ElfError::Overflow("file"))?;
-    let field16 = |at| u16_at(bytes, at).map(u64::from).ok_or_else(short);
-    let phoff = u64_at(bytes, 0x20).ok_or_else(short)?;
-    let shoff = u64_at(bytes, 0x28).ok_or_else(short)?;
-    let (phentsize, phnum) = (field16(0x36)?, field16(0x38)?);
-    let (shentsize, shnum) = (field16(0x3a)?, field16(0x3c)?);
     const PH: &str = "program header table";
     const SH: &str = "section header table";
-    let ph_end = table_end(phoff, phentsize, phnum, PHDR_SIZE, len, PH)?;
-    let sh_end = table_end(shoff, shentsize, shnum, SHDR_SIZE, len, SH)?;
-    let mut end = ph_end.max(sh_end).max(64);
-    for i in 0..phnum {
-        let ph = entry_at(phoff, phentsize, i, PH)?;
-        let field = |off: usize| {
-            ph.checked_add(off)
-                .and_then(|at| u64_at(bytes, at))
-                .ok_or(ElfError::Truncated(PH))
-        };
-        let p_type = u32_at(bytes, ph).ok_or(ElfError::Truncated(PH))?;
-        let (p_offset, p_filesz, p_memsz) = (field(8)?, field(32)?, field(40)?);
-        if p_type == PT_LOAD && p_filesz > p_memsz {
-            return Err(ElfError::FileSizeAboveMemSize {
-                filesz: p_filesz,
-                memsz: p_memsz,
-            });
+    let (phnum, shnum) = (header.e_phnum(LE), header.e_shnum(LE));
+    let ph_end = table_end::<ProgramHeader64<LittleEndian>>(
+        header.e_phoff(LE),
+        header.e_phentsize(LE),
+        phnum,
+        len,
+        PH,
+    )?;
+    let sh_end = table_end::<SectionHeader64<LittleEndian>>(
+        header.e_shoff(LE),
+        header.e_shentsize(LE),
+        shnum,
+        len,
+        SH,
+    )?;
+    let mut end = ph_end.max(sh_end).max(std::mem::size_of::<Header>() as u64);
+    let segments = header
+        .program_headers(LE, bytes)
+        .map_err(|_| ElfError::Truncated(PH))?;
+    for ph in segments {
+        let (filesz, memsz) = (ph.p_filesz(LE), ph.p_memsz(LE));
+        if ph.p_type(LE) == elf::PT_LOAD && filesz > memsz {
+            return Err(ElfError::FileSizeAboveMemSize { filesz, memsz });
         }
-        let seg_end = end_of(p_offset, p_filesz, "segment")?;
+        let seg_end = end_of(ph.p_offset(LE), filesz, "segment")?;
         if seg_end > len {
             return Err(ElfError::Truncated("segment"));
         }
         end = end.max(seg_end);
     }
-    for i in 0..shnum {
-        let sh = entry_at(shoff, shentsize, i, SH)?;
-        let field = |off: usize, wide: bool| {
-            let at = sh.checked_add(off)?;
-            if wide {
-                u64_at(bytes, at)
-            } else {
-                u32_at(bytes, at).map(u64::from)
-            }
-        };
-        let bad = || ElfError::Truncated(SH);
-        if field(4, false).ok_or_else(bad)? == u64::from(SHT_NOBITS) {
-            continue;
-        }
-        let (sh_offset, sh_size) = (
-            field(24, true).ok_or_else(bad)?,
-            field(32, true).ok_or_else(bad)?,
-        );
-        let sec_end = end_of(sh_offset, sh_size, "section")?;
+    let sections = header
+        .section_headers(LE, bytes)
+        .map_err(|_| ElfError::Truncated(SH))?;
+    for sh in sections
+        .iter()
+        .filter(|sh| sh.sh_type(LE) != elf::SHT_NOBITS)
+    {
+        let sec_end = end_of(sh.sh_offset(LE), sh.sh_size(LE), "section")?;
         if sec_end > len {
             return Err(ElfError::Truncated("section"));
         }
         end = end.max(sec_end);
     }
     usize::try_from(end).map_err(|_| ElfError::Overflow("file"))
-}
-
-fn bytes_at<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
-    b.get(at..at.checked_add(N)?)?.try_into().ok()
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    bytes_at(b, at).map(u16::from_le_bytes)
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    bytes_at(b, at).map(u32::from_le_bytes)
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    bytes_at(b, at).map(u64::from_le_bytes)
 }
 
 #[cfg(test)]
@@ -212,12 +176,12 @@ mod tests {
         b[..4].copy_from_slice(MAGIC);
         b[4] = 2;
         b[5] = 1;
-        b[16..18].copy_from_slice(&ET_EXEC.to_le_bytes());
-        b[18..20].copy_from_slice(&EM_X86_64.to_le_bytes());
+        b[16..18].copy_from_slice(&elf::ET_EXEC.0.to_le_bytes());
+        b[18..20].copy_from_slice(&elf::EM_X86_64.0.to_le_bytes());
         b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
         b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
         b[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
-        b[64..68].copy_from_slice(&PT_LOAD.to_le_bytes());
+        b[64..68].copy_from_slice(&elf::PT_LOAD.0.to_le_bytes());
         b[72..80].copy_from_slice(&120u64.to_le_bytes()); // p_offset
         b[96..104].copy_from_slice(&16u64.to_le_bytes()); // p_filesz
         b[104..112].copy_from_slice(&16u64.to_le_bytes()); // p_memsz
@@ -238,7 +202,6 @@ mod tests {
         assert_eq!(check(&b), Err(ElfError::Overflow("program header table")));
         // A huge table that does not overflow but points past the file.
         let mut b = tiny();
-        b[0x36..0x38].copy_from_slice(&u16::MAX.to_le_bytes());
         b[0x38..0x3a].copy_from_slice(&u16::MAX.to_le_bytes());
         assert_eq!(check(&b), Err(ElfError::Truncated("program header table")));
         // Entries too small to hold a program header.

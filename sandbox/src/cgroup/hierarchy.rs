@@ -182,7 +182,7 @@ impl Hierarchy {
                 };
                 return Err(CgroupError::MissingController {
                     controller: c.name(),
-                    flag,
+                    limit: flag,
                     still,
                 });
             }

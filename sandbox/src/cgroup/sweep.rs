@@ -50,7 +50,7 @@ pub fn sweep<'a>(parents: impl IntoIterator<Item = &'a Path>) -> Vec<PathBuf> {
             }
             let dir = e.path();
             kill_tasks(&dir);
-            if super::rmdir_retry(&dir).is_ok() {
+            if super::files::rmdir_retry(&dir).is_ok() {
                 removed.push(dir);
             }
         }

@@ -98,6 +98,11 @@ fn new_mount(name: &str, fs: FsSpec, magic: i64) -> Result<NewMount, ConfigError
     })
 }
 
+/// Filesystems a sandbox's mounts are made noexec, nosuid and nodev with.
+const HARDENED: u64 = attr::NOSUID | attr::NODEV | attr::NOEXEC;
+/// The size of each tmpfs.
+const TMPFS_SIZE: Option<&str> = Some("65536k");
+
 /// The mounts, device nodes and masks for a rootfs at `dir`.
 fn root_plan(
     dir: &Path,
@@ -106,9 +111,54 @@ fn root_plan(
     sys: SysMount,
     tmp: bool,
 ) -> Result<RootPlan, ConfigError> {
-    let hardened = attr::NOSUID | attr::NODEV | attr::NOEXEC;
-    let size = Some("65536k");
+    let (hardened, size) = (HARDENED, TMPFS_SIZE);
     let proc = new_mount("proc", fs("proc", &[], hardened)?, libc::PROC_SUPER_MAGIC)?;
+    let dev = dev_plan()?;
+    let sys_mount = match sys {
+        SysMount::Absent => None,
+        SysMount::ReadOnly => Some(new_mount(
+            "sys",
+            fs("sysfs", &[], attr::RDONLY | hardened)?,
+            libc::SYSFS_MAGIC,
+        )?),
+    };
+    let tmp_mount = if tmp {
+        Some(new_mount(
+            "tmp",
+            fs(
+                "tmpfs",
+                &[("mode", Some("1777")), ("size", size)],
+                attr::NOSUID | attr::NODEV,
+            )?,
+            libc::TMPFS_MAGIC,
+        )?)
+    } else {
+        None
+    };
+    let masks = masks(sys)?;
+    let mut attrs = attr::NOSUID;
+    if nodev {
+        attrs |= attr::NODEV;
+    }
+    if readonly {
+        attrs |= attr::RDONLY;
+    }
+    Ok(RootPlan {
+        dir: path(dir)?,
+        attrs,
+        proc,
+        dev,
+        sys: sys_mount,
+        tmp: tmp_mount,
+        masks,
+        empty: fs("tmpfs", &[("size", Some("4k"))], attr::RDONLY | hardened)?,
+    })
+}
+
+/// The minimal `/dev`: a tmpfs with the host's nodes bound in, a private
+/// devpts, `/dev/shm`, and the usual links.
+fn dev_plan() -> Result<DevPlan, ConfigError> {
+    let (hardened, size) = (HARDENED, TMPFS_SIZE);
     let mut nodes = Vec::new();
     for node in DEV_NODES.iter().take(MAX_DEV_NODES) {
         nodes.push((cstr(format!("/dev/{node}"))?, cstr(node)?));
@@ -122,7 +172,7 @@ fn root_plan(
     ] {
         links.push((cstr(target)?, cstr(name)?));
     }
-    let dev = DevPlan {
+    Ok(DevPlan {
         // nodev: the only device nodes that open are the host's, bound in
         // as mounts of their own.
         mount: new_mount(
@@ -150,28 +200,12 @@ fn root_plan(
             libc::TMPFS_MAGIC,
         )?,
         links,
-    };
-    let sys_mount = match sys {
-        SysMount::Absent => None,
-        SysMount::ReadOnly => Some(new_mount(
-            "sys",
-            fs("sysfs", &[], attr::RDONLY | hardened)?,
-            libc::SYSFS_MAGIC,
-        )?),
-    };
-    let tmp_mount = if tmp {
-        Some(new_mount(
-            "tmp",
-            fs(
-                "tmpfs",
-                &[("mode", Some("1777")), ("size", size)],
-                attr::NOSUID | attr::NODEV,
-            )?,
-            libc::TMPFS_MAGIC,
-        )?)
-    } else {
-        None
-    };
+    })
+}
+
+/// The OCI masked and read-only paths this host has (without `/sys` when
+/// there is none inside).
+fn masks(sys: SysMount) -> Result<Vec<Mask>, ConfigError> {
     let mut masks = Vec::new();
     let under = |p: &str| -> Option<(Under, String)> {
         if let Some(rest) = p.strip_prefix("/proc/") {
@@ -204,23 +238,7 @@ fn root_plan(
             });
         }
     }
-    let mut attrs = attr::NOSUID;
-    if nodev {
-        attrs |= attr::NODEV;
-    }
-    if readonly {
-        attrs |= attr::RDONLY;
-    }
-    Ok(RootPlan {
-        dir: path(dir)?,
-        attrs,
-        proc,
-        dev,
-        sys: sys_mount,
-        tmp: tmp_mount,
-        masks,
-        empty: fs("tmpfs", &[("size", Some("4k"))], attr::RDONLY | hardened)?,
-    })
+    Ok(masks)
 }
 
 /// The seccomp program, compiled once per process.

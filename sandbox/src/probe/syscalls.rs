@@ -69,18 +69,32 @@ struct CloneArgs {
 
 /// Runs every call; returns the exit code (0).
 pub fn run() -> i32 {
-    // fd 0 becomes a pipe: a terminal ioctl on it is the kernel's ENOTTY,
-    // so EPERM can only come from the filter.
+    stdin_pipe();
+    refused_outright();
+    argument_checks();
+    sockets_and_keys();
+    new_processes();
+    allowed_plain();
+    allowed_through_libc();
+    0
+}
+
+/// fd 0 becomes a pipe: a terminal ioctl on it is the kernel's ENOTTY, so
+/// EPERM can only come from the filter.
+fn stdin_pipe() {
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 fills the local array; dup2 replaces fd 0.
     let piped = unsafe {
         libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) == 0 && libc::dup2(fds[0], 0) == 0
     };
     report("stdin_pipe", if piped { (0, 0) } else { result(-1) });
+}
 
-    // SAFETY: each call below gets valid pointers to locals of the right
-    // size, or none; the fork-like ones are handled by `child`, whose child
-    // only exits. The results are only reported.
+/// Calls refused whatever their arguments: io_uring, the LDT, x32 and
+/// unknown numbers.
+fn refused_outright() {
+    // SAFETY: each call gets valid pointers to locals of the right size, or
+    // none; its result is only reported.
     unsafe {
         let mut params = [0u64; 15]; // struct io_uring_params, 120 bytes
         let rc = libc::syscall(libc::SYS_io_uring_setup, 1, params.as_mut_ptr());
@@ -100,7 +114,14 @@ pub fn run() -> i32 {
         report("x32_getpid", result(libc::syscall(x32)));
         report("unknown_1000", result(libc::syscall(1000)));
         report("unknown_400", result(libc::syscall(400)));
+    }
+}
 
+/// Calls whose arguments decide: personalities, terminal ioctls.
+fn argument_checks() {
+    // SAFETY: each call gets valid pointers to locals of the right size, or
+    // none; its result is only reported.
+    unsafe {
         let rc = libc::personality(0x0008); // PER_LINUX32
         let r = result(rc as i64);
         if rc >= 0 {
@@ -137,7 +158,14 @@ pub fn run() -> i32 {
             "ioctl_fionread",
             result(libc::ioctl(0, libc::FIONREAD, &mut n) as i64),
         );
+    }
+}
 
+/// A vsock socket and the keyring.
+fn sockets_and_keys() {
+    // SAFETY: each call gets valid pointers to locals of the right size, or
+    // none; its result is only reported.
+    unsafe {
         let rc = libc::socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0);
         let r = result(rc as i64);
         if rc >= 0 {
@@ -147,7 +175,14 @@ pub fn run() -> i32 {
 
         // KEYCTL_GET_KEYRING_ID of KEY_SPEC_SESSION_KEYRING.
         report("keyctl", result(libc::syscall(libc::SYS_keyctl, 0, -3, 0)));
+    }
+}
 
+/// Fork-like calls, with and without a new namespace.
+fn new_processes() {
+    // SAFETY: each call gets valid pointers to locals of the right size, or
+    // none; `child` handles the fork-like ones, whose child only exits.
+    unsafe {
         let args = CloneArgs {
             exit_signal: libc::SIGCHLD as u64,
             ..CloneArgs::default()
@@ -168,7 +203,14 @@ pub fn run() -> i32 {
             child(libc::syscall(libc::SYS_clone, plain, 0, 0, 0, 0)),
         );
         report("fork", child(libc::fork() as i64));
+    }
+}
 
+/// Calls that must keep working: getpid, a pipe round trip.
+fn allowed_plain() {
+    // SAFETY: each call gets valid pointers to locals of the right size, or
+    // none; its result is only reported.
+    unsafe {
         report("getpid", result(libc::getpid() as i64));
         let mut p = [0i32; 2];
         let mut got = -1;
@@ -185,8 +227,10 @@ pub fn run() -> i32 {
         }
         report("pipe", result(got));
     }
+}
 
-    // posix_spawn and pthread_create try clone3 first and must fall back.
+/// posix_spawn and pthread_create try clone3 first and must fall back.
+fn allowed_through_libc() {
     let spawned = std::process::Command::new("/proc/self/exe")
         .args(["ready", &CHILD_CODE.to_string()])
         .env_remove(FD_ENV)
@@ -201,5 +245,4 @@ pub fn run() -> i32 {
     );
     let thread = std::thread::spawn(|| CHILD_CODE).join();
     report("thread", (thread.map_or(-1, i64::from), 0));
-    0
 }

@@ -66,6 +66,15 @@ fn rootless_order_maps_then_ids_then_mounts_then_lockdown() {
     let tasks = vec![CString::new("/sys/fs/cgroup/memory/vmlab/x/tasks").unwrap()];
     let r = record(&c, tasks);
     let root = fs.0.display().to_string();
+    let tree = r.root_tree.expect("the rootfs mount");
+    ids_then_cgroup(&r, tree);
+    mounts_by_fd(&r, tree, &root);
+    masks_then_lockdown(&r);
+}
+
+/// Rootless: the maps, then the ids, then the v1 cgroup joined after the
+/// mounts, before the pivot.
+fn ids_then_cgroup(r: &Recorder, tree: i32) {
     // Parent: maps (uid before gid), then the release; the child waits for it.
     assert!(
         r.pos("write /proc/4242/uid_map 0 1000 1") < r.pos("write /proc/4242/gid_map 0 1000 1")
@@ -82,7 +91,6 @@ fn rootless_order_maps_then_ids_then_mounts_then_lockdown() {
         .filter(|&i| r.calls[i] == "wait 10")
         .collect();
     assert_eq!(waits.len(), 2, "{:#?}", r.calls);
-    let tree = r.root_tree.expect("the rootfs mount");
     assert!(r.pos(&format!("open_beneath {tree} tmp dir")) < waits[1]);
     assert!(waits[1] < r.pos(tasks));
     assert!(r.pos(tasks) < r.pos("pivot_root"));
@@ -90,6 +98,10 @@ fn rootless_order_maps_then_ids_then_mounts_then_lockdown() {
     assert!(r.pos("setresuid 0") < r.pos("pdeathsig"));
     // Cgroup namespace after joining the cgroup.
     assert!(r.pos(tasks) < r.pos("unshare 0x2000000"));
+}
+
+/// Every mount made by fd beneath the rootfs mount, in order.
+fn mounts_by_fd(r: &Recorder, tree: i32, root: &str) {
     // Mounts: private first; the host's nodes cloned before the rootfs is
     // touched; mount points created, then the rootfs cloned, made
     // nosuid|nodev|rdonly throughout and attached onto itself.
@@ -125,6 +137,10 @@ fn rootless_order_maps_then_ids_then_mounts_then_lockdown() {
     assert!(r.pos("fchdir") < r.pos("pivot_root . ."));
     assert!(r.pos("pivot_root . .") < r.pos("umount ."));
     assert_eq!(r.calls[r.pos("umount .") + 1], "chdir /");
+}
+
+/// Masks after the pivot, the mounts verified, then the lockdown, seccomp last.
+fn masks_then_lockdown(r: &Recorder) {
     // Masks after the pivot, then every mount verified where it was made.
     assert!(r.pos("umount .") < r.pos("new_fs tmpfs size=4k"));
     assert!(r.pos("new_fs tmpfs size=4k") < r.pos("open_beneath -100 . dir"));

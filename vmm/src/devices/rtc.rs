@@ -2,6 +2,9 @@
 //! in progress", enough for Linux not to wait for a clock that never ticks.
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
 /// The index port.
 pub const INDEX_PORT: u16 = 0x70;
 /// The data port.
@@ -17,37 +20,28 @@ fn bcd(v: u64) -> u8 {
     (((v / 10) % 10) << 4 | (v % 10)) as u8
 }
 
-/// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// The value of CMOS register `index` at `unix` seconds.
+/// (Past the year 9999 the clock stays at its last second.)
 pub fn register(index: u8, unix: u64) -> u8 {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let at = i64::try_from(unix)
+        .ok()
+        .and_then(|s| Timestamp::from_second(s).ok())
+        .unwrap_or(Timestamp::MAX);
+    let t = TimeZone::UTC.to_datetime(at);
+    let field = |v: i8| bcd(v as u64);
+    let year = t.year() as u64;
     match index {
-        0x00 => bcd(secs % 60),
-        0x02 => bcd(secs / 60 % 60),
-        0x04 => bcd(secs / 3600),
-        0x06 => bcd(((days + 4).rem_euclid(7) + 1) as u64), // day of week, Sunday = 1
-        0x07 => bcd(u64::from(day)),
-        0x08 => bcd(u64::from(month)),
-        0x09 => bcd(year as u64 % 100),
-        0x32 => bcd(year as u64 / 100), // century
-        0x0a => 0x26,                   // 32.768 kHz, 1024 Hz; no update in progress
-        0x0b => 0x02,                   // 24-hour, BCD, no interrupts
-        0x0d => 0x80,                   // RAM and time valid
+        0x00 => field(t.second()),
+        0x02 => field(t.minute()),
+        0x04 => field(t.hour()),
+        0x06 => field(t.weekday().to_sunday_one_offset()), // day of week, Sunday = 1
+        0x07 => field(t.day()),
+        0x08 => field(t.month()),
+        0x09 => bcd(year % 100),
+        0x32 => bcd(year / 100), // century
+        0x0a => 0x26,            // 32.768 kHz, 1024 Hz; no update in progress
+        0x0b => 0x02,            // 24-hour, BCD, no interrupts
+        0x0d => 0x80,            // RAM and time valid
         _ => 0,
     }
 }
@@ -78,9 +72,14 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        // (day, month, year, day of week) of 1970-01-01 (a Thursday),
+        // 2024-01-01 (a Monday) and 2024-02-29 (a Thursday).
+        let date = |days: u64| [0x07, 0x08, 0x09, 0x32, 0x06].map(|r| register(r, days * 86_400));
+        assert_eq!(date(0), [0x01, 0x01, 0x70, 0x19, 0x05]);
+        assert_eq!(date(19_723), [0x01, 0x01, 0x24, 0x20, 0x02]);
+        assert_eq!(date(19_782), [0x29, 0x02, 0x24, 0x20, 0x05]);
+        // Past year 9999: the last second, not a wrapped date.
+        assert_eq!(register(0x32, u64::MAX), 0x99);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub enum Error {
     #[error("the bare guest is not a loadable x86_64 ELF")]
     Elf(#[source] linux_loader::loader::Error),
     /// The ELF does not fit in guest memory.
-    #[error("the bare guest ends at {end:#x}, beyond the {mem_bytes:#x} bytes of guest memory (raise --mem)")]
+    #[error("the bare guest ends at {end:#x}, beyond the {mem_bytes:#x} bytes of guest memory (give the guest more memory)")]
     TooBig {
         /// End of the loaded image.
         end: u64,

@@ -1,65 +1,10 @@
-//! The seccomp policy: every x86_64 system call number the filter knows, in
-//! number order, with its verdict and why. Numbers not listed answer
-//! `ENOSYS`; see the parent module for the rest of the design.
-//!
-//! Numbers and names: the kernel's `arch/x86/entry/syscalls/syscall_64.tbl`
-//! as of Linux 6.18 (the 64-bit and common entries; the x32 ones, 512..=547
-//! with the x32 bit, are refused as a whole).
-use super::ArgCheck::{
+//! The entries, in number order.
+use super::reasons::*;
+use crate::seccomp::ArgCheck::{
     CloneWithoutNewNamespace, IoctlNotTerminalInjection, PersonalityQuery, SocketNotVsock,
 };
-use super::Syscall;
-use super::Verdict::{self, Absent, Allow, AllowIf, Refuse};
-
-// Why a call is allowed.
-const IO: &str = "reading, writing and managing descriptors";
-const FS: &str = "files and directories (device nodes need CAP_MKNOD, which is dropped)";
-const WAIT: &str = "waiting for events: poll, select, epoll, event, timer and signal fds";
-const MEMORY: &str = "the process's own memory";
-const SIGNALS: &str = "signals (they reach only the sandbox's pid namespace)";
-const TIME: &str = "reading clocks, sleeping, timers";
-const PROCESS: &str = "processes and threads: fork, exec, wait, exit, futexes, own scheduling";
-const IDS: &str = "ids, sessions and limits (the capabilities are already reduced)";
-const NET: &str = "sockets (the network namespace is the boundary)";
-const IPC: &str = "System V and POSIX IPC (the IPC namespace is the boundary)";
-const INFO: &str = "harmless information about the system or the process";
-const AIO: &str = "asynchronous I/O of the io_setup family (not io_uring)";
-const SELF: &str = "restricting itself: prctl, seccomp, landlock";
-const UPROBES: &str =
-    "entered only from the kernel's uprobe trampolines; the kernel exempts it from seccomp";
-// Why an argument is checked.
-const CLONE: &str = "new processes and threads, but no new namespace";
-const IOCTL: &str = "device control, except typing into or driving the terminal";
-const PERSONALITY: &str = "reading the persona; setting one weakens the process";
-const SOCKET: &str = "sockets, but not vsock, which no network namespace encloses";
-const CLONE3: &str = "its flags are in memory the filter cannot read: ENOSYS sends libc to clone";
-// Why a call is refused.
-const MOUNTS: &str = "rearranging mounts could uncover the host's tree";
-const NAMESPACES: &str = "new namespaces (a new user namespace gives back every capability)";
-const KERNEL_CODE: &str = "loading code into, or probing, the kernel";
-const IO_URING: &str =
-    "io_uring runs operations out of the filter's sight and is a frequent source of kernel bugs";
-const USERFAULTFD: &str = "stalling the kernel at a chosen page fault is an exploit aid";
-const SEGMENTS: &str =
-    "16/32-bit segment descriptors, an old source of bugs; 64-bit code uses arch_prctl";
-const KEYS: &str = "the kernel keyring is not namespaced";
-const OTHER_PROCESSES: &str = "reading, moving or steering another process";
-const HOST: &str =
-    "the clock, swap, kernel log, quotas, I/O ports, terminal and power are the host's";
-const UTS: &str = "the sandbox sets the host and domain names";
-const HANDLES: &str = "opening files by handle bypasses the mount tree";
-const FANOTIFY: &str = "watching whole mounts and file systems";
-const LSM: &str = "the LSM attributes are the runtime's business";
-const OBSOLETE: &str = "obsolete, removed or never implemented: nothing needs it";
-
-const fn c(nr: u32, name: &'static str, verdict: Verdict, why: &'static str) -> Syscall {
-    Syscall {
-        nr,
-        name,
-        verdict,
-        why,
-    }
-}
+use crate::seccomp::Syscall;
+use crate::seccomp::Verdict::{Absent, Allow, AllowIf, Refuse};
 
 /// Every system call number the policy knows, ascending.
 pub const TABLE: &[Syscall] = &[

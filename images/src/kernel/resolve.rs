@@ -1,0 +1,81 @@
+//! Finding a kernel ([`resolve`]) and checking a kernel file ([`from_file`]).
+use std::fs;
+use std::path::Path;
+
+use super::{
+    bzimage, elf, fetch, Cache, FileRef, Kernel, KernelError, Source, ENV, HOW_TO_GET_ONE,
+};
+use crate::checksum::sha256_hex;
+
+/// Finds a kernel: `explicit`, else `$VMLAB_KERNEL`, else the cache, else
+/// (when `fetch` is true) Debian's cloud kernel, fetched into the cache.
+/// `progress` hears about slow steps (the fetch).
+pub fn resolve(
+    explicit: Option<&Path>,
+    cache: &Cache,
+    fetch: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Kernel, KernelError> {
+    if let Some(path) = explicit {
+        return from_file(path, Source::Path, cache);
+    }
+    if let Some(path) = std::env::var_os(ENV).filter(|v| !v.is_empty()) {
+        return from_file(Path::new(&path), Source::Env, cache);
+    }
+    if let Some(kernel) = cache.latest()? {
+        return Ok(kernel);
+    }
+    if !fetch {
+        return Err(KernelError::NotAvailable(format!(
+            "none is cached in {}; {HOW_TO_GET_ONE}",
+            cache.root().display()
+        )));
+    }
+    fetch::fetch(cache, progress)
+}
+
+/// Checks the kernel file at `path` (bzImage or ELF vmlinux); for a bzImage,
+/// derives its vmlinux into the cache (once per distinct bzImage).
+pub fn from_file(path: &Path, source: Source, cache: &Cache) -> Result<Kernel, KernelError> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let bytes = fs::read(&path).map_err(|source| KernelError::Unreadable {
+        path: path.clone(),
+        source,
+    })?;
+    let file = FileRef {
+        path: path.clone(),
+        sha256: sha256_hex(&bytes),
+        bytes: bytes.len() as u64,
+    };
+    if elf::is_elf(&bytes) {
+        elf::check(&bytes).map_err(|source| KernelError::Elf {
+            path: path.clone(),
+            source,
+        })?;
+        return Ok(Kernel {
+            source,
+            release: None,
+            compression: None,
+            bzimage: None,
+            vmlinux: file,
+            config: None,
+            modules: Vec::new(),
+        });
+    }
+    let bz_err = |source| KernelError::BzImage {
+        path: path.clone(),
+        source,
+    };
+    let header = bzimage::SetupHeader::parse(&bytes).map_err(bz_err)?;
+    let (vmlinux, compression) =
+        cache.derived_vmlinux(&file.sha256, || bzimage::vmlinux(&bytes).map_err(bz_err))?;
+    Ok(Kernel {
+        source,
+        release: header.release().map(str::to_string),
+        compression: Some(compression),
+        bzimage: Some(file),
+        vmlinux,
+        config: None,
+        modules: Vec::new(),
+    })
+}

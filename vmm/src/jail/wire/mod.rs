@@ -1,0 +1,13 @@
+//! The jailed VMM's report to its parent: a boot's [`VmOutcome`] or error,
+//! encoded as little-endian fields. Guest failures keep their type (callers
+//! match on them); any other error crosses as its message chain.
+
+mod bytes;
+mod failure;
+mod report;
+
+pub use bytes::Malformed;
+pub use report::{chain, decode, encode, MAX_REPORT};
+
+#[cfg(test)]
+mod tests;
