@@ -6,7 +6,9 @@
 //! the images crate (uncompressed bytes, and zstd -3 of the file or of a
 //! reproducible tar of the directory). Sizes are deterministic: every
 //! sample of an artifact is the same number of bytes per iteration, so
-//! Criterion's spread is zero and its "change" flags a real size change.
+//! Criterion's spread is zero. Criterion's comparison with the previous run
+//! cannot take zero spread, so the bench compares the sizes itself
+//! (`images/previous.rs`) and prints those that changed.
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
@@ -17,6 +19,8 @@ use vmlab_images::sizes;
 mod bytes;
 #[path = "shared/mode.rs"]
 mod mode;
+#[path = "images/previous.rs"]
+mod previous;
 #[path = "shared/record.rs"]
 mod record;
 
@@ -44,11 +48,13 @@ fn benches(c: &mut Criterion<Bytes>) {
             "no cached guest kernel (see `vmlab images build`)",
         );
     }
+    let previous = previous::take(&record::criterion_dir(), "images");
     let mut group = c.benchmark_group("images");
     TIMING.apply(&mut group);
     for s in &sizes {
         for (what, bytes) in [("uncompressed", s.uncompressed), ("zstd", s.zstd)] {
             let function = format!("{}/{what}", s.name.trim_end_matches('/'));
+            previous::compare(&previous, &function, bytes);
             group.bench_function(&function, |bench| {
                 record::ran("images", &function);
                 bench.iter_custom(|iters| {
