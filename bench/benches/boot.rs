@@ -9,10 +9,16 @@
 //!   the spawn of the tool.
 //!
 //! Each backend's benches live in `boot/`; each prints its own summary at
-//! the end.
+//! the end. `VMLAB_BENCH_QUICK=1` runs every group and backend with a few
+//! samples only (`shared/mode.rs`); what ran and what was skipped is
+//! recorded for the report test (`shared/record.rs`).
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, PlottingBackend};
 
+#[path = "shared/mode.rs"]
+mod mode;
+#[path = "shared/record.rs"]
+mod record;
 #[path = "boot/sandbox.rs"]
 mod sandbox;
 #[path = "boot/vm.rs"]
@@ -21,11 +27,18 @@ mod vm;
 /// A group of wall-clock boot benches.
 pub type Group<'c> = BenchmarkGroup<'c, WallTime>;
 
+/// In process: the clock starts at the library call, stops at ready.
+pub const CALL_TO_READY: &str = "boot/call_to_ready";
+/// The same clock, stopped when the VM is torn down.
+pub const CALL_TO_EXIT: &str = "boot/call_to_exit";
+/// End to end: the clock starts at the spawn of the tool.
+pub const SPAWN_TO_READY: &str = "boot/spawn_to_ready";
+
 fn benches(c: &mut Criterion) {
     let mut vm = vm::VmBare::probe();
     let mut boots = sandbox::Boots::new();
 
-    let mut g = c.benchmark_group("boot/call_to_ready");
+    let mut g = c.benchmark_group(CALL_TO_READY);
     if let Some(vm) = &mut vm {
         vm.bench_ready(&mut g);
     }
@@ -33,12 +46,12 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     if let Some(vm) = &mut vm {
-        let mut g = c.benchmark_group("boot/call_to_exit");
+        let mut g = c.benchmark_group(CALL_TO_EXIT);
         vm.bench_exit(&mut g);
         g.finish();
     }
 
-    let mut g = c.benchmark_group("boot/spawn_to_ready");
+    let mut g = c.benchmark_group(SPAWN_TO_READY);
     boots.bench_spawned(&mut g);
     g.finish();
 
@@ -46,6 +59,7 @@ fn benches(c: &mut Criterion) {
         vm.print();
     }
     boots.print();
+    record::save("boot");
 }
 
 criterion_group! {

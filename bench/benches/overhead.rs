@@ -10,13 +10,32 @@
 //! the iterations Criterion asks for. The overhead of a backend is its
 //! figure divided by the `process` one (the report computes the ratios).
 //! Kernels a backend cannot run (e.g. `tcp` without loopback in the
-//! sandbox) and backends that cannot run here are printed as skipped.
+//! sandbox) and backends that cannot run here are printed as skipped, and
+//! recorded with what ran (`shared/record.rs`). Its timing is already
+//! Criterion's minimum, so the quick mode (`VMLAB_BENCH_QUICK=1`,
+//! `shared/mode.rs`) changes only the bootstrap.
 use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
 use vmlab_bench::compare::matrix::{LINUX_KERNELS, SHARED_KERNELS};
 use vmlab_bench::compare::setup::{probed, BenchImages};
+
+#[path = "shared/mode.rs"]
+mod mode;
+#[path = "shared/record.rs"]
+mod record;
+
+use mode::Timing;
+
+/// Ten samples of one boot each (the timing of every kernel's group).
+const TIMING: Timing = Timing {
+    sample_size: 10,
+    warm_up: Duration::from_millis(1),
+    measurement: Duration::from_millis(1),
+    sampling: SamplingMode::Flat,
+    nresamples: 2_000,
+};
 
 /// Time budget of a kernel in one boot (as in `vmlab compare --quick`).
 const KERNEL_TIME: &str = "20ms";
@@ -29,7 +48,9 @@ fn benches(c: &mut Criterion) {
     let images = BenchImages::build("overhead").expect("the images build");
     let exe = Path::new(env!("CARGO_BIN_EXE_vmlab"));
     let probed = probed(exe, images.dir(), &[]);
-    probed.print_skips("overhead");
+    for (name, why) in &probed.skipped {
+        record::skipped(&format!("overhead/{name}"), why);
+    }
     // One trial boot per backend with every kernel says which ones run
     // there and under which names (spawn reports a fork and an exec figure).
     let mut ran = Vec::new();
@@ -43,12 +64,14 @@ fn benches(c: &mut Criterion) {
         let sample = match b.boot(&trial, false) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("overhead/{}: skipped: {e:#}", b.name());
+                record::skipped(&format!("overhead/{}", b.name()), format!("{e:#}"));
                 continue;
             }
         };
         for e in sample.kernel_errors() {
-            eprintln!("overhead/{}: skipped kernel {e}", b.name());
+            // "KERNEL: why": recorded as overhead/KERNEL/BACKEND.
+            let (kernel, why) = e.split_once(": ").unwrap_or(("workload", &e));
+            record::skipped(&format!("overhead/{kernel}/{}", b.name()), why);
         }
         let names: Vec<String> = sample
             .kernel_timings()
@@ -68,15 +91,12 @@ fn benches(c: &mut Criterion) {
     }
     for name in figures {
         let kernel = name.split('/').next().unwrap_or(name).to_string();
-        let mut group = c.benchmark_group(format!("overhead/{name}"));
-        group
-            .sampling_mode(SamplingMode::Flat)
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(1))
-            .measurement_time(Duration::from_millis(1))
-            .nresamples(2_000);
+        let group_name = format!("overhead/{name}");
+        let mut group = c.benchmark_group(&group_name);
+        TIMING.apply(&mut group);
         for (b, _) in ran.iter().filter(|(_, names)| names.contains(name)) {
             group.bench_function(b.name(), |bench| {
+                record::ran(&group_name, b.name());
                 bench.iter_custom(|iters| {
                     let s = b
                         .boot(&args(&kernel), false)
@@ -96,6 +116,7 @@ fn benches(c: &mut Criterion) {
         }
         group.finish();
     }
+    record::save("overhead");
 }
 
 criterion_group! {

@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::Group;
+use super::mode::Timing;
+use super::{record, Group, CALL_TO_READY, SPAWN_TO_READY};
+use criterion::SamplingMode;
 use vmlab_sandbox::{Config, Limits, UserNs};
 use vmlab_workload::protocol::Event;
 
@@ -200,19 +202,28 @@ fn bwrap_command(rootfs: &Path) -> Command {
     cmd
 }
 
-/// Benches `name` in `g` with the sandbox's timing (10 samples, 3 s of
-/// measurement after 1 s of warm-up), recording every sample.
+/// The sandbox's timing in full mode: 10 samples, 3 s of measurement after
+/// 1 s of warm-up.
+const TIMING: Timing = Timing {
+    sample_size: 10,
+    warm_up: Duration::from_secs(1),
+    measurement: Duration::from_secs(3),
+    sampling: SamplingMode::Auto,
+    nresamples: 100_000,
+};
+
+/// Benches `name` in `g` (named `group`) with the sandbox's timing,
+/// recording every sample.
 fn bench_each(
     g: &mut Group<'_>,
+    group: &str,
     name: &str,
     samples: &mut Vec<Duration>,
     mut boot: impl FnMut(u64) -> Duration,
 ) {
-    g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
     let mut n = 0u64;
-    g.bench_function(name, |b| {
+    TIMING.apply(g).bench_function(name, |b| {
+        record::ran(group, name);
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
@@ -239,9 +250,9 @@ impl Boots {
     /// The rootfs and bundle, written to a new temp dir.
     pub fn new() -> Boots {
         if !is_root() {
-            eprintln!(
-                "boot/sandbox, boot/crun, boot/bwrap: SKIPPED (need root for cgroups and crun)"
-            );
+            for what in ["boot/sandbox", "boot/sandbox-root"] {
+                record::skipped(what, "needs root (cgroups)");
+            }
         }
         Boots {
             images: Images::new(),
@@ -262,19 +273,25 @@ impl Boots {
         };
         if is_root() {
             let (mut s, mut p) = (Vec::new(), Phases::new());
-            bench_each(g, "sandbox", &mut s, |_| library_boot(&sandbox, &mut p));
+            bench_each(g, CALL_TO_READY, "sandbox", &mut s, |_| {
+                library_boot(&sandbox, &mut p)
+            });
             self.report.push(("boot/sandbox", s));
             self.phase_report.push(("boot/sandbox", p));
             let mut root = sandbox.clone();
             root.ns.user = None;
             let (mut s, mut p) = (Vec::new(), Phases::new());
-            bench_each(g, "sandbox-root", &mut s, |_| library_boot(&root, &mut p));
+            bench_each(g, CALL_TO_READY, "sandbox-root", &mut s, |_| {
+                library_boot(&root, &mut p)
+            });
             self.report.push(("boot/sandbox-root", s));
             self.phase_report.push(("boot/sandbox-root", p));
         }
         let process = Config::process(self.images.rootfs().join("init"));
         let (mut s, mut p) = (Vec::new(), Phases::new());
-        bench_each(g, "process", &mut s, |_| library_boot(&process, &mut p));
+        bench_each(g, CALL_TO_READY, "process", &mut s, |_| {
+            library_boot(&process, &mut p)
+        });
         self.report.push(("boot/process", s));
     }
 
@@ -285,7 +302,7 @@ impl Boots {
             (true, Some(_), Some(_)) => {
                 let bundle = self.images.bundle();
                 let mut s = Vec::new();
-                bench_each(g, "crun", &mut s, |n| {
+                bench_each(g, SPAWN_TO_READY, "crun", &mut s, |n| {
                     tool_boot(crun_command(
                         &bundle,
                         &format!("vmlab-bench-{}-{n}", std::process::id()),
@@ -293,16 +310,18 @@ impl Boots {
                 });
                 self.report.push(("boot/crun (via unshare + sh)", s));
             }
-            _ => eprintln!("boot/crun: SKIPPED (needs root, crun and unshare on PATH)"),
+            _ => record::skipped("boot/crun", "needs root, crun and unshare on PATH"),
         }
         match which("bwrap") {
             Some(_) => {
                 let rootfs = self.images.rootfs();
                 let mut s = Vec::new();
-                bench_each(g, "bwrap", &mut s, |_| tool_boot(bwrap_command(&rootfs)));
+                bench_each(g, SPAWN_TO_READY, "bwrap", &mut s, |_| {
+                    tool_boot(bwrap_command(&rootfs))
+                });
                 self.report.push(("boot/bwrap", s));
             }
-            None => eprintln!("boot/bwrap: SKIPPED (bwrap not on PATH)"),
+            None => record::skipped("boot/bwrap", "bwrap not on PATH"),
         }
     }
 

@@ -12,7 +12,9 @@
 //! spread of its own samples and the VMM's memory beyond guest RAM.
 use std::time::Duration;
 
-use super::Group;
+use super::mode::Timing;
+use super::{record, Group, CALL_TO_EXIT, CALL_TO_READY};
+use criterion::SamplingMode;
 use vmlab_vmm::{Guest, VmConfig, VmOutcome};
 
 /// Guest RAM for the bench (untouched pages cost nothing).
@@ -86,13 +88,13 @@ impl VmBare {
     pub fn probe() -> Option<VmBare> {
         let elf = guest_elf();
         if let Err(e) = boot(&elf, false) {
-            eprintln!("boot/vm-bare: skipped: {e}");
+            record::skipped("boot/vm-bare", e);
             return None;
         }
         let jail = match boot(&elf, true) {
             Ok(_) => true,
             Err(e) => {
-                eprintln!("boot/vm-bare-jailed: skipped: {e}");
+                record::skipped("boot/vm-bare-jailed", e);
                 false
             }
         };
@@ -117,7 +119,8 @@ impl VmBare {
                 continue;
             }
             let elf = &self.elf;
-            settings(g).bench_function(name, |b| {
+            TIMING.apply(g).bench_function(name, |b| {
+                record::ran(CALL_TO_READY, name);
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
@@ -134,7 +137,8 @@ impl VmBare {
     /// `vm-bare` in `g`: library call to the VM torn down.
     pub fn bench_exit(&mut self, g: &mut Group<'_>) {
         let (elf, exit) = (&self.elf, &mut self.exit);
-        settings(g).bench_function("vm-bare", |b| {
+        TIMING.apply(g).bench_function("vm-bare", |b| {
+            record::ran(CALL_TO_EXIT, "vm-bare");
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -164,10 +168,13 @@ impl VmBare {
     }
 }
 
-/// The bare guest's timing (as before the groups were shared: default
-/// sample size, 3 s of measurement after 0.5 s of warm-up).
-fn settings<'g, 'c>(g: &'g mut Group<'c>) -> &'g mut Group<'c> {
-    g.sample_size(100)
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_millis(500))
-}
+/// The bare guest's timing in full mode (as before the groups were
+/// shared: Criterion's default sample size, 3 s of measurement after 0.5 s
+/// of warm-up).
+const TIMING: Timing = Timing {
+    sample_size: 100,
+    warm_up: Duration::from_millis(500),
+    measurement: Duration::from_secs(3),
+    sampling: SamplingMode::Auto,
+    nresamples: 100_000,
+};
