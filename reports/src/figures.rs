@@ -1,9 +1,10 @@
-//! Figures derived from raw samples: boot summaries, overhead ratios, the
-//! best container and the best VM. Charts, claims and the page share them.
+//! Figures derived from raw samples: boot summaries (timeouts censored),
+//! overhead ratios with their flag, and which figures are native. Charts,
+//! claims and the page share them.
 use serde::Serialize;
 
 use crate::model::{BackendKind, BackendResult, Results};
-use crate::stats::{as_f64, bootstrap_ratio_ci, median, Summary, SEED};
+use crate::stats::{as_f64, median, ratio_ci, Summary, BEATS_PROCESS_NOISE};
 
 /// One backend's time for one kernel relative to the plain process.
 #[derive(Debug, Clone, Serialize)]
@@ -20,10 +21,14 @@ pub struct OverheadRatio {
     pub emulated: bool,
     /// median(backend) / median(process).
     pub ratio: f64,
-    /// Bootstrap CI low end.
+    /// Distribution-free 95 % interval of the ratio, low end (NaN when
+    /// either side has fewer than 7 samples).
     pub ci_lo: f64,
-    /// Bootstrap CI high end.
+    /// The interval's high end (NaN when n is too small).
     pub ci_hi: f64,
+    /// The backend beats the plain process by more than noise (ratio below
+    /// 1 − 5 % with the whole interval below 1): suspicious, so flagged.
+    pub beats_process: bool,
     /// Backend samples.
     pub n: usize,
     /// Process samples.
@@ -69,7 +74,8 @@ pub fn overhead_ratios(results: &Results) -> Vec<OverheadRatio> {
                 continue;
             }
             let ratio = median(&k.ns_per_iter) / median(&base.ns_per_iter);
-            let (ci_lo, ci_hi) = bootstrap_ratio_ci(&k.ns_per_iter, &base.ns_per_iter, SEED);
+            let (ci_lo, ci_hi) =
+                ratio_ci(&k.ns_per_iter, &base.ns_per_iter).unwrap_or((f64::NAN, f64::NAN));
             out.push(OverheadRatio {
                 kernel: kernel.clone(),
                 backend: b.name.clone(),
@@ -79,6 +85,7 @@ pub fn overhead_ratios(results: &Results) -> Vec<OverheadRatio> {
                 ratio,
                 ci_lo,
                 ci_hi,
+                beats_process: ratio < 1.0 - BEATS_PROCESS_NOISE && ci_hi < 1.0,
                 n: k.ns_per_iter.len(),
                 n_ref: base.ns_per_iter.len(),
             });
@@ -87,9 +94,18 @@ pub fn overhead_ratios(results: &Results) -> Vec<OverheadRatio> {
     out
 }
 
-/// Start-to-ready summary of a backend.
+/// Boot runs of a backend that timed out: censored samples of its boot times.
+pub fn boot_timeouts(b: &BackendResult) -> usize {
+    b.failures
+        .iter()
+        .filter(|f| f.timed_out && (f.purpose.is_empty() || f.purpose == "boot"))
+        .count()
+}
+
+/// Start-to-ready summary of a backend, its boot timeouts counted as
+/// censored samples (slower than every measured one).
 pub fn ready(b: &BackendResult) -> Option<Summary> {
-    Summary::of(&as_f64(&b.boot.to_ready_ns))
+    Summary::with_censored(&as_f64(&b.boot.to_ready_ns), boot_timeouts(b))
 }
 
 /// Start-to-exit summary of a backend.
@@ -97,16 +113,8 @@ pub fn exit(b: &BackendResult) -> Option<Summary> {
     Summary::of(&as_f64(&b.boot.to_exit_ns))
 }
 
-/// The available backend of `kind` with the smallest `metric`.
-pub fn best(
-    results: &Results,
-    kind: BackendKind,
-    metric: impl Fn(&BackendResult) -> Option<f64>,
-) -> Option<(&BackendResult, f64)> {
-    results
-        .backends
-        .iter()
-        .filter(|b| b.available && b.kind == kind)
-        .filter_map(|b| metric(b).filter(|v| v.is_finite()).map(|v| (b, v)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
+/// Whether a backend's figures are native: not an emulated VM (software
+/// nested KVM, TCG, the rig). On a pvm host every VM is emulated.
+pub fn native(results: &Results, b: &BackendResult) -> bool {
+    !(b.emulated || (b.kind == BackendKind::Vm && results.host.kvm.is_software()))
 }

@@ -5,13 +5,14 @@
 //!    versions and the git revision; it is written as versioned JSON
 //!    (`schema_version`, see [`model::SCHEMA_VERSION`]) and read back with
 //!    [`model::Results::load`], which names unknown versions.
-//! 2. [`stats`] turns samples into medians, spreads, seeded bootstrap
-//!    intervals and permutation tests; [`figures`] derives what several
-//!    parts share (overhead ratios to the plain process, the best backend of
-//!    a kind).
+//! 2. [`stats`] turns samples into medians, spreads, order-statistic
+//!    intervals, Mann–Whitney tests and Holm's correction; [`figures`]
+//!    derives what several parts share (overhead ratios to the plain
+//!    process, which figures are native).
 //! 3. [`charts`] draws each figure as an SVG string with plotters;
-//!    [`claims`] checks the seed notes' claims against the figures;
-//!    [`baseline`] marks significant changes against an older run.
+//!    [`claims`] checks the seed notes' claims on like-for-like pairs with a
+//!    stated test each; [`baseline`] marks changes against an older run
+//!    (Holm-corrected, above a noise threshold, with an A/A calibration).
 //! 4. [`html`] lays everything out with a minijinja template into one
 //!    self-contained `index.html` (inline CSS and SVG, no scripts, no
 //!    network). [`render`] and [`write_report`] are the entry points.

@@ -126,6 +126,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
             runs,
             quick: args.quick,
             warmup: plan.warmup,
+            ..RunConfig::default()
         },
     );
     results.backends = backend_results(&all, &probes, &measured, &sizes)?;

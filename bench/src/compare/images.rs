@@ -82,6 +82,7 @@ pub fn image_size(s: &Size, contents: &str) -> ImageSize {
         zstd: s.zstd,
         on_disk: s.on_disk,
         files: s.files,
+        ..ImageSize::default()
     }
 }
 

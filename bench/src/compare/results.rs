@@ -22,6 +22,7 @@ pub fn skipped(name: &str, kind: BackendKind, why: &SkipReason) -> BackendResult
         memory: None,
         image: None,
         notes: Vec::new(),
+        ..BackendResult::default()
     }
 }
 
@@ -63,6 +64,7 @@ pub fn measured(
         memory: memory(&m.memory, &m.concurrent),
         image,
         notes,
+        ..BackendResult::default()
     }
 }
 

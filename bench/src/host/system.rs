@@ -17,6 +17,7 @@ pub fn facts() -> HostFacts {
         cgroup_mode: cgroups.mode,
         controllers: cgroups.controllers,
         userns: userns().0,
+        ..HostFacts::default()
     }
 }
 

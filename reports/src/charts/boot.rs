@@ -4,7 +4,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::format::{fmt_ns, tick};
-use super::frame::{err, kind_colour, log_rows, log_span, Frame, FONT, INK};
+use super::frame::{err, kind_colour, log_max_for_labels, log_rows, log_span, Frame, FONT, INK};
 use super::ChartError;
 use crate::model::Results;
 use crate::stats::{as_f64, Summary};
@@ -25,11 +25,15 @@ pub fn boot_chart(results: &Results) -> Result<Option<String>, ChartError> {
     let labels: Vec<String> = rows.iter().map(|(b, _, _)| b.label()).collect();
     let (lo, hi) = log_span(rows.iter().flat_map(|(_, xs, _)| xs.iter().copied()));
     let fmt = |v: f64| tick(&fmt_ns(v));
+    let values: Vec<(f64, String)> = rows
+        .iter()
+        .map(|(_, _, s)| (s.max * 1.12, format!("{} (n={})", fmt_ns(s.median), s.n)))
+        .collect();
     let frame = Frame {
         chart: "boot",
         title: "Start to ready, every run (box: quartiles, bar: median; log scale)".into(),
         rows: &labels,
-        x: (lo, hi * 3.0),
+        x: (lo, log_max_for_labels(&labels, lo, hi * 3.0, &values)),
         x_desc: "time from the backend's first action to the workload's ready mark",
         x_fmt: &fmt,
         log_base: 10.0,
@@ -72,12 +76,9 @@ pub fn boot_chart(results: &Results) -> Result<Option<String>, ChartError> {
                 .into_font()
                 .color(&INK)
                 .pos(Pos::new(HPos::Left, VPos::Center));
+            let (at, text) = values[i].clone();
             chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("{} (n={})", fmt_ns(s.median), s.n),
-                    (s.max * 1.12, y),
-                    style,
-                )))
+                .draw_series(std::iter::once(Text::new(text, (at, y), style)))
                 .map_err(err)?;
         }
         Ok(())

@@ -12,6 +12,13 @@ pub(crate) const WIDTH: u32 = 1000;
 const ROW: u32 = 40;
 /// Font for everything.
 pub(crate) const FONT: &str = "sans-serif";
+/// Margin around the chart, px.
+const MARGIN: u32 = 12;
+/// Generous width of one character of a value label (size 15, which the
+/// SVG backend writes as 12.1 px), px.
+const VALUE_CHAR_PX: f64 = 7.5;
+/// Longest row label kept whole, characters (longer ones end in "…").
+const MAX_ROW_CHARS: usize = 38;
 
 /// Colours: a plain process, containers, VMs, emulated VMs, accents.
 pub(crate) const GREY: RGBColor = RGBColor(107, 114, 128);
@@ -61,14 +68,49 @@ impl Frame<'_> {
     }
 
     fn label_width(&self) -> u32 {
-        let longest = self
-            .rows
-            .iter()
-            .map(|r| r.chars().count())
-            .max()
-            .unwrap_or(4);
-        (longest as u32 * 9 + 24).min(380)
+        label_width(self.rows)
     }
+}
+
+/// The y label area for `rows`, px.
+fn label_width(rows: &[String]) -> u32 {
+    let longest = rows
+        .iter()
+        .map(|r| r.chars().count().min(MAX_ROW_CHARS + 1))
+        .max()
+        .unwrap_or(4);
+    longest as u32 * 9 + 24
+}
+
+/// The width of the plotting area of a chart with these rows, px.
+fn plot_width(rows: &[String]) -> f64 {
+    f64::from(WIDTH - 2 * MARGIN - label_width(rows))
+}
+
+/// Approximate width of a value label, px.
+pub(crate) fn text_px(text: &str) -> f64 {
+    text.chars().count() as f64 * VALUE_CHAR_PX
+}
+
+/// The upper end of a log x axis from `x0` that is at least `x1` and
+/// leaves room, right of each `(x, text)` label start, for its text, so
+/// no value label runs off the chart's right edge.
+pub(crate) fn log_max_for_labels(
+    rows: &[String],
+    x0: f64,
+    x1: f64,
+    labels: &[(f64, String)],
+) -> f64 {
+    let width = plot_width(rows);
+    let lo = x0.ln();
+    let mut hi = x1.ln();
+    for (x, text) in labels.iter().filter(|(x, _)| x.is_finite() && *x > 0.0) {
+        // The label starts at fraction f of the axis and needs r more of it:
+        // f + r <= 1, with f = (ln x - lo) / (hi - lo).
+        let r = ((text_px(text) + 8.0) / width).min(0.85);
+        hi = hi.max(lo + (x.ln() - lo) / (1.0 - r));
+    }
+    hi.exp()
 }
 
 /// A chart with a logarithmic x axis and rows on y.
@@ -86,7 +128,14 @@ fn row_label(frame: &Frame, v: f64) -> String {
     let n = frame.rows.len();
     let r = v.round();
     if (v - r).abs() < 1e-6 && r >= 0.0 && (r as usize) < n {
-        frame.rows[n - 1 - r as usize].clone()
+        let label = &frame.rows[n - 1 - r as usize];
+        if label.chars().count() > MAX_ROW_CHARS {
+            let mut short: String = label.chars().take(MAX_ROW_CHARS - 1).collect();
+            short.push('…');
+            short
+        } else {
+            label.clone()
+        }
     } else {
         String::new()
     }
@@ -130,7 +179,7 @@ where
         let n = frame.rows.len() as f64;
         let mut chart = ChartBuilder::on(&area)
             .caption(&frame.title, (FONT, 20).into_font().color(&INK))
-            .margin(12)
+            .margin(MARGIN)
             .x_label_area_size(50)
             .y_label_area_size(frame.label_width())
             .build_cartesian_2d(x, -0.5..n - 0.5)
@@ -175,6 +224,34 @@ pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// Test helper: the right end of every left-anchored `<text>` of `svg`,
+/// estimated as its x plus [`text_px`] of its content.
+#[cfg(test)]
+pub(crate) fn text_right_ends(svg: &str) -> Vec<(f64, String)> {
+    let mut out = Vec::new();
+    for part in svg.split("<text").skip(1) {
+        let Some((attrs, rest)) = part.split_once('>') else {
+            continue;
+        };
+        if !attrs.contains("text-anchor=\"start\"") {
+            continue;
+        }
+        let x: f64 = attrs
+            .split("x=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        let content = rest.split("</text>").next().unwrap_or_default().trim();
+        let content = content
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        out.push((x + text_px(&content), content));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +274,34 @@ mod tests {
         assert_eq!(row_label(&f, 0.0), "c");
         assert_eq!(row_label(&f, 0.5), "");
         assert_eq!(log_span([10.0, 100.0, 0.0, f64::NAN]), (10.0 / 1.6, 160.0));
+    }
+
+    #[test]
+    fn the_axis_grows_to_fit_a_label_at_its_end() {
+        let rows = vec!["a".to_string()];
+        // A label starting at the axis end needs the axis extended.
+        let label = (100.0, "x".repeat(40));
+        let hi = log_max_for_labels(&rows, 1.0, 100.0, std::slice::from_ref(&label));
+        assert!(hi > 100.0);
+        // Where it starts, the fraction of the axis left must hold the text.
+        let f = 100f64.ln() / hi.ln();
+        assert!((1.0 - f) * plot_width(&rows) >= text_px(&label.1), "{hi}");
+        // A label well inside needs nothing.
+        let inside = log_max_for_labels(&rows, 1.0, 100.0, &[(2.0, "ab".into())]);
+        assert!((inside - 100.0).abs() < 1e-9, "{inside}");
+        // Long row labels are cut, with an ellipsis.
+        let long = vec!["n".repeat(60)];
+        let fmt = |v: f64| v.to_string();
+        let f = Frame {
+            chart: "t",
+            title: String::new(),
+            rows: &long,
+            x: (1.0, 2.0),
+            x_desc: "",
+            x_fmt: &fmt,
+            log_base: 10.0,
+        };
+        assert_eq!(row_label(&f, 0.0).chars().count(), MAX_ROW_CHARS);
+        assert!(row_label(&f, 0.0).ends_with('…'));
     }
 }

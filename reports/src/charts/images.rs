@@ -3,7 +3,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::format::{fmt_bytes, tick};
-use super::frame::{err, kind_colour, log_rows, log_span, Frame, FONT, INK};
+use super::frame::{err, kind_colour, log_max_for_labels, log_rows, log_span, Frame, FONT, INK};
 use super::ChartError;
 use crate::model::Results;
 
@@ -25,11 +25,21 @@ pub fn images_chart(results: &Results) -> Result<Option<String>, ChartError> {
     );
     let base = lo;
     let fmt = |v: f64| tick(&fmt_bytes(v));
+    let values: Vec<(f64, String)> = rows
+        .iter()
+        .map(|(_, i)| {
+            let (full, zstd) = (i.uncompressed as f64, i.zstd as f64);
+            (
+                full.max(zstd) * 1.1,
+                format!("{} (zstd {})", fmt_bytes(full), fmt_bytes(zstd)),
+            )
+        })
+        .collect();
     let frame = Frame {
         chart: "images",
-        title: "Image size (solid: uncompressed, light: zstd; log scale)".into(),
+        title: "Image size (solid: as shipped, light: zstd; log scale)".into(),
         rows: &labels,
-        x: (lo, hi * 4.0),
+        x: (lo, log_max_for_labels(&labels, lo, hi * 4.0, &values)),
         x_desc:
             "bytes shipped: VM = kernel + initramfs or bare ELF; container = rootfs or OCI layout",
         x_fmt: &fmt,
@@ -54,12 +64,9 @@ pub fn images_chart(results: &Results) -> Result<Option<String>, ChartError> {
                 .into_font()
                 .color(&INK)
                 .pos(Pos::new(HPos::Left, VPos::Center));
+            let (at, text) = values[i].clone();
             chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("{} (zstd {})", fmt_bytes(full), fmt_bytes(zstd)),
-                    (full.max(zstd) * 1.1, y),
-                    style,
-                )))
+                .draw_series(std::iter::once(Text::new(text, (at, y), style)))
                 .map_err(err)?;
         }
         Ok(())

@@ -7,10 +7,10 @@
 //! `backend,kind,emulated,figure,unit,n,median,q1,q3,ci_low,ci_high,min,max`
 //!
 //! - `boot/to_ready`, `boot/to_exit`, `boot/phase/NAME` (unit `ns`): the
-//!   sample's n, median, quartiles, bootstrap CI of the median, min, max.
+//!   sample's n, median, quartiles, order-statistic 95 % interval of the median (empty when n is too small), min, max.
 //! - `overhead/KERNEL` (unit `ns/iter`): the same, over the runs' ns per
 //!   iteration; `overhead_ratio/KERNEL` (unit `ratio`): median over the
-//!   plain process's median with its bootstrap CI (n is the backend's).
+//!   plain process's median with its distribution-free interval (n is the backend's).
 //! - `memory/rss`, `memory/pss`, `memory/per_instance` (unit `bytes`): the
 //!   single figure in `median`.
 //! - `image/uncompressed`, `image/gzip`, `image/zstd`, `image/on_disk`

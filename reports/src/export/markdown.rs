@@ -87,7 +87,7 @@ fn context(p: &Page) -> String {
     let mut s = format!(
         "**vmlab results** ({}, revision {}): {} backend(s), {} measured run(s) each after {} warm-up run(s){}. \
          Host: {}, {} logical CPUs, kernel {}, KVM {}. \
-         Times are medians; IQR is the interquartile range; the CI is the {} bootstrap interval of the median.\n",
+         Times are medians; IQR is the interquartile range; the CI is the {} order-statistic interval of the median (or \"n too small\").\n",
         p.generated_at,
         p.git_revision,
         p.backends.len(),
@@ -149,17 +149,23 @@ fn skipped(p: &Page) -> Table {
 
 fn claims_table(p: &Page) -> Table {
     let mut t = Table::new(&[
+        ("claim", false),
+        ("compared", false),
         ("metric", false),
-        ("best container", false),
-        ("best VM", false),
+        ("test", false),
+        ("container side", false),
+        ("VM side", false),
         ("verdict", false),
     ]);
     for c in &p.claims {
         t.rows.push(vec![
+            c.quotes.join(" / "),
+            c.pair.to_string(),
             c.metric.clone(),
+            c.test.clone(),
             c.container.clone(),
             c.vm.clone(),
-            c.verdict_label.to_string(),
+            format!("{}: {}", c.verdict_label, c.reason),
         ]);
     }
     t

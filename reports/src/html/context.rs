@@ -2,13 +2,16 @@
 //! number already formatted, so the template only lays things out.
 use serde::Serialize;
 
+use super::evidence::{self, Fact, FailureRow, IsolationRow, ProtectionRow};
 use crate::baseline::Baseline;
 use crate::charts::{fmt_bytes, fmt_ns, fmt_ratio};
+use crate::claims::host_dependencies;
 use crate::claims::Claim;
 use crate::figures::{exit, ready, OverheadRatio};
 use crate::model::{BackendKind, Results, Tool};
 use crate::stats::{
-    as_f64, iqr, median, ALPHA, CONFIDENCE, NOISE_THRESHOLD, PERMUTATIONS, RESAMPLES,
+    as_f64, iqr, median, ALPHA, BEATS_PROCESS_NOISE, CLAIM_THRESHOLD, CONFIDENCE, MIN_N_MEDIAN,
+    MIN_N_RATIO, NOISE_FLOOR,
 };
 
 /// Everything the page shows.
@@ -35,6 +38,12 @@ pub struct Page {
     pub memory: Vec<MemoryRow>,
     pub baseline: Option<Baseline>,
     pub stats: StatsView,
+    pub protections: Vec<ProtectionRow>,
+    pub failures: Vec<FailureRow>,
+    pub isolation: Vec<IsolationRow>,
+    pub repro: Vec<Fact>,
+    pub order_seed: String,
+    pub methodology: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,6 +83,7 @@ pub struct BackendRow {
     pub notes: String,
     pub origin: &'static str,
     pub n: usize,
+    pub timed_out: usize,
     pub ready: String,
     pub ready_iqr: String,
     pub ready_ci: String,
@@ -109,6 +119,9 @@ pub struct ImageRow {
     pub name: String,
     pub emulated: bool,
     pub contents: String,
+    pub boots: String,
+    pub expanded: String,
+    pub needs: &'static str,
     pub uncompressed: String,
     pub gzip: String,
     pub zstd: String,
@@ -124,6 +137,7 @@ pub struct OverheadRow {
     pub ratio: String,
     pub ci: String,
     pub n: String,
+    pub beats_process: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,14 +153,25 @@ pub struct MemoryRow {
 #[derive(Debug, Serialize)]
 pub struct StatsView {
     pub confidence: String,
-    pub resamples: usize,
-    pub permutations: usize,
+    pub min_n_median: usize,
+    pub min_n_ratio: usize,
+    pub claim_threshold: f64,
     pub alpha: f64,
-    pub noise: String,
+    pub noise_floor: String,
+    pub beats_noise: String,
 }
 
 fn kind(k: BackendKind) -> &'static str {
     k.label()
+}
+
+/// A time that may be censored (a timeout: only "at least the limit").
+fn censored_ns(v: f64) -> String {
+    if v.is_infinite() {
+        "timed out".into()
+    } else {
+        fmt_ns(v)
+    }
 }
 
 /// Builds the page from results, charts, claims and the optional baseline.
@@ -174,13 +199,18 @@ pub fn page(
                     crate::model::BootOrigin::LibraryCall => "library call",
                 },
                 n: r.map_or(0, |s| s.n),
-                ready: r.map_or("–".into(), |s| fmt_ns(s.median)),
-                ready_iqr: r.map_or("–".into(), |s| fmt_ns(s.q3 - s.q1)),
+                timed_out: r.map_or(0, |s| s.censored),
+                ready: r.map_or("–".into(), |s| censored_ns(s.median)),
+                ready_iqr: r.map_or("–".into(), |s| censored_ns(s.q3 - s.q1)),
                 ready_ci: r.map_or("–".into(), |s| {
-                    format!("[{}, {}]", fmt_ns(s.ci_lo), fmt_ns(s.ci_hi))
+                    if s.has_ci() {
+                        format!("[{}, {}]", censored_ns(s.ci_lo), censored_ns(s.ci_hi))
+                    } else {
+                        format!("n too small (n < {MIN_N_MEDIAN})")
+                    }
                 }),
                 ready_range: r.map_or("–".into(), |s| {
-                    format!("{} – {}", fmt_ns(s.min), fmt_ns(s.max))
+                    format!("{} – {}", censored_ns(s.min), censored_ns(s.max))
                 }),
                 exit: e.map_or("–".into(), |s| fmt_ns(s.median)),
                 exit_iqr: e.map_or("–".into(), |s| fmt_ns(s.q3 - s.q1)),
@@ -221,10 +251,18 @@ pub fn page(
                 .collect(),
         })
         .collect();
-    let size_row = |name: String, emulated: bool, i: &crate::model::ImageSize| ImageRow {
+    let size_row = |name: String,
+                    emulated: bool,
+                    kind: Option<BackendKind>,
+                    i: &crate::model::ImageSize| ImageRow {
         name,
         emulated,
         contents: i.contents.clone(),
+        boots: i.boots.clone().unwrap_or_else(|| i.contents.clone()),
+        expanded: i
+            .expanded
+            .map_or("not measured".into(), |e| fmt_bytes(e as f64)),
+        needs: kind.map_or("", host_dependencies),
         uncompressed: fmt_bytes(i.uncompressed as f64),
         gzip: fmt_bytes(i.gzip as f64),
         zstd: fmt_bytes(i.zstd as f64),
@@ -237,13 +275,13 @@ pub fn page(
         .filter_map(|b| {
             b.image
                 .as_ref()
-                .map(|i| size_row(b.name.clone(), b.emulated, i))
+                .map(|i| size_row(b.name.clone(), b.emulated, Some(b.kind), i))
         })
         .collect();
     let artifacts = results
         .images
         .iter()
-        .map(|a| size_row(a.name.clone(), false, &a.size))
+        .map(|a| size_row(a.name.clone(), false, None, &a.size))
         .collect();
     let overhead = ratios
         .iter()
@@ -252,8 +290,13 @@ pub fn page(
             backend: r.backend.clone(),
             emulated: r.emulated,
             ratio: fmt_ratio(r.ratio),
-            ci: format!("[{}, {}]", fmt_ratio(r.ci_lo), fmt_ratio(r.ci_hi)),
+            ci: if r.ci_lo.is_finite() {
+                format!("[{}, {}]", fmt_ratio(r.ci_lo), fmt_ratio(r.ci_hi))
+            } else {
+                format!("n too small (n < {MIN_N_RATIO} on a side)")
+            },
             n: format!("{} / {}", r.n, r.n_ref),
+            beats_process: r.beats_process,
         })
         .collect();
     let opt_bytes = |v: Option<u64>| v.map_or("–".into(), |v| fmt_bytes(v as f64));
@@ -300,10 +343,21 @@ pub fn page(
         baseline,
         stats: StatsView {
             confidence: format!("{:.0} %", CONFIDENCE * 100.0),
-            resamples: RESAMPLES,
-            permutations: PERMUTATIONS,
+            min_n_median: MIN_N_MEDIAN,
+            min_n_ratio: MIN_N_RATIO,
+            claim_threshold: CLAIM_THRESHOLD,
             alpha: ALPHA,
-            noise: format!("{:.0} %", NOISE_THRESHOLD * 100.0),
+            noise_floor: format!("{:.0} %", NOISE_FLOOR * 100.0),
+            beats_noise: format!("{:.0} %", BEATS_PROCESS_NOISE * 100.0),
         },
+        protections: evidence::protections(results),
+        failures: evidence::failures(results),
+        isolation: evidence::isolation(results),
+        repro: evidence::repro(&h.repro),
+        order_seed: results
+            .config
+            .order_seed
+            .map_or("not recorded (fixed order)".into(), |s| format!("{s:#x}")),
+        methodology: super::METHODOLOGY,
     }
 }

@@ -1,8 +1,12 @@
 //! The self-contained `index.html`: minijinja templates kept beside this
 //! file, inline CSS and inline SVG, no scripts and nothing fetched.
 mod context;
+mod evidence;
 
 pub use context::Page;
+
+/// docs/METHODOLOGY.md, embedded so the self-contained page carries it.
+pub(crate) const METHODOLOGY: &str = include_str!("../../../docs/METHODOLOGY.md");
 
 /// The page template.
 const INDEX: &str = include_str!("index.html");
