@@ -50,6 +50,34 @@ pub struct Sample {
     /// Bytes of the launcher's output (console, stderr) compare did not
     /// keep: only a bounded tail of each is.
     pub dropped_bytes: u64,
+    /// The round it ran in (set by the matrix).
+    pub round: Option<u32>,
+    /// When it started, ns since the Unix epoch (set by the matrix).
+    pub started_at_unix_ns: Option<u64>,
+}
+
+/// A boot stopped at its time limit (an error the matrix stores as a
+/// censored run rather than a failure).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TimedOut {
+    /// The limit it was stopped at.
+    pub limit: Duration,
+    /// What happened, for the user.
+    pub message: String,
+}
+
+/// The error for a launch that failed: [`TimedOut`] when it was stopped at
+/// the limit, else `message` alone.
+pub fn launch_error(l: &Launched, timeout: Duration, message: String) -> anyhow::Error {
+    if l.timed_out {
+        anyhow::Error::new(TimedOut {
+            limit: timeout,
+            message,
+        })
+    } else {
+        anyhow::anyhow!(message)
+    }
 }
 
 impl Sample {
@@ -142,7 +170,8 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
         } else {
             "without signalling ready"
         };
-        anyhow::bail!("{name} {} {ready}", l.describe(timeout));
+        let message = format!("{name} {} {ready}", l.describe(timeout));
+        return Err(launch_error(&l, timeout, message));
     }
     Ok(Sample {
         to_ready_ns: l.to_ready_ns,
@@ -153,6 +182,7 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
         dropped_bytes: l.stdout_dropped + l.stderr_dropped,
+        ..Sample::default()
     })
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::backend::{kernel_lines, Backend, Sample, SkipReason};
+use super::backend::{kernel_lines, launch_error, Backend, Sample, SkipReason};
 use super::launch::{launch_opts, Launched, Options, JSON_CAP};
 use crate::id::BackendId;
 use crate::record::{RunRecord, START_FACT};
@@ -98,7 +98,10 @@ fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sam
     let report: Option<RunRecord> = serde_json::from_str(&l.stdout).ok();
     let report = match report {
         Some(r) if !l.timed_out && (r.exit_code == 0 || r.kernel_failed()) => r,
-        _ => anyhow::bail!("`vmlab run --backend {name}` {}", l.describe(timeout)),
+        _ => {
+            let message = format!("`vmlab run --backend {name}` {}", l.describe(timeout));
+            return Err(launch_error(l, timeout, message));
+        }
     };
     let started = report
         .started()
@@ -118,6 +121,7 @@ fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sam
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
         dropped_bytes: l.stderr_dropped,
+        ..Sample::default()
     })
 }
 

@@ -193,6 +193,7 @@ pub mod sample {
                 cgroup_mode: CgroupMode::V2,
                 controllers: vec!["cpu".into(), "memory".into(), "pids".into()],
                 userns: true,
+                repro: Default::default(),
             },
             euid: Some(0),
             userns_reason: "user.max_user_namespaces = 100".into(),
