@@ -5,14 +5,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use vmlab_reports::model::{BackendResult, Results, RunConfig};
+use vmlab_reports::model::{BackendResult, IsolationEvidence, Results, RunConfig};
 
 use super::backend::{self, Backend, Probe, SkipReason};
 use super::matrix;
 use super::measured::Measured;
 use super::probe::HostView;
 use super::progress::Progress;
-use super::{images, oci, order, ours, peers, protections, results};
+use super::{images, oci, order, ours, peers, protections, results, traced};
 use crate::host;
 use crate::id::BackendId;
 
@@ -122,6 +122,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     let progress = Progress::bar(matrix::total_steps(&available, &plan));
     let measured = matrix::run(&available, &plan, &progress);
     progress.finish();
+    let isolation = trace_surfaces(&available, &measured);
     let sizes = images::measure(&args.images, &manifest, false)?;
 
     let mut results = Results::new(
@@ -140,6 +141,10 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     for (r, b) in results.backends.iter_mut().zip(&all) {
         if r.available {
             r.protections = Some(protections::of(b.id(), bundle.as_ref()));
+            r.isolation = isolation
+                .iter()
+                .find(|(n, _)| *n == b.name())
+                .map(|(_, e)| e.clone());
         }
     }
     results.images = images::artifacts(&sizes);
@@ -150,6 +155,26 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         started.elapsed().as_secs_f64()
     );
     Ok(0)
+}
+
+/// One traced boot of every backend that ran: its host-syscall surface.
+fn trace_surfaces(
+    available: &[&dyn Backend],
+    measured: &[Measured],
+) -> Vec<(&'static str, IsolationEvidence)> {
+    let ran = available
+        .iter()
+        .zip(measured)
+        .filter(|(_, m)| m.failure.is_none());
+    ran.map(|(b, _)| {
+        eprintln!(
+            "vmlab: tracing one boot of {} ({})",
+            b.name(),
+            traced::TRACER
+        );
+        (b.name(), traced::isolation(*b))
+    })
+    .collect()
 }
 
 /// Each backend's results: skipped with why, or what the matrix measured

@@ -248,6 +248,9 @@ mod tests {
         fn name(&self) -> &'static str {
             self.name
         }
+        fn command(&self, _: &[String]) -> anyhow::Result<super::super::backend::Prepared<'_>> {
+            anyhow::bail!("a fake has no command")
+        }
         fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
             let what = match (args.is_empty(), memory) {
                 (_, true) => "memory",

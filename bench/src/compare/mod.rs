@@ -27,5 +27,6 @@ pub mod protections;
 pub mod results;
 pub mod setup;
 pub mod surface;
+pub mod traced;
 
 pub use command::{backends, main, selection, CompareArgs};

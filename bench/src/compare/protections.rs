@@ -8,6 +8,7 @@ use std::path::Path;
 use vmlab_reports::model::Protections;
 use vmlab_sandbox::Config;
 
+use super::peers::BWRAP_ISOLATION;
 use crate::id::BackendId;
 
 /// The protections of `id` as compare runs it; `bundle_config` is the
@@ -119,23 +120,28 @@ fn jailed_vmm() -> Protections {
     }
 }
 
-/// bwrap as compare runs it (`--unshare-all`, no `--seccomp`, no `--cap-add`).
+/// bwrap as compare runs it ([`BWRAP_ISOLATION`]: `--unshare-all`, no
+/// `--seccomp`, no `--cap-add`).
 fn bwrap() -> Protections {
+    let has = |flag: &str| BWRAP_ISOLATION.contains(&flag);
+    let all = [
+        "user (if allowed)",
+        "pid",
+        "mount",
+        "uts",
+        "ipc",
+        "net",
+        "cgroup (if allowed)",
+    ];
     Protections {
-        seccomp: Some(false),
+        seccomp: Some(has("--seccomp")),
         seccomp_allowed: None,
         user_namespace: None,
-        namespaces: [
-            "user (if allowed)",
-            "pid",
-            "mount",
-            "uts",
-            "ipc",
-            "net",
-            "cgroup (if allowed)",
-        ]
-        .map(String::from)
-        .to_vec(),
+        namespaces: if has("--unshare-all") {
+            all.map(String::from).to_vec()
+        } else {
+            vec!["mount".into()]
+        },
         capabilities: Some("none (bwrap's default without --cap-add)".into()),
         cgroup_limits: Some("none".into()),
         jail: None,
