@@ -1,5 +1,6 @@
 //! One trait for every backend `vmlab compare` runs: ours (spawned as
 //! `vmlab run`) and the peers (container runtimes, QEMU, Firecracker).
+use std::process::Command;
 use std::time::Duration;
 
 use vmlab_reports::model::{BackendKind, BootOrigin};
@@ -7,6 +8,7 @@ use vmlab_workload_host::protocol::Line;
 
 use super::launch::Launched;
 use super::probe::{self, HostView};
+use super::surface;
 use crate::id::BackendId;
 
 /// What a backend reports about itself when it can run here.
@@ -50,6 +52,34 @@ pub struct Sample {
     /// Bytes of the launcher's output (console, stderr) compare did not
     /// keep: only a bounded tail of each is.
     pub dropped_bytes: u64,
+    /// The round it ran in (set by the matrix).
+    pub round: Option<u32>,
+    /// When it started, ns since the Unix epoch (set by the matrix).
+    pub started_at_unix_ns: Option<u64>,
+}
+
+/// A boot stopped at its time limit (an error the matrix stores as a
+/// censored run rather than a failure).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TimedOut {
+    /// The limit it was stopped at.
+    pub limit: Duration,
+    /// What happened, for the user.
+    pub message: String,
+}
+
+/// The error for a launch that failed: [`TimedOut`] when it was stopped at
+/// the limit, else `message` alone.
+pub fn launch_error(l: &Launched, timeout: Duration, message: String) -> anyhow::Error {
+    if l.timed_out {
+        anyhow::Error::new(TimedOut {
+            limit: timeout,
+            message,
+        })
+    } else {
+        anyhow::anyhow!(message)
+    }
 }
 
 impl Sample {
@@ -77,6 +107,49 @@ impl Sample {
     }
 }
 
+/// The command that boots the workload once, with what must outlive it:
+/// a private directory (a bundle, a config file) and a clean-up to run
+/// after it has exited (deleting a container). Dropping it cleans up.
+pub struct Prepared<'a> {
+    /// The command to spawn.
+    pub cmd: Command,
+    /// Removed when this is dropped, after `after` ran.
+    keep: Option<tempfile::TempDir>,
+    after: Option<Box<dyn FnOnce() + 'a>>,
+}
+
+impl<'a> Prepared<'a> {
+    /// `cmd` alone.
+    pub fn new(cmd: Command) -> Self {
+        Prepared {
+            cmd,
+            keep: None,
+            after: None,
+        }
+    }
+
+    /// Keeps `dir` until the command has run.
+    pub fn keeping(mut self, dir: tempfile::TempDir) -> Self {
+        self.keep = Some(dir);
+        self
+    }
+
+    /// Runs `f` once the command has run (before `dir` is removed).
+    pub fn then(mut self, f: impl FnOnce() + 'a) -> Self {
+        self.after = Some(Box::new(f));
+        self
+    }
+}
+
+impl Drop for Prepared<'_> {
+    fn drop(&mut self) {
+        if let Some(f) = self.after.take() {
+            f();
+        }
+        drop(self.keep.take());
+    }
+}
+
 /// A way to boot the workload (shared by the threads that start several
 /// instances at once).
 pub trait Backend: Sync {
@@ -99,9 +172,24 @@ pub trait Backend: Sync {
     fn check_images(&self) -> Result<(), SkipReason> {
         Ok(())
     }
+    /// The command that boots the workload with `args` once (what
+    /// [`Backend::boot`] launches and the surface trace runs).
+    fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>>;
     /// Boots the workload with `args` once, to its end; with `memory`, the
     /// process tree's peak RSS is sampled too (which costs CPU).
     fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample>;
+    /// Where its host-syscall surface starts: the workload's `execve` for
+    /// a workload that runs as a host process, the first `KVM_RUN` for a VM.
+    fn surface_start(&self) -> surface::Start {
+        match self.kind() {
+            BackendKind::Vm => surface::Start::KvmRun,
+            _ => surface::WORKLOAD_EXEC,
+        }
+    }
+    /// Why its surface cannot be traced here, when it cannot.
+    fn untraceable(&self) -> Option<String> {
+        None
+    }
     /// Whether it runs the Linux-only kernels (spawn, pipe, file, tcp).
     fn linux_kernels(&self) -> bool {
         true
@@ -142,7 +230,8 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
         } else {
             "without signalling ready"
         };
-        anyhow::bail!("{name} {} {ready}", l.describe(timeout));
+        let message = format!("{name} {} {ready}", l.describe(timeout));
+        return Err(launch_error(&l, timeout, message));
     }
     Ok(Sample {
         to_ready_ns: l.to_ready_ns,
@@ -153,6 +242,7 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
         dropped_bytes: l.stdout_dropped + l.stderr_dropped,
+        ..Sample::default()
     })
 }
 

@@ -5,13 +5,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use vmlab_reports::model::{BackendResult, Results, RunConfig};
+use vmlab_reports::model::{BackendResult, IsolationEvidence, Results, RunConfig};
 
 use super::backend::{self, Backend, Probe, SkipReason};
-use super::matrix::{self, Measured};
+use super::matrix;
+use super::measured::Measured;
 use super::probe::HostView;
 use super::progress::Progress;
-use super::{images, oci, ours, peers, results};
+use super::{images, oci, order, ours, peers, protections, results, traced};
 use crate::host;
 use crate::id::BackendId;
 
@@ -34,6 +35,10 @@ pub struct CompareArgs {
     /// Where results.json and index.html go.
     #[arg(long, default_value = "target/vmlab/report")]
     pub out: PathBuf,
+    /// Seed of the random backend order within each round (default: a fresh
+    /// one, recorded in results.json; give it again to repeat an order).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Print results.json on stdout as well.
     #[arg(long)]
     pub json: bool,
@@ -91,7 +96,8 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         anyhow::bail!("--runs must be at least 1");
     }
     args.export.check()?;
-    let plan = matrix::Plan::new(runs, args.quick);
+    let seed = args.seed.unwrap_or_else(order::fresh_seed);
+    let plan = matrix::Plan::new(runs, args.quick, seed);
     let needs_kernel = ids.iter().any(|b| b.boots_linux_guest());
     let manifest = images::ensure_built(&args.images, needs_kernel, false)?;
     let host = HostView::gather();
@@ -116,6 +122,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     let progress = Progress::bar(matrix::total_steps(&available, &plan));
     let measured = matrix::run(&available, &plan, &progress);
     progress.finish();
+    let isolation = trace_surfaces(&available, &measured);
     let sizes = images::measure(&args.images, &manifest, false)?;
 
     let mut results = Results::new(
@@ -126,10 +133,20 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
             runs,
             quick: args.quick,
             warmup: plan.warmup,
-            ..RunConfig::default()
+            order_seed: Some(seed),
         },
     );
     results.backends = backend_results(&all, &probes, &measured, &sizes)?;
+    let bundle = protections::read_bundle(&args.images);
+    for (r, b) in results.backends.iter_mut().zip(&all) {
+        if r.available {
+            r.protections = Some(protections::of(b.id(), bundle.as_ref()));
+            r.isolation = isolation
+                .iter()
+                .find(|(n, _)| *n == b.name())
+                .map(|(_, e)| e.clone());
+        }
+    }
     results.images = images::artifacts(&sizes);
     let index = write(&args, &results)?;
     eprintln!(
@@ -138,6 +155,26 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         started.elapsed().as_secs_f64()
     );
     Ok(0)
+}
+
+/// One traced boot of every backend that ran: its host-syscall surface.
+fn trace_surfaces(
+    available: &[&dyn Backend],
+    measured: &[Measured],
+) -> Vec<(&'static str, IsolationEvidence)> {
+    let ran = available
+        .iter()
+        .zip(measured)
+        .filter(|(_, m)| m.failure.is_none());
+    ran.map(|(b, _)| {
+        eprintln!(
+            "vmlab: tracing one boot of {} ({})",
+            b.name(),
+            traced::TRACER
+        );
+        (b.name(), traced::isolation(*b))
+    })
+    .collect()
 }
 
 /// Each backend's results: skipped with why, or what the matrix measured
@@ -155,8 +192,14 @@ fn backend_results(
             Err(why) => results::skipped(b.name(), b.kind(), why),
             Ok(probe) => {
                 let m = next.next().context("the matrix lost a backend")?;
-                for e in &m.errors {
-                    eprintln!("vmlab: warning: a run of {} failed: {e}", b.name());
+                for f in m.failures.iter().filter(|_| m.failure.is_none()) {
+                    let round = f.round.map_or(String::new(), |r| format!(" (round {r})"));
+                    eprintln!(
+                        "vmlab: warning: a {} run of {}{round} failed: {}",
+                        f.purpose,
+                        b.name(),
+                        f.reason
+                    );
                 }
                 for e in &m.kernel_errors {
                     eprintln!("vmlab: note: {} could not run kernel {e}", b.name());
@@ -199,6 +242,7 @@ mod tests {
             runs: None,
             quick: true,
             out: PathBuf::from("o"),
+            seed: None,
             json: false,
             images: PathBuf::from("i"),
             export: Default::default(),

@@ -1,6 +1,7 @@
 //! The run matrix: warm-up boots, then rounds in which every backend boots
-//! once, in an order rotated from round to round so that drift (thermal,
-//! other load, page cache) hits every backend alike. Backends that create a
+//! once, in an order drawn at random for each round from the plan's seed
+//! ([`order`](super::order)) so that drift (thermal, other load, page
+//! cache) hits every backend alike. Backends that create a
 //! network namespace are followed by a short cool-down: the kernel tears
 //! those down asynchronously, and the next boot should not pay for it.
 //!
@@ -9,6 +10,8 @@
 use std::time::Duration;
 
 use super::backend::{Backend, Sample};
+use super::measured::{failure_of, unix_now_ns, Measured, Purpose};
+use super::order::SplitMix64;
 use super::progress::Progress;
 
 /// The kernels every backend runs (the bare guest has only these).
@@ -41,11 +44,14 @@ pub struct Plan {
     pub instances: u32,
     /// Pause after a backend that created a network namespace.
     pub cooldown: Duration,
+    /// Seed of the order within each round.
+    pub seed: u64,
 }
 
 impl Plan {
-    /// The plan for `runs` rounds (`--quick` shortens everything).
-    pub fn new(runs: u32, quick: bool) -> Plan {
+    /// The plan for `runs` rounds (`--quick` shortens everything), the
+    /// order within each round drawn from `seed`.
+    pub fn new(runs: u32, quick: bool, seed: u64) -> Plan {
         if quick {
             Plan {
                 warmup: 1,
@@ -58,6 +64,7 @@ impl Plan {
                 slow_memory_runs: 1,
                 instances: 3,
                 cooldown: Duration::from_millis(20),
+                seed,
             }
         } else {
             Plan {
@@ -71,6 +78,7 @@ impl Plan {
                 slow_memory_runs: 1,
                 instances: 4,
                 cooldown: Duration::from_millis(50),
+                seed,
             }
         }
     }
@@ -103,49 +111,6 @@ impl Plan {
     }
 }
 
-/// Round `round`'s order of `n` backends: rotated by one each round.
-pub fn rotation(n: usize, round: usize) -> Vec<usize> {
-    (0..n).map(|i| (i + round) % n.max(1)).collect()
-}
-
-/// What the matrix measured for one backend.
-#[derive(Debug, Clone, Default)]
-pub struct Measured {
-    /// Measured boots (no kernels).
-    pub boot: Vec<Sample>,
-    /// Measured overhead runs (with kernels).
-    pub overhead: Vec<Sample>,
-    /// Memory runs (no kernels, process tree sampled).
-    pub memory: Vec<Sample>,
-    /// Instances that ran at once (no kernels, each tree sampled).
-    pub concurrent: Vec<Sample>,
-    /// Why the backend was dropped (its first boot failed).
-    pub failure: Option<String>,
-    /// Later runs that failed, with why.
-    pub errors: Vec<String>,
-    /// Kernels that reported an error ("kernel: message"), once each.
-    pub kernel_errors: Vec<String>,
-}
-
-impl Measured {
-    fn record(&mut self, result: anyhow::Result<Sample>, overhead: bool) {
-        match result {
-            Ok(s) if s.tree_hwm_bytes.is_some() => self.memory.push(s),
-            Ok(s) if overhead => {
-                for e in s.kernel_errors() {
-                    if !self.kernel_errors.contains(&e) {
-                        self.kernel_errors.push(e);
-                    }
-                }
-                self.overhead.push(s);
-            }
-            Ok(s) => self.boot.push(s),
-            Err(e) if self.boot.is_empty() && !overhead => self.failure = Some(format!("{e:#}")),
-            Err(e) => self.errors.push(format!("{e:#}")),
-        }
-    }
-}
-
 /// Runs the matrix over `backends` (all probed available).
 pub fn run(backends: &[&dyn Backend], plan: &Plan, progress: &Progress) -> Vec<Measured> {
     let mut out = vec![Measured::default(); backends.len()];
@@ -159,64 +124,70 @@ pub fn run(backends: &[&dyn Backend], plan: &Plan, progress: &Progress) -> Vec<M
         for _ in 0..plan.warmup {
             progress.step(&format!("warm-up {}", b.name()));
             done[i].0 += 1;
-            if let Err(e) = b.boot(&[], false) {
-                out[i].failure = Some(format!("{e:#}"));
+            let started = unix_now_ns();
+            out[i].record(b.boot(&[], false), Purpose::Warmup, None, started);
+            cool_down(*b, plan);
+            if out[i].failure.is_some() {
                 break;
             }
-            cool_down(*b, plan);
         }
     }
     let rounds = planned.iter().map(|p| p.0 + p.1).max().unwrap_or(0);
-    for round in 0..rounds as usize {
-        for i in rotation(backends.len(), round) {
+    let mut rng = SplitMix64::new(plan.seed);
+    for round in 0..rounds {
+        for i in rng.permutation(backends.len()) {
             let b = backends[i];
             if out[i].failure.is_some() {
                 continue;
             }
-            if done[i].0 < planned[i].0 {
-                progress.step(&format!(
-                    "boot {} ({}/{})",
-                    b.name(),
-                    done[i].0 + 1,
-                    planned[i].0
-                ));
+            let (args, purpose, n, of) = if done[i].0 < planned[i].0 {
                 done[i].0 += 1;
-                out[i].record(b.boot(&[], false), false);
-                cool_down(b, plan);
+                (Vec::new(), Purpose::Boot, done[i].0, planned[i].0)
             } else if done[i].1 < planned[i].1 {
-                progress.step(&format!(
-                    "kernels {} ({}/{})",
-                    b.name(),
-                    done[i].1 + 1,
-                    planned[i].1
-                ));
                 done[i].1 += 1;
-                out[i].record(b.boot(&plan.kernel_args(b.linux_kernels()), false), true);
-                cool_down(b, plan);
-            }
+                let args = plan.kernel_args(b.linux_kernels());
+                (args, Purpose::Overhead, done[i].1, planned[i].1)
+            } else {
+                continue;
+            };
+            let what = if purpose == Purpose::Boot {
+                "boot"
+            } else {
+                "kernels"
+            };
+            progress.step(&format!("{what} {} ({n}/{of})", b.name()));
+            let started = unix_now_ns();
+            out[i].record(b.boot(&args, false), purpose, Some(round), started);
+            cool_down(b, plan);
         }
     }
     // Memory last, one backend at a time, so the sampler's CPU use never
     // overlaps a timed run.
     for (i, b) in backends.iter().enumerate() {
-        for n in 0..planned[i].2 {
-            if out[i].failure.is_some() {
-                break;
-            }
-            progress.step(&format!("memory {} ({}/{})", b.name(), n + 1, planned[i].2));
-            out[i].record(b.boot(&[], true), false);
-            cool_down(*b, plan);
-        }
-        if out[i].failure.is_none() && concurrent(*b, plan) {
-            progress.step(&format!("memory {} ({} at once)", b.name(), plan.instances));
-            match at_once(*b, plan.instances) {
-                Ok(samples) => out[i].concurrent = samples,
-                Err(e) => out[i].errors.push(format!("{e:#}")),
-            }
-            cool_down(*b, plan);
-        }
+        memory_runs(*b, plan, planned[i].2, &mut out[i], progress);
     }
     out
+}
+
+/// The memory runs of `b`, then its several-at-once run.
+fn memory_runs(b: &dyn Backend, plan: &Plan, runs: u32, out: &mut Measured, progress: &Progress) {
+    for n in 0..runs {
+        if out.failure.is_some() {
+            return;
+        }
+        progress.step(&format!("memory {} ({}/{runs})", b.name(), n + 1));
+        let started = unix_now_ns();
+        out.record(b.boot(&[], true), Purpose::Memory, None, started);
+        cool_down(b, plan);
+    }
+    if out.failure.is_none() && concurrent(b, plan) {
+        progress.step(&format!("memory {} ({} at once)", b.name(), plan.instances));
+        match at_once(b, plan.instances) {
+            Ok(samples) => out.concurrent = samples,
+            Err(e) => out.failures.push(failure_of(&e, Purpose::Memory, None)),
+        }
+        cool_down(b, plan);
+    }
 }
 
 /// Whether `b` gets the several-at-once memory run.
@@ -262,15 +233,6 @@ mod tests {
     use super::*;
     use crate::id::BackendId;
 
-    #[test]
-    fn rotation_moves_every_backend_through_every_slot() {
-        assert_eq!(rotation(3, 0), vec![0, 1, 2]);
-        assert_eq!(rotation(3, 1), vec![1, 2, 0]);
-        assert_eq!(rotation(3, 2), vec![2, 0, 1]);
-        assert_eq!(rotation(3, 3), vec![0, 1, 2]);
-        assert!(rotation(0, 5).is_empty());
-    }
-
     /// A backend that records its boots into a shared log.
     struct Fake<'a> {
         name: &'static str,
@@ -285,6 +247,9 @@ mod tests {
         }
         fn name(&self) -> &'static str {
             self.name
+        }
+        fn command(&self, _: &[String]) -> anyhow::Result<super::super::backend::Prepared<'_>> {
+            anyhow::bail!("a fake has no command")
         }
         fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
             let what = match (args.is_empty(), memory) {
@@ -327,7 +292,7 @@ mod tests {
             fake("slow", false, true),
         );
         let backends: Vec<&dyn Backend> = vec![&a, &b, &c, &d];
-        let mut plan = Plan::new(2, true);
+        let mut plan = Plan::new(2, true, 99);
         plan.overhead_runs = 1;
         plan.memory_runs = 1;
         plan.instances = 2;
@@ -339,24 +304,31 @@ mod tests {
         // Warm-up in order; "bad" fails there and never runs again.
         assert_eq!(&log[..3], ["a boot", "b boot", "bad boot"]);
         assert_eq!(log.iter().filter(|l| l.starts_with("bad")).count(), 1);
-        // Round 0 starts with a, round 1 with b (rotated).
-        assert_eq!(&log[3..5], ["a boot", "b boot"]);
-        assert_eq!(log[5], "slow boot");
+        // Each round in the seed's order: round 0 boots a, b and slow; round
+        // 1 boots a and b; round 2 runs their kernels.
+        let mut rng = SplitMix64::new(99);
+        let names = ["a", "b", "bad", "slow"];
+        let mut expected = Vec::new();
+        for (round, what) in [(0, "boot"), (1, "boot"), (2, "kernels")] {
+            for i in rng.permutation(4) {
+                if i == 2 || (i == 3 && round > 0) {
+                    continue;
+                }
+                expected.push(format!("{} {what}", names[i]));
+            }
+        }
+        let memory = [
+            "a memory", "a memory", "a memory", "b memory", "b memory", "b memory",
+        ];
+        expected.extend(memory.iter().map(|s| s.to_string()));
+        assert_eq!(&log[3..], expected);
         assert_eq!(
-            &log[6..],
-            [
-                "b boot",
-                "a boot",
-                "a kernels",
-                "b kernels",
-                "a memory",
-                "a memory",
-                "a memory",
-                "b memory",
-                "b memory",
-                "b memory"
-            ]
+            m[0].boot.iter().map(|s| s.round).collect::<Vec<_>>(),
+            [Some(0), Some(1)]
         );
+        assert!(m[0].boot.iter().all(|s| s.started_at_unix_ns.unwrap() > 0));
+        assert_eq!(m[2].failures.len(), 1);
+        assert_eq!(m[2].failures[0].purpose, "warm-up");
         assert_eq!(m[0].concurrent.len(), 2);
         assert_eq!(
             (m[0].boot.len(), m[0].overhead.len(), m[0].memory.len()),
@@ -374,7 +346,7 @@ mod tests {
 
     #[test]
     fn kernel_args_per_backend() {
-        let plan = Plan::new(5, true);
+        let plan = Plan::new(5, true, 0);
         assert_eq!(
             plan.kernel_args(false),
             ["cpu", "memory", "pagetouch", "crossing", "--time", "20ms"]

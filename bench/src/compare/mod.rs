@@ -4,7 +4,8 @@
 //!
 //! Steps: build the images if missing; probe every backend (a missing or
 //! failing one is reported as skipped with its reason); run the matrix
-//! ([`matrix`]: warm-up, then interleaved rounds); measure the images; write
+//! ([`matrix`]: warm-up, then interleaved rounds in a seeded random order,
+//! [`order`]; failed runs kept, [`measured`]); measure the images; write
 //! the report with the reports crate. Every boot is timed from the spawn
 //! of a launcher process ([`launch`]): `vmlab run` for ours ([`ours`]), the
 //! tool itself for the peers ([`oci`], [`peers`]). The command itself
@@ -14,14 +15,18 @@ mod command;
 pub mod images;
 pub mod launch;
 pub mod matrix;
+pub mod measured;
 pub mod oci;
+pub mod order;
 pub mod ours;
 pub mod peers;
 pub mod private;
 pub mod probe;
 pub mod progress;
+pub mod protections;
 pub mod results;
 pub mod setup;
 pub mod surface;
+pub mod traced;
 
 pub use command::{backends, main, selection, CompareArgs};

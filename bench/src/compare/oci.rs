@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context;
 use vmlab_reports::model::CgroupMode;
 
-use super::backend::{sample_of, Backend, Sample};
+use super::backend::{sample_of, Backend, Prepared, Sample};
 use super::launch::launch_with;
 use super::peers::path_of;
 use super::private;
@@ -153,7 +153,7 @@ impl Backend for Oci {
         self.runtime
     }
 
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+    fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
         let path = self
             .path
             .as_ref()
@@ -170,17 +170,26 @@ impl Backend for Oci {
         let id = format!("vmlab-{}-{n}", std::process::id());
         // Kept until the container is deleted: the runtime reads it until then.
         let dir = write_bundle(&config)?;
-
         let bundle = dir.path().display().to_string();
+        let cmd = self.command(path, &["run", "--bundle", &bundle, &id]);
+        Ok(Prepared::new(cmd)
+            .keeping(dir)
+            .then(move || self.delete(path, &id)))
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
         let timeout = self.timeout();
-        let launched = launch_with(
-            &mut self.command(path, &["run", "--bundle", &bundle, &id]),
-            timeout,
-            memory,
-        );
-        self.delete(path, &id);
-        drop(dir);
+        let mut prepared = Backend::command(self, args)?;
+        let launched = launch_with(&mut prepared.cmd, timeout, memory);
+        drop(prepared);
         sample_of(self.runtime.name(), launched?, timeout)
+    }
+
+    fn untraceable(&self) -> Option<String> {
+        (self.runtime == BackendId::Runsc).then(|| {
+            "runsc cannot run under strace here: its ptrace platform traces the workload itself"
+                .to_string()
+        })
     }
 
     fn new_netns(&self) -> bool {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::backend::{kernel_lines, Backend, Sample, SkipReason};
+use super::backend::{kernel_lines, launch_error, Backend, Prepared, Sample, SkipReason};
 use super::launch::{launch_opts, Launched, Options, JSON_CAP};
 use crate::id::BackendId;
 use crate::record::{RunRecord, START_FACT};
@@ -55,11 +55,10 @@ impl Backend for Ours {
         Ok(())
     }
 
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
-        let timeout = self.timeout();
+    fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
         let mut cmd = Command::new(&self.exe);
         cmd.args(["run", "--backend", self.id.name(), "--json", "--timeout"])
-            .arg(format!("{}", timeout.as_secs_f64() * 0.9))
+            .arg(format!("{}", self.timeout().as_secs_f64() * 0.9))
             .arg("--images")
             .arg(&self.images);
         if self.id == BackendId::Sandbox {
@@ -68,7 +67,13 @@ impl Backend for Ours {
             cmd.args(["--net", "loopback"]);
         }
         cmd.arg("--").args(args);
-        let l = launch_opts(&mut cmd, Options::vmlab_run(timeout, memory))?;
+        Ok(Prepared::new(cmd))
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+        let timeout = self.timeout();
+        let mut prepared = self.command(args)?;
+        let l = launch_opts(&mut prepared.cmd, Options::vmlab_run(timeout, memory))?;
         end_to_end(self.id.name(), &l, timeout)
     }
 
@@ -98,7 +103,10 @@ fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sam
     let report: Option<RunRecord> = serde_json::from_str(&l.stdout).ok();
     let report = match report {
         Some(r) if !l.timed_out && (r.exit_code == 0 || r.kernel_failed()) => r,
-        _ => anyhow::bail!("`vmlab run --backend {name}` {}", l.describe(timeout)),
+        _ => {
+            let message = format!("`vmlab run --backend {name}` {}", l.describe(timeout));
+            return Err(launch_error(l, timeout, message));
+        }
     };
     let started = report
         .started()
@@ -118,6 +126,7 @@ fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sam
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
         dropped_bytes: l.stderr_dropped,
+        ..Sample::default()
     })
 }
 

@@ -10,11 +10,15 @@ use std::time::Duration;
 use anyhow::Context;
 use vmlab_reports::model::KvmKind;
 
-use super::backend::{sample_of, Backend, Sample, SkipReason};
+use super::backend::{sample_of, Backend, Prepared, Sample, SkipReason};
 use super::launch::launch_with;
 use super::private;
 use super::probe::HostView;
 use crate::id::BackendId;
+
+/// The isolation flags compare gives bwrap: every namespace it can make,
+/// no seccomp filter, no capabilities added.
+pub const BWRAP_ISOLATION: [&str; 2] = ["--unshare-all", "--die-with-parent"];
 
 /// The kernel command line of the peer VMs (before `--` and the workload's
 /// arguments). No `VMLAB_PORT`: the workload reports on the console only.
@@ -50,18 +54,28 @@ impl Backend for Bwrap {
         BackendId::Bwrap
     }
 
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+    fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
         let path = self.path.as_ref().context("bwrap is not installed")?;
         let rootfs = std::path::absolute(self.images.join("rootfs"))?;
         let mut cmd = Command::new(path);
-        cmd.args(["--unshare-all", "--die-with-parent", "--ro-bind"])
+        cmd.args(BWRAP_ISOLATION)
+            .arg("--ro-bind")
             .arg(&rootfs)
             .args([
                 "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/init",
             ])
             .args(args);
+        Ok(Prepared::new(cmd))
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
         let timeout = self.timeout();
-        sample_of("bwrap", launch_with(&mut cmd, timeout, memory)?, timeout)
+        let mut prepared = self.command(args)?;
+        sample_of(
+            "bwrap",
+            launch_with(&mut prepared.cmd, timeout, memory)?,
+            timeout,
+        )
     }
 
     fn new_netns(&self) -> bool {
@@ -196,15 +210,25 @@ impl Backend for Qemu {
         VmImage::of(&self.images).map(drop)
     }
 
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+    fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
         let path = self
             .path
             .as_ref()
             .context("qemu-system-x86_64 is not installed")?;
         let image = VmImage::of(&self.images).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Prepared::new(Qemu::command(self, path, &image, args)))
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
         let timeout = self.timeout();
-        let l = launch_with(&mut self.command(path, &image, args), timeout, memory)?;
+        let mut prepared = Backend::command(self, args)?;
+        let l = launch_with(&mut prepared.cmd, timeout, memory)?;
         sample_of("qemu", l, timeout)
+    }
+
+    fn untraceable(&self) -> Option<String> {
+        self.tcg()
+            .then(|| "QEMU runs the guest under TCG here: no KVM_RUN to count from".to_string())
     }
 
     fn max_runs(&self) -> Option<u32> {
@@ -268,15 +292,20 @@ impl Backend for Firecracker {
         VmImage::of(&self.images).map(drop)
     }
 
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+    fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
         let path = self.path.as_ref().context("firecracker is not installed")?;
         let image = VmImage::of(&self.images).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (dir, file) = write_config(&firecracker_config(&image, args))?;
         let mut cmd = Command::new(path);
         cmd.args(["--no-api", "--config-file"]).arg(&file);
+        Ok(Prepared::new(cmd).keeping(dir))
+    }
+
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
         let timeout = self.timeout();
-        let l = launch_with(&mut cmd, timeout, memory);
-        drop(dir);
+        let mut prepared = self.command(args)?;
+        let l = launch_with(&mut prepared.cmd, timeout, memory);
+        drop(prepared);
         sample_of("firecracker", l?, timeout)
     }
 }

@@ -6,7 +6,7 @@ use vmlab_reports::model::{
 use vmlab_reports::stats;
 
 use super::backend::{Probe, Sample, SkipReason};
-use super::matrix::Measured;
+use super::measured::Measured;
 
 /// A backend that did not run, with why.
 pub fn skipped(name: &str, kind: BackendKind, why: &SkipReason) -> BackendResult {
@@ -41,6 +41,7 @@ pub fn measured(
         r.version = probe.version.clone();
         r.emulated = probe.emulated;
         r.notes = probe.notes.clone();
+        r.failures = m.failures.clone();
         return r;
     }
     let mut boot = Samples {
@@ -49,6 +50,12 @@ pub fn measured(
     };
     for s in &m.boot {
         boot.push_run(s.to_ready_ns, s.to_exit_ns, &s.phases);
+    }
+    if m.boot.iter().all(|s| s.round.is_some()) {
+        boot.rounds = m.boot.iter().filter_map(|s| s.round).collect();
+    }
+    if m.boot.iter().all(|s| s.started_at_unix_ns.is_some()) {
+        boot.started_at_unix_ns = m.boot.iter().filter_map(|s| s.started_at_unix_ns).collect();
     }
     let mut notes = probe.notes.clone();
     notes.extend(dropped_note(m));
@@ -64,6 +71,7 @@ pub fn measured(
         memory: memory(&m.memory, &m.concurrent),
         image,
         notes,
+        failures: m.failures.clone(),
         ..BackendResult::default()
     }
 }
@@ -177,6 +185,7 @@ pub fn summary(backends: &[BackendResult]) -> String {
 mod tests {
     use super::super::backend::tests::result;
     use super::*;
+    use vmlab_reports::model::RunFailure;
     use vmlab_workload_host::protocol::Line;
 
     fn sample(ready: u64, rss: u64, results: Vec<Line>) -> Sample {
@@ -192,6 +201,8 @@ mod tests {
             tree_hwm_bytes: Some(rss),
             tree_pss_bytes: Some(rss / 2),
             dropped_bytes: 0,
+            round: Some(ready as u32 / 1000),
+            started_at_unix_ns: Some(ready * 7),
         }
     }
 
@@ -216,7 +227,13 @@ mod tests {
             ],
             concurrent: vec![sample(1, 2 << 20, vec![]), sample(1, 4 << 20, vec![])],
             failure: None,
-            errors: vec![],
+            failures: vec![RunFailure {
+                purpose: "boot".into(),
+                round: Some(4),
+                timed_out: true,
+                limit_ns: Some(30_000_000_000),
+                reason: "stopped".into(),
+            }],
             kernel_errors: vec![],
         };
         let probe = Probe {
@@ -235,6 +252,10 @@ mod tests {
         assert_eq!(r.version.as_deref(), Some("crun version 1.8.1"));
         assert_eq!(r.boot.to_ready_ns, vec![1000, 3000, 2000]);
         assert_eq!(r.boot.to_exit_ns, vec![1100, 3100, 2100]);
+        assert_eq!(r.boot.rounds, vec![1, 3, 2]);
+        assert_eq!(r.boot.started_at_unix_ns, vec![7000, 21000, 14000]);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(r.failures[0].limit_ns, Some(30_000_000_000));
         assert_eq!(r.boot.phases[0].name, "launch");
         assert_eq!(r.boot.phases[1].ns, vec![985, 2985, 1985]);
         assert_eq!(r.overhead.len(), 2);

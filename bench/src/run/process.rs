@@ -124,11 +124,40 @@ fn holds(path: &Path, bytes: &[u8]) -> bool {
         && current == bytes
 }
 
+/// Where the workload's files go (`$TMPDIR`: the `file` kernel writes
+/// there): a private directory on the tmpfs at `/dev/shm`, like the tmpfs
+/// `/tmp` the workload gets in every other backend, removed after the run.
+/// None where `/dev/shm` is not a tmpfs (the workload then uses `/tmp`).
+fn tmpfs_dir() -> Option<tempfile::TempDir> {
+    use nix::sys::statfs::{statfs, TMPFS_MAGIC};
+    let shm = Path::new("/dev/shm");
+    if !statfs(shm).is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC) {
+        return None;
+    }
+    tempfile::Builder::new()
+        .prefix("vmlab-process.")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(shm)
+        .ok()
+}
+
 pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let mut config = Config::process(binary(args)?);
     config.args = args.workload.clone();
     config.timeout = timeout(args.timeout)?;
-    launch(BackendId::Process, &config, args.json)
+    let tmp = tmpfs_dir();
+    let tmpdir = match &tmp {
+        Some(d) => {
+            let path = d.path().display().to_string();
+            config.env.push(("TMPDIR".into(), path.clone()));
+            format!("{path} (tmpfs)")
+        }
+        None => "/tmp (no tmpfs at /dev/shm)".to_string(),
+    };
+    let mut out = launch(BackendId::Process, &config, args.json)?;
+    out.facts.insert("tmpdir".into(), tmpdir);
+    drop(tmp);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -140,6 +169,20 @@ mod tests {
 
     fn mode(p: &Path) -> u32 {
         std::fs::symlink_metadata(p).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn the_workload_dir_is_a_private_tmpfs_dir() {
+        let Some(d) = tmpfs_dir() else {
+            assert!(!nix::sys::statfs::statfs("/dev/shm")
+                .is_ok_and(|s| { s.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC }));
+            return;
+        };
+        assert!(d.path().starts_with("/dev/shm"));
+        assert_eq!(mode(d.path()), 0o700);
+        let path = d.path().to_path_buf();
+        drop(d);
+        assert!(!path.exists(), "removed after the run");
     }
 
     #[test]
