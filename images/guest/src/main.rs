@@ -8,6 +8,11 @@
 //! kernels. Results go out as JSON lines over the polled 16550 at 0x3f8;
 //! the last act is the exit event on the vmlab port.
 //!
+//! Stock VMMs boot the same ELF through PVH ([`pvh`]): a 32-bit entry that
+//! builds its own page tables, reads the memory map and arguments from the
+//! `hvm_start_info`, and also sends ready and exit where such a VMM sees
+//! them (COM1, QEMU's debug-exit port).
+//!
 //! Build requirement: on software nested KVM (`kvm_pvm`) every guest
 //! instruction goes through KVM's instruction emulator, which lacks most SSE
 //! instructions (`xorps`, `movd`, `pinsrw`, ...). Build this crate with
@@ -20,6 +25,7 @@
 mod console;
 mod mem;
 mod platform;
+mod pvh;
 
 use vmlab_workload::bootinfo::BootInfo;
 use vmlab_workload::protocol::Event;
@@ -40,7 +46,7 @@ pub extern "C" fn _start(info: &'static BootInfo) -> ! {
     halt()
 }
 
-fn main(info: &BootInfo) -> u8 {
+pub(crate) fn main(info: &BootInfo) -> u8 {
     let mut console = Console::new();
     if !info.is_valid() {
         return fail(&mut console, "invalid boot info");
@@ -67,7 +73,7 @@ fn fail(console: &mut Console, message: &str) -> u8 {
     runner::EXIT_USAGE
 }
 
-fn halt() -> ! {
+pub(crate) fn halt() -> ! {
     loop {
         // SAFETY: hlt only waits for an interrupt; the VMM has stopped the
         // vCPU at the exit event anyway.
@@ -81,6 +87,10 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
         &mut Console::new(),
         "{\"vmlab\":\"error\",\"message\":\"bare guest panicked\"}\n",
     );
+    if pvh::stock_vmm() {
+        let _ = report::exit(&mut Console::new(), 255);
+        pvh::exit(255)
+    }
     port_out(Event::Exit(255).encode());
     halt()
 }

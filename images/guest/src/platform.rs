@@ -105,7 +105,13 @@ impl Platform for Bare {
     }
 
     fn event(&mut self, event: Event) {
-        port_out(event.encode());
+        // A stock VMM (PVH) does not watch the vmlab port, and QEMU's
+        // debug-exit device may sit on the same port number: there the
+        // console's ready and exit lines are the protocol, and the PVH path
+        // sends the exit code itself.
+        if !crate::pvh::stock_vmm() {
+            port_out(event.encode());
+        }
     }
 
     fn scratch(&mut self, words: usize) -> Option<&mut [u64]> {

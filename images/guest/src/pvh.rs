@@ -1,0 +1,256 @@
+//! The PVH entry: how stock VMMs (QEMU's `-kernel` on `microvm` and `pc`,
+//! Firecracker, Cloud Hypervisor) boot this ELF, found through its
+//! `XEN_ELFNOTE_PHYS32_ENTRY` note.
+//!
+//! PVH enters [`pvh_start32`] in 32-bit protected mode, paging off, flat
+//! segments, `ebx` pointing at the `hvm_start_info`, no stack. The
+//! trampoline identity-maps the low 4 GiB with 2 MiB pages (tables in
+//! `.bss`, which the loader zeroes), turns on PAE, long mode and paging,
+//! loads a 64-bit GDT, sets a stack and calls [`pvh_main`] with the
+//! start-info address. From there the guest runs as under vmlab's VMM,
+//! except that the protocol also goes where a stock VMM can see it: ready
+//! and exit as JSON lines on COM1, and the exit code to QEMU's
+//! `isa-debug-exit` port ([`DEBUG_EXIT_PORT`]; elsewhere the write is
+//! ignored and the guest halts).
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use vmlab_workload::bootinfo::foreign::{self, PhysMem, MAPPED_LIMIT};
+use vmlab_workload::report;
+
+use crate::console::Console;
+use crate::platform::{inb, outb};
+
+/// QEMU's `isa-debug-exit` device (`-device isa-debug-exit,iobase=0xf4`):
+/// writing `v` ends QEMU with status `v << 1 | 1`.
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+/// Set once the guest was entered through PVH: protocol events are then
+/// echoed on the console.
+static STOCK_VMM: AtomicBool = AtomicBool::new(false);
+
+/// Whether a stock VMM booted the guest (PVH).
+pub fn stock_vmm() -> bool {
+    STOCK_VMM.load(Ordering::Relaxed)
+}
+
+core::arch::global_asm!(
+    r#"
+    .section .text.pvh32, "ax"
+    .code32
+    .globl pvh_start32
+pvh_start32:
+    cli
+    cld
+    movl %ebx, %esi
+    movl $pvh_pml4, %edi
+    xorl %eax, %eax
+    movl $2048, %ecx
+    rep stosl
+    movl $pvh_pdpt, %eax
+    orl $3, %eax
+    movl %eax, pvh_pml4
+    movl $pvh_pd, %eax
+    orl $3, %eax
+    movl $pvh_pdpt, %edi
+    movl $4, %ecx
+1:
+    movl %eax, (%edi)
+    movl $0, 4(%edi)
+    addl $4096, %eax
+    addl $8, %edi
+    loop 1b
+    movl $pvh_pd, %edi
+    xorl %ecx, %ecx
+2:
+    movl %ecx, %eax
+    shll $21, %eax
+    orl $0x83, %eax
+    movl %eax, (%edi,%ecx,8)
+    movl $0, 4(%edi,%ecx,8)
+    incl %ecx
+    cmpl $2048, %ecx
+    jb 2b
+    movl %cr4, %eax
+    orl $0x20, %eax
+    movl %eax, %cr4
+    movl $pvh_pml4, %eax
+    movl %eax, %cr3
+    movl $0xc0000080, %ecx
+    rdmsr
+    orl $0x100, %eax
+    wrmsr
+    movl %cr0, %eax
+    orl $0x80000001, %eax
+    movl %eax, %cr0
+    lgdt pvh_gdt_ptr
+    ljmp $0x08, $pvh_start64
+
+    .code64
+pvh_start64:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movw %ax, %fs
+    movw %ax, %gs
+    movq $pvh_stack_top, %rsp
+    movl %esi, %edi
+    call pvh_main
+3:
+    hlt
+    jmp 3b
+
+    .section .rodata.pvh, "a"
+    .balign 8
+pvh_gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff
+    .quad 0x00cf92000000ffff
+pvh_gdt_ptr:
+    .word 23
+    .long pvh_gdt
+
+    .section .note.Xen, "a", @note
+    .balign 4
+    .long 4
+    .long 8
+    .long 18
+    .asciz "Xen"
+    .balign 4
+    .quad pvh_start32
+
+    .section .bss.pvh, "aw", @nobits
+    .balign 4096
+pvh_pml4:
+    .skip 4096
+pvh_pdpt:
+    .skip 4096
+pvh_pd:
+    .skip 16384
+pvh_stack:
+    .skip 65536
+pvh_stack_top:
+"#,
+    options(att_syntax)
+);
+
+extern "C" {
+    /// One past the image's last byte (`.bss` included), from `link.ld`.
+    static __image_end: u8;
+}
+
+/// Guest memory through the identity map (the low 4 GiB).
+struct Identity;
+
+impl PhysMem for Identity {
+    fn read(&self, gpa: u64, buf: &mut [u8]) -> bool {
+        let Some(end) = gpa.checked_add(buf.len() as u64) else {
+            return false;
+        };
+        if gpa == 0 || end > MAPPED_LIMIT {
+            return false;
+        }
+        for (i, b) in buf.iter_mut().enumerate() {
+            // SAFETY: the trampoline identity-mapped [0, 4 GiB), so every
+            // address in [gpa, end) is mapped; reading a hole gives what the
+            // VMM's bus returns, never a fault. Nothing else writes there.
+            *b = unsafe { core::ptr::read_volatile((gpa + i as u64) as *const u8) };
+        }
+        true
+    }
+}
+
+/// The TSC frequency: the hypervisor's timing leaf (0x40000010, as KVM and
+/// VMware define it) where there is one, else measured against the PIT, else
+/// 0 (the clock then assumes 1 GHz).
+fn tsc_khz() -> u64 {
+    // SAFETY: cpuid is always available in long mode.
+    let max = unsafe { core::arch::x86_64::__cpuid(0x4000_0000) }.eax;
+    if (0x4000_0010..0x4000_0100).contains(&max) {
+        // SAFETY: as above; the leaf exists (checked).
+        let khz = u64::from(unsafe { core::arch::x86_64::__cpuid(0x4000_0010) }.eax);
+        if khz != 0 {
+            return khz;
+        }
+    }
+    pit_tsc_khz().unwrap_or(0)
+}
+
+/// The PIT's input clock, Hz.
+const PIT_HZ: u64 = 1_193_182;
+/// How long the PIT calibration counts, ms.
+const CALIBRATE_MS: u64 = 10;
+
+/// PIT channel 0's data port and the PIT's command port.
+const PIT_CH0: u16 = 0x40;
+const PIT_CMD: u16 = 0x43;
+
+/// Channel 0's OUT pin, through the read-back command (status only).
+fn pit_out_high() -> bool {
+    outb(PIT_CMD, 0xe2);
+    inb(PIT_CH0) & 0x80 != 0
+}
+
+/// TSC ticks per millisecond, counted over [`CALIBRATE_MS`] of PIT channel 0
+/// in mode 0 (OUT goes high at terminal count; read with the read-back
+/// command, so no speaker gate is needed: `microvm` has none). Interrupts
+/// stay off, so the IRQ it raises is never taken. `None` without a PIT: OUT
+/// already high right after programming (an absent device reads all ones),
+/// or never high within 2^34 TSC ticks (seconds at any clock).
+fn pit_tsc_khz() -> Option<u64> {
+    // Channel 0, low then high byte, mode 0, binary.
+    outb(PIT_CMD, 0x30);
+    let count = PIT_HZ * CALIBRATE_MS / 1000;
+    outb(PIT_CH0, (count & 0xff) as u8);
+    outb(PIT_CH0, (count >> 8) as u8);
+    // SAFETY: rdtsc is always available in long mode (CR4.TSD is clear).
+    let start = unsafe { core::arch::x86_64::_rdtsc() };
+    if pit_out_high() {
+        return None;
+    }
+    loop {
+        // SAFETY: as above.
+        let now = unsafe { core::arch::x86_64::_rdtsc() };
+        if pit_out_high() {
+            let khz = now.wrapping_sub(start) / CALIBRATE_MS;
+            return (khz != 0).then_some(khz);
+        }
+        if now.wrapping_sub(start) > 1 << 34 {
+            return None;
+        }
+    }
+}
+
+/// The 64-bit side of the PVH entry; `start_info` is the address `ebx` held.
+#[no_mangle]
+extern "C" fn pvh_main(start_info: u64) -> ! {
+    STOCK_VMM.store(true, Ordering::Relaxed);
+    // SAFETY: only the symbol's address is taken.
+    let image_end = unsafe { core::ptr::addr_of!(__image_end) } as u64;
+    let code = match foreign::from_pvh(&Identity, start_info, image_end, tsc_khz()) {
+        Ok(info) => crate::main(&info),
+        Err(e) => {
+            let mut console = Console::new();
+            let _ = report::error(&mut console, None, &PvhError(e));
+            let _ = report::exit(&mut console, vmlab_workload::runner::EXIT_USAGE);
+            vmlab_workload::runner::EXIT_USAGE
+        }
+    };
+    exit(code)
+}
+
+/// The exit code to the debug-exit port (the exit line is already on the
+/// console), then halt.
+pub fn exit(code: u8) -> ! {
+    outb(DEBUG_EXIT_PORT, code);
+    crate::halt()
+}
+
+/// A refused start info, for the error line.
+struct PvhError(foreign::Error);
+
+impl core::fmt::Display for PvhError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "unusable PVH start info: {:?}", self.0)
+    }
+}
