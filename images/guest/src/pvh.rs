@@ -164,11 +164,9 @@ impl PhysMem for Identity {
 /// VMware define it) where there is one, else measured against the PIT, else
 /// 0 (the clock then assumes 1 GHz).
 fn tsc_khz() -> u64 {
-    // SAFETY: cpuid is always available in long mode.
-    let max = unsafe { core::arch::x86_64::__cpuid(0x4000_0000) }.eax;
+    let max = core::arch::x86_64::__cpuid(0x4000_0000).eax;
     if (0x4000_0010..0x4000_0100).contains(&max) {
-        // SAFETY: as above; the leaf exists (checked).
-        let khz = u64::from(unsafe { core::arch::x86_64::__cpuid(0x4000_0010) }.eax);
+        let khz = u64::from(core::arch::x86_64::__cpuid(0x4000_0010).eax);
         if khz != 0 {
             return khz;
         }
@@ -225,8 +223,7 @@ fn pit_tsc_khz() -> Option<u64> {
 #[no_mangle]
 extern "C" fn pvh_main(start_info: u64) -> ! {
     STOCK_VMM.store(true, Ordering::Relaxed);
-    // SAFETY: only the symbol's address is taken.
-    let image_end = unsafe { core::ptr::addr_of!(__image_end) } as u64;
+    let image_end = core::ptr::addr_of!(__image_end) as u64;
     let code = match foreign::from_pvh(&Identity, start_info, image_end, tsc_khz()) {
         Ok(info) => crate::main(&info),
         Err(e) => {
