@@ -30,13 +30,16 @@ pub enum BackendId {
     Runsc,
     /// QEMU's microvm machine with the Linux guest.
     Qemu,
+    /// QEMU's microvm machine with the bare guest (through PVH), on the
+    /// same KVM as vm-bare: what the VMM itself costs.
+    QemuBare,
     /// Firecracker with the Linux guest.
     Firecracker,
 }
 
 impl BackendId {
     /// Every backend, in report order.
-    pub const ALL: [BackendId; 10] = [
+    pub const ALL: [BackendId; 11] = [
         BackendId::Process,
         BackendId::Sandbox,
         BackendId::VmBare,
@@ -46,6 +49,7 @@ impl BackendId {
         BackendId::Bwrap,
         BackendId::Runsc,
         BackendId::Qemu,
+        BackendId::QemuBare,
         BackendId::Firecracker,
     ];
 
@@ -61,6 +65,7 @@ impl BackendId {
             BackendId::Bwrap => "bwrap",
             BackendId::Runsc => "runsc",
             BackendId::Qemu => "qemu",
+            BackendId::QemuBare => "qemu-bare",
             BackendId::Firecracker => "firecracker",
         }
     }
@@ -92,16 +97,18 @@ impl BackendId {
             | BackendId::Runc
             | BackendId::Bwrap
             | BackendId::Runsc => BackendKind::Container,
-            BackendId::VmBare | BackendId::VmLinux | BackendId::Qemu | BackendId::Firecracker => {
-                BackendKind::Vm
-            }
+            BackendId::VmBare
+            | BackendId::VmLinux
+            | BackendId::Qemu
+            | BackendId::QemuBare
+            | BackendId::Firecracker => BackendKind::Vm,
         }
     }
 
     /// A peer's program, as looked up on PATH (None for ours).
     pub fn program(self) -> Option<&'static str> {
         match self {
-            BackendId::Qemu => Some("qemu-system-x86_64"),
+            BackendId::Qemu | BackendId::QemuBare => Some("qemu-system-x86_64"),
             b if b.is_ours() => None,
             b => Some(b.name()),
         }
@@ -118,7 +125,10 @@ impl BackendId {
     /// Whether it can run emulated here rather than fail: the bare guest on
     /// software nested KVM, QEMU under TCG without hardware KVM.
     pub fn can_be_emulated(self) -> bool {
-        matches!(self, BackendId::VmBare | BackendId::Qemu)
+        matches!(
+            self,
+            BackendId::VmBare | BackendId::Qemu | BackendId::QemuBare
+        )
     }
 
     /// How to install a peer (None for ours).
@@ -128,7 +138,7 @@ impl BackendId {
             BackendId::Runc => "apt-get install runc",
             BackendId::Bwrap => "apt-get install bubblewrap",
             BackendId::Runsc => "install gVisor's runsc (see gvisor.dev) and put it on PATH",
-            BackendId::Qemu => "apt-get install qemu-system-x86",
+            BackendId::Qemu | BackendId::QemuBare => "apt-get install qemu-system-x86",
             BackendId::Firecracker => "put a firecracker release binary on PATH",
             _ => return None,
         })
@@ -163,7 +173,7 @@ mod tests {
     fn ours_and_peers_split_the_list() {
         let ours: Vec<_> = BackendId::ours().map(BackendId::name).collect();
         assert_eq!(ours, ["process", "sandbox", "vm-bare", "vm-linux"]);
-        assert_eq!(BackendId::peers().count(), 6);
+        assert_eq!(BackendId::peers().count(), 7);
         for b in BackendId::ALL {
             assert_eq!(b.program().is_none(), b.is_ours(), "{b}");
             assert_eq!(b.install_hint().is_none(), b.is_ours(), "{b}");

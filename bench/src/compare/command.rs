@@ -12,7 +12,7 @@ use super::matrix;
 use super::measured::Measured;
 use super::probe::HostView;
 use super::progress::Progress;
-use super::{images, oci, order, ours, peers, protections, results, traced};
+use super::{bare_peer, images, oci, order, ours, peers, protections, results, traced};
 use crate::host;
 use crate::id::BackendId;
 
@@ -81,6 +81,7 @@ pub fn backends(
                 }
                 BackendId::Bwrap => Box::new(peers::Bwrap::new(images.clone(), host)),
                 BackendId::Qemu => Box::new(peers::Qemu::new(images.clone(), host, quick)),
+                BackendId::QemuBare => Box::new(bare_peer::QemuBare::new(images.clone(), host)),
                 BackendId::Firecracker => Box::new(peers::Firecracker::new(images.clone(), host)),
             }
         })

@@ -108,7 +108,7 @@ pub fn artifact_of(backend: BackendId) -> (String, &'static str) {
             format!("{}/ (OCI layout)", manifest::OCI),
             "OCI image layout",
         ),
-        VmBare => (manifest::GUEST.to_string(), "bare guest ELF"),
+        VmBare | QemuBare => (manifest::GUEST.to_string(), "bare guest ELF"),
         VmLinux | Qemu | Firecracker => (vm.to_string(), "kernel + initramfs"),
     }
 }

@@ -11,6 +11,7 @@
 //! tool itself for the peers ([`oci`], [`peers`]). The command itself
 //! (arguments, selection, the run) is in `command.rs`.
 pub mod backend;
+pub mod bare_peer;
 mod command;
 pub mod images;
 pub mod launch;

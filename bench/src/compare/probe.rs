@@ -50,7 +50,14 @@ impl HostView {
 
     /// The peers as the results record them.
     pub fn tools(&self) -> Vec<Tool> {
-        self.peers.iter().map(Peer::tool).collect()
+        let mut tools: Vec<Tool> = Vec::new();
+        for t in self.peers.iter().map(Peer::tool) {
+            // qemu and qemu-bare share one program.
+            if !tools.iter().any(|have| have.name == t.name) {
+                tools.push(t);
+            }
+        }
+        tools
     }
 }
 
@@ -85,10 +92,15 @@ pub fn probe(id: BackendId, host: &HostView) -> Result<Probe, SkipReason> {
         Some(Err(why)) => return Err(SkipReason(why.clone())),
         None => return Err(SkipReason(format!("{id} was not looked up"))),
     };
-    let tcg = id == BackendId::Qemu && host.host.kvm != KvmKind::Hardware;
+    let tcg = match id {
+        BackendId::Qemu => host.host.kvm != KvmKind::Hardware,
+        BackendId::QemuBare => host.host.kvm == KvmKind::None || host.kvm_open_error.is_some(),
+        _ => false,
+    };
+    let emulated = tcg || (id == BackendId::QemuBare && host.host.kvm.is_software());
     Ok(Probe {
         version: Some(version),
-        emulated: tcg,
+        emulated,
         notes: peer_notes(id, host, tcg),
     })
 }
@@ -167,6 +179,16 @@ fn peer_notes(id: BackendId, host: &HostView, tcg: bool) -> Vec<String> {
                     host.host.kvm.label()
                 ));
             }
+        }
+        BackendId::QemuBare => {
+            notes.push(
+                "microvm machine, the bare guest through PVH (the vm-bare ELF), ready = ready line on the serial console, exit code through isa-debug-exit".into(),
+            );
+            notes.push(if tcg {
+                "TCG (emulated): /dev/kvm is not usable here".to_string()
+            } else {
+                format!("KVM ({}), as vm-bare", host.host.kvm.label())
+            });
         }
         BackendId::Firecracker => {
             notes.push("--no-api --config-file; ready = ready line on the serial console".into());

@@ -25,7 +25,7 @@ pub enum BackendClass {
 /// Names of the VMs that boot a Linux guest, besides any `*-linux`.
 const LINUX_VMS: &[&str] = &["vm-linux", "qemu", "firecracker"];
 /// Names of the VMs that run the workload without an OS.
-const UNIKERNEL_VMS: &[&str] = &["vm-bare"];
+const UNIKERNEL_VMS: &[&str] = &["vm-bare", "qemu-bare"];
 
 impl BackendClass {
     /// A short plural label for reasons.
