@@ -31,6 +31,13 @@ const TIMED_OUT: i32 = 143;
 /// Judges one check against what L1 reported; `Err` says why it failed.
 pub fn judge(check: &Check, run: Option<&CheckRun>) -> Result<(), String> {
     let run = run.ok_or("L1 never reported this check (L1 hung, crashed or timed out)")?;
+    if run.garbled {
+        return Err(
+            "both copies of this check's output arrived garbled on the results channel \
+             (CRC-32 mismatch): the serial line lost bytes, not the VMM"
+                .into(),
+        );
+    }
     if run.rc == TIMED_OUT || run.rc == 124 {
         return Err("vmlab run hung and was killed by the L1 timeout".into());
     }
@@ -121,6 +128,16 @@ mod tests {
     #[test]
     fn a_good_run_passes() {
         assert_eq!(judge(&exit_check(3), Some(&run(3, GOOD, ""))), Ok(()));
+    }
+
+    #[test]
+    fn a_garbled_run_fails_naming_the_channel() {
+        let garbled = CheckRun {
+            garbled: true,
+            ..run(3, GOOD, "")
+        };
+        let why = judge(&exit_check(3), Some(&garbled)).unwrap_err();
+        assert!(why.contains("garbled"), "{why}");
     }
 
     #[test]

@@ -133,7 +133,10 @@ pub fn main(args: RigArgs) -> anyhow::Result<u8> {
         keep_logs(dir, keep)?;
     }
     let exit = exit?;
-    let channel = std::fs::read_to_string(dir.join("results.log")).unwrap_or_default();
+    // Lossy: a garbled byte must not cost the whole channel.
+    let channel = std::fs::read(dir.join("results.log"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let report = report::assemble(args.cpu, checks, &exit, outcome::parse(&channel));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -6,9 +6,13 @@
 //! @@L1 fail <why>         L1 could not prepare KVM
 //! @@BEGIN <check>         stdout of the check follows
 //! @@STDERR <check>        stderr of the check follows
-//! @@END <check> rc=N t0=S t1=S
+//! @@END <check> rc=N t0=S t1=S crc_out=X crc_err=Y copy=K
 //! @@L1 done 9.80
 //! ```
+//!
+//! Each check is sent twice with the CRC-32 (hex, zlib's) of its stdout
+//! and stderr: a serial line may garble a byte, and the first copy whose
+//! checksums match is the one kept.
 
 /// One check run inside L1.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -20,6 +24,38 @@ pub struct CheckRun {
     /// L1 uptime (s) at the start and end of the check.
     pub t0: f64,
     pub t1: f64,
+    /// CRC-32 of stdout and stderr as L1 sent them (None: not sent).
+    pub crc: Option<(u32, u32)>,
+    /// Every copy arrived garbled (checksum mismatch): this is the first.
+    pub garbled: bool,
+}
+
+impl CheckRun {
+    /// Whether the text received matches the checksums L1 sent (true when
+    /// it sent none).
+    pub fn intact(&self) -> bool {
+        self.crc.is_none_or(|(out, err)| {
+            crc32fast::hash(self.stdout.as_bytes()) == out
+                && crc32fast::hash(self.stderr.as_bytes()) == err
+        })
+    }
+}
+
+/// One run per check name, in first-seen order: the first intact copy, or
+/// the first copy marked garbled when none is.
+fn keep_intact(copies: Vec<CheckRun>) -> Vec<CheckRun> {
+    let mut kept: Vec<CheckRun> = Vec::new();
+    for c in copies {
+        match kept.iter_mut().find(|k| k.name == c.name) {
+            Some(k) if k.garbled && c.intact() => *k = c,
+            Some(_) => {}
+            None => {
+                let garbled = !c.intact();
+                kept.push(CheckRun { garbled, ..c });
+            }
+        }
+    }
+    kept
 }
 
 /// Everything L1 reported.
@@ -46,6 +82,7 @@ pub fn parse(text: &str) -> L1Report {
     let mut report = L1Report::default();
     let mut current = CheckRun::default();
     let mut section = Section::None;
+    let mut copies = Vec::new();
     for line in text.lines().map(|l| l.trim_end_matches('\r')) {
         if let Some(rest) = line.strip_prefix("@@L1 ") {
             let (what, arg) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -66,15 +103,24 @@ pub fn parse(text: &str) -> L1Report {
         } else if line.starts_with("@@STDERR ") {
             section = Section::Stderr;
         } else if let Some(rest) = line.strip_prefix("@@END ") {
+            let mut crc = (None, None);
             for word in rest.split_whitespace().skip(1) {
                 match word.split_once('=') {
                     Some(("rc", v)) => current.rc = v.parse().unwrap_or(-1),
                     Some(("t0", v)) => current.t0 = v.parse().unwrap_or(0.0),
                     Some(("t1", v)) => current.t1 = v.parse().unwrap_or(0.0),
+                    Some(("crc_out", v)) => crc.0 = u32::from_str_radix(v, 16).ok(),
+                    Some(("crc_err", v)) => crc.1 = u32::from_str_radix(v, 16).ok(),
                     _ => {}
                 }
             }
-            report.checks.push(std::mem::take(&mut current));
+            // A garbled checksum field garbles the copy, as a garbled text does.
+            current.crc = match crc {
+                (Some(o), Some(e)) => Some((o, e)),
+                (None, None) => None,
+                _ => Some((!0, !0)),
+            };
+            copies.push(std::mem::take(&mut current));
             section = Section::None;
         } else {
             let buf = match section {
@@ -86,6 +132,7 @@ pub fn parse(text: &str) -> L1Report {
             buf.push('\n');
         }
     }
+    report.checks = keep_intact(copies);
     report
 }
 
@@ -122,6 +169,36 @@ mod tests {
         assert_eq!((c.name.as_str(), c.rc, c.t0, c.t1), ("linux", 3, 2.70, 5.5));
         assert_eq!(c.stdout, "{\"a\":1}\n");
         assert_eq!(c.stderr, "linux: ready\n");
+    }
+
+    fn copy(stdout: &str, crc_of: &str, n: u32) -> String {
+        format!(
+            "@@BEGIN linux\n{stdout}@@STDERR linux\n@@END linux rc=0 t0=1 t1=2 \
+             crc_out={:08x} crc_err={:08x} copy={n}\n",
+            crc32fast::hash(crc_of.as_bytes()),
+            crc32fast::hash(b""),
+        )
+    }
+
+    #[test]
+    fn the_first_intact_copy_is_kept() {
+        let good = "{\"a\":1}\n";
+        let bad = "{\"a\":\u{c}}\n";
+        // The first copy garbled, the second intact: the second is kept.
+        let r = parse(&(copy(bad, good, 1) + &copy(good, good, 2)));
+        assert_eq!(r.checks.len(), 1);
+        assert_eq!(r.checks[0].stdout, good);
+        assert!(!r.checks[0].garbled);
+        // Both intact: one run, not two.
+        let r = parse(&(copy(good, good, 1) + &copy(good, good, 2)));
+        assert_eq!((r.checks.len(), r.checks[0].garbled), (1, false));
+        // Both garbled: the first, marked.
+        let r = parse(&(copy(bad, good, 1) + &copy(bad, good, 2)));
+        assert_eq!(r.checks.len(), 1);
+        assert!(r.checks[0].garbled && r.checks[0].stdout == bad);
+        // Without checksums (an older init.sh): taken as sent.
+        let r = parse("@@BEGIN x\nout\n@@STDERR x\n@@END x rc=0\n");
+        assert!(!r.checks[0].garbled);
     }
 
     #[test]
