@@ -68,7 +68,11 @@ const PAGE: u64 = 4096;
 
 /// The bare guest platform.
 pub struct Bare {
-    clock: Tsc,
+    /// The boot info's TSC rate (0: unknown).
+    tsc_khz: u64,
+    /// The clock, made on first use (calibrated then when the rate is
+    /// unknown under a stock VMM).
+    clock: core::cell::Cell<Option<Tsc>>,
     /// Next never-touched byte for `fresh`.
     next: u64,
     /// Bottom of the scratch area (it extends to `end`).
@@ -81,7 +85,8 @@ impl Bare {
     pub fn new(info: &BootInfo) -> Bare {
         let end = info.free_end & !(PAGE - 1);
         Bare {
-            clock: Tsc::new(info.tsc_khz),
+            tsc_khz: info.tsc_khz,
+            clock: core::cell::Cell::new(None),
             next: info.free_start.next_multiple_of(PAGE),
             scratch_low: end,
             end,
@@ -93,7 +98,16 @@ impl Platform for Bare {
     type Clock = Tsc;
 
     fn clock(&self) -> Tsc {
-        self.clock
+        if let Some(clock) = self.clock.get() {
+            return clock;
+        }
+        let khz = match self.tsc_khz {
+            0 if crate::pvh::stock_vmm() => crate::pvh::pit_tsc_khz().unwrap_or(0),
+            khz => khz,
+        };
+        let clock = Tsc::new(khz);
+        self.clock.set(Some(clock));
+        clock
     }
 
     fn cross(&mut self) {
