@@ -35,11 +35,17 @@ pub enum BackendId {
     QemuBare,
     /// Firecracker with the Linux guest.
     Firecracker,
+    /// Firecracker with the bare guest (through PVH).
+    FirecrackerBare,
+    /// Cloud Hypervisor with the Linux guest.
+    CloudHypervisor,
+    /// Cloud Hypervisor with the bare guest (through PVH).
+    CloudHypervisorBare,
 }
 
 impl BackendId {
     /// Every backend, in report order.
-    pub const ALL: [BackendId; 11] = [
+    pub const ALL: [BackendId; 14] = [
         BackendId::Process,
         BackendId::Sandbox,
         BackendId::VmBare,
@@ -51,6 +57,9 @@ impl BackendId {
         BackendId::Qemu,
         BackendId::QemuBare,
         BackendId::Firecracker,
+        BackendId::FirecrackerBare,
+        BackendId::CloudHypervisor,
+        BackendId::CloudHypervisorBare,
     ];
 
     /// Its name on the command line and in results.
@@ -67,6 +76,9 @@ impl BackendId {
             BackendId::Qemu => "qemu",
             BackendId::QemuBare => "qemu-bare",
             BackendId::Firecracker => "firecracker",
+            BackendId::FirecrackerBare => "firecracker-bare",
+            BackendId::CloudHypervisor => "cloud-hypervisor",
+            BackendId::CloudHypervisorBare => "cloud-hypervisor-bare",
         }
     }
 
@@ -101,7 +113,10 @@ impl BackendId {
             | BackendId::VmLinux
             | BackendId::Qemu
             | BackendId::QemuBare
-            | BackendId::Firecracker => BackendKind::Vm,
+            | BackendId::Firecracker
+            | BackendId::FirecrackerBare
+            | BackendId::CloudHypervisor
+            | BackendId::CloudHypervisorBare => BackendKind::Vm,
         }
     }
 
@@ -109,6 +124,8 @@ impl BackendId {
     pub fn program(self) -> Option<&'static str> {
         match self {
             BackendId::Qemu | BackendId::QemuBare => Some("qemu-system-x86_64"),
+            BackendId::FirecrackerBare => Some("firecracker"),
+            BackendId::CloudHypervisor | BackendId::CloudHypervisorBare => Some("cloud-hypervisor"),
             b if b.is_ours() => None,
             b => Some(b.name()),
         }
@@ -118,16 +135,23 @@ impl BackendId {
     pub fn boots_linux_guest(self) -> bool {
         matches!(
             self,
-            BackendId::VmLinux | BackendId::Qemu | BackendId::Firecracker
+            BackendId::VmLinux
+                | BackendId::Qemu
+                | BackendId::Firecracker
+                | BackendId::CloudHypervisor
         )
     }
 
     /// Whether it can run emulated here rather than fail: the bare guest on
-    /// software nested KVM, QEMU under TCG without hardware KVM.
+    /// software nested KVM (on any VMM), QEMU under TCG without hardware KVM.
     pub fn can_be_emulated(self) -> bool {
         matches!(
             self,
-            BackendId::VmBare | BackendId::Qemu | BackendId::QemuBare
+            BackendId::VmBare
+                | BackendId::Qemu
+                | BackendId::QemuBare
+                | BackendId::FirecrackerBare
+                | BackendId::CloudHypervisorBare
         )
     }
 
@@ -139,7 +163,12 @@ impl BackendId {
             BackendId::Bwrap => "apt-get install bubblewrap",
             BackendId::Runsc => "install gVisor's runsc (see gvisor.dev) and put it on PATH",
             BackendId::Qemu | BackendId::QemuBare => "apt-get install qemu-system-x86",
-            BackendId::Firecracker => "put a firecracker release binary on PATH",
+            BackendId::Firecracker | BackendId::FirecrackerBare => {
+                "put a firecracker release binary on PATH"
+            }
+            BackendId::CloudHypervisor | BackendId::CloudHypervisorBare => {
+                "put a cloud-hypervisor release binary (static) on PATH"
+            }
             _ => return None,
         })
     }
@@ -173,7 +202,7 @@ mod tests {
     fn ours_and_peers_split_the_list() {
         let ours: Vec<_> = BackendId::ours().map(BackendId::name).collect();
         assert_eq!(ours, ["process", "sandbox", "vm-bare", "vm-linux"]);
-        assert_eq!(BackendId::peers().count(), 7);
+        assert_eq!(BackendId::peers().count(), 10);
         for b in BackendId::ALL {
             assert_eq!(b.program().is_none(), b.is_ours(), "{b}");
             assert_eq!(b.install_hint().is_none(), b.is_ours(), "{b}");

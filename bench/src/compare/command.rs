@@ -12,7 +12,9 @@ use super::matrix;
 use super::measured::Measured;
 use super::probe::HostView;
 use super::progress::Progress;
-use super::{bare_peer, images, oci, order, ours, peers, protections, results, traced};
+use super::{
+    bare_peer, cloud_hypervisor, images, oci, order, ours, peers, protections, results, traced,
+};
 use crate::host;
 use crate::id::BackendId;
 
@@ -69,6 +71,8 @@ pub fn backends(
     host: &HostView,
     quick: bool,
 ) -> Vec<Box<dyn Backend>> {
+    let bare =
+        |vmm| -> Box<dyn Backend> { Box::new(bare_peer::BarePeer::new(vmm, images.clone(), host)) };
     ids.iter()
         .map(|&id| -> Box<dyn Backend> {
             match id {
@@ -81,7 +85,12 @@ pub fn backends(
                 }
                 BackendId::Bwrap => Box::new(peers::Bwrap::new(images.clone(), host)),
                 BackendId::Qemu => Box::new(peers::Qemu::new(images.clone(), host, quick)),
-                BackendId::QemuBare => Box::new(bare_peer::QemuBare::new(images.clone(), host)),
+                BackendId::QemuBare => bare(bare_peer::StockVmm::Qemu),
+                BackendId::FirecrackerBare => bare(bare_peer::StockVmm::Firecracker),
+                BackendId::CloudHypervisorBare => bare(bare_peer::StockVmm::CloudHypervisor),
+                BackendId::CloudHypervisor => {
+                    Box::new(cloud_hypervisor::CloudHypervisor::new(images.clone(), host))
+                }
                 BackendId::Firecracker => Box::new(peers::Firecracker::new(images.clone(), host)),
             }
         })

@@ -108,8 +108,10 @@ pub fn artifact_of(backend: BackendId) -> (String, &'static str) {
             format!("{}/ (OCI layout)", manifest::OCI),
             "OCI image layout",
         ),
-        VmBare | QemuBare => (manifest::GUEST.to_string(), "bare guest ELF"),
-        VmLinux | Qemu | Firecracker => (vm.to_string(), "kernel + initramfs"),
+        VmBare | QemuBare | FirecrackerBare | CloudHypervisorBare => {
+            (manifest::GUEST.to_string(), "bare guest ELF")
+        }
+        VmLinux | Qemu | Firecracker | CloudHypervisor => (vm.to_string(), "kernel + initramfs"),
     }
 }
 

@@ -12,6 +12,7 @@
 //! (arguments, selection, the run) is in `command.rs`.
 pub mod backend;
 pub mod bare_peer;
+pub mod cloud_hypervisor;
 mod command;
 pub mod images;
 pub mod launch;

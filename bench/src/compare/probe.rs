@@ -4,7 +4,7 @@
 //! anything (each backend then checks its images), and `vmlab doctor`
 //! builds its table from it, so the two cannot disagree.
 use serde::Serialize;
-use vmlab_reports::model::{CgroupMode, HostFacts, KvmKind, Tool};
+use vmlab_reports::model::{BackendKind, CgroupMode, HostFacts, KvmKind, Tool};
 
 use super::backend::{Probe, SkipReason};
 use crate::host::{self, Peer};
@@ -84,8 +84,19 @@ pub fn probe(id: BackendId, host: &HostView) -> Result<Probe, SkipReason> {
             "{id} runs here as root only (vmlab compare is not root)"
         )));
     }
-    if id == BackendId::Firecracker {
+    if id.boots_linux_guest() && id != BackendId::Qemu {
         linux_guest(host.host.kvm)?;
+    }
+    if matches!(
+        id,
+        BackendId::FirecrackerBare | BackendId::CloudHypervisorBare
+    ) {
+        if host.host.kvm == KvmKind::None {
+            return Err(SkipReason("/dev/kvm does not exist".into()));
+        }
+        if let Some(e) = &host.kvm_open_error {
+            return Err(SkipReason(format!("cannot open /dev/kvm: {e}")));
+        }
     }
     let version = match peer.map(|p| &p.version) {
         Some(Ok(v)) => v.clone(),
@@ -97,7 +108,7 @@ pub fn probe(id: BackendId, host: &HostView) -> Result<Probe, SkipReason> {
         BackendId::QemuBare => host.host.kvm == KvmKind::None || host.kvm_open_error.is_some(),
         _ => false,
     };
-    let emulated = tcg || (id == BackendId::QemuBare && host.host.kvm.is_software());
+    let emulated = tcg || (id.kind() == BackendKind::Vm && host.host.kvm.is_software());
     Ok(Probe {
         version: Some(version),
         emulated,
@@ -192,6 +203,15 @@ fn peer_notes(id: BackendId, host: &HostView, tcg: bool) -> Vec<String> {
         }
         BackendId::Firecracker => {
             notes.push("--no-api --config-file; ready = ready line on the serial console".into());
+        }
+        BackendId::FirecrackerBare | BackendId::CloudHypervisorBare => {
+            notes.push(format!(
+                "the bare guest through PVH (the vm-bare ELF) on KVM ({}), ready = ready line on the serial console, exit code from the guest's exit line (the VM ends at the guest's i8042 reset or ACPI power-off)",
+                host.host.kvm.label()
+            ));
+        }
+        BackendId::CloudHypervisor => {
+            notes.push("--kernel vmlinux --initramfs --serial tty; ready = ready line on the serial console".into());
         }
         _ => {}
     }

@@ -29,7 +29,12 @@ pub fn of(id: BackendId, bundle_config: Option<&serde_json::Value>) -> Protectio
             ..bundle_config.map(of_bundle).unwrap_or_default()
         },
         BackendId::Bwrap => bwrap(),
-        BackendId::Qemu | BackendId::QemuBare | BackendId::Firecracker => Protections {
+        BackendId::Qemu
+        | BackendId::QemuBare
+        | BackendId::Firecracker
+        | BackendId::FirecrackerBare
+        | BackendId::CloudHypervisor
+        | BackendId::CloudHypervisorBare => Protections {
             seccomp: None,
             jail: Some(format!(
                 "off (compare runs {} as the caller, without a jailer)",

@@ -158,7 +158,7 @@ fn fix(id: BackendId, f: &Facts, why: &SkipReason) -> String {
             .unwrap_or("install it and put it on PATH")
             .into(),
         _ if why.0.contains("root only") => "run vmlab as root".into(),
-        BackendId::Firecracker if kvm != KvmKind::Hardware => {
+        BackendId::Firecracker | BackendId::CloudHypervisor if kvm != KvmKind::Hardware => {
             "run on a host with hardware KVM".into()
         }
         peer => format!(

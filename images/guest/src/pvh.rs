@@ -288,12 +288,20 @@ extern "C" fn pvh_main(start_info: u64) -> ! {
 /// The i8042's command port; command 0xfe pulses the CPU reset line.
 const I8042_COMMAND: u16 = 0x64;
 
+/// Cloud Hypervisor's ACPI shutdown device (its FADT's sleep control
+/// register) and the value that requests S5: SLP_TYP 5 at bit 2, SLP_EN
+/// at bit 5.
+const ACPI_SLEEP_CONTROL: u16 = 0x3c0;
+const ACPI_S5: u8 = (5 << 2) | (1 << 5);
+
 /// The exit code to the debug-exit port (the exit line is already on the
-/// console); where that port is not QEMU's debug-exit device, a reset
-/// through the i8042 (Firecracker and Cloud Hypervisor end the VM on it);
-/// where there is no i8042 either, halt.
+/// console). Where that port is not QEMU's debug-exit device: an ACPI
+/// power-off (Cloud Hypervisor ends the VM on it, where an i8042 reset
+/// would reboot it), then a reset through the i8042 (Firecracker ends the
+/// VM on it); where neither exists, halt.
 pub fn exit(code: u8) -> ! {
     outb(DEBUG_EXIT_PORT, code);
+    outb(ACPI_SLEEP_CONTROL, ACPI_S5);
     outb(I8042_COMMAND, 0xfe);
     crate::halt()
 }

@@ -23,9 +23,10 @@ pub enum BackendClass {
 }
 
 /// Names of the VMs that boot a Linux guest, besides any `*-linux`.
-const LINUX_VMS: &[&str] = &["vm-linux", "qemu", "firecracker"];
-/// Names of the VMs that run the workload without an OS.
-const UNIKERNEL_VMS: &[&str] = &["vm-bare", "qemu-bare"];
+const LINUX_VMS: &[&str] = &["vm-linux", "qemu", "firecracker", "cloud-hypervisor"];
+/// Names of the VMs that run the workload without an OS, besides any
+/// `*-bare` (the bare guest on a stock VMM).
+const UNIKERNEL_VMS: &[&str] = &["vm-bare"];
 
 impl BackendClass {
     /// A short plural label for reasons.
@@ -48,7 +49,11 @@ pub fn class(b: &BackendResult) -> BackendClass {
         BackendKind::Vm if LINUX_VMS.contains(&b.name.as_str()) || b.name.ends_with("-linux") => {
             BackendClass::LinuxVm
         }
-        BackendKind::Vm if UNIKERNEL_VMS.contains(&b.name.as_str()) => BackendClass::UnikernelVm,
+        BackendKind::Vm
+            if UNIKERNEL_VMS.contains(&b.name.as_str()) || b.name.ends_with("-bare") =>
+        {
+            BackendClass::UnikernelVm
+        }
         BackendKind::Vm => BackendClass::OtherVm,
     }
 }
@@ -150,6 +155,11 @@ mod tests {
             BackendClass::LinuxVm
         );
         assert_eq!(c("vm-bare", BackendKind::Vm), BackendClass::UnikernelVm);
+        assert_eq!(c("qemu-bare", BackendKind::Vm), BackendClass::UnikernelVm);
+        assert_eq!(
+            c("cloud-hypervisor", BackendKind::Vm),
+            BackendClass::LinuxVm
+        );
         assert_eq!(c("mystery", BackendKind::Vm), BackendClass::OtherVm);
     }
 }
