@@ -26,24 +26,62 @@ mod console;
 mod mem;
 mod platform;
 mod pvh;
+mod stock;
 
-use vmlab_workload::bootinfo::BootInfo;
+use vmlab_workload::bootinfo::{BootInfo, BOOTINFO_GPA, BOOTINFO_MAGIC};
 use vmlab_workload::protocol::Event;
 use vmlab_workload::{report, runner, Spec};
 
 use console::Console;
 use platform::{port_out, Bare};
 
-/// Entry point, in 64-bit long mode; `rdi` points at the boot info.
+// The ELF entry, in 64-bit long mode: onto the image's own stack (the
+// Linux 64-bit boot protocol gives none), then `start64(rdi, rsi)`.
+core::arch::global_asm!(
+    r#"
+    .section .text._start, "ax"
+    .code64
+    .globl _start
+_start:
+    cli
+    cld
+    movq $pvh_stack_top, %rsp
+    xorl %ebp, %ebp
+    call start64
+1:
+    hlt
+    jmp 1b
+"#,
+    options(att_syntax)
+);
+
+/// Where the ELF entry lands: vmlab's VMM puts its boot info at
+/// [`BOOTINFO_GPA`] and passes that address in `rdi`; the Linux 64-bit boot
+/// protocol (Firecracker and Cloud Hypervisor for an ELF they do not boot
+/// through PVH, vmlab's own Linux loader) passes `boot_params` in `rsi`.
 #[no_mangle]
-#[link_section = ".text._start"]
-///
-/// The VMM guarantees the reference: it writes a `BootInfo` at this
-/// identity-mapped address before entry and nothing writes it afterwards.
-pub extern "C" fn _start(info: &'static BootInfo) -> ! {
-    let code = main(info);
-    port_out(Event::Exit(code).encode());
-    halt()
+extern "C" fn start64(rdi: u64, rsi: u64) -> ! {
+    if rdi == BOOTINFO_GPA {
+        // SAFETY: vmlab's VMM wrote a `BootInfo` at this identity-mapped
+        // address before entry, and nothing writes it afterwards.
+        let info = unsafe { &*(BOOTINFO_GPA as *const BootInfo) };
+        if info.magic == BOOTINFO_MAGIC {
+            let code = main(info);
+            port_out(Event::Exit(code).encode());
+            halt()
+        }
+    }
+    if rsi != 0 {
+        stock::linux64::main(rsi)
+    }
+    let mut console = Console::new();
+    let _ = report::error(
+        &mut console,
+        None,
+        &"entered without vmlab's boot info (rdi) or Linux boot_params (rsi)",
+    );
+    let _ = report::exit(&mut console, runner::EXIT_USAGE);
+    stock::exit(runner::EXIT_USAGE)
 }
 
 pub(crate) fn main(info: &BootInfo) -> u8 {
@@ -87,9 +125,9 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
         &mut Console::new(),
         "{\"vmlab\":\"error\",\"message\":\"bare guest panicked\"}\n",
     );
-    if pvh::stock_vmm() {
+    if stock::stock_vmm() {
         let _ = report::exit(&mut Console::new(), 255);
-        pvh::exit(255)
+        stock::exit(255)
     }
     port_out(Event::Exit(255).encode());
     halt()

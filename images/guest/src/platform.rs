@@ -102,7 +102,7 @@ impl Platform for Bare {
             return clock;
         }
         let khz = match self.tsc_khz {
-            0 if crate::pvh::stock_vmm() => crate::pvh::pit_tsc_khz().unwrap_or(0),
+            0 if crate::stock::foreign_boot() => crate::stock::pit_tsc_khz().unwrap_or(0),
             khz => khz,
         };
         let clock = Tsc::new(khz);
@@ -123,7 +123,7 @@ impl Platform for Bare {
         // debug-exit device may sit on the same port number: there the
         // console's ready and exit lines are the protocol, and the PVH path
         // sends the exit code itself.
-        if !crate::pvh::stock_vmm() {
+        if !crate::stock::stock_vmm() {
             port_out(event.encode());
         }
     }
