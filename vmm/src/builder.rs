@@ -200,13 +200,19 @@ fn boot(
         });
     }
     let ns = |d: Duration| d.as_nanos() as u64;
+    let ready = ran.ready.expect("run() returns Ok only after ready");
+    // The last step: from the end of setup through the vCPU's entry and the
+    // guest's own code to its ready event, so that the steps add up to
+    // `to_ready_ns`.
+    let mut phases = t.phases;
+    phases.push(("guest_to_ready", ns(ready)));
     Ok(VmOutcome {
         exit_code: ran.exit_code,
         kvm_kind,
-        to_ready_ns: ns(ran.ready.expect("run() returns Ok only after ready")),
+        to_ready_ns: ns(ready),
         exit_event_ns: ns(ran.exit),
         to_exit_ns: ns(gone),
-        phases: t.phases,
+        phases,
         marks: ran.marks.iter().map(|&(id, d)| (id, ns(d))).collect(),
         marks_dropped: ran.marks_dropped,
         exits: ran.exits,

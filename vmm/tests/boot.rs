@@ -47,10 +47,13 @@ fn bare_guest_exits_with_the_requested_code() {
                 "memory",
                 "vcpu_create",
                 "load",
-                "vcpu_setup"
+                "vcpu_setup",
+                "guest_to_ready"
             ]
         );
         assert!(o.phases.windows(2).all(|w| w[0].1 <= w[1].1));
+        // The steps end where ready is: they add up to to_ready.
+        assert_eq!(o.phases.last().unwrap().1, o.to_ready_ns);
     }
 }
 

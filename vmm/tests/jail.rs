@@ -220,10 +220,12 @@ fn jailed_boots_report_like_in_process_ones() {
                 "vcpu_create",
                 "load",
                 "vcpu_setup",
-                "jail"
+                "jail",
+                "guest_to_ready"
             ]
         );
         assert!(o.phases.windows(2).all(|w| w[0].1 <= w[1].1));
+        assert_eq!(o.phases.last().unwrap().1, o.to_ready_ns);
     }
     // Guest failures keep their type across the report.
     let mut code = out_word(vmlab_workload::Event::Exit(5).encode());

@@ -12,7 +12,7 @@ use crate::{Error, VmOutcome};
 pub const MAX_REPORT: usize = 16 << 20;
 
 /// Phase names a report may carry.
-const PHASES: [&str; 10] = [
+const PHASES: [&str; 11] = [
     "read_files",
     "kvm_open",
     "fork",
@@ -23,6 +23,7 @@ const PHASES: [&str; 10] = [
     "load",
     "vcpu_setup",
     "jail",
+    "guest_to_ready",
 ];
 
 /// Entry labels a report may carry.
