@@ -12,7 +12,7 @@ use super::matrix;
 use super::measured::Measured;
 use super::probe::HostView;
 use super::progress::Progress;
-use super::{bare_peer, images, oci, order, ours, peers, protections, results, traced};
+use super::{attacks, bare_peer, images, oci, order, ours, peers, protections, results, traced};
 use crate::host;
 use crate::id::BackendId;
 
@@ -123,7 +123,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     let progress = Progress::bar(matrix::total_steps(&available, &plan));
     let measured = matrix::run(&available, &plan, &progress);
     progress.finish();
-    let isolation = trace_surfaces(&available, &measured);
+    let isolation = isolation_evidence(&available, &measured);
     let sizes = images::measure(&args.images, &manifest, false)?;
 
     let mut results = Results::new(
@@ -158,24 +158,33 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// One traced boot of every backend that ran: its host-syscall surface.
-fn trace_surfaces(
+/// The isolation evidence of every backend that ran: one traced boot (its
+/// host-syscall surface), then one boot with the attack battery.
+fn isolation_evidence(
     available: &[&dyn Backend],
     measured: &[Measured],
 ) -> Vec<(&'static str, IsolationEvidence)> {
-    let ran = available
+    let ran: Vec<&dyn Backend> = available
         .iter()
         .zip(measured)
-        .filter(|(_, m)| m.failure.is_none());
-    ran.map(|(b, _)| {
-        eprintln!(
-            "vmlab: tracing one boot of {} ({})",
-            b.name(),
-            traced::TRACER
-        );
-        (b.name(), traced::isolation(*b))
-    })
-    .collect()
+        .filter(|(_, m)| m.failure.is_none())
+        .map(|(b, _)| *b)
+        .collect();
+    let mut evidence: Vec<(&'static str, IsolationEvidence)> = ran
+        .iter()
+        .map(|b| {
+            eprintln!(
+                "vmlab: tracing one boot of {} ({})",
+                b.name(),
+                traced::TRACER
+            );
+            (b.name(), traced::isolation(*b))
+        })
+        .collect();
+    for ((_, e), outcome) in evidence.iter_mut().zip(attacks::run_all(&ran)) {
+        attacks::record(e, outcome);
+    }
+    evidence
 }
 
 /// Each backend's results: skipped with why, or what the matrix measured

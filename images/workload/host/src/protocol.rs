@@ -194,6 +194,12 @@ impl Line {
         matches!(self, Line::Escape(_) | Line::Attacks { .. })
     }
 
+    /// Whether it is a line a run reports as its outcome: a kernel's or the
+    /// battery's (not ready or exit, which the protocol events carry).
+    pub fn is_outcome_line(&self) -> bool {
+        self.is_kernel_line() || self.is_attack_line()
+    }
+
     /// The line as the workload writes it, with its newline.
     pub fn to_json_line(&self) -> String {
         // Serializing these types cannot fail: string keys, finite numbers
@@ -451,6 +457,8 @@ mod tests {
         assert!(summary.is_attack_line() && !summary.is_kernel_line());
         assert!(Line::Escape(read).is_attack_line());
         assert!(!Line::Ready.is_attack_line());
+        assert!(summary.is_outcome_line() && Line::Result(cpu()).is_outcome_line());
+        assert!(!Line::Exit { code: 0 }.is_outcome_line());
         for bad in [
             "{\"vmlab\":\"escape\",\"attempt\":\"x\",\"rc\":0}",
             "{\"vmlab\":\"escape\",\"attempt\":\"x\",\"escaped\":true,\"scope\":\"moon\",\"rc\":0}",
