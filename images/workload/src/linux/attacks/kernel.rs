@@ -4,7 +4,7 @@
 use super::{c, errno, in_child, Battery, Scope, Scratch};
 
 /// What only a privileged process may do: mounts, device nodes, kernel
-/// modules, names and clocks, namespaces, bpf, keys, handles, reboot.
+/// modules, names and clocks, namespaces, bpf, keys, file handles, reboot.
 pub fn privileged(b: &mut Battery) {
     let scratch = Scratch::new();
     let dir = scratch.path().to_string();
@@ -48,27 +48,83 @@ pub fn privileged(b: &mut Battery) {
         let rc = in_child(|| unsafe { libc::unshare(flag) }.into());
         b.attempt(name, Scope::Kernel, rc);
     }
-    // SAFETY: a null attribute with size 0: refused after the check.
-    let rc = unsafe { libc::syscall(libc::SYS_bpf, 0, std::ptr::null::<u8>(), 0) };
-    b.past_gate("bpf", rc);
+    bpf(b);
     // KEYCTL_GET_KEYRING_ID of the session keyring: keys are not namespaced.
     // SAFETY: no pointers.
     let rc = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
     b.attempt("keyctl", Scope::Kernel, rc);
-    // SAFETY: a null handle: refused (EFAULT) after the check.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_open_by_handle_at,
-            libc::AT_FDCWD,
-            std::ptr::null::<u8>(),
-            0,
-        )
-    };
-    b.past_gate("open_by_handle_at", rc);
+    open_by_handle(b);
     // Without the magic numbers reboot refuses (EINVAL) after its check.
     // SAFETY: no pointers are read.
     let rc = unsafe { libc::syscall(libc::SYS_reboot, 0, 0, 0, std::ptr::null::<u8>()) };
     b.past_gate("reboot", rc);
+}
+
+/// A one-entry BPF array map (closed right away): only `CAP_BPF` (or
+/// `kernel.unprivileged_bpf_disabled=0`) makes one.
+fn bpf(b: &mut Battery) {
+    // union bpf_attr for BPF_MAP_CREATE: map_type, key_size, value_size,
+    // max_entries, the rest zero.
+    let mut attr = [0u32; 16];
+    attr[..4].copy_from_slice(&[2 /* BPF_MAP_TYPE_ARRAY */, 4, 4, 1]);
+    // SAFETY: a local attribute of the size given; the map's fd is closed.
+    let fd = unsafe {
+        let fd = libc::syscall(
+            libc::SYS_bpf,
+            0, /* BPF_MAP_CREATE */
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        );
+        if fd >= 0 {
+            libc::close(fd as i32);
+        }
+        fd
+    };
+    b.attempt("bpf", Scope::Kernel, fd);
+}
+
+/// The "shocker" break-out's call: a file handle of `/` (which anyone
+/// may take) opened with `open_by_handle_at`, which needs
+/// `CAP_DAC_READ_SEARCH`: with it, a guessed handle opens any file of
+/// the file system, around every mount.
+fn open_by_handle(b: &mut Battery) {
+    // struct file_handle: handle_bytes, handle_type, then the handle.
+    let mut handle = [0u32; 34];
+    handle[0] = 128;
+    let mut mount_id = 0i32;
+    // SAFETY: a local handle buffer of 128 bytes past its header, a local
+    // mount id, NUL-terminated paths; the fds are closed.
+    let rc = unsafe {
+        let rc = libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            c"/".as_ptr(),
+            handle.as_mut_ptr(),
+            &mut mount_id as *mut i32,
+            0,
+        );
+        let root = libc::open(c"/".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        let fd = if rc == 0 && root >= 0 {
+            libc::syscall(
+                libc::SYS_open_by_handle_at,
+                root,
+                handle.as_ptr(),
+                libc::O_RDONLY,
+            )
+        } else {
+            -1
+        };
+        let e = errno();
+        if fd >= 0 {
+            libc::close(fd as i32);
+        }
+        if root >= 0 {
+            libc::close(root);
+        }
+        super::set_errno(e);
+        fd
+    };
+    b.attempt("open_by_handle_at", Scope::Kernel, rc);
 }
 
 /// A node of `/dev/mem` (char 1:1) made in `dir` and opened: the device
