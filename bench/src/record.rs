@@ -30,7 +30,7 @@ pub struct RunRecord {
     /// Exit counts by kind (VM) or other counters.
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
-    /// The workload's result and error lines.
+    /// The workload's result and error lines, and the escape battery's.
     #[serde(default)]
     pub results: Vec<Line>,
     /// Facts about this run worth keeping (KVM kind, limits, ...).
@@ -54,10 +54,11 @@ impl RunRecord {
         }
     }
 
-    /// Keeps the kernels' lines (results and errors) of the workload's
-    /// output `text`, wherever they start on a line.
+    /// Keeps the kernels' lines (results and errors) and the battery's
+    /// (attempts and summary) of the workload's output `text`, wherever
+    /// they start on a line.
     pub fn with_results_of(mut self, text: &str) -> RunRecord {
-        self.results = Line::scan(text).filter(Line::is_kernel_line).collect();
+        self.results = Line::scan(text).filter(Line::is_outcome_line).collect();
         self
     }
 
@@ -84,16 +85,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_record_round_trips_and_keeps_only_kernel_lines() {
+    fn a_record_round_trips_and_keeps_only_kernel_and_battery_lines() {
         let console = "[ 0.1] noise\n{\"vmlab\":\"ready\"}\n\
             x {\"vmlab\":\"result\",\"kernel\":\"cpu\",\"iters\":3,\"total_ns\":6,\"ns_per_iter\":2.000,\"bytes\":0}\n\
             {\"vmlab\":\"error\",\"kernel\":\"tcp\",\"message\":\"no lo\"}\n\
+            {\"vmlab\":\"escape\",\"attempt\":\"mount\",\"escaped\":false,\"rc\":-1,\"errno\":1}\n\
             {\"vmlab\":\"result\",broken\n{\"vmlab\":\"exit\",\"code\":1}\n";
         let mut r = RunRecord::new(BackendId::VmBare, 1, 900).with_results_of(console);
         r.to_ready_ns = Some(500);
         r.phases.push(("load".into(), 100));
         r.set_started(3000);
-        assert_eq!(r.results.len(), 2, "{:?}", r.results);
+        assert_eq!(r.results.len(), 3, "{:?}", r.results);
         assert!(r.kernel_failed());
         assert_eq!(r.started(), Some(3000));
         let json = serde_json::to_string_pretty(&r).unwrap();

@@ -400,6 +400,55 @@ fn isolation_verdicts_come_from_attacks_and_surface() {
     assert_eq!(contain.verdict, Verdict::NotMeasurable);
 }
 
+/// What `vmlab compare` records: attack tallies only (no tracer, say), a
+/// process that lets the secret through and a sandbox that blocks all.
+#[test]
+fn a_sandbox_that_blocks_what_the_process_lets_through_is_harder_to_penetrate() {
+    let tally = |tried, succeeded: &[&str]| IsolationEvidence {
+        attacks: Some(AttackTally {
+            tried,
+            blocked: tried - succeeded.len() as u32,
+            succeeded: succeeded.iter().map(|s| s.to_string()).collect(),
+        }),
+        host_syscalls: None,
+        missing_reason: Some("strace is not installed".into()),
+    };
+    let mut bs = base();
+    bs.truncate(2);
+    bs[0].isolation = Some(tally(40, &["read_host_file", "signal_host_pid", "mount"]));
+    bs[1].isolation = Some(tally(38, &[]));
+    let (better, contain) = isolation_rows(&results(bs.clone()));
+    assert_eq!(contain.verdict, Verdict::Supported, "{contain:?}");
+    assert!(
+        contain.reason.contains("sandbox, blocked 38/38")
+            && contain.reason.contains("process 37/40"),
+        "{}",
+        contain.reason
+    );
+    // No VM ran: the other row says so rather than guessing.
+    assert_eq!(better.verdict, Verdict::NotMeasurable, "{better:?}");
+    // A sandbox that lets as much through as the process: contradicted.
+    bs[1].isolation = Some(tally(40, &["read_host_file", "signal_host_pid", "mount"]));
+    let (_, contain) = isolation_rows(&results(bs.clone()));
+    assert_eq!(contain.verdict, Verdict::Contradicted, "{contain:?}");
+    // The battery invalidated by its control: every backend has a reason.
+    for b in &mut bs {
+        b.isolation = Some(IsolationEvidence {
+            missing_reason: Some(
+                "attack battery: the battery's positive control, the plain process, let no attack through".into(),
+            ),
+            ..IsolationEvidence::default()
+        });
+    }
+    let (_, contain) = isolation_rows(&results(bs));
+    assert_eq!(contain.verdict, Verdict::NotMeasurable);
+    assert!(
+        contain.reason.contains("positive control"),
+        "{}",
+        contain.reason
+    );
+}
+
 #[test]
 fn isolation_without_evidence_is_not_measurable() {
     let mut bs = base();

@@ -41,7 +41,7 @@ pub struct Sample {
     pub to_exit_ns: u64,
     /// Named phases as ns since the spawn, in order (ours only).
     pub phases: Vec<(String, u64)>,
-    /// The workload's result and error lines.
+    /// The workload's result and error lines, and the escape battery's.
     pub results: Vec<Line>,
     /// `ru_maxrss` of the launcher, bytes (see `Launched::max_rss_bytes`).
     pub max_rss_bytes: u64,
@@ -190,9 +190,16 @@ pub trait Backend: Sync {
     fn untraceable(&self) -> Option<String> {
         None
     }
-    /// Whether it runs the Linux-only kernels (spawn, pipe, file, tcp).
+    /// Whether it runs the Linux-only kernels (spawn, pipe, file, tcp):
+    /// whether there is a Linux user space, which the attack battery needs.
     fn linux_kernels(&self) -> bool {
         true
+    }
+    /// Whether the workload's system calls are served by a kernel of its
+    /// own (a VM's guest kernel, gVisor's Sentry) rather than the host's:
+    /// then what the attack battery gets from that kernel stays inside.
+    fn own_kernel(&self) -> bool {
+        self.kind() == BackendKind::Vm
     }
     /// Whether it creates a network namespace (torn down asynchronously by
     /// the kernel, so the next backend gets a short cool-down).
@@ -237,7 +244,7 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
         to_ready_ns: l.to_ready_ns,
         to_exit_ns: l.to_exit_ns,
         phases: Vec::new(),
-        results: kernel_lines(lines),
+        results: outcome_lines(lines),
         max_rss_bytes: l.max_rss_bytes,
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,
@@ -246,9 +253,10 @@ pub fn sample_of(name: &str, l: Launched, timeout: Duration) -> anyhow::Result<S
     })
 }
 
-/// The workload's per-kernel lines (results and errors) among its JSON lines.
-pub fn kernel_lines(lines: Vec<Line>) -> Vec<Line> {
-    lines.into_iter().filter(Line::is_kernel_line).collect()
+/// The workload's per-kernel lines (results and errors) and the escape
+/// battery's among its JSON lines.
+pub fn outcome_lines(lines: Vec<Line>) -> Vec<Line> {
+    lines.into_iter().filter(Line::is_outcome_line).collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use super::measured::Measured;
 use super::probe::HostView;
 use super::progress::Progress;
 use super::{
-    bare_peer, cloud_hypervisor, images, oci, order, ours, peers, protections, results, traced,
+    attacks, bare_peer, cloud_hypervisor, images, oci, order, ours, peers, protections, results,
+    traced,
 };
 use crate::host;
 use crate::id::BackendId;
@@ -97,8 +98,26 @@ pub fn backends(
         .collect()
 }
 
+/// Marks every descriptor above stderr close-on-exec: what compare's
+/// caller left open must not reach the backends (bwrap passes every
+/// inherited descriptor on to the workload, which the attack battery
+/// counts as a leak). Compare itself has opened nothing yet.
+fn keep_inherited_fds_out() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on
+    // descriptors; it reads no memory.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+}
+
 /// Runs the comparison; returns the process exit code.
 pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
+    keep_inherited_fds_out();
     let started = Instant::now();
     let ids = selection(&args);
     let runs = args.runs.unwrap_or(if args.quick { 5 } else { 20 });
@@ -132,7 +151,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     let progress = Progress::bar(matrix::total_steps(&available, &plan));
     let measured = matrix::run(&available, &plan, &progress);
     progress.finish();
-    let isolation = trace_surfaces(&available, &measured);
+    let isolation = isolation_evidence(&available, &measured);
     let sizes = images::measure(&args.images, &manifest, false)?;
 
     let mut results = Results::new(
@@ -167,24 +186,33 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// One traced boot of every backend that ran: its host-syscall surface.
-fn trace_surfaces(
+/// The isolation evidence of every backend that ran: one traced boot (its
+/// host-syscall surface), then one boot with the attack battery.
+fn isolation_evidence(
     available: &[&dyn Backend],
     measured: &[Measured],
 ) -> Vec<(&'static str, IsolationEvidence)> {
-    let ran = available
+    let ran: Vec<&dyn Backend> = available
         .iter()
         .zip(measured)
-        .filter(|(_, m)| m.failure.is_none());
-    ran.map(|(b, _)| {
-        eprintln!(
-            "vmlab: tracing one boot of {} ({})",
-            b.name(),
-            traced::TRACER
-        );
-        (b.name(), traced::isolation(*b))
-    })
-    .collect()
+        .filter(|(_, m)| m.failure.is_none())
+        .map(|(b, _)| *b)
+        .collect();
+    let mut evidence: Vec<(&'static str, IsolationEvidence)> = ran
+        .iter()
+        .map(|b| {
+            eprintln!(
+                "vmlab: tracing one boot of {} ({})",
+                b.name(),
+                traced::TRACER
+            );
+            (b.name(), traced::isolation(*b))
+        })
+        .collect();
+    for ((_, e), outcome) in evidence.iter_mut().zip(attacks::run_all(&ran)) {
+        attacks::record(e, outcome);
+    }
+    evidence
 }
 
 /// Each backend's results: skipped with why, or what the matrix measured

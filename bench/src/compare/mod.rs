@@ -6,10 +6,13 @@
 //! failing one is reported as skipped with its reason); run the matrix
 //! ([`matrix`]: warm-up, then interleaved rounds in a seeded random order,
 //! [`order`]; failed runs kept, [`measured`]); measure the images; write
-//! the report with the reports crate. Every boot is timed from the spawn
+//! the report with the reports crate. After the matrix, one traced boot per
+//! backend ([`traced`]) and one boot with the escape battery ([`attacks`])
+//! give the isolation evidence. Every boot is timed from the spawn
 //! of a launcher process ([`launch`]): `vmlab run` for ours ([`ours`]), the
 //! tool itself for the peers ([`oci`], [`peers`]). The command itself
 //! (arguments, selection, the run) is in `command.rs`.
+pub mod attacks;
 pub mod backend;
 pub mod bare_peer;
 pub mod cloud_hypervisor;

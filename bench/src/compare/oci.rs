@@ -192,6 +192,11 @@ impl Backend for Oci {
         })
     }
 
+    fn own_kernel(&self) -> bool {
+        // gVisor serves the workload's calls in its Sentry.
+        self.runtime == BackendId::Runsc
+    }
+
     fn new_netns(&self) -> bool {
         true
     }

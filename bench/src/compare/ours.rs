@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::backend::{kernel_lines, launch_error, Backend, Prepared, Sample, SkipReason};
+use super::backend::{launch_error, outcome_lines, Backend, Prepared, Sample, SkipReason};
 use super::launch::{launch_opts, Launched, Options, JSON_CAP};
 use crate::id::BackendId;
 use crate::record::{RunRecord, START_FACT};
@@ -121,7 +121,7 @@ fn end_to_end(name: &str, l: &Launched, timeout: Duration) -> anyhow::Result<Sam
         to_ready_ns: Some(gap + to_ready),
         to_exit_ns: l.to_exit_ns,
         phases,
-        results: kernel_lines(report.results),
+        results: outcome_lines(report.results),
         max_rss_bytes: l.max_rss_bytes,
         tree_hwm_bytes: l.tree_hwm_bytes,
         tree_pss_bytes: l.tree_pss_bytes,

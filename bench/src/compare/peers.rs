@@ -17,8 +17,10 @@ use super::probe::HostView;
 use crate::id::BackendId;
 
 /// The isolation flags compare gives bwrap: every namespace it can make,
-/// no seccomp filter, no capabilities added.
-pub const BWRAP_ISOLATION: [&str; 2] = ["--unshare-all", "--die-with-parent"];
+/// no seccomp filter, every capability dropped (bwrap started by root
+/// keeps root's capabilities otherwise, which the attack battery showed:
+/// `/proc/sys/kernel/core_pattern`, host-wide, opened for writing).
+pub const BWRAP_ISOLATION: [&str; 4] = ["--unshare-all", "--die-with-parent", "--cap-drop", "ALL"];
 
 /// The kernel command line of the peer VMs (before `--` and the workload's
 /// arguments). No `VMLAB_PORT`: the workload reports on the console only.

@@ -178,7 +178,7 @@ fn peer_notes(id: BackendId, host: &HostView, tcg: bool) -> Vec<String> {
             }
         }
         BackendId::Bwrap => {
-            notes.push("--unshare-all --die-with-parent, read-only rootfs".into());
+            notes.push("--unshare-all --die-with-parent --cap-drop ALL, read-only rootfs".into());
         }
         BackendId::Qemu => {
             notes.push(

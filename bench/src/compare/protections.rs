@@ -126,7 +126,7 @@ fn jailed_vmm() -> Protections {
 }
 
 /// bwrap as compare runs it ([`BWRAP_ISOLATION`]: `--unshare-all`, no
-/// `--seccomp`, no `--cap-add`).
+/// `--seccomp`, `--cap-drop ALL`).
 fn bwrap() -> Protections {
     let has = |flag: &str| BWRAP_ISOLATION.contains(&flag);
     let all = [
@@ -147,7 +147,11 @@ fn bwrap() -> Protections {
         } else {
             vec!["mount".into()]
         },
-        capabilities: Some("none (bwrap's default without --cap-add)".into()),
+        capabilities: Some(if has("--cap-drop") {
+            "none (--cap-drop ALL)".into()
+        } else {
+            "root's, when started by root (bwrap's default)".into()
+        }),
         cgroup_limits: Some("none".into()),
         jail: None,
     }

@@ -35,6 +35,7 @@ pub const MAX_TIME_NS: u64 = 3_600_000_000_000;
 /// The usage text `--help` prints.
 pub const USAGE: &str = "\
 usage: vmlab-workload [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE]
+       vmlab-workload attacks SECRET HOSTPID PORT   (Linux only)
 
 Runs each KERNEL for about DURATION and prints one JSON line per result.
 kernels:  cpu, memory, pagetouch, crossing (everywhere);
@@ -45,6 +46,8 @@ kernels:  cpu, memory, pagetouch, crossing (everywhere);
           or s; default 200ms
 --exit    exit code to end with after all kernels (0-255)
 --help    print this text
+attacks   the escape battery against a host file SECRET, a host pid and a
+          TCP port on the host's 127.0.0.1: one JSON line per attempt
 ";
 
 /// What to run, parsed from the workload's arguments.

@@ -8,13 +8,18 @@
 //! else to the vmlab I/O port if `VMLAB_PORT=1`, else nowhere; results are
 //! JSON lines on stdout.
 //!
+//! `vmlab-workload attacks SECRET HOSTPID PORT` runs the escape battery
+//! instead of kernels ([`linux::attacks`]): one `escape` line per attempt
+//! and an `attacks` summary line; it exits 0 when the battery ran to its
+//! end, whatever escaped (the host counts the lines).
+//!
 //! Exit codes: the `--exit` code if given; else 0, or 1 if a kernel failed
 //! or the setup did; 2 for arguments it does not understand.
 use std::fmt::Display;
 
 use vmlab_workload::args::USAGE;
 use vmlab_workload::runner::{bad_args, run};
-use vmlab_workload::{report, Spec};
+use vmlab_workload::{report, Event, Spec};
 
 mod linux;
 
@@ -30,6 +35,24 @@ fn fail_setup(channel: Channel, pid1: bool, error: &dyn Display) -> ! {
     let _ = report::error(&mut Console, None, error);
     let _ = report::exit(&mut Console, 1);
     finish(channel, 1, pid1)
+}
+
+/// The `attacks` mode: ready, the battery, its summary, exit 0.
+fn attacks(mut channel: Channel, pid1: bool, words: &[String]) -> ! {
+    let target = match linux::attacks::Target::parse(words) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vmlab-workload: {e}\n(see vmlab-workload --help)");
+            let code = bad_args(&e, &mut Console);
+            finish(channel, code, pid1)
+        }
+    };
+    channel.send(Event::Ready);
+    let _ = report::ready(&mut Console);
+    let battery = linux::attacks::run(&target);
+    linux::attacks::summary(&battery);
+    let _ = report::exit(&mut Console, 0);
+    finish(channel, 0, pid1)
 }
 
 fn main() {
@@ -50,6 +73,9 @@ fn main() {
         if let Err(e) = linux::init::setup() {
             fail_setup(channel, pid1, &e);
         }
+    }
+    if args.first().map(String::as_str) == Some(linux::attacks::MODE) {
+        attacks(channel, pid1, &args[1..]);
     }
     let spec = match Spec::parse(args.iter().map(String::as_str)) {
         Ok(spec) => spec,

@@ -4,9 +4,10 @@
 //! Modes (first argument):
 //! - `ready CODE`: signal ready, print one line, exit with CODE;
 //! - `sleep SECS`: signal ready, sleep;
-//! - `escape SECRET HOSTPID TCPPORT`: try every escape, one JSON line per
-//!   attempt (`"escaped":true` means the sandbox failed), exit with the
-//!   number of escapes;
+//! - `escape SECRET HOSTPID TCPPORT`: the workload's escape battery
+//!   (`images/workload/src/linux/attacks/`, included here, so there is one
+//!   battery), one JSON line per attempt (`"escaped":true` means the
+//!   sandbox failed), exit with the number of escapes;
 //! - `forkbomb`: fork until refused, print how many, exit 0;
 //! - `memhog MIB`: allocate and touch MIB MiB, exit 0 if it survived;
 //! - `info`: print uid, hostname and the capability sets;
@@ -20,19 +21,19 @@
 //!   that keeps writing, and exit 0;
 //! - `syscalls`: call what the seccomp policy refuses and what it must
 //!   allow, one JSON line per call (see `src/probe/syscalls.rs`).
-use std::ffi::CString;
 use std::io::Write;
 
 use vmlab_workload::protocol::{Event, FD_ENV};
 
-#[path = "../probe/escape.rs"]
-mod escape;
+// The workload's battery; its `attacks` summary line is the workload's own.
+#[allow(dead_code)]
+#[path = "../../../images/workload/src/linux/attacks/mod.rs"]
+mod attacks;
 #[path = "../probe/modes.rs"]
 mod modes;
 #[path = "../probe/syscalls.rs"]
 mod syscalls;
 
-use escape::escape;
 use modes::{devnode, flood, forkbomb, info, memhog, mounts, tty};
 
 fn send(e: Event) {
@@ -56,18 +57,15 @@ fn line(s: &str) {
     let _ = out.flush();
 }
 
-/// One attempt: `rc >= 0` means the call succeeded.
-fn report(name: &str, rc: i64, escaped_if_ok: bool) -> bool {
-    let err = if rc < 0 { errno() } else { 0 };
-    let escaped = rc >= 0 && escaped_if_ok;
-    line(&format!(
-        "{{\"vmlab\":\"escape\",\"attempt\":\"{name}\",\"escaped\":{escaped},\"rc\":{rc},\"errno\":{err}}}"
-    ));
-    escaped
-}
-
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap_or_default()
+/// The battery against `SECRET HOSTPID TCPPORT`; the number of escapes.
+fn escape(words: &[String]) -> i32 {
+    match attacks::Target::parse(words) {
+        Ok(t) => attacks::run(&t).escaped as i32,
+        Err(e) => {
+            eprintln!("vmlab-probe: {e}");
+            2
+        }
+    }
 }
 
 fn main() {
@@ -83,11 +81,7 @@ fn main() {
             std::thread::sleep(std::time::Duration::from_secs(arg(1).parse().unwrap_or(60)));
             0
         }
-        "escape" => escape(
-            &arg(1),
-            arg(2).parse().unwrap_or(1),
-            arg(3).parse().unwrap_or(1),
-        ),
+        "escape" => escape(args.get(1..).unwrap_or_default()),
         "forkbomb" => forkbomb(),
         "memhog" => memhog(arg(1).parse().unwrap_or(256)),
         "info" => info(),

@@ -1,9 +1,11 @@
 //! The probe's other modes: resource exhaustion, what the process is, the
-//! kernel mounts and device nodes it can reach, the terminal, an output
-//! flood. Included into `vmlab-probe` with `#[path]`.
+//! kernel mounts and device nodes it can reach and the terminal (the
+//! battery's attempts, `crate::attacks`), an output flood. Included into
+//! `vmlab-probe` with `#[path]`.
 use std::io::Write;
 
-use crate::{c, errno, line, report};
+use crate::attacks::{self, Battery};
+use crate::{errno, line};
 
 pub fn forkbomb() -> i32 {
     let mut forks = 0u64;
@@ -68,113 +70,27 @@ pub fn info() -> i32 {
     0
 }
 
-/// The procfs and sysfs mount points this process can see.
-fn kernel_mounts() -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
-        for l in info.lines() {
-            // id parent maj:min root mountpoint opts ... - fstype source super
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let Some(dash) = f.iter().position(|x| *x == "-") else {
-                continue;
-            };
-            if let (Some(mp), Some(fstype)) = (f.get(4), f.get(dash + 1)) {
-                if *fstype == "proc" || *fstype == "sysfs" {
-                    found.push((fstype.to_string(), mp.to_string()));
-                }
-            }
-        }
-    }
-    // Whatever mountinfo says, look at every top-level directory too.
-    if let Ok(d) = std::fs::read_dir("/") {
-        for e in d.flatten() {
-            let p = e.path();
-            let mut st: libc::statfs = unsafe_zeroed_statfs();
-            let c = c(&p.display().to_string());
-            // SAFETY: a NUL-terminated path and a writable statfs.
-            if unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0 {
-                let t = match st.f_type {
-                    libc::PROC_SUPER_MAGIC => "proc",
-                    libc::SYSFS_MAGIC => "sysfs",
-                    _ => continue,
-                };
-                found.push((t.to_string(), p.display().to_string()));
-            }
-        }
-    }
-    found.sort();
-    found.dedup();
-    found
-}
-
-fn unsafe_zeroed_statfs() -> libc::statfs {
-    // SAFETY: statfs is plain data; all zeroes is a valid value.
-    unsafe { std::mem::zeroed() }
-}
-
+/// Every reachable procfs and sysfs control file, opened for writing.
 pub fn mounts() -> i32 {
-    let mut n = 0;
-    for (fstype, mp) in kernel_mounts() {
-        let files: &[&str] = if fstype == "proc" {
-            &[
-                "sys/kernel/core_pattern",
-                "sys/vm/drop_caches",
-                "sysrq-trigger",
-            ]
-        } else {
-            &["kernel/uevent_helper", "power/state"]
-        };
-        for f in files {
-            let path = c(&format!("{mp}/{f}"));
-            // SAFETY: a NUL-terminated path; the fd is closed right away.
-            let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY) };
-            let name = format!("write {mp}/{f}");
-            n += report(&name, fd as i64, true) as i32;
-            if fd >= 0 {
-                // SAFETY: our own fd. Nothing was written.
-                unsafe { libc::close(fd) };
-            }
-        }
-    }
-    line(&format!("{{\"vmlab\":\"mounts\",\"escapes\":{n}}}"));
-    n
+    let mut b = Battery::default();
+    attacks::control_files(&mut b);
+    line(&format!(
+        "{{\"vmlab\":\"mounts\",\"escapes\":{}}}",
+        b.escaped
+    ));
+    b.escaped as i32
 }
 
 pub fn devnode(path: &str) -> i32 {
-    let p = c(path);
-    // SAFETY: a NUL-terminated path; the fd is closed right away.
-    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK) };
-    let escaped = report("open_device_node", fd as i64, true);
-    if fd >= 0 {
-        // SAFETY: our own fd.
-        unsafe { libc::close(fd) };
-    }
-    escaped as i32
+    let mut b = Battery::default();
+    attacks::device_node(&mut b, "open_device_node", path);
+    b.escaped as i32
 }
 
 pub fn tty() -> i32 {
-    let mut n = 0;
-    let dev_tty = c("/dev/tty");
-    // SAFETY: a NUL-terminated path.
-    let tty_fd = unsafe { libc::open(dev_tty.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
-    report("open_dev_tty", tty_fd as i64, false);
-    for fd in [tty_fd, 0, 1, 2] {
-        if fd < 0 {
-            continue;
-        }
-        for &b in b"#vmlab-injected\n" {
-            // SAFETY: TIOCSTI reads one byte from a valid pointer.
-            let rc = unsafe { libc::ioctl(fd, libc::TIOCSTI, &b as *const u8) };
-            if rc < 0 {
-                n += report(&format!("tiocsti_fd{fd}"), rc as i64, true) as i32;
-                break;
-            }
-            if b == b'\n' {
-                n += report(&format!("tiocsti_fd{fd}"), 0, true) as i32;
-            }
-        }
-    }
-    n
+    let mut b = Battery::default();
+    attacks::tiocsti(&mut b, true);
+    b.escaped as i32
 }
 
 pub fn flood(mib: usize) -> i32 {

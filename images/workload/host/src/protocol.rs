@@ -31,6 +31,44 @@ pub enum Line {
         /// The exit code it asks for.
         code: u8,
     },
+    /// One attempt of the escape battery (`vmlab-workload attacks`).
+    Escape(EscapeLine),
+    /// `{"vmlab":"attacks","tried":N,"escaped":M}`: the battery ran to its end.
+    Attacks {
+        /// Attempts it reported.
+        tried: u32,
+        /// Of them, the ones that escaped.
+        escaped: u32,
+    },
+}
+
+/// `{"vmlab":"escape",...}`: one attempt of the escape battery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscapeLine {
+    /// What was tried (`read_host_file`, `mount`, ...).
+    pub attempt: String,
+    /// Whether the isolation failed to stop it.
+    pub escaped: bool,
+    /// What a success reaches (the probe's older lines have none: host).
+    #[serde(default)]
+    pub scope: Scope,
+    /// The call's result (`>= 0`: it succeeded).
+    pub rc: i64,
+    /// Its errno when it failed, else 0.
+    #[serde(default)]
+    pub errno: i32,
+}
+
+/// What an attempt of the battery reaches when it succeeds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The host's own resources (its files, processes, loopback, fds).
+    #[default]
+    Host,
+    /// The kernel the workload's calls reach: the host's for a container,
+    /// its own for a VM's guest or gVisor.
+    Kernel,
 }
 
 /// `{"vmlab":"result",...}`: see [`crate::report`] for what each field means.
@@ -151,6 +189,17 @@ impl Line {
         matches!(self, Line::Result(_) | Line::Error(_))
     }
 
+    /// Whether it is a line of the escape battery (an attempt or the summary).
+    pub fn is_attack_line(&self) -> bool {
+        matches!(self, Line::Escape(_) | Line::Attacks { .. })
+    }
+
+    /// Whether it is a line a run reports as its outcome: a kernel's or the
+    /// battery's (not ready or exit, which the protocol events carry).
+    pub fn is_outcome_line(&self) -> bool {
+        self.is_kernel_line() || self.is_attack_line()
+    }
+
     /// The line as the workload writes it, with its newline.
     pub fn to_json_line(&self) -> String {
         // Serializing these types cannot fail: string keys, finite numbers
@@ -162,7 +211,7 @@ impl Line {
 }
 
 /// Every kind [`Line`] knows, as its `"vmlab"` field spells it.
-const KINDS: [&str; 4] = ["ready", "result", "error", "exit"];
+const KINDS: [&str; 6] = ["ready", "result", "error", "exit", "escape", "attacks"];
 
 impl fmt::Display for Line {
     /// A short label: `ready`, `result spawn/fork`, `error tcp: ...`, `exit 3`.
@@ -172,6 +221,13 @@ impl fmt::Display for Line {
             Line::Result(r) => write!(f, "result {}", r.name()),
             Line::Error(e) => write!(f, "error {e}"),
             Line::Exit { code } => write!(f, "exit {code}"),
+            Line::Escape(e) => write!(
+                f,
+                "escape {} {}",
+                e.attempt,
+                if e.escaped { "escaped" } else { "blocked" }
+            ),
+            Line::Attacks { tried, escaped } => write!(f, "attacks {escaped}/{tried} escaped"),
         }
     }
 }
@@ -251,6 +307,17 @@ mod tests {
             }),
             Line::Exit { code: 0 },
             Line::Exit { code: 255 },
+            Line::Escape(EscapeLine {
+                attempt: "write /proc/sys/vm/drop_caches".into(),
+                escaped: false,
+                scope: Scope::Kernel,
+                rc: -1,
+                errno: 13,
+            }),
+            Line::Attacks {
+                tried: 40,
+                escaped: 0,
+            },
         ]
     }
 
@@ -347,6 +414,63 @@ mod tests {
         );
     }
 
+    /// The lines the battery (`images/workload/src/linux/attacks/`) and
+    /// the older probe write.
+    #[test]
+    fn escape_lines_parse() {
+        let line = "{\"vmlab\":\"escape\",\"attempt\":\"read_host_file\",\"escaped\":true,\
+            \"scope\":\"host\",\"rc\":3,\"errno\":0}";
+        let read = EscapeLine {
+            attempt: "read_host_file".into(),
+            escaped: true,
+            scope: Scope::Host,
+            rc: 3,
+            errno: 0,
+        };
+        assert_eq!(Line::parse(line), Ok(Line::Escape(read.clone())));
+        // Without a scope (the probe's lines before the battery moved): host.
+        let old =
+            "{\"vmlab\":\"escape\",\"attempt\":\"mount\",\"escaped\":false,\"rc\":-1,\"errno\":1}";
+        let Ok(Line::Escape(e)) = Line::parse(old) else {
+            panic!("{old}")
+        };
+        assert_eq!(
+            (e.scope, e.rc, e.errno, e.escaped),
+            (Scope::Host, -1, 1, false)
+        );
+        let kernel = "{\"vmlab\":\"escape\",\"attempt\":\"mount\",\"escaped\":true,\"scope\":\"kernel\",\"rc\":0,\"errno\":0}";
+        assert!(matches!(
+            Line::parse(kernel),
+            Ok(Line::Escape(EscapeLine {
+                scope: Scope::Kernel,
+                ..
+            }))
+        ));
+        let summary = Line::parse("{\"vmlab\":\"attacks\",\"tried\":48,\"escaped\":33}").unwrap();
+        assert_eq!(
+            summary,
+            Line::Attacks {
+                tried: 48,
+                escaped: 33
+            }
+        );
+        assert!(summary.is_attack_line() && !summary.is_kernel_line());
+        assert!(Line::Escape(read).is_attack_line());
+        assert!(!Line::Ready.is_attack_line());
+        assert!(summary.is_outcome_line() && Line::Result(cpu()).is_outcome_line());
+        assert!(!Line::Exit { code: 0 }.is_outcome_line());
+        for bad in [
+            "{\"vmlab\":\"escape\",\"attempt\":\"x\",\"rc\":0}",
+            "{\"vmlab\":\"escape\",\"attempt\":\"x\",\"escaped\":true,\"scope\":\"moon\",\"rc\":0}",
+            "{\"vmlab\":\"attacks\",\"tried\":-1,\"escaped\":0}",
+        ] {
+            assert!(
+                matches!(Line::parse(bad), Err(LineError::Malformed(_))),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn consoles_put_noise_around_lines() {
         let console = "[    0.1] kernel noise\n{\"vmlab\":\"ready\"}\r\n\
@@ -371,7 +495,9 @@ mod tests {
                 "error tcp: no \"lo\"\n",
                 "error workload: bad arguments",
                 "exit 0",
-                "exit 255"
+                "exit 255",
+                "escape write /proc/sys/vm/drop_caches blocked",
+                "attacks 0/40 escaped"
             ]
         );
         let mut r = cpu();

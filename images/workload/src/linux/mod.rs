@@ -10,6 +10,7 @@ macro_rules! failure {
     };
 }
 
+pub mod attacks;
 pub mod channel;
 pub mod console;
 pub mod file;
