@@ -132,13 +132,15 @@ fn the_clock_under_pvh_is_calibrated() {
     // then take at least that long of the host's. A clock assumed at 1 GHz on
     // a 2 GHz host, or one calibrated against a missing PIT, runs fast and
     // ends the kernel after about 1 s (QEMU's own start is far below 1 s).
+    // A calibration may err by its brackets (under 1 % when the host lets
+    // the guest run); 2 % is allowed.
     let start = std::time::Instant::now();
     let (code, console) = boot("microvm", "cpu --time 2s --exit 0", true);
     let wall = start.elapsed();
     assert_eq!(code, Some(1), "{console}");
     assert!(
-        wall >= Duration::from_secs(2),
-        "QEMU ran {wall:?}, less than the guest's 2 s: {console}"
+        wall >= Duration::from_millis(1960),
+        "QEMU ran {wall:?}, less than the guest's 2 s (2 % allowed): {console}"
     );
 }
 

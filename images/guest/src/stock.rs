@@ -140,7 +140,7 @@ pub fn tsc_khz() -> u64 {
 /// The PIT's input clock, Hz.
 const PIT_HZ: u64 = 1_193_182;
 /// How long the PIT calibration counts, ms.
-const CALIBRATE_MS: u64 = 10;
+const CALIBRATE_MS: u64 = 50;
 
 /// PIT channel 0's data port and the PIT's command port.
 const PIT_CH0: u16 = 0x40;
@@ -193,7 +193,7 @@ const CALIBRATE_TRIES: u32 = 16;
 /// must be repeated (OUT was already high at the first look: the vCPU did
 /// not run for the whole interval); `None` without a PIT, or when OUT never
 /// goes high within 2^31 TSC ticks (0.4 s or more at any TSC rate up to
-/// 5 GHz; a try needs 10 ms).
+/// 5 GHz; a try needs 50 ms).
 fn pit_try() -> Option<Option<(u64, u64)>> {
     let rdtsc = || {
         // SAFETY: rdtsc is always available in long mode (CR4.TSD is clear).
