@@ -3,8 +3,9 @@
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
+use super::failure::at;
 use super::mounts::{self, Mounted};
-use super::{at, Failure, Status, Step};
+use super::{Failure, Status, Step};
 use crate::plan::{ChildFds, Plan, RootPlan};
 use crate::sys::Sys;
 
