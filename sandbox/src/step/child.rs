@@ -91,13 +91,7 @@ fn root_filesystem<S: Sys>(
     c: &mut Child<'_, S>,
 ) -> Result<(), Failure> {
     c.step(Step::MakePrivate, |sys| {
-        sys.mount(
-            None,
-            c"/",
-            None,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None,
-        )
+        sys.set_propagation(c"/", MsFlags::MS_REC | MsFlags::MS_PRIVATE)
     })?;
     let tree = c.step(Step::BindRootfs, |sys| {
         let nodes = mounts::clone_host_nodes(sys, &root.dev)?;

@@ -25,15 +25,10 @@ pub trait Sys {
     fn set_uid(&mut self, uid: u32) -> Result<(), Errno>;
     /// `prctl(PR_SET_PDEATHSIG, SIGKILL)`.
     fn die_with_parent(&mut self) -> Result<(), Errno>;
-    /// `mount(2)`.
-    fn mount(
-        &mut self,
-        src: Option<&CStr>,
-        target: &CStr,
-        fstype: Option<&CStr>,
-        flags: MsFlags,
-        data: Option<&CStr>,
-    ) -> Result<(), Errno>;
+    /// `mount(NULL, target, NULL, flags, NULL)`: sets the propagation type
+    /// of the mount at `target` (`MS_PRIVATE`; with `MS_REC`, of its
+    /// submounts too).
+    fn set_propagation(&mut self, target: &CStr, flags: MsFlags) -> Result<(), Errno>;
     /// `umount2(target, MNT_DETACH)`.
     fn detach(&mut self, target: &CStr) -> Result<(), Errno>;
     /// Opens the directory `path` as an `O_PATH` fd (close-on-exec).
