@@ -6,8 +6,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{chain, gate, scratch};
+use common::{chain, scratch};
 use vmlab_images::kernel::{self, bzimage, elf, Cache, KernelError, Source};
+use vmlab_test_util::gate;
 
 fn from_file(path: &Path) -> Result<kernel::GuestKernel, KernelError> {
     let cache = scratch("kernel-cache");

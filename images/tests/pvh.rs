@@ -11,8 +11,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{gate, scratch, wait_with_limit};
+use common::scratch;
 use vmlab_images::embedded::GUEST;
+use vmlab_test_util::{gate, wait_with_limit};
 
 const QEMU: &str = "qemu-system-x86_64";
 
