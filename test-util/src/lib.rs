@@ -1,7 +1,7 @@
 //! Scaffolding shared by the integration tests of the vmlab crates, used
 //! only as a `[dev-dependencies]` entry:
 //!
-//! - [`gate`]: whether a test that needs KVM, root, QEMU, ... may run here:
+//! - [`gate`](mod@gate): whether a test that needs KVM, root, QEMU, ... may run here:
 //!   it skips with a message, or panics when its `VMLAB_REQUIRE_*` variable
 //!   is `1` (CI), so a required test never passes without running;
 //! - [`wait`]: waiting for a child process under a time limit while

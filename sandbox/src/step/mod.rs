@@ -1,4 +1,4 @@
-//! The setup order, as small named steps over a [`Sys`].
+//! The setup order, as small named steps over a [`Sys`](crate::sys::Sys).
 //!
 //! The parent clones the child with every namespace at once (see
 //! [`crate::clone`]), then runs [`parent_steps`]: write the id maps and
