@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
+use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend};
 use vmlab_bench::compare::backend::Backend;
 use vmlab_bench::compare::setup::{probed, BenchImages};
 
@@ -24,15 +24,8 @@ mod record;
 use bytes::Bytes;
 use mode::Timing;
 
-/// Ten samples of one boot each. This is Criterion's minimum already, so
-/// the quick mode (`VMLAB_BENCH_QUICK=1`) changes only the bootstrap.
-const TIMING: Timing = Timing {
-    sample_size: 10,
-    warm_up: Duration::from_millis(1),
-    measurement: Duration::from_millis(1),
-    sampling: SamplingMode::Flat,
-    nresamples: 2_000,
-};
+/// Ten samples of one boot each (Criterion's minimum).
+const TIMING: Timing = mode::ONE_BOOT_PER_SAMPLE;
 
 /// Boots of one instance tried for a figure before the bench gives up.
 const TRIES: u32 = 10;

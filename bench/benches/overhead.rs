@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
+use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend};
 use vmlab_bench::compare::matrix::{LINUX_KERNELS, SHARED_KERNELS};
 use vmlab_bench::compare::setup::{probed, BenchImages};
 
@@ -28,14 +28,8 @@ mod record;
 
 use mode::Timing;
 
-/// Ten samples of one boot each (the timing of every kernel's group).
-const TIMING: Timing = Timing {
-    sample_size: 10,
-    warm_up: Duration::from_millis(1),
-    measurement: Duration::from_millis(1),
-    sampling: SamplingMode::Flat,
-    nresamples: 2_000,
-};
+/// Ten samples of one boot each (Criterion's minimum).
+const TIMING: Timing = mode::ONE_BOOT_PER_SAMPLE;
 
 /// Time budget of a kernel in one boot (as in `vmlab compare --quick`).
 const KERNEL_TIME: &str = "20ms";

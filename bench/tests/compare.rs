@@ -1,35 +1,17 @@
 //! `vmlab compare --quick` end to end with the plain-process backend only
 //! (no root or KVM needed): it builds the images into a fresh directory,
 //! runs the matrix and writes a report the reports crate reads back.
-use std::path::PathBuf;
 use std::process::Command;
 
 use vmlab_reports::model::{BackendKind, Results};
-
-/// A fresh directory under the target dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("vmlab-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use vmlab_test_util::TempDir;
 
 #[test]
 fn quick_compare_of_the_process_backend_writes_a_report() {
-    let tmp = TempDir::new("compare");
-    let out = tmp.0.join("report");
-    let md = tmp.0.join("out.md");
-    let csv = tmp.0.join("out.csv");
+    let tmp = TempDir::new("test-compare");
+    let out = tmp.path().join("report");
+    let md = tmp.path().join("out.md");
+    let csv = tmp.path().join("out.csv");
     let output = Command::new(env!("CARGO_BIN_EXE_vmlab"))
         .args([
             "compare",
@@ -41,7 +23,7 @@ fn quick_compare_of_the_process_backend_writes_a_report() {
             "--json",
         ])
         .arg("--images")
-        .arg(tmp.0.join("images"))
+        .arg(tmp.path().join("images"))
         .arg("--out")
         .arg(&out)
         .arg("--export-markdown")

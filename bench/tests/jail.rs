@@ -5,28 +5,7 @@
 //! same call with `--no-jail` is made (the positive control).
 use std::process::Command;
 
-/// Whether a KVM test may run: true when `ready`; otherwise it panics with
-/// `VMLAB_REQUIRE_KVM=1` (CI), so a required test never passes without
-/// running, and only then prints why it skips.
-fn kvm_gate(ready: bool, why: &str) -> bool {
-    if ready {
-        return true;
-    }
-    if std::env::var("VMLAB_REQUIRE_KVM").as_deref() == Ok("1") {
-        panic!("VMLAB_REQUIRE_KVM=1 but {why}");
-    }
-    eprintln!("SKIPPED: {why} (set VMLAB_REQUIRE_KVM=1 to make this a failure)");
-    false
-}
-
-fn kvm_available() -> bool {
-    let ok = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    kvm_gate(ok, "/dev/kvm cannot be opened read-write")
-}
+use vmlab_test_util::{gate, kvm_available, KVM};
 
 /// Runs `vmlab run --backend vm-bare --json EXTRA -- --exit 0` with the
 /// probe `probe`; returns (exit code, JSON if any, stderr).
@@ -51,7 +30,7 @@ fn run(extra: &[&str], probe: Option<&str>) -> (i32, Option<serde_json::Value>, 
 /// Whether the embedded guest cannot run on this KVM (built with SSE on
 /// software KVM): the VMM tests cover that case.
 fn guest_cannot_run(stderr: &str) -> bool {
-    !kvm_gate(!stderr.contains("SSE instruction"), stderr)
+    !gate(!stderr.contains("SSE instruction"), KVM, stderr)
 }
 
 #[test]

@@ -5,42 +5,21 @@
 //! to_ready within 0.1 % (the phases are differences of one clock's
 //! readings, so only rounding may separate them). Needs root and KVM;
 //! skips without them unless `VMLAB_REQUIRE_ROOT=1` / `VMLAB_REQUIRE_KVM=1`.
-use std::path::PathBuf;
 use std::process::Command;
 
 use vmlab_reports::model::Results;
+use vmlab_test_util::{gate, is_root, kvm_available, TempDir, ROOT};
 
 /// Relative tolerance of the sum against to_ready.
 const TOLERANCE: f64 = 0.001;
 
-fn gate(ok: bool, require: &str, why: &str) -> bool {
-    if !ok {
-        assert!(
-            std::env::var(require).as_deref() != Ok("1"),
-            "{require}=1 but {why}"
-        );
-        eprintln!("skipping: {why}");
-    }
-    ok
-}
-
 #[test]
 fn every_runs_phases_add_up_to_its_to_ready() {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let kvm = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !gate(root, "VMLAB_REQUIRE_ROOT", "not root")
-        || !gate(kvm, "VMLAB_REQUIRE_KVM", "no usable /dev/kvm")
-    {
+    if !gate(is_root(), ROOT, "not root") || !kvm_available() {
         return;
     }
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("vmlab-test-phases-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("test-phases");
+    let dir = dir.path();
     let output = Command::new(env!("CARGO_BIN_EXE_vmlab"))
         .args(["compare", "--quick", "--runs", "3"])
         .args(["--backends", "process,sandbox,vm-bare"])
@@ -53,7 +32,6 @@ fn every_runs_phases_add_up_to_its_to_ready() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "vmlab compare failed:\n{stderr}");
     let results = Results::load(&dir.join("report/results.json")).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     for name in ["process", "sandbox", "vm-bare"] {
         let b = results.backends.iter().find(|b| b.name == name).unwrap();
         let boot = &b.boot;

@@ -10,6 +10,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use vmlab_test_util::{gate, KVM};
+
 /// The rigs are heavy and single-threaded: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -38,12 +40,7 @@ fn rig_available(cpu: &str) -> bool {
     } else {
         return true;
     };
-    assert!(
-        std::env::var("VMLAB_REQUIRE_KVM").as_deref() != Ok("1"),
-        "VMLAB_REQUIRE_KVM=1 but {why} (the {cpu} rig)"
-    );
-    eprintln!("skipping the {cpu} rig: {why}");
-    false
+    gate(false, KVM, &format!("{why} (the {cpu} rig)"))
 }
 
 fn rig(args: &[&str]) -> (serde_json::Value, std::process::Output) {

@@ -8,28 +8,11 @@
 //! Needs a usable /dev/kvm (the probes ask for one); fails instead of
 //! skipping with `VMLAB_REQUIRE_KVM=1`.
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use vmlab_reports::model::Results;
-
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("vmlab-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use vmlab_test_util::{kvm_available, TempDir};
 
 /// What both stand-ins do once their arguments passed: answer as the
 /// guest, or (with `STANDIN_NO_EXIT=1`) end as a guest that reset before
@@ -62,25 +45,9 @@ fn stand_in(dir: &Path, name: &str, script: &str) {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn kvm_usable() -> bool {
-    let ok = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("VMLAB_REQUIRE_KVM").as_deref() != Ok("1"),
-            "VMLAB_REQUIRE_KVM=1 but /dev/kvm does not open read-write"
-        );
-        eprintln!("skipping: /dev/kvm does not open read-write");
-    }
-    ok
-}
-
 /// `vmlab compare` of both stand-ins; the results.
 fn compare(tmp: &TempDir, no_exit: bool) -> Results {
-    let bin = tmp.0.join("bin");
+    let bin = tmp.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     stand_in(&bin, "firecracker", FIRECRACKER);
     stand_in(&bin, "cloud-hypervisor", CLOUD_HYPERVISOR);
@@ -90,13 +57,13 @@ fn compare(tmp: &TempDir, no_exit: bool) -> Results {
         std::env::var("PATH").unwrap_or_default()
     );
     let out = tmp
-        .0
+        .path()
         .join(if no_exit { "report-no-exit" } else { "report" });
     let output = Command::new(env!("CARGO_BIN_EXE_vmlab"))
         .args(["compare", "--quick", "--runs", "2"])
         .args(["--backends", "firecracker-bare,cloud-hypervisor-bare"])
         .arg("--images")
-        .arg(tmp.0.join("images"))
+        .arg(tmp.path().join("images"))
         .arg("--out")
         .arg(&out)
         .env("PATH", path)
@@ -110,7 +77,7 @@ fn compare(tmp: &TempDir, no_exit: bool) -> Results {
 
 #[test]
 fn firecracker_and_cloud_hypervisor_boot_the_bare_guest_as_configured() {
-    if !kvm_usable() {
+    if !kvm_available() {
         return;
     }
     let tmp = TempDir::new("stock-vmms");

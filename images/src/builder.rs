@@ -12,7 +12,7 @@ use flate2::{Compression, GzBuilder};
 
 use crate::checksum::sha256_hex;
 use crate::embedded;
-use crate::kernel::Kernel;
+use crate::kernel::GuestKernel;
 use crate::manifest::{self, Built, Manifest};
 use crate::oci::{self, layer::Layer};
 use crate::rootfs::Rootfs;
@@ -70,7 +70,7 @@ impl BuildOptions {
 
 /// Builds every artifact into `opts.out` and returns the manifest (also
 /// written as `manifest.json`). `kernel` is recorded, not copied.
-pub fn build(opts: &BuildOptions, kernel: Option<Kernel>) -> Result<Manifest, BuildError> {
+pub fn build(opts: &BuildOptions, kernel: Option<GuestKernel>) -> Result<Manifest, BuildError> {
     let out = std::path::absolute(&opts.out).unwrap_or_else(|_| opts.out.clone());
     let parent = out.parent().unwrap_or(Path::new("/")).to_path_buf();
     let name = out

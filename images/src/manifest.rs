@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::Kernel;
+use crate::kernel::GuestKernel;
 use crate::oci::layout::LayoutDigests;
 
 /// The static workload binary.
@@ -89,7 +89,7 @@ pub struct Manifest {
     /// The bundle's `config.json`.
     pub bundle_config: Built,
     /// The guest kernel, when one was available.
-    pub kernel: Option<Kernel>,
+    pub kernel: Option<GuestKernel>,
 }
 
 /// The current [`Manifest::format`].

@@ -6,10 +6,11 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{chain, gate, scratch};
+use common::{chain, scratch};
 use vmlab_images::kernel::{self, bzimage, elf, Cache, KernelError, Source};
+use vmlab_test_util::gate;
 
-fn from_file(path: &Path) -> Result<kernel::Kernel, KernelError> {
+fn from_file(path: &Path) -> Result<kernel::GuestKernel, KernelError> {
     let cache = scratch("kernel-cache");
     let result = kernel::from_file(path, Source::Path, &Cache::at(cache.path()));
     drop(cache);
@@ -83,7 +84,7 @@ fn a_truncated_elf_is_refused() {
 }
 
 /// The cached kernel, if there is one (fetched by `vmlab images build`).
-fn cached() -> Option<kernel::Kernel> {
+fn cached() -> Option<kernel::GuestKernel> {
     let cache = Cache::default_location().ok()?;
     cache.latest().expect("a readable, intact cache")
 }

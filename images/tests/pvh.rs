@@ -11,8 +11,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{gate, scratch, wait_with_limit};
+use common::scratch;
 use vmlab_images::embedded::GUEST;
+use vmlab_test_util::{gate, kvm_available, wait_with_limit};
 
 const QEMU: &str = "qemu-system-x86_64";
 
@@ -27,17 +28,6 @@ fn qemu_installed() -> bool {
         "VMLAB_REQUIRE_QEMU",
         "qemu-system-x86_64 is not installed",
     )
-}
-
-/// Whether /dev/kvm opens read-write (skips, or fails with
-/// `VMLAB_REQUIRE_KVM=1`, when it does not).
-fn kvm_usable() -> bool {
-    let ok = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    gate(ok, "VMLAB_REQUIRE_KVM", "/dev/kvm does not open read-write")
 }
 
 /// Boots the guest with `args` on `machine` under TCG; (exit status, console).
@@ -95,7 +85,7 @@ fn the_bare_guest_boots_on_qemu_through_pvh() {
 
 #[test]
 fn the_bare_guest_boots_on_qemu_with_kvm_through_pvh() {
-    if !qemu_installed() || !kvm_usable() {
+    if !qemu_installed() || !kvm_available() {
         return;
     }
     let (code, console) = boot_on("microvm", "kvm", "cpu --exit 3", true);

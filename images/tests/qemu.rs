@@ -7,8 +7,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{build_into, gate, scratch, wait_with_limit};
+use common::{build_into, scratch};
 use vmlab_images::kernel::Cache;
+use vmlab_test_util::{gate, wait_with_limit};
 
 #[test]
 fn the_initramfs_boots_the_cached_kernel_under_qemu() {

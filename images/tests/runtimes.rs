@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{build_into, gate, is_root, scratch, wait_with_limit};
+use common::{build_into, scratch};
+use vmlab_test_util::{gate, is_root, wait_with_limit};
 
 const READY: &str = r#"{"vmlab":"ready"}"#;
 

@@ -13,7 +13,8 @@ mod common;
 use std::path::Path;
 
 use common::browser::{chromium, console_errors, find_chromium, png, required};
-use common::{fixture, TempDir};
+use common::fixture;
+use vmlab_test_util::TempDir;
 
 /// Laptop width; tall enough for the whole fixture page, so every chart is
 /// in the picture.
@@ -33,12 +34,12 @@ fn chromium_renders_the_report() {
     let _ = std::fs::remove_dir_all(&out);
     let index = vmlab_reports::write_report(&fixture(), None, &out).expect("write report");
     let url = format!("file://{}", index.canonicalize().unwrap().display());
-    let profile = TempDir::new("chromium-profile");
+    let profile = TempDir::new("reports-chromium-profile");
     let shot = out.join("shot.png");
 
     let run = chromium(
         &bin,
-        &profile.0,
+        profile.path(),
         &[
             format!("--screenshot={}", shot.display()),
             format!("--window-size={WIDTH},{HEIGHT}"),
@@ -53,7 +54,7 @@ fn chromium_renders_the_report() {
     let errors = console_errors(&run.stderr);
     assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
 
-    let dom = chromium(&bin, &profile.0, &["--dump-dom".into(), url]);
+    let dom = chromium(&bin, profile.path(), &["--dump-dom".into(), url]);
     assert!(dom.status.success(), "chromium --dump-dom failed");
     let errors = console_errors(&dom.stderr);
     assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
@@ -86,7 +87,7 @@ fn chromium_renders_the_report() {
         shot.display(),
         png.len()
     );
-    excerpt(&bin, &profile.0, &index);
+    excerpt(&bin, profile.path(), &index);
 }
 
 /// The README's excerpt of the report: the top of the fixture's page at

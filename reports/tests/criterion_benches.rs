@@ -24,8 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use common::browser::{chromium, console_errors, find_chromium, png, required};
-use common::TempDir;
 use serde::Deserialize;
+use vmlab_test_util::TempDir;
 
 /// The record's file name in Criterion's output directory.
 const RECORD: &str = "vmlab-ran.json";
@@ -250,8 +250,8 @@ fn chromium_renders_the_benches_report() {
         }
     }
 
-    let profile = TempDir::new("criterion-benches-profile");
-    let index = dom(&bin, &profile.0, &dir.join("report/index.html"));
+    let profile = TempDir::new("reports-criterion-benches-profile");
+    let index = dom(&bin, profile.path(), &dir.join("report/index.html"));
     let links = anchors(&index);
     for entry in record.benches.values() {
         for (group, functions) in &entry.groups {
@@ -272,16 +272,16 @@ fn chromium_renders_the_benches_report() {
         }
     }
 
-    let shots = TempDir::new("criterion-benches-shots");
+    let shots = TempDir::new("reports-criterion-benches-shots");
     for (group, functions) in &boot.groups {
         let group_dir = dir.join(dir_name(group));
         let names: BTreeSet<String> = functions.iter().map(|f| format!("{group}/{f}")).collect();
-        let shot = shots.0.join(format!("{}.png", dir_name(group)));
+        let shot = shots.path().join(format!("{}.png", dir_name(group)));
         if functions.len() == 1 {
             // No group page: the backend's own page and its chart.
             let f = functions.first().unwrap();
             let report = group_dir.join(dir_name(f)).join("report");
-            let page = dom(&bin, &profile.0, &report.join("index.html"));
+            let page = dom(&bin, profile.path(), &report.join("index.html"));
             assert!(
                 page.contains(&format!("<h2>{group}/{f}</h2>")),
                 "{group}/{f}: not on its page"
@@ -292,11 +292,11 @@ fn chromium_renders_the_benches_report() {
             );
             // The density's curve and the samples' dots are drawn in the
             // blue (its area in a paler tint).
-            assert_renders(&bin, &profile.0, &report.join("pdf.svg"), &shot, 50);
+            assert_renders(&bin, profile.path(), &report.join("pdf.svg"), &shot, 50);
             continue;
         }
         let report = group_dir.join("report");
-        let page = dom(&bin, &profile.0, &report.join("index.html"));
+        let page = dom(&bin, profile.path(), &report.join("index.html"));
         assert_eq!(
             h4s(&page),
             names,
@@ -319,7 +319,7 @@ fn chromium_renders_the_benches_report() {
         }
         assert_renders(
             &bin,
-            &profile.0,
+            profile.path(),
             &report.join("violin.svg"),
             &shot,
             500 * names.len(),

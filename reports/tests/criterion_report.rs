@@ -14,8 +14,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use common::browser::{chromium, console_errors, find_chromium, png, required};
-use common::TempDir;
 use criterion::{Criterion, PlottingBackend};
+use vmlab_test_util::TempDir;
 
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 800;
@@ -50,21 +50,21 @@ fn chromium_renders_a_criterion_report() {
         eprintln!("SKIP: chromium not found on PATH (apt-get install chromium); set VMLAB_REQUIRE_BROWSER=1 to fail instead");
         return;
     };
-    let tmp = TempDir::new("criterion");
-    tiny_run(&tmp.0);
+    let tmp = TempDir::new("reports-criterion");
+    tiny_run(tmp.path());
 
-    let index = tmp.0.join("report/index.html");
+    let index = tmp.path().join("report/index.html");
     assert!(index.is_file(), "no {}", index.display());
-    let group = tmp.0.join("boot_call_to_ready/report");
+    let group = tmp.path().join("boot_call_to_ready/report");
     let violin = std::fs::read_to_string(group.join("violin.svg")).expect("a violin chart");
     assert!(violin.starts_with("<svg"), "{violin}");
     for f in ["boot/call_to_ready/process", "boot/call_to_ready/sandbox"] {
         assert!(violin.contains(f), "{f} missing from the violin chart");
     }
 
-    let profile = TempDir::new("criterion-profile");
+    let profile = TempDir::new("reports-criterion-profile");
     let url = |p: &std::path::Path| format!("file://{}", p.canonicalize().unwrap().display());
-    let dom = chromium(&bin, &profile.0, &["--dump-dom".into(), url(&index)]);
+    let dom = chromium(&bin, profile.path(), &["--dump-dom".into(), url(&index)]);
     assert!(dom.status.success(), "chromium --dump-dom failed");
     let errors = console_errors(&dom.stderr);
     assert!(errors.is_empty(), "the index logged errors: {errors:#?}");
@@ -75,7 +75,7 @@ fn chromium_renders_a_criterion_report() {
     );
 
     let page = group.join("index.html");
-    let dom = chromium(&bin, &profile.0, &["--dump-dom".into(), url(&page)]);
+    let dom = chromium(&bin, profile.path(), &["--dump-dom".into(), url(&page)]);
     let text = String::from_utf8_lossy(&dom.stdout);
     assert!(
         text.contains("violin.svg"),
@@ -89,10 +89,10 @@ fn chromium_renders_a_criterion_report() {
     }
     // The page shows the violin as an image: screenshot that image as the
     // browser draws it.
-    let shot = tmp.0.join("violin.png");
+    let shot = tmp.path().join("violin.png");
     let run = chromium(
         &bin,
-        &profile.0,
+        profile.path(),
         &[
             format!("--screenshot={}", shot.display()),
             format!("--window-size={WIDTH},{HEIGHT}"),

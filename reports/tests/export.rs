@@ -82,16 +82,16 @@ fn the_csv_rows_match_results_json() {
 #[test]
 fn both_exports_are_written_where_asked() {
     let results = common::fixture();
-    let tmp = common::TempDir::new("export");
-    let md = tmp.0.join("out.md");
-    let csv = tmp.0.join("out.csv");
+    let tmp = vmlab_test_util::TempDir::new("reports-export");
+    let md = tmp.path().join("out.md");
+    let csv = tmp.path().join("out.csv");
     export::write(Format::Markdown, &results, &md).unwrap();
     export::write(Format::Csv, &results, &csv).unwrap();
     let md = std::fs::read_to_string(md).unwrap();
     assert!(md.contains("### Boot\n\n| backend |"), "{md}");
     let (_, rows) = records(&std::fs::read_to_string(csv).unwrap());
     assert!(!rows.is_empty());
-    let e = export::write(Format::Csv, &results, &tmp.0.join("missing/out.csv"))
+    let e = export::write(Format::Csv, &results, &tmp.path().join("missing/out.csv"))
         .unwrap_err()
         .to_string();
     assert!(e.contains("missing/out.csv") && e.contains("CSV"), "{e}");

@@ -2,10 +2,11 @@
 //! the software-nested banner, skipped backends and baseline marking.
 mod common;
 
-use common::{fixture, svgs, TempDir};
+use common::{fixture, svgs};
 use vmlab_reports::baseline::compare_runs;
 use vmlab_reports::model::{KvmKind, LoadError};
 use vmlab_reports::{render, write_report, Results};
+use vmlab_test_util::TempDir;
 
 #[test]
 fn schema_round_trip() {
@@ -176,11 +177,11 @@ fn baseline_flags_only_the_changed_backend() {
 
 #[test]
 fn write_report_writes_both_files() {
-    let dir = TempDir::new("write");
+    let dir = TempDir::new("reports-write");
     let r = fixture();
-    let index = write_report(&r, None, &dir.0.join("out")).unwrap();
+    let index = write_report(&r, None, &dir.path().join("out")).unwrap();
     assert!(index.ends_with("out/index.html"));
-    let back = Results::load(&dir.0.join("out/results.json")).unwrap();
+    let back = Results::load(&dir.path().join("out/results.json")).unwrap();
     assert_eq!(back, r);
     let html = std::fs::read_to_string(index).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
@@ -188,12 +189,12 @@ fn write_report_writes_both_files() {
 
 #[test]
 fn load_errors_name_the_file() {
-    let dir = TempDir::new("load");
-    let missing = dir.0.join("nope.json");
+    let dir = TempDir::new("reports-load");
+    let missing = dir.path().join("nope.json");
     let e = Results::load(&missing).unwrap_err();
     assert!(matches!(e, LoadError::Read { .. }));
     assert!(e.to_string().contains("nope.json"));
-    let future = dir.0.join("future.json");
+    let future = dir.path().join("future.json");
     std::fs::write(&future, r#"{"schema_version": 2, "x": 1}"#).unwrap();
     let e = Results::load(&future).unwrap_err();
     assert!(e.to_string().contains("schema_version 2"), "{e}");

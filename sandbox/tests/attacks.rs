@@ -14,9 +14,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{have_root, json_lines, serial, HostState, Rootfs, PROBE};
+use common::{json_lines, serial, HostState, Rootfs, PROBE};
 use vmlab_sandbox::config::NOBODY;
 use vmlab_sandbox::{run, Config, ExitStatus, Limits};
+use vmlab_test_util::have_root;
 
 /// Who starts the sandbox, and with which user namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! The sandbox boots a workload to ready and reports its exit (root only).
 mod common;
 
-use common::{have_root, json_lines, Rootfs};
+use common::{json_lines, Rootfs};
 use vmlab_sandbox::{run, Config, ExitStatus, UserNs};
+use vmlab_test_util::{have_root, host_has};
 
 fn probe_config(rootfs: &Rootfs, args: &[&str]) -> Config {
     let mut c = Config::sandbox(&rootfs.path);
@@ -149,7 +150,7 @@ fn the_real_workload_boots_to_ready_and_exits_with_its_code() {
     // The same rootfs under crun, when installed (hybrid cgroups: crun 1.8
     // needs the cgroup2 mount hidden).
     let crun = std::path::Path::new("/usr/bin/crun").exists();
-    if common::host_has(
+    if host_has(
         "the_real_workload_boots_to_ready_and_exits_with_its_code (crun part)",
         crun,
         "crun is not installed",
@@ -213,7 +214,7 @@ fn cgroup_v2_clone_into_cgroup() {
     }
     let v2 = std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
         || std::path::Path::new("/sys/fs/cgroup/cgroup.procs").exists();
-    if !common::host_has("cgroup_v2_clone_into_cgroup", v2, "no cgroup2 mount") {
+    if !host_has("cgroup_v2_clone_into_cgroup", v2, "no cgroup2 mount") {
         return;
     }
     let _serial = common::serial();

@@ -14,9 +14,10 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{have_root, serial, Rootfs};
+use common::{serial, Rootfs};
 use vmlab_sandbox::cgroup::{CgroupError, Hierarchy};
 use vmlab_sandbox::{run, Config, ExitStatus, LaunchError, UserNs};
+use vmlab_test_util::{have_root, host_has};
 
 /// The node [`harness_open_device`] opens.
 const OPEN_ENV: &str = "VMLAB_TEST_DEVICES_OPEN";
@@ -185,7 +186,7 @@ fn the_device_policy_holds_on_pure_cgroup_v2() {
     if !have_root("the_device_policy_holds_on_pure_cgroup_v2") {
         return;
     }
-    if !common::host_has(
+    if !host_has(
         "the_device_policy_holds_on_pure_cgroup_v2",
         Hierarchy::detect().unwrap().v2.is_some(),
         "no cgroup2 mount",
@@ -248,7 +249,7 @@ fn the_v2_device_program_refuses_what_the_table_does_not_list() {
         return;
     }
     let v2 = Hierarchy::detect().unwrap().v2;
-    if !common::host_has(
+    if !host_has(
         "the_v2_device_program_refuses_what_the_table_does_not_list",
         v2.is_some(),
         "no cgroup2 mount",
@@ -322,7 +323,7 @@ fn without_a_v1_devices_hierarchy_the_policy_is_a_clear_error() {
         .v1
         .iter()
         .find(|(c, _)| *c == vmlab_sandbox::cgroup::Controller::Devices);
-    if !common::host_has(
+    if !host_has(
         test,
         devices.map(|(_, m)| m.as_path()) == Some(Path::new("/sys/fs/cgroup/devices")),
         "no v1 devices hierarchy at /sys/fs/cgroup/devices",

@@ -6,9 +6,10 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cgroups_of, have_root, serial, HostState, Rootfs};
+use common::{cgroups_of, serial, HostState, Rootfs};
 use vmlab_sandbox::signal::Interrupt;
 use vmlab_sandbox::{run, Config, ExitStatus, LaunchError, Limits, UserNs};
+use vmlab_test_util::have_root;
 
 const HARNESS_ENV: &str = "VMLAB_TEST_HARNESS_ROOTFS";
 

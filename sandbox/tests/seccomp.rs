@@ -6,8 +6,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{have_root, json_lines, serial, Rootfs, PROBE};
+use common::{json_lines, serial, Rootfs, PROBE};
 use vmlab_sandbox::{run, Config, ExitStatus, Limits, Outcome, UserNs};
+use vmlab_test_util::have_root;
 
 /// The probe's child exit code (`CHILD_CODE` in `src/probe/syscalls.rs`).
 const CHILD_CODE: i64 = 7;

@@ -5,8 +5,9 @@ mod common;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::{Duration, SystemTime};
 
-use common::{have_root, json_lines, serial, HostState, Rootfs};
+use common::{json_lines, serial, HostState, Rootfs};
 use vmlab_sandbox::{run, Config, ExitStatus, Limits, Outcome, UserNs};
+use vmlab_test_util::have_root;
 
 fn config(fs: &Rootfs, rootless: bool, args: &[String]) -> Config {
     let mut c = Config::sandbox(&fs.path);

@@ -22,9 +22,9 @@ use crate::timer::KickTimer;
 use crate::{jail, layout, memory, vcpu, vm, Error, Guest, VmConfig, VmOutcome};
 
 /// Smallest memory for the bare guest (its image lives at 1 MiB).
-pub const BARE_MIN_MIB: u64 = 2;
+pub(crate) const BARE_MIN_MIB: u64 = 2;
 /// Smallest memory for a Linux guest.
-pub const LINUX_MIN_MIB: u64 = 32;
+pub(crate) const LINUX_MIN_MIB: u64 = 32;
 
 /// Timestamps of named steps since one start.
 struct Timeline {
@@ -63,7 +63,7 @@ fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
 }
 
 /// How the bare guest is entered (the report's `entry`).
-pub const BARE_ENTRY: &str = "bare ELF, 64-bit";
+pub(crate) const BARE_ENTRY: &str = "bare ELF, 64-bit";
 
 /// Boots the configured guest once and returns what it did: in this
 /// process, or with [`VmConfig::jail`] in a forked, jailed child ([`jail`]).

@@ -6,7 +6,7 @@ use std::path::Path;
 use kvm_ioctls::{Cap, Kvm};
 
 /// The only stable KVM API version.
-pub const KVM_API_VERSION: i32 = 12;
+pub(crate) const KVM_API_VERSION: i32 = 12;
 
 /// Capabilities every boot needs.
 const REQUIRED_CAPS: [(Cap, &str); 2] = [
@@ -60,7 +60,7 @@ pub enum KvmKind {
 
 impl KvmKind {
     /// Detects the kind from the loaded modules under `sys_module` (normally `/sys/module`).
-    pub fn detect_in(sys_module: &Path) -> KvmKind {
+    pub(crate) fn detect_in(sys_module: &Path) -> KvmKind {
         // PVM first: it can be loaded next to a hardware module.
         if sys_module.join("kvm_pvm").exists() {
             KvmKind::Pvm
@@ -79,7 +79,8 @@ impl KvmKind {
     }
 
     /// Whether guest code runs on the CPU (hardware virtualization).
-    pub fn is_hardware(self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_hardware(self) -> bool {
         matches!(self, KvmKind::Intel | KvmKind::Amd)
     }
 
@@ -104,7 +105,7 @@ fn open_error(errno: i32) -> Error {
 }
 
 /// An open, checked `/dev/kvm`.
-pub struct KvmHandle {
+pub(crate) struct KvmHandle {
     /// The system fd.
     pub kvm: Kvm,
     /// The kind of KVM.
@@ -114,12 +115,12 @@ pub struct KvmHandle {
 impl KvmHandle {
     /// Opens `/dev/kvm`, checks the API version and the capabilities a guest
     /// needs (`linux`: also those of a Linux guest).
-    pub fn open(linux: bool) -> Result<KvmHandle, Error> {
+    pub(crate) fn open(linux: bool) -> Result<KvmHandle, Error> {
         Self::open_path(c"/dev/kvm", linux)
     }
 
     /// [`open`](Self::open) for a KVM device at another path (tests).
-    pub fn open_path(path: &CStr, linux: bool) -> Result<KvmHandle, Error> {
+    pub(crate) fn open_path(path: &CStr, linux: bool) -> Result<KvmHandle, Error> {
         let kvm = Kvm::new_with_path(path).map_err(|e| open_error(e.errno()))?;
         let found = kvm.get_api_version();
         if found != KVM_API_VERSION {

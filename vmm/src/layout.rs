@@ -13,51 +13,50 @@
 //! ...          free memory (bare) / initramfs at the top of low memory (Linux)
 //! 0xc000_0000  start of the 32-bit MMIO hole (LAPIC, IOAPIC); RAM resumes at 4 GiB
 //! ```
-pub use vmlab_workload::bootinfo::BOOTINFO_GPA;
+pub(crate) use vmlab_workload::bootinfo::BOOTINFO_GPA;
 
 /// Guest-physical address of the GDT.
-pub const GDT_GPA: u64 = 0x500;
+pub(crate) const GDT_GPA: u64 = 0x500;
 /// Guest-physical address of the Linux zero page (`boot_params`).
-pub const ZERO_PAGE_GPA: u64 = 0x7000;
+pub(crate) const ZERO_PAGE_GPA: u64 = 0x7000;
 /// Guest-physical address of the PML4; the PDPT and page directories follow.
-pub const PML4_GPA: u64 = 0x9000;
+pub(crate) const PML4_GPA: u64 = 0x9000;
 /// Guest-physical address of the PDPT.
-pub const PDPT_GPA: u64 = PML4_GPA + 0x1000;
+pub(crate) const PDPT_GPA: u64 = PML4_GPA + 0x1000;
 /// Guest-physical address of the first page directory.
-pub const PD_GPA: u64 = PDPT_GPA + 0x1000;
+pub(crate) const PD_GPA: u64 = PDPT_GPA + 0x1000;
 /// Most page directories (GiB of identity map) that fit below [`CMDLINE_GPA`].
-pub const MAX_PDS: u64 = (CMDLINE_GPA - PD_GPA) / 0x1000;
+pub(crate) const MAX_PDS: u64 = (CMDLINE_GPA - PD_GPA) / 0x1000;
 /// Guest-physical address of the kernel command line.
-pub const CMDLINE_GPA: u64 = 0x2_0000;
+pub(crate) const CMDLINE_GPA: u64 = 0x2_0000;
 /// Longest kernel command line (including the NUL).
-pub const CMDLINE_MAX: usize = 0x1_0000;
+pub(crate) const CMDLINE_MAX: usize = 0x1_0000;
 /// Guest-physical address of the PVH `hvm_start_info`.
-pub const PVH_INFO_GPA: u64 = 0x3_0000;
+pub(crate) const PVH_INFO_GPA: u64 = 0x3_0000;
 /// Guest-physical address of the PVH memory map.
-pub const PVH_MEMMAP_GPA: u64 = 0x3_1000;
+pub(crate) const PVH_MEMMAP_GPA: u64 = 0x3_1000;
 /// Top of the bare guest's stack.
-pub const STACK_TOP_GPA: u64 = 0x8_0000;
+pub(crate) const STACK_TOP_GPA: u64 = 0x8_0000;
 /// Start of the EBDA; the e820 map reserves from here to 1 MiB.
-pub const EBDA_GPA: u64 = 0x9_fc00;
-/// Guest-physical address of the ACPI tables (inside the BIOS search area).
-pub const ACPI_GPA: u64 = 0xe_0000;
-/// End of the ACPI area.
-pub const ACPI_END_GPA: u64 = 0x10_0000;
+pub(crate) const EBDA_GPA: u64 = 0x9_fc00;
+/// Guest-physical address of the ACPI tables (inside the BIOS search area,
+/// which ends at [`HIGH_MEM_GPA`]).
+pub(crate) const ACPI_GPA: u64 = 0xe_0000;
 /// Where kernels and the bare guest are loaded (1 MiB).
-pub const HIGH_MEM_GPA: u64 = 0x10_0000;
+pub(crate) const HIGH_MEM_GPA: u64 = 0x10_0000;
 /// Start of the 32-bit MMIO hole; RAM above this resumes at 4 GiB.
-pub const MMIO_HOLE_GPA: u64 = 0xc000_0000;
+pub(crate) const MMIO_HOLE_GPA: u64 = 0xc000_0000;
 /// Where RAM resumes above the hole.
-pub const HIGH_RAM_GPA: u64 = 0x1_0000_0000;
+pub(crate) const HIGH_RAM_GPA: u64 = 0x1_0000_0000;
 /// The local APIC's MMIO base.
-pub const LAPIC_GPA: u64 = 0xfee0_0000;
+pub(crate) const LAPIC_GPA: u64 = 0xfee0_0000;
 /// The IOAPIC's MMIO base.
-pub const IOAPIC_GPA: u64 = 0xfec0_0000;
+pub(crate) const IOAPIC_GPA: u64 = 0xfec0_0000;
 /// KVM's TSS area (three pages) for `KVM_SET_TSS_ADDR`, inside the hole.
-pub const KVM_TSS_GPA: u64 = 0xfffb_d000;
+pub(crate) const KVM_TSS_GPA: u64 = 0xfffb_d000;
 
 /// The RAM ranges (start, length) of a guest with `size` bytes of memory.
-pub fn ram_ranges(size: u64) -> Vec<(u64, u64)> {
+pub(crate) fn ram_ranges(size: u64) -> Vec<(u64, u64)> {
     if size <= MMIO_HOLE_GPA {
         vec![(0, size)]
     } else {
@@ -66,7 +65,7 @@ pub fn ram_ranges(size: u64) -> Vec<(u64, u64)> {
 }
 
 /// End of RAM below the MMIO hole.
-pub fn low_mem_end(size: u64) -> u64 {
+pub(crate) fn low_mem_end(size: u64) -> u64 {
     size.min(MMIO_HOLE_GPA)
 }
 
@@ -84,7 +83,8 @@ mod tests {
             (PVH_INFO_GPA, PVH_MEMMAP_GPA + 0x1000),
             (0x4_0000, STACK_TOP_GPA),
             (EBDA_GPA, ACPI_GPA),
-            (ACPI_GPA, ACPI_END_GPA),
+            // The ACPI area ends where kernels are loaded (1 MiB).
+            (ACPI_GPA, HIGH_MEM_GPA),
         ];
         for (i, a) in areas.iter().enumerate() {
             assert!(a.0 < a.1);

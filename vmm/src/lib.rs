@@ -6,15 +6,15 @@
 //! 1. open `/dev/kvm`, check the API version and capabilities, and tell
 //!    hardware KVM from software nested KVM ([`kvm`]);
 //! 2. create the VM (Linux: TSS area, in-kernel irqchip, PIT) and map guest
-//!    RAM through vm-memory, untouched until used ([`memory`], [`layout`]);
+//!    RAM through vm-memory, untouched until used ([`memory`], `layout`);
 //! 3. create the vCPU and load the guest ([`loader`]): the bare ELF with its
 //!    boot info, or a bzImage / vmlinux with zero page, e820 map, command
 //!    line, initramfs and ACPI tables;
 //! 4. write the GDT and identity page tables and set the registers for 64-bit
-//!    entry (PVH: 32-bit), plus CPUID, MSRs, LAPIC and FPU for Linux ([`arch`], [`vcpu`]);
+//!    entry (PVH: 32-bit), plus CPUID, MSRs, LAPIC and FPU for Linux (`arch`, `vcpu`);
 //! 5. run the vCPU ([`vm`]): port I/O goes to COM1, the vmlab protocol port,
 //!    the i8042 reset line and the CMOS RTC ([`devices`]); ready, marks and exit
-//!    are timestamped as they arrive; a timer ([`timer`]) enforces the timeout;
+//!    are timestamped as they arrive; a timer (`timer`) enforces the timeout;
 //! 6. tear everything down and report ([`VmOutcome`]).
 //!
 //! With [`VmConfig::jail`] on, steps 2 to 6 run in a forked child that jails
@@ -24,16 +24,16 @@
 //! The vCPU run loop needs no helper thread, so nothing outlives the call.
 #![deny(missing_docs)]
 
-pub mod arch;
-pub mod builder;
+pub(crate) mod arch;
+pub(crate) mod builder;
 pub mod devices;
 pub mod jail;
 pub mod kvm;
-pub mod layout;
+pub(crate) mod layout;
 pub mod loader;
 pub mod memory;
-pub mod timer;
-pub mod vcpu;
+pub(crate) mod timer;
+pub(crate) mod vcpu;
 pub mod vm;
 
 use std::io::Write;

@@ -7,7 +7,7 @@ use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryRegion, MemoryRegio
 use crate::layout;
 
 /// Guest memory as vm-memory sees it.
-pub type GuestMemoryMmap = vm_memory::GuestMemoryMmap<()>;
+pub(crate) type GuestMemoryMmap = vm_memory::GuestMemoryMmap<()>;
 
 /// Errors creating guest memory.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,7 @@ pub const MAX_MIB: u64 = 4 << 20;
 
 /// Checks a requested size against the guest's minimum, [`MAX_MIB`] and
 /// the host's RAM.
-pub fn check_size(mib: u64, min_mib: u64, host_mib: Option<u64>) -> Result<(), Error> {
+pub(crate) fn check_size(mib: u64, min_mib: u64, host_mib: Option<u64>) -> Result<(), Error> {
     if mib < min_mib {
         return Err(Error::TooSmall { mib, min_mib });
     }
@@ -86,12 +86,12 @@ pub fn check_size(mib: u64, min_mib: u64, host_mib: Option<u64>) -> Result<(), E
 }
 
 /// `mib` MiB in bytes, if at most [`MAX_MIB`].
-pub fn bytes(mib: u64) -> Option<u64> {
+pub(crate) fn bytes(mib: u64) -> Option<u64> {
     (mib <= MAX_MIB).then(|| mib.checked_mul(1 << 20))?
 }
 
 /// Maps `mib` MiB of guest RAM (untouched, so it costs no host memory yet).
-pub fn create(mib: u64) -> Result<GuestMemoryMmap, Error> {
+pub(crate) fn create(mib: u64) -> Result<GuestMemoryMmap, Error> {
     let beyond = || Error::BeyondLimit {
         mib,
         max_mib: MAX_MIB,
@@ -105,7 +105,7 @@ pub fn create(mib: u64) -> Result<GuestMemoryMmap, Error> {
 }
 
 /// Registers every region of `mem` with the VM, one slot each.
-pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), Error> {
+pub(crate) fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), Error> {
     for (slot, region) in mem.iter().enumerate() {
         let slot = slot as u32;
         let host = region

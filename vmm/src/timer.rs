@@ -51,13 +51,13 @@ fn install_handler() -> Result<(), Error> {
 }
 
 /// A timer that interrupts this thread's `KVM_RUN` after a timeout.
-pub struct KickTimer {
+pub(crate) struct KickTimer {
     id: libc::timer_t,
 }
 
 impl KickTimer {
     /// Arms a timer that signals the calling thread after `timeout`.
-    pub fn arm(timeout: Duration) -> Result<KickTimer, Error> {
+    pub(crate) fn arm(timeout: Duration) -> Result<KickTimer, Error> {
         install_handler()?;
         // SAFETY: a zeroed sigevent is valid; we fill the fields SIGEV_THREAD_ID uses.
         let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };

@@ -38,17 +38,17 @@ fn set<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, Erro
 }
 
 /// Creates vCPU 0.
-pub fn create(vm: &VmFd) -> Result<VcpuFd, Error> {
+pub(crate) fn create(vm: &VmFd) -> Result<VcpuFd, Error> {
     vm.create_vcpu(0).map_err(Error::Create)
 }
 
 /// The TSC frequency KVM gives the guest, in kHz (0 when KVM cannot say).
-pub fn tsc_khz(vcpu: &VcpuFd) -> u32 {
+pub(crate) fn tsc_khz(vcpu: &VcpuFd) -> u32 {
     vcpu.get_tsc_khz().unwrap_or(0)
 }
 
 /// Sets what every guest needs: special and general registers.
-pub fn set_entry(
+pub(crate) fn set_entry(
     vcpu: &VcpuFd,
     mode: regs::EntryMode,
     r: &kvm_bindings::kvm_regs,
@@ -58,7 +58,7 @@ pub fn set_entry(
 }
 
 /// The supported CPUID, normalised for this vCPU.
-pub fn linux_cpuid(kvm: &Kvm) -> Result<CpuId, Error> {
+pub(crate) fn linux_cpuid(kvm: &Kvm) -> Result<CpuId, Error> {
     let mut cpuid = set(
         "CPUID (KVM_GET_SUPPORTED_CPUID)",
         kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES),
@@ -69,7 +69,7 @@ pub fn linux_cpuid(kvm: &Kvm) -> Result<CpuId, Error> {
 }
 
 /// CPUID, boot MSRs, LAPIC LINT pins and FPU for a Linux guest (call before [`set_entry`]).
-pub fn set_linux_state(kvm: &Kvm, vcpu: &VcpuFd) -> Result<(), Error> {
+pub(crate) fn set_linux_state(kvm: &Kvm, vcpu: &VcpuFd) -> Result<(), Error> {
     set("CPUID", vcpu.set_cpuid2(&linux_cpuid(kvm)?))?;
     let msrs = msr::boot_msrs();
     let n = set("boot MSRs", vcpu.set_msrs(&msrs))?;

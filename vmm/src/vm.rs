@@ -117,7 +117,7 @@ pub const MAX_MARKS: usize = 65536;
 
 /// What one run of the guest produced.
 #[derive(Clone, Debug, Default)]
-pub struct Ran {
+pub(crate) struct Ran {
     /// The guest's exit code.
     pub exit_code: u8,
     /// When ready arrived, since start.
@@ -134,7 +134,7 @@ pub struct Ran {
 
 impl Ran {
     /// Records mark `id` at `at`, or counts it once [`MAX_MARKS`] are kept.
-    pub fn mark(&mut self, id: u32, at: Duration) {
+    pub(crate) fn mark(&mut self, id: u32, at: Duration) {
         if self.marks.len() < MAX_MARKS {
             self.marks.push((id, at));
         } else {
@@ -144,7 +144,7 @@ impl Ran {
 }
 
 /// How to run.
-pub struct RunParams {
+pub(crate) struct RunParams {
     /// The time origin for every timestamp.
     pub start: Instant,
     /// The timeout (measured from the call).
@@ -156,7 +156,7 @@ pub struct RunParams {
 /// Runs the vCPU until the guest's exit event or an error; `ran` keeps what
 /// was seen so far either way. `_timer` (armed by the caller, before the
 /// jail's seccomp filter, for `p.timeout`) interrupts a blocked `KVM_RUN`.
-pub fn run(
+pub(crate) fn run(
     vm: &VmFd,
     vcpu: &mut VcpuFd,
     mem: &GuestMemoryMmap,
@@ -263,7 +263,7 @@ fn internal_error(vcpu: &mut VcpuFd, mem: &GuestMemoryMmap) -> Error {
 
 /// Whether `bytes` start with an SSE/MMX opcode (0x0f escape, after an
 /// optional operand-size, REP or REX prefix).
-pub fn is_sse_opcode(bytes: &[u8]) -> bool {
+pub(crate) fn is_sse_opcode(bytes: &[u8]) -> bool {
     let mut b = bytes;
     while let [p, rest @ ..] = b {
         if matches!(p, 0x66 | 0xf2 | 0xf3 | 0x40..=0x4f) {

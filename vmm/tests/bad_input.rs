@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
+use vmlab_test_util::{kvm_available, TempDir};
 use vmlab_vmm::loader::linux::Error as LinuxError;
 use vmlab_vmm::{memory, Error, Guest, LinuxGuest, VmConfig};
 
@@ -22,27 +23,6 @@ fn linux(kernel: PathBuf, initramfs: Option<PathBuf>, mem_mib: u64) -> VmConfig<
         jail: false,
         probe: None,
         cgroup_tasks: Vec::new(),
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!("vmlab-vmm-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -84,8 +64,8 @@ fn memory_too_small_or_too_large() {
 
 #[test]
 fn kernel_missing_truncated_or_not_a_kernel() {
-    let dir = TempDir::new("kernels");
-    let missing = dir.0.join("nope");
+    let dir = TempDir::new("vmm-kernels");
+    let missing = dir.path().join("nope");
     let e = vmlab_vmm::run(linux(missing, None, 256)).unwrap_err();
     assert!(
         matches!(e, Error::Linux(LinuxError::KernelMissing(_))),
@@ -116,9 +96,9 @@ fn kernel_missing_truncated_or_not_a_kernel() {
 
 #[test]
 fn initramfs_missing_or_too_big() {
-    let dir = TempDir::new("initramfs");
+    let dir = TempDir::new("vmm-initramfs");
     let kernel = dir.file("bz", &fake_bzimage(64 << 10));
-    let e = vmlab_vmm::run(linux(kernel.clone(), Some(dir.0.join("none")), 64)).unwrap_err();
+    let e = vmlab_vmm::run(linux(kernel.clone(), Some(dir.path().join("none")), 64)).unwrap_err();
     assert!(
         matches!(e, Error::Linux(LinuxError::InitramfsMissing(_))),
         "{e}"

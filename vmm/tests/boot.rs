@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use vmlab_test_util::kvm_available;
 use vmlab_vmm::vm::Error as RunError;
 use vmlab_vmm::{Error, KvmKind};
 

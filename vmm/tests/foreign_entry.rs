@@ -11,6 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use vmlab_test_util::kvm_available;
 use vmlab_vmm::{Guest, LinuxGuest, VmConfig};
 
 /// `elf` with its PVH entry note's type changed, so that no loader finds

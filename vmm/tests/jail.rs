@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
+use vmlab_test_util::kvm_available;
 use vmlab_vmm::jail::{self, Probe};
 use vmlab_vmm::vm::Error as RunError;
 use vmlab_vmm::{Error, VmConfig, VmOutcome};

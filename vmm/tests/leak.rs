@@ -4,6 +4,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use vmlab_test_util::kvm_available;
 
 const BOOTS: usize = 200;
 /// RSS growth allowed over 200 boots (allocator caches, lazily mapped code).

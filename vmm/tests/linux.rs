@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
+use vmlab_test_util::kvm_available;
 use vmlab_vmm::vm::Error as RunError;
 use vmlab_vmm::{Error, Guest, LinuxGuest, VmConfig};
 use vmlab_workload::Event;

@@ -24,6 +24,18 @@ pub struct Timing {
     pub nresamples: usize,
 }
 
+/// Criterion's minimum, for the benches whose one iteration is one boot
+/// (memory, overhead): ten samples of one boot each. The quick mode then
+/// changes only the bootstrap.
+#[allow(dead_code)] // the benches that do not boot once per sample include this file too
+pub const ONE_BOOT_PER_SAMPLE: Timing = Timing {
+    sample_size: 10,
+    warm_up: Duration::from_millis(1),
+    measurement: Duration::from_millis(1),
+    sampling: SamplingMode::Flat,
+    nresamples: 2_000,
+};
+
 /// The quick mode's timing: 10 samples (Criterion's minimum), each of one
 /// iteration (the target times are below any iteration's cost), so a group
 /// costs 11 iterations per function.

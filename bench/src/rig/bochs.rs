@@ -9,13 +9,12 @@
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use nix::pty::{openpty, Winsize};
 
 use super::disk;
-use super::proc::{self, L1Exit, Stop};
+use super::proc::{self, L1Exit, L1};
 
 /// The Bochs binary (Debian's `bochs` is a wrapper script around it).
 pub const BOCHS: &str = "bochs-bin";
@@ -59,17 +58,10 @@ pub fn bochsrc(mem_mib: u64, cylinders: u64) -> String {
     )
 }
 
-/// Boots L1 from `kernel` and `initramfs` in `dir` (which must hold nothing
-/// else of the same names); kills Bochs after `timeout`.
-pub fn run_l1(
-    kernel: &Path,
-    initramfs: &Path,
-    append: &str,
-    dir: &Path,
-    mem_mib: u64,
-    timeout: Duration,
-    stop: &Stop,
-) -> anyhow::Result<L1Exit> {
+/// Boots L1 from its kernel and initramfs in its `dir` (which must hold
+/// nothing else of the same names); kills Bochs after its timeout.
+pub fn run_l1(l1: &L1<'_>) -> anyhow::Result<L1Exit> {
+    let dir = l1.dir;
     for (rom, package) in ROMS {
         if !Path::new(rom).exists() {
             bail!("{rom} is missing; the Intel rig needs it (Debian: apt-get install {package})");
@@ -79,12 +71,13 @@ pub fn run_l1(
         bail!("Bochs's term display is not installed; the Intel rig needs it (Debian: apt-get install bochs-term)");
     }
     // A kernel panic reboots by triple fault, which then stops Bochs.
-    let disk = disk::build(kernel, initramfs, &format!("{append} reboot=t"), dir)?;
+    let append = format!("{} reboot=t", l1.append);
+    let disk = disk::build(l1.kernel, l1.initramfs, &append, dir)?;
     let write = |name: &str, text: String| {
         let p = dir.join(name);
         std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))
     };
-    write("bochsrc", bochsrc(mem_mib, disk.cylinders))?;
+    write("bochsrc", bochsrc(l1.mem_mib, disk.cylinders))?;
     write("bochs.rc", "c\nquit\n".into())?;
 
     let size = Winsize {
@@ -113,7 +106,7 @@ pub fn run_l1(
     let missing = format!(
         "{BOCHS} is not installed; the Intel rig needs it (Debian: apt-get install {PACKAGES})"
     );
-    let exit = proc::run(cmd, &missing, timeout, stop);
+    let exit = proc::run(cmd, &missing, l1.timeout, l1.stop);
     let _ = drain.join();
     let exit = exit?;
     let started = std::fs::metadata(dir.join("results.log")).is_ok_and(|m| m.len() > 0);

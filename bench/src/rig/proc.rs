@@ -4,6 +4,7 @@
 //! end the rig with an error, so its scratch directory is removed), or when
 //! the guard is dropped.
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,24 @@ impl Stop {
         let info = self.0.read_signal().ok()??;
         Signal::try_from(info.ssi_signo as i32).ok()
     }
+}
+
+/// What an emulator boots as L1, and for how long.
+pub struct L1<'a> {
+    /// The guest kernel (bzImage).
+    pub kernel: &'a Path,
+    /// L1's initramfs.
+    pub initramfs: &'a Path,
+    /// The kernel command line.
+    pub append: &'a str,
+    /// The scratch directory: the emulator's files and L1's logs.
+    pub dir: &'a Path,
+    /// L1's memory.
+    pub mem_mib: u64,
+    /// The emulator is killed after this long.
+    pub timeout: Duration,
+    /// Stop signals end the run early.
+    pub stop: &'a Stop,
 }
 
 /// How L1 ended.

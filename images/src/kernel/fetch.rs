@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::cache::Unpacked;
-use super::{Cache, Kernel, KernelError, HOW_TO_GET_ONE};
+use super::{Cache, GuestKernel, KernelError, HOW_TO_GET_ONE};
 use crate::scratch::Scratch;
 
 /// The meta-package that depends on the current cloud kernel.
@@ -27,7 +27,7 @@ pub const MODULES: &[(&str, &str)] = &[
 
 /// Fetches the cloud kernel into `cache` (or returns it if that release is
 /// already cached).
-pub fn fetch(cache: &Cache, progress: &mut dyn FnMut(&str)) -> Result<Kernel, KernelError> {
+pub fn fetch(cache: &Cache, progress: &mut dyn FnMut(&str)) -> Result<GuestKernel, KernelError> {
     let package = cloud_package()?;
     let release = package
         .strip_prefix("linux-image-")

@@ -13,7 +13,7 @@
 //! ([`bzimage::SetupHeader::parse`]) and its payload decompressed into a
 //! `vmlinux`, kept in the cache; an ELF is checked ([`elf::check`]).
 //!
-//! - `types`: [`Kernel`] and the files it is made of;
+//! - `types`: [`GuestKernel`] and the files it is made of;
 //! - `resolve`: [`resolve`] and [`from_file`];
 //! - [`bzimage`], [`elf`]: the two formats' checks;
 //! - [`cache`], [`fetch`]: where kernels are kept and how one is fetched.
@@ -28,4 +28,4 @@ mod types;
 pub use cache::Cache;
 pub use error::KernelError;
 pub use resolve::{from_file, resolve};
-pub use types::{FileRef, Kernel, Module, Source, ENV, HOW_TO_GET_ONE};
+pub use types::{FileRef, GuestKernel, Module, Source, ENV, HOW_TO_GET_ONE};

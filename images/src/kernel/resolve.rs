@@ -3,7 +3,7 @@ use std::fs;
 use std::path::Path;
 
 use super::{
-    bzimage, elf, fetch, Cache, FileRef, Kernel, KernelError, Source, ENV, HOW_TO_GET_ONE,
+    bzimage, elf, fetch, Cache, FileRef, GuestKernel, KernelError, Source, ENV, HOW_TO_GET_ONE,
 };
 use crate::checksum::sha256_hex;
 
@@ -15,7 +15,7 @@ pub fn resolve(
     cache: &Cache,
     fetch: bool,
     progress: &mut dyn FnMut(&str),
-) -> Result<Kernel, KernelError> {
+) -> Result<GuestKernel, KernelError> {
     if let Some(path) = explicit {
         return from_file(path, Source::Path, cache);
     }
@@ -36,7 +36,7 @@ pub fn resolve(
 
 /// Checks the kernel file at `path` (bzImage or ELF vmlinux); for a bzImage,
 /// derives its vmlinux into the cache (once per distinct bzImage).
-pub fn from_file(path: &Path, source: Source, cache: &Cache) -> Result<Kernel, KernelError> {
+pub fn from_file(path: &Path, source: Source, cache: &Cache) -> Result<GuestKernel, KernelError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let bytes = fs::read(&path).map_err(|source| KernelError::Unreadable {
         path: path.clone(),
@@ -52,7 +52,7 @@ pub fn from_file(path: &Path, source: Source, cache: &Cache) -> Result<Kernel, K
             path: path.clone(),
             source,
         })?;
-        return Ok(Kernel {
+        return Ok(GuestKernel {
             source,
             release: None,
             compression: None,
@@ -69,7 +69,7 @@ pub fn from_file(path: &Path, source: Source, cache: &Cache) -> Result<Kernel, K
     let header = bzimage::SetupHeader::parse(&bytes).map_err(bz_err)?;
     let (vmlinux, compression) =
         cache.derived_vmlinux(&file.sha256, || bzimage::vmlinux(&bytes).map_err(bz_err))?;
-    Ok(Kernel {
+    Ok(GuestKernel {
         source,
         release: header.release().map(str::to_string),
         compression: Some(compression),

@@ -50,7 +50,7 @@ pub struct Module {
 
 /// A usable guest kernel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Kernel {
+pub struct GuestKernel {
     /// Where it came from.
     pub source: Source,
     /// The kernel release (`6.1.0-56-cloud-amd64`), when known.

@@ -14,7 +14,8 @@ use oci_spec::runtime::{
     LinuxResourcesBuilder, MountBuilder, ProcessBuilder, RootBuilder, Spec,
 };
 
-use super::{write, OciError, ENV};
+use super::error::write;
+use super::{OciError, ENV};
 use crate::rootfs::Rootfs;
 
 /// The hostname inside the container.

@@ -11,8 +11,9 @@ use oci_spec::image::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::error::write;
 use super::layer::Layer;
-use super::{write, OciError, ENV};
+use super::{OciError, ENV};
 use crate::checksum::sha256_hex;
 
 /// The tag `index.json` gives the image (`oci:DIR:latest` in skopeo terms).

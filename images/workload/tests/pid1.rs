@@ -5,6 +5,7 @@
 //! `VMLAB_REQUIRE_ROOT=1` makes that a failure.
 use std::process::{Command, Output};
 
+use vmlab_test_util::{gate, is_root, ROOT};
 use vmlab_workload::protocol::{FD_ENV, LINE_PREFIX, PORT_ENV};
 use vmlab_workload_host::protocol::Line;
 
@@ -12,22 +13,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_vmlab-workload");
 
 /// Whether the test can run; panics if it cannot but must.
 fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = is_root();
     let unshare = Command::new("unshare").arg("--version").output().is_ok();
-    if root && unshare {
-        return true;
-    }
     let why = if root {
         "`unshare` is not installed"
     } else {
         "not root"
     };
-    if std::env::var_os("VMLAB_REQUIRE_ROOT").is_some_and(|v| v == "1") {
-        panic!("VMLAB_REQUIRE_ROOT=1 but {why}");
-    }
-    eprintln!("skipped: {why}");
-    false
+    gate(root && unshare, ROOT, why)
 }
 
 /// Runs the workload as PID 1 in new namespaces.

@@ -11,8 +11,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use vmlab_test_util::{gate, wait_with_limit, TempDir, QEMU};
 use vmlab_workload_host::protocol::Line;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vmlab-workload");
@@ -55,20 +56,8 @@ fn setup() -> Option<PathBuf> {
             None => "no guest kernel (set VMLAB_KERNEL or fill the vmlab kernel cache)".into(),
         }
     };
-    if std::env::var_os("VMLAB_REQUIRE_QEMU").is_some_and(|v| v == "1") {
-        panic!("VMLAB_REQUIRE_QEMU=1 but {missing}");
-    }
-    eprintln!("skipped: {missing}");
+    gate(false, QEMU, &missing);
     None
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// An initramfs holding only `/init` = the workload binary.
@@ -95,12 +84,11 @@ fn initramfs(dir: &Path) -> PathBuf {
 #[test]
 fn boots_as_init_of_a_linux_guest() {
     let Some(kernel) = setup() else { return };
-    let dir =
-        TempDir(std::env::temp_dir().join(format!("vmlab-workload-qemu-{}", std::process::id())));
-    let image = initramfs(&dir.0);
+    let dir = TempDir::new("workload-qemu");
+    let image = initramfs(dir.path());
     let append = "console=ttyS0 quiet panic=-1 VMLAB_PORT=1 -- \
                   cpu crossing pagetouch spawn file tcp --time 10ms --size 1M --exit 3";
-    let mut qemu = Command::new("qemu-system-x86_64")
+    let qemu = Command::new("qemu-system-x86_64")
         .args([
             "-accel",
             "tcg",
@@ -119,26 +107,9 @@ fn boots_as_init_of_a_linux_guest() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start qemu");
-    // Read the console on a thread so a hung guest can be killed.
-    let mut stdout = qemu.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(status) = qemu.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = qemu.kill();
-            let _ = qemu.wait();
-            panic!("the guest did not power off within 300 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let Some((status, console, _)) = wait_with_limit(qemu, Duration::from_secs(300)) else {
+        panic!("the guest did not power off within 300 s");
     };
-    let console = reader.join().unwrap();
     assert!(status.success(), "qemu: {status}; console:\n{console}");
     let lines: Vec<Line> = console
         .lines()

@@ -5,6 +5,7 @@
 //! orders of magnitude. Emulated VMs carry "(emulated)" in their row label.
 //! plotters' SVG backend emits `<text>` elements, so no font files are needed.
 mod boot;
+mod error;
 mod format;
 mod frame;
 mod images;
@@ -13,27 +14,9 @@ mod overhead;
 mod phases;
 
 pub use boot::boot_chart;
+pub use error::ChartError;
 pub use format::{fmt_bytes, fmt_ns, fmt_ratio};
 pub use images::images_chart;
 pub use memory::memory_chart;
 pub use overhead::overhead_chart;
 pub use phases::phases_chart;
-
-/// Drawing a chart failed.
-#[derive(Debug, thiserror::Error)]
-#[error("drawing the {chart} chart failed: {message}")]
-pub struct ChartError {
-    /// Which chart.
-    pub chart: &'static str,
-    /// What plotters reported.
-    pub message: String,
-}
-
-impl ChartError {
-    pub(crate) fn new(chart: &'static str, e: impl std::fmt::Display) -> Self {
-        ChartError {
-            chart,
-            message: e.to_string(),
-        }
-    }
-}

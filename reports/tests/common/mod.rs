@@ -1,4 +1,5 @@
-//! Shared test helpers: the fixture and a self-removing temp dir.
+//! Shared test helpers: the fixture and the charts of a page (the temp dir
+//! is `vmlab_test_util::TempDir`).
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
 
@@ -13,24 +14,6 @@ pub fn fixture() -> Results {
 
 pub fn fixture_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json")
-}
-
-/// A directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("vmlab-reports-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Every `<svg ...>...</svg>` in a page.

@@ -4,7 +4,7 @@ use vmlab_workload::protocol::Event;
 use crate::cgroup::{Mode, Usage};
 use crate::monitor::{self, ExitStatus};
 
-/// What one run produced. Times are ns since the start of [`run`].
+/// What one run produced. Times are ns since the start of [`run`](crate::run).
 #[derive(Clone, Debug)]
 pub struct Outcome {
     /// `CLOCK_MONOTONIC` ns at the start (all other times are relative).

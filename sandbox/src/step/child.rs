@@ -3,8 +3,9 @@
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
+use super::failure::at;
 use super::mounts::{self, Mounted};
-use super::{at, Failure, Status, Step};
+use super::{Failure, Status, Step};
 use crate::plan::{ChildFds, Plan, RootPlan};
 use crate::sys::Sys;
 
@@ -90,13 +91,7 @@ fn root_filesystem<S: Sys>(
     c: &mut Child<'_, S>,
 ) -> Result<(), Failure> {
     c.step(Step::MakePrivate, |sys| {
-        sys.mount(
-            None,
-            c"/",
-            None,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None,
-        )
+        sys.set_propagation(c"/", MsFlags::MS_REC | MsFlags::MS_PRIVATE)
     })?;
     let tree = c.step(Step::BindRootfs, |sys| {
         let nodes = mounts::clone_host_nodes(sys, &root.dev)?;

@@ -2,7 +2,8 @@
 use std::ffi::CString;
 use std::os::fd::RawFd;
 
-use super::{at, Failure, Step};
+use super::failure::at;
+use super::{Failure, Step};
 use crate::plan::Plan;
 use crate::sys::Sys;
 

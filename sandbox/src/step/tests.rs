@@ -1,6 +1,8 @@
 //! The setup order, recorded without root.
 use std::ffi::CString;
 
+use nix::errno::Errno;
+
 use super::*;
 use crate::config::{Config, Net, UserNs};
 use crate::plan::{self, ChildFds};

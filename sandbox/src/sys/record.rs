@@ -76,10 +76,6 @@ fn s(c: &CStr) -> String {
     c.to_string_lossy().into_owned()
 }
 
-fn o(c: Option<&CStr>) -> String {
-    c.map(s).unwrap_or_else(|| "-".into())
-}
-
 fn flags(f: MsFlags) -> String {
     let names: Vec<String> = f
         .iter_names()
@@ -118,22 +114,9 @@ impl Sys for Recorder {
     fn die_with_parent(&mut self) -> Result<(), Errno> {
         self.log("pdeathsig".into())
     }
-    fn mount(
-        &mut self,
-        src: Option<&CStr>,
-        target: &CStr,
-        fstype: Option<&CStr>,
-        f: MsFlags,
-        data: Option<&CStr>,
-    ) -> Result<(), Errno> {
-        self.log(format!(
-            "mount {} {} {} {} {}",
-            o(src),
-            s(target),
-            o(fstype),
-            flags(f),
-            o(data)
-        ))
+    fn set_propagation(&mut self, target: &CStr, f: MsFlags) -> Result<(), Errno> {
+        // The line of the mount(2) it makes: no source, type or data.
+        self.log(format!("mount - {} - {} -", s(target), flags(f)))
     }
     fn detach(&mut self, target: &CStr) -> Result<(), Errno> {
         self.log(format!("umount {}", s(target)))

@@ -1,5 +1,6 @@
 //! Shared helpers of the sandbox integration tests: a temporary rootfs with
-//! the probe as `/init`, the root gate, and host-state snapshots.
+//! the probe as `/init`, and host-state snapshots (the root gates are in
+//! `vmlab_test_util`).
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -61,33 +62,6 @@ impl Drop for Rootfs {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.top);
     }
-}
-
-/// True when running as root; otherwise skips (prints why) or, with
-/// `VMLAB_REQUIRE_ROOT=1`, fails.
-pub fn have_root(test: &str) -> bool {
-    if nix::unistd::geteuid().as_raw() == 0 {
-        return true;
-    }
-    if std::env::var("VMLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
-        panic!("{test}: needs root and VMLAB_REQUIRE_ROOT=1 is set");
-    }
-    eprintln!("{test}: SKIPPED (needs root; set VMLAB_REQUIRE_ROOT=1 to make this a failure)");
-    false
-}
-
-/// Whether a root test may run on this host's layout (`ready`): otherwise
-/// it prints why it skips, or, with `VMLAB_REQUIRE_ROOT=1` (CI), panics:
-/// a required root test never passes without running.
-pub fn host_has(test: &str, ready: bool, why: &str) -> bool {
-    if ready {
-        return true;
-    }
-    if std::env::var("VMLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
-        panic!("{test}: VMLAB_REQUIRE_ROOT=1 but {why}");
-    }
-    eprintln!("{test}: SKIPPED ({why})");
-    false
 }
 
 /// The workload's JSON lines from stdout.

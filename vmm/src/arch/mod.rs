@@ -1,2 +1,2 @@
 //! Architecture-specific vCPU setup (x86_64 only).
-pub mod x86_64;
+pub(crate) mod x86_64;

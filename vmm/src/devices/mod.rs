@@ -1,4 +1,4 @@
 //! Legacy devices the guests talk to through port I/O.
-pub mod port;
-pub mod rtc;
+pub(crate) mod port;
+pub(crate) mod rtc;
 pub mod serial;

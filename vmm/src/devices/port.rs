@@ -9,19 +9,19 @@ use super::rtc::{self, Rtc};
 use super::serial::{SerialPort, COM1};
 
 /// The i8042 data port.
-pub const I8042_DATA: u16 = 0x60;
+pub(crate) const I8042_DATA: u16 = 0x60;
 /// The i8042 command port.
-pub const I8042_CMD: u16 = 0x64;
+pub(crate) const I8042_CMD: u16 = 0x64;
 /// What the i8042 status register reads: output buffer full, input buffer
 /// empty, forever. Linux's probe then drains 16 bytes, decides there is no
 /// controller and moves on (a status of 0 makes it wait for replies that
 /// never come: about a second of timeouts); the reset command still works,
 /// since the input buffer is empty.
-pub const I8042_STATUS: u8 = 0x01;
+pub(crate) const I8042_STATUS: u8 = 0x01;
 
 /// What the run loop must do after a port write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Nothing: keep running.
     Continue,
     /// The workload sent a protocol event.
@@ -32,7 +32,7 @@ pub enum Action {
 
 /// Latches the i8042 CPU-reset request.
 #[derive(Default)]
-pub struct ResetLatch(Cell<bool>);
+pub(crate) struct ResetLatch(Cell<bool>);
 
 impl Trigger for ResetLatch {
     type E = std::convert::Infallible;
@@ -55,7 +55,7 @@ pub struct Unhandled {
 }
 
 /// All port devices of one VM.
-pub struct PortBus {
+pub(crate) struct PortBus {
     /// COM1.
     pub serial: SerialPort,
     rtc: Rtc,
@@ -66,7 +66,7 @@ pub struct PortBus {
 
 impl PortBus {
     /// A bus whose serial output is captured and optionally streamed.
-    pub fn new(stream: Option<Box<dyn std::io::Write + Send>>) -> PortBus {
+    pub(crate) fn new(stream: Option<Box<dyn std::io::Write + Send>>) -> PortBus {
         PortBus {
             serial: SerialPort::new(stream),
             rtc: Rtc::default(),
@@ -76,7 +76,7 @@ impl PortBus {
     }
 
     /// Handles an `in` of `data.len()` bytes from `port`.
-    pub fn read(&mut self, port: u16, data: &mut [u8]) {
+    pub(crate) fn read(&mut self, port: u16, data: &mut [u8]) {
         match port {
             // Byte registers; a string `in` (`rep insb`) reads the same one repeatedly.
             COM1..=0x3ff => data
@@ -95,7 +95,7 @@ impl PortBus {
     }
 
     /// Handles an `out` of `data` to `port`.
-    pub fn write(&mut self, port: u16, data: &[u8]) -> Action {
+    pub(crate) fn write(&mut self, port: u16, data: &[u8]) -> Action {
         match port {
             VMLAB_PORT if data.len() == 4 => {
                 let word = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);

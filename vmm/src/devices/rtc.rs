@@ -6,13 +6,13 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 /// The index port.
-pub const INDEX_PORT: u16 = 0x70;
+pub(crate) const INDEX_PORT: u16 = 0x70;
 /// The data port.
-pub const DATA_PORT: u16 = 0x71;
+pub(crate) const DATA_PORT: u16 = 0x71;
 
 /// The CMOS register file as a guest sees it.
 #[derive(Default)]
-pub struct Rtc {
+pub(crate) struct Rtc {
     index: u8,
 }
 
@@ -22,7 +22,7 @@ fn bcd(v: u64) -> u8 {
 
 /// The value of CMOS register `index` at `unix` seconds.
 /// (Past the year 9999 the clock stays at its last second.)
-pub fn register(index: u8, unix: u64) -> u8 {
+pub(crate) fn register(index: u8, unix: u64) -> u8 {
     let at = i64::try_from(unix)
         .ok()
         .and_then(|s| Timestamp::from_second(s).ok())
@@ -48,14 +48,14 @@ pub fn register(index: u8, unix: u64) -> u8 {
 
 impl Rtc {
     /// Writes the index (bit 7 is the NMI mask, ignored) or data (ignored).
-    pub fn write(&mut self, port: u16, value: u8) {
+    pub(crate) fn write(&mut self, port: u16, value: u8) {
         if port == INDEX_PORT {
             self.index = value & 0x7f;
         }
     }
 
     /// Reads the data port (the index port reads back the index).
-    pub fn read(&self, port: u16) -> u8 {
+    pub(crate) fn read(&self, port: u16) -> u8 {
         if port == INDEX_PORT {
             return self.index;
         }

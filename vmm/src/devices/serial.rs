@@ -11,12 +11,12 @@ use vmlab_workload::tail::{Tail, DEFAULT_CAP};
 pub const CONSOLE_CAP: usize = DEFAULT_CAP;
 
 /// COM1's first port.
-pub const COM1: u16 = 0x3f8;
+pub(crate) const COM1: u16 = 0x3f8;
 /// COM1's interrupt line.
-pub const COM1_IRQ: u32 = 4;
+pub(crate) const COM1_IRQ: u32 = 4;
 
 /// Where the console bytes go: always a bounded tail, optionally a stream too.
-pub struct Console {
+pub(crate) struct Console {
     tail: Tail<Box<[u8]>>,
     stream: Option<Box<dyn Write + Send>>,
 }
@@ -43,7 +43,7 @@ impl Write for Console {
 
 /// Records that the UART raised its interrupt; the run loop injects it.
 #[derive(Default)]
-pub struct IrqLatch(Cell<bool>);
+pub(crate) struct IrqLatch(Cell<bool>);
 
 impl Trigger for IrqLatch {
     type E = std::convert::Infallible;
@@ -55,19 +55,19 @@ impl Trigger for IrqLatch {
 }
 
 /// COM1.
-pub struct SerialPort {
+pub(crate) struct SerialPort {
     uart: Serial<IrqLatch, NoEvents, Console>,
 }
 
 impl SerialPort {
     /// A UART whose last [`CONSOLE_CAP`] output bytes are captured and, if
     /// given, all of them streamed.
-    pub fn new(stream: Option<Box<dyn Write + Send>>) -> SerialPort {
+    pub(crate) fn new(stream: Option<Box<dyn Write + Send>>) -> SerialPort {
         SerialPort::with_capacity(CONSOLE_CAP, stream)
     }
 
     /// A UART keeping the last `cap` output bytes.
-    pub fn with_capacity(cap: usize, stream: Option<Box<dyn Write + Send>>) -> SerialPort {
+    pub(crate) fn with_capacity(cap: usize, stream: Option<Box<dyn Write + Send>>) -> SerialPort {
         SerialPort {
             uart: Serial::new(
                 IrqLatch::default(),
@@ -80,32 +80,34 @@ impl SerialPort {
     }
 
     /// Reads register `offset` (0..8).
-    pub fn read(&mut self, offset: u8) -> u8 {
+    pub(crate) fn read(&mut self, offset: u8) -> u8 {
         self.uart.read(offset)
     }
 
     /// Writes register `offset`; a failed output write is not the guest's problem.
-    pub fn write(&mut self, offset: u8, value: u8) {
+    pub(crate) fn write(&mut self, offset: u8, value: u8) {
         let _ = self.uart.write(offset, value);
     }
 
     /// Whether the UART raised its interrupt since the last call.
-    pub fn take_irq(&self) -> bool {
+    pub(crate) fn take_irq(&self) -> bool {
         self.uart.interrupt_evt().0.replace(false)
     }
 
     /// The kept bytes the guest wrote so far (the last [`CONSOLE_CAP`]).
-    pub fn output(&self) -> Vec<u8> {
+    #[cfg(test)]
+    pub(crate) fn output(&self) -> Vec<u8> {
         self.uart.writer().tail.chunks().concat()
     }
 
     /// Bytes the guest wrote that are no longer kept.
-    pub fn dropped(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn dropped(&self) -> u64 {
         self.uart.writer().tail.dropped()
     }
 
     /// Takes the kept bytes and the count of those dropped before them.
-    pub fn into_output(self) -> (Vec<u8>, u64) {
+    pub(crate) fn into_output(self) -> (Vec<u8>, u64) {
         let mut console = self.uart.into_writer();
         let _ = console.flush();
         (console.tail.chunks().concat(), console.tail.dropped())

@@ -19,7 +19,7 @@ pub const NEW_ROOT_AT: &str = "/tmp";
 
 /// The ids the jailed VMM runs as on the host: 65534 when started by root,
 /// else the caller's own.
-pub fn host_ids() -> (Uid, Gid) {
+fn host_ids() -> (Uid, Gid) {
     if Uid::effective().is_root() {
         (Uid::from_raw(NOBODY), Gid::from_raw(NOBODY))
     } else {
@@ -29,7 +29,7 @@ pub fn host_ids() -> (Uid, Gid) {
 
 /// Moves the calling (single-threaded) process into a cgroup by writing
 /// `0` to each of its control files.
-pub fn join_cgroup(files: &[std::path::PathBuf]) -> Result<(), Error> {
+pub(crate) fn join_cgroup(files: &[std::path::PathBuf]) -> Result<(), Error> {
     for file in files {
         std::fs::write(file, "0").map_err(|source| Error::Cgroup {
             file: file.clone(),
@@ -76,7 +76,7 @@ fn clear_caps() -> Result<(), Error> {
 /// setup): see the module documentation for the steps. `keep` are the fds
 /// it still needs besides stdio and `report`; `parent` is the process that
 /// waits for it.
-pub fn enter(keep: &[RawFd], report: RawFd, parent: Pid) -> Result<(), Error> {
+pub(crate) fn enter(keep: &[RawFd], report: RawFd, parent: Pid) -> Result<(), Error> {
     let mut fds = keep.to_vec();
     fds.push(report);
     sys::close_fds_except(&fds).map_err(|e| Error::Step {

@@ -6,7 +6,7 @@
 //! `/dev/kvm` and reads the guest's files in the calling process, then forks
 //! one child: the jailed VMM. The child creates the VM (a VM belongs to the
 //! process that creates it), maps guest memory, loads the guest and sets the
-//! vCPU up, and only then calls [`enter`]:
+//! vCPU up, and only then calls `enter`:
 //!
 //! 1. every fd but the KVM, VM and vCPU fds, stdio and the report pipe is
 //!    closed;
@@ -32,7 +32,7 @@
 //!    else).
 //!
 //! The child then runs the guest, tears the VM down, writes its result to
-//! the parent through a pipe ([`wire`]) and exits. The parent reads the
+//! the parent through a pipe (`wire`) and exits. The parent reads the
 //! report and reaps the child; a child killed by `SIGSYS` becomes
 //! [`Error::Seccomp`] (with its pid: the kernel's audit line for the kill,
 //! `type=1326`, names the pid and the call), another death
@@ -49,9 +49,10 @@ mod error;
 mod probe;
 pub mod seccomp;
 mod sys;
-pub mod wire;
+pub(crate) mod wire;
 
 pub(crate) use child::run_in_child;
-pub use enter::{enter, host_ids, join_cgroup, NEW_ROOT_AT, NOBODY};
+pub(crate) use enter::{enter, join_cgroup};
+pub use enter::{NEW_ROOT_AT, NOBODY};
 pub use error::Error;
 pub use probe::Probe;

@@ -26,7 +26,7 @@ impl Probe {
     }
 
     /// Makes the call; says what it returned.
-    pub fn attempt(self) -> String {
+    pub(crate) fn attempt(self) -> String {
         match self {
             Probe::OpenHostFile => match File::open("/etc/passwd") {
                 Ok(_) => "openat(/etc/passwd): opened".into(),

@@ -46,14 +46,14 @@ const fn kvm_iow(nr: u64, size: usize) -> u64 {
 }
 
 /// `KVM_RUN`.
-pub const KVM_RUN: u64 = kvm_io(0x80);
+pub(crate) const KVM_RUN: u64 = kvm_io(0x80);
 /// `KVM_GET_REGS` (read after an internal error, for the report).
-pub const KVM_GET_REGS: u64 = kvm_ior(0x81, size_of::<kvm_bindings::kvm_regs>());
+pub(crate) const KVM_GET_REGS: u64 = kvm_ior(0x81, size_of::<kvm_bindings::kvm_regs>());
 /// `KVM_IRQ_LINE` (the serial interrupt of a Linux guest).
-pub const KVM_IRQ_LINE: u64 = kvm_iow(0x61, size_of::<kvm_bindings::kvm_irq_level>());
+pub(crate) const KVM_IRQ_LINE: u64 = kvm_iow(0x61, size_of::<kvm_bindings::kvm_irq_level>());
 
 /// The `ioctl` requests the run loop issues.
-pub const KVM_REQUESTS: [(u64, &str); 3] = [
+pub(crate) const KVM_REQUESTS: [(u64, &str); 3] = [
     (KVM_RUN, "KVM_RUN"),
     (KVM_IRQ_LINE, "KVM_IRQ_LINE"),
     (KVM_GET_REGS, "KVM_GET_REGS"),
@@ -64,7 +64,8 @@ pub const KVM_REQUESTS: [(u64, &str); 3] = [
 pub enum Args {
     /// Anything.
     Any,
-    /// `ioctl`: the request (argument 1) is one of [`KVM_REQUESTS`].
+    /// `ioctl`: the request (argument 1) is one of `KVM_REQUESTS`
+    /// (`KVM_RUN`, `KVM_GET_REGS`, `KVM_IRQ_LINE`).
     KvmRequest,
     /// `write`: the fd (argument 0) is stdout, stderr or the report pipe.
     OwnFds,
@@ -132,13 +133,13 @@ pub const TABLE: [Allowed; 15] = [
 
 /// The runtime values the argument conditions need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Context {
+pub(crate) struct Context {
     /// The write end of the report pipe.
     pub report_fd: i32,
 }
 
 /// The fds `write` may use.
-pub fn write_fds(ctx: &Context) -> [i32; 3] {
+pub(crate) fn write_fds(ctx: &Context) -> [i32; 3] {
     [1, 2, ctx.report_fd]
 }
 
@@ -175,7 +176,7 @@ fn rules(args: Args, ctx: &Context) -> Result<Vec<SeccompRule>, Error> {
 }
 
 /// Compiles [`TABLE`] for this process.
-pub fn program(ctx: &Context) -> Result<BpfProgram, Error> {
+pub(crate) fn program(ctx: &Context) -> Result<BpfProgram, Error> {
     let mut map = BTreeMap::new();
     for a in &TABLE {
         map.insert(a.nr, rules(a.args, ctx)?);
@@ -191,7 +192,7 @@ pub fn program(ctx: &Context) -> Result<BpfProgram, Error> {
 }
 
 /// Installs `program` on the calling thread (it sets `no_new_privs` too).
-pub fn install(program: &BpfProgram) -> Result<(), Error> {
+pub(crate) fn install(program: &BpfProgram) -> Result<(), Error> {
     seccompiler::apply_filter(program).map_err(Error::Install)
 }
 

@@ -3,7 +3,7 @@
 use std::os::fd::RawFd;
 
 /// Which side of a fork this is.
-pub enum Forked {
+pub(crate) enum Forked {
     /// The parent, with the child's pid.
     Parent(libc::pid_t),
     /// The child.
@@ -14,7 +14,7 @@ pub enum Forked {
 /// into the caller's frames; it may allocate (glibc resets its allocator's
 /// locks in the child) but must not take a lock another thread could have
 /// held at the fork.
-pub fn fork() -> std::io::Result<Forked> {
+pub(crate) fn fork() -> std::io::Result<Forked> {
     // SAFETY: fork has no memory-safety preconditions of its own; what the
     // child may do afterwards is the caller's contract, stated above.
     match unsafe { libc::fork() } {
@@ -26,13 +26,13 @@ pub fn fork() -> std::io::Result<Forked> {
 
 /// Ends the process now: no destructors, no atexit handlers, no stdio
 /// flush (a forked child must not run its parent's).
-pub fn exit_now(code: i32) -> ! {
+pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no memory of the process.
     unsafe { libc::_exit(code) }
 }
 
 /// Closes every fd from 3 up except those in `keep`.
-pub fn close_fds_except(keep: &[RawFd]) -> std::io::Result<()> {
+pub(crate) fn close_fds_except(keep: &[RawFd]) -> std::io::Result<()> {
     let mut keep: Vec<u32> = keep
         .iter()
         .filter_map(|&fd| u32::try_from(fd).ok())
@@ -58,7 +58,7 @@ pub fn close_fds_except(keep: &[RawFd]) -> std::io::Result<()> {
 
 /// Drops capability `cap` from the bounding set; `Ok(false)` when the
 /// kernel knows no such capability (past the last one).
-pub fn drop_bounding(cap: u32) -> std::io::Result<bool> {
+pub(crate) fn drop_bounding(cap: u32) -> std::io::Result<bool> {
     // SAFETY: PR_CAPBSET_DROP takes an integer and touches no memory.
     let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
     if rc == 0 {

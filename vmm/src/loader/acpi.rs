@@ -11,12 +11,12 @@ const OEM_TABLE_ID: &[u8; 8] = b"VMLABVMM";
 const HEADER_LEN: usize = 36;
 
 /// Byte that makes `bytes` sum to zero modulo 256.
-pub fn checksum(bytes: &[u8]) -> u8 {
+pub(crate) fn checksum(bytes: &[u8]) -> u8 {
     0u8.wrapping_sub(bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b)))
 }
 
 /// A system description table: the 36-byte header, then `body`, checksummed.
-pub fn sdt(signature: &[u8; 4], revision: u8, body: &[u8]) -> Vec<u8> {
+pub(crate) fn sdt(signature: &[u8; 4], revision: u8, body: &[u8]) -> Vec<u8> {
     let len = (HEADER_LEN + body.len()) as u32;
     let mut t = Vec::with_capacity(len as usize);
     t.extend_from_slice(signature);
@@ -34,7 +34,7 @@ pub fn sdt(signature: &[u8; 4], revision: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// The MADT for one CPU with APIC id 0.
-pub fn madt() -> Vec<u8> {
+pub(crate) fn madt() -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&(LAPIC_GPA as u32).to_le_bytes());
     b.extend_from_slice(&1u32.to_le_bytes()); // PCAT_COMPAT: dual 8259s present
@@ -50,13 +50,13 @@ pub fn madt() -> Vec<u8> {
 }
 
 /// The XSDT pointing at `tables`.
-pub fn xsdt(tables: &[u64]) -> Vec<u8> {
+pub(crate) fn xsdt(tables: &[u64]) -> Vec<u8> {
     let body: Vec<u8> = tables.iter().flat_map(|a| a.to_le_bytes()).collect();
     sdt(b"XSDT", 1, &body)
 }
 
 /// The ACPI 2.0 RSDP pointing at the XSDT.
-pub fn rsdp(xsdt_gpa: u64) -> [u8; 36] {
+pub(crate) fn rsdp(xsdt_gpa: u64) -> [u8; 36] {
     let mut r = [0u8; 36];
     r[..8].copy_from_slice(b"RSD PTR ");
     r[9..15].copy_from_slice(OEM_ID);
@@ -69,7 +69,7 @@ pub fn rsdp(xsdt_gpa: u64) -> [u8; 36] {
 }
 
 /// Writes RSDP, XSDT and MADT from `base`; returns the RSDP address.
-pub fn write(mem: &GuestMemoryMmap, base: u64) -> Result<u64, vm_memory::GuestMemoryError> {
+pub(crate) fn write(mem: &GuestMemoryMmap, base: u64) -> Result<u64, vm_memory::GuestMemoryError> {
     let rsdp_gpa = base;
     let xsdt_gpa = base + 64;
     let madt_gpa = xsdt_gpa + 64;

@@ -38,7 +38,7 @@ pub enum Error {
 
 /// Where the loaded guest starts and what it was told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// Entry point.
     pub entry: u64,
     /// The boot info written for it.
@@ -46,7 +46,7 @@ pub struct Loaded {
 }
 
 /// The boot info as the bytes of its `#[repr(C)]` layout.
-pub fn bootinfo_bytes(info: &BootInfo) -> [u8; size_of::<BootInfo>()] {
+pub(crate) fn bootinfo_bytes(info: &BootInfo) -> [u8; size_of::<BootInfo>()] {
     let fields = [
         info.magic,
         info.mem_bytes,
@@ -64,7 +64,7 @@ pub fn bootinfo_bytes(info: &BootInfo) -> [u8; size_of::<BootInfo>()] {
 }
 
 /// Fills in the boot info for a guest image ending at `image_end`.
-pub fn bootinfo(
+pub(crate) fn bootinfo(
     mem_bytes: u64,
     low_end: u64,
     image_end: u64,
@@ -83,7 +83,7 @@ pub fn bootinfo(
 }
 
 /// Loads `elf` and writes the boot info with `args`.
-pub fn load(
+pub(crate) fn load(
     mem: &GuestMemoryMmap,
     mem_bytes: u64,
     low_end: u64,
@@ -133,7 +133,7 @@ mod tests {
     use super::*;
 
     /// A minimal ELF64 with one PT_LOAD segment of `code` at `paddr`.
-    pub fn tiny_elf(paddr: u64, code: &[u8], memsz: u64) -> Vec<u8> {
+    pub(crate) fn tiny_elf(paddr: u64, code: &[u8], memsz: u64) -> Vec<u8> {
         let mut f = vec![0u8; 64 + 56];
         f[..4].copy_from_slice(b"\x7fELF");
         f[4] = 2; // 64-bit

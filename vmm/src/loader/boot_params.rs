@@ -9,27 +9,27 @@ use linux_loader::loader::elf::start_info::{
 use crate::layout::{self, EBDA_GPA, HIGH_MEM_GPA};
 
 /// e820 type: usable RAM.
-pub const E820_RAM: u32 = 1;
+pub(crate) const E820_RAM: u32 = 1;
 /// e820 type: reserved.
-pub const E820_RESERVED: u32 = 2;
+pub(crate) const E820_RESERVED: u32 = 2;
 /// "HdrS".
-pub const HDRS_MAGIC: u32 = 0x5372_6448;
+pub(crate) const HDRS_MAGIC: u32 = 0x5372_6448;
 /// The boot-sector signature.
-pub const BOOT_FLAG: u16 = 0xaa55;
+pub(crate) const BOOT_FLAG: u16 = 0xaa55;
 /// `type_of_loader`: undefined boot loader.
-pub const LOADER_UNDEFINED: u8 = 0xff;
+pub(crate) const LOADER_UNDEFINED: u8 = 0xff;
 /// `loadflags`: the heap end pointer is valid.
-pub const CAN_USE_HEAP: u8 = 0x80;
+pub(crate) const CAN_USE_HEAP: u8 = 0x80;
 /// `loadflags`: protected-mode code is loaded at 1 MiB.
-pub const LOADED_HIGH: u8 = 0x01;
+pub(crate) const LOADED_HIGH: u8 = 0x01;
 /// PVH start-info magic.
-pub const PVH_MAGIC: u32 = 0x336e_c578;
+pub(crate) const PVH_MAGIC: u32 = 0x336e_c578;
 
 /// One e820 entry: start, length, type.
-pub type E820 = (u64, u64, u32);
+pub(crate) type E820 = (u64, u64, u32);
 
 /// The memory map of a guest with `mem_bytes` of RAM.
-pub fn e820_map(mem_bytes: u64) -> Vec<E820> {
+pub(crate) fn e820_map(mem_bytes: u64) -> Vec<E820> {
     let low_end = layout::low_mem_end(mem_bytes);
     let mut map = vec![
         (0, EBDA_GPA, E820_RAM),
@@ -48,7 +48,7 @@ pub fn e820_map(mem_bytes: u64) -> Vec<E820> {
 
 /// Where the kernel finds its inputs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BootInputs {
+pub(crate) struct BootInputs {
     /// Command line address.
     pub cmdline_gpa: u64,
     /// Command line length without the NUL.
@@ -61,7 +61,11 @@ pub struct BootInputs {
 
 /// The zero page: the kernel's setup header (or a fresh one for vmlinux),
 /// completed with what a boot loader must fill in.
-pub fn zero_page(hdr: Option<setup_header>, inputs: &BootInputs, e820: &[E820]) -> boot_params {
+pub(crate) fn zero_page(
+    hdr: Option<setup_header>,
+    inputs: &BootInputs,
+    e820: &[E820],
+) -> boot_params {
     let mut p = boot_params {
         hdr: hdr.unwrap_or_else(|| setup_header {
             header: HDRS_MAGIC,
@@ -94,7 +98,7 @@ pub fn zero_page(hdr: Option<setup_header>, inputs: &BootInputs, e820: &[E820]) 
 }
 
 /// The PVH start info, its memory map and its module list (the initramfs).
-pub fn pvh_start_info(
+pub(crate) fn pvh_start_info(
     inputs: &BootInputs,
     e820: &[E820],
     memmap_gpa: u64,

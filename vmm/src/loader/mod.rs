@@ -1,7 +1,7 @@
 //! Putting guests into memory: the bare ELF with its boot info, and Linux
 //! (bzImage or vmlinux) with its zero page, command line, initramfs, e820
 //! map and ACPI tables.
-pub mod acpi;
+pub(crate) mod acpi;
 pub mod bare;
-pub mod boot_params;
+pub(crate) mod boot_params;
 pub mod linux;

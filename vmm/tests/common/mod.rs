@@ -1,8 +1,7 @@
-//! Shared helpers of the KVM tests: the runtime gate, running a test body in
-//! a child process, the guest ELFs.
+//! Shared helpers of the KVM tests: running a test body in a child process,
+//! the guest ELFs (the KVM gate is `vmlab_test_util::kvm_available`).
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -10,30 +9,6 @@ use vmlab_vmm::{Guest, VmConfig};
 
 /// Set in the child process that runs a test's body.
 const CHILD_ENV: &str = "VMLAB_VMM_TEST_CHILD";
-
-/// Whether KVM tests must run (CI): a missing KVM is then a failure.
-pub fn required() -> bool {
-    std::env::var("VMLAB_REQUIRE_KVM").as_deref() == Ok("1")
-}
-
-/// Whether `/dev/kvm` can be used; prints why not, and panics if KVM is required.
-pub fn kvm_available() -> bool {
-    let why = if !Path::new("/dev/kvm").exists() {
-        "/dev/kvm does not exist"
-    } else if std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_err()
-    {
-        "/dev/kvm cannot be opened read-write"
-    } else {
-        return true;
-    };
-    assert!(!required(), "VMLAB_REQUIRE_KVM=1 but {why}");
-    eprintln!("skipping: {why}");
-    false
-}
 
 /// Runs the calling test's body in a child process (a VMM crash cannot take
 /// the runner down). Returns true in the child, which then runs the body;
@@ -137,7 +112,10 @@ pub fn tiny_elf(code: &[u8]) -> Vec<u8> {
 pub fn guest_built_with_sse(e: &vmlab_vmm::Error) -> bool {
     let msg = e.to_string();
     if msg.contains("SSE instruction") {
-        assert!(!required(), "VMLAB_REQUIRE_KVM=1 but {msg}");
+        assert!(
+            !vmlab_test_util::required(vmlab_test_util::KVM),
+            "VMLAB_REQUIRE_KVM=1 but {msg}"
+        );
         eprintln!(
             "skipping: the bare guest was built with SSE, which this KVM cannot emulate: {msg}"
         );

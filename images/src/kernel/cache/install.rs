@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use super::paths::{contained, module_compression, open_nofollow, read_within};
 use super::{Cache, ModuleRecord, Record, Unpacked};
 use crate::checksum::{sha256_hex, sha256_read};
-use crate::kernel::{bzimage, FileRef, Kernel, KernelError};
+use crate::kernel::{bzimage, FileRef, GuestKernel, KernelError};
 use crate::scratch::Scratch;
 
 impl Cache {
     /// Installs an unpacked kernel package as `kernels/<release>/` (derives
     /// the vmlinux, records checksums) and returns it, checked.
-    pub fn install(&self, unpacked: &Unpacked) -> Result<Kernel, KernelError> {
+    pub fn install(&self, unpacked: &Unpacked) -> Result<GuestKernel, KernelError> {
         let kernels = self.kernels();
         let io_err = |path: &Path| {
             let path = path.to_path_buf();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::paths::{contained, open_nofollow, release_key};
 use super::Record;
 use crate::checksum::sha256_read;
-use crate::kernel::{FileRef, Kernel, KernelError, Module, Source};
+use crate::kernel::{FileRef, GuestKernel, KernelError, Module, Source};
 
 /// The cache directory.
 #[derive(Clone, Debug)]
@@ -51,7 +51,7 @@ impl Cache {
     }
 
     /// The cached kernel with the highest release, checked, if any.
-    pub fn latest(&self) -> Result<Option<Kernel>, KernelError> {
+    pub fn latest(&self) -> Result<Option<GuestKernel>, KernelError> {
         let dir = self.kernels();
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -71,7 +71,7 @@ impl Cache {
     }
 
     /// The cached kernel `release`, its files checked against `kernel.json`.
-    pub fn load(&self, release: &str) -> Result<Kernel, KernelError> {
+    pub fn load(&self, release: &str) -> Result<GuestKernel, KernelError> {
         let kernels = self.kernels();
         let corrupt_at = |dir: &Path, why: String| KernelError::CacheCorrupt {
             dir: dir.to_path_buf(),
@@ -138,7 +138,7 @@ impl Cache {
                 })
             })
             .collect::<Result<Vec<_>, KernelError>>()?;
-        Ok(Kernel {
+        Ok(GuestKernel {
             source: Source::Cache,
             release: Some(record.release.clone()),
             compression: Some(record.compression.clone()),

@@ -1,33 +1,12 @@
-//! The shared kernels: they run on any [`Platform`].
+//! The shared kernels: they run on any [`Platform`](crate::platform::Platform).
 //!
 //! Each one measures with the time-budget harness ([`crate::measure`]) and
 //! hands its result to a `report` callback. The work goes through
 //! [`core::hint::black_box`] so the optimizer cannot drop it.
-use crate::args::Spec;
-use crate::kernel::Kernel;
-use crate::platform::Platform;
-use crate::report::{Failure, Measurement};
-
 pub mod cpu;
 pub mod crossing;
+mod dispatch;
 pub mod memory;
 pub mod pagetouch;
 
-/// Runs one shared kernel; `Err` for a kernel that is not shared or that
-/// cannot get its memory.
-pub fn run_shared<P: Platform + ?Sized>(
-    p: &mut P,
-    kernel: Kernel,
-    spec: &Spec,
-    report: &mut dyn FnMut(&Measurement),
-) -> Result<(), Failure> {
-    let m = match kernel {
-        Kernel::Cpu => cpu::run(p, spec),
-        Kernel::Memory => memory::run(p, spec)?,
-        Kernel::Pagetouch => pagetouch::run(p, spec)?,
-        Kernel::Crossing => crossing::run(p, spec),
-        _ => return Err(Failure::unsupported(kernel)),
-    };
-    report(&m);
-    Ok(())
-}
+pub use dispatch::run_shared;

@@ -1,7 +1,5 @@
 //! The kernel structures and constants the calls pass (linux/capability.h,
-//! linux/openat2.h, linux/mount.h, linux/fcntl.h), and two small helpers.
-use std::ffi::CStr;
-
+//! linux/openat2.h, linux/mount.h, linux/fcntl.h), and a small helper.
 use nix::errno::Errno;
 
 pub(super) fn exist_ok(r: Result<usize, Errno>) -> Result<(), Errno> {
@@ -9,10 +7,6 @@ pub(super) fn exist_ok(r: Result<usize, Errno>) -> Result<(), Errno> {
         Ok(_) | Err(Errno::EEXIST) => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-pub(super) fn ptr(c: Option<&CStr>) -> usize {
-    c.map_or(0, |c| c.as_ptr() as usize)
 }
 
 /// `struct __user_cap_header_struct`.

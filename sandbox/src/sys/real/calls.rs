@@ -45,15 +45,8 @@ impl Sys for Real {
         process::die_with_parent()
     }
 
-    fn mount(
-        &mut self,
-        src: Option<&CStr>,
-        target: &CStr,
-        fstype: Option<&CStr>,
-        flags: MsFlags,
-        data: Option<&CStr>,
-    ) -> Result<(), Errno> {
-        mounts::mount(src, target, fstype, flags, data)
+    fn set_propagation(&mut self, target: &CStr, flags: MsFlags) -> Result<(), Errno> {
+        mounts::set_propagation(target, flags)
     }
 
     fn detach(&mut self, target: &CStr) -> Result<(), Errno> {

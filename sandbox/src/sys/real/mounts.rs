@@ -6,32 +6,17 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::abi::{
-    ptr, MountAttr, AT_RECURSIVE, FSCONFIG_CMD_CREATE, FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING,
+    MountAttr, AT_RECURSIVE, FSCONFIG_CMD_CREATE, FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING,
     FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC, MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH,
     OPEN_TREE_CLONE,
 };
 use crate::sys::raw::sys;
 use crate::sys::FsSpec;
 
-pub(super) fn mount(
-    src: Option<&CStr>,
-    target: &CStr,
-    fstype: Option<&CStr>,
-    flags: MsFlags,
-    data: Option<&CStr>,
-) -> Result<(), Errno> {
-    // SAFETY: every pointer is null or a NUL-terminated string.
-    unsafe {
-        sys!(
-            libc::SYS_mount,
-            ptr(src),
-            target.as_ptr(),
-            ptr(fstype),
-            flags.bits(),
-            ptr(data)
-        )
-    }
-    .map(drop)
+/// `mount(NULL, target, NULL, flags, NULL)`: a propagation change only.
+pub(super) fn set_propagation(target: &CStr, flags: MsFlags) -> Result<(), Errno> {
+    // SAFETY: `target` is NUL-terminated; the source, type and data are null.
+    unsafe { sys!(libc::SYS_mount, 0, target.as_ptr(), 0, flags.bits(), 0) }.map(drop)
 }
 
 pub(super) fn detach(target: &CStr) -> Result<(), Errno> {

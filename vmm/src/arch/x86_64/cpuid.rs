@@ -7,12 +7,12 @@
 use kvm_bindings::kvm_cpuid_entry2;
 
 /// Leaf 1 ECX: TSC-deadline timer.
-pub const ECX_TSC_DEADLINE: u32 = 1 << 24;
+pub(crate) const ECX_TSC_DEADLINE: u32 = 1 << 24;
 /// Leaf 1 ECX: running under a hypervisor.
-pub const ECX_HYPERVISOR: u32 = 1 << 31;
+pub(crate) const ECX_HYPERVISOR: u32 = 1 << 31;
 
 /// Normalises supported CPUID entries for vCPU `apic_id` of a one-vCPU VM.
-pub fn normalize(entries: &mut [kvm_cpuid_entry2], apic_id: u8, tsc_deadline: bool) {
+pub(crate) fn normalize(entries: &mut [kvm_cpuid_entry2], apic_id: u8, tsc_deadline: bool) {
     for e in entries.iter_mut() {
         match e.function {
             0x1 => {

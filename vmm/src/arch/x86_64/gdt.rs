@@ -9,16 +9,16 @@ use vm_memory::{Bytes, GuestAddress};
 use crate::memory::GuestMemoryMmap;
 
 /// 32-bit flat code (PVH entry).
-pub const CODE32_SEL: u16 = 0x08;
+pub(crate) const CODE32_SEL: u16 = 0x08;
 /// 64-bit code.
-pub const CODE64_SEL: u16 = 0x10;
+pub(crate) const CODE64_SEL: u16 = 0x10;
 /// Flat data.
-pub const DATA_SEL: u16 = 0x18;
+pub(crate) const DATA_SEL: u16 = 0x18;
 /// The task state segment.
-pub const TSS_SEL: u16 = 0x20;
+pub(crate) const TSS_SEL: u16 = 0x20;
 
 /// Builds one descriptor from access/flags bits (`flags << 12 | access`), base and 20-bit limit.
-pub const fn entry(flags_access: u16, base: u32, limit: u32) -> u64 {
+pub(crate) const fn entry(flags_access: u16, base: u32, limit: u32) -> u64 {
     let fa = flags_access as u64;
     let base = base as u64;
     let limit = limit as u64;
@@ -30,7 +30,7 @@ pub const fn entry(flags_access: u16, base: u32, limit: u32) -> u64 {
 }
 
 /// The guest's GDT, indexed by selector / 8.
-pub const GDT: [u64; 5] = [
+pub(crate) const GDT: [u64; 5] = [
     0,
     entry(0xc09b, 0, 0xfffff), // 32-bit code, 4 KiB granularity
     entry(0xa09b, 0, 0xfffff), // 64-bit code (L bit)
@@ -39,7 +39,7 @@ pub const GDT: [u64; 5] = [
 ];
 
 /// Decodes the descriptor for `selector` into KVM's segment form.
-pub fn segment(selector: u16) -> kvm_segment {
+pub(crate) fn segment(selector: u16) -> kvm_segment {
     let e = GDT[(selector >> 3) as usize];
     let base = ((e >> 16) & 0xff_ffff) | ((e >> 32) & 0xff00_0000);
     let raw_limit = (e & 0xffff) | ((e >> 32) & 0xf_0000);
@@ -67,7 +67,7 @@ pub fn segment(selector: u16) -> kvm_segment {
 }
 
 /// Writes the GDT at `gpa`.
-pub fn write(mem: &GuestMemoryMmap, gpa: u64) -> Result<(), vm_memory::GuestMemoryError> {
+pub(crate) fn write(mem: &GuestMemoryMmap, gpa: u64) -> Result<(), vm_memory::GuestMemoryError> {
     let mut bytes = [0u8; GDT.len() * 8];
     for (chunk, e) in bytes.chunks_exact_mut(8).zip(GDT) {
         chunk.copy_from_slice(&e.to_le_bytes());

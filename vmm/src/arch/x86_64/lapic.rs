@@ -3,13 +3,13 @@
 use kvm_bindings::kvm_lapic_state;
 
 /// Offset of LVT LINT0 in the APIC register page.
-pub const APIC_LVT0: usize = 0x350;
+pub(crate) const APIC_LVT0: usize = 0x350;
 /// Offset of LVT LINT1.
-pub const APIC_LVT1: usize = 0x360;
+pub(crate) const APIC_LVT1: usize = 0x360;
 /// Delivery mode ExtINT.
-pub const MODE_EXTINT: u32 = 0x7;
+pub(crate) const MODE_EXTINT: u32 = 0x7;
 /// Delivery mode NMI.
-pub const MODE_NMI: u32 = 0x4;
+pub(crate) const MODE_NMI: u32 = 0x4;
 
 fn get(state: &kvm_lapic_state, off: usize) -> u32 {
     let b = &state.regs[off..off + 4];
@@ -23,12 +23,12 @@ fn set(state: &mut kvm_lapic_state, off: usize, value: u32) {
 }
 
 /// Sets delivery mode `mode` (bits 10:8) in an LVT entry, keeping the rest.
-pub fn with_delivery_mode(reg: u32, mode: u32) -> u32 {
+pub(crate) fn with_delivery_mode(reg: u32, mode: u32) -> u32 {
     (reg & !0x700) | (mode << 8)
 }
 
 /// Wires LINT0 to ExtINT and LINT1 to NMI in `state`.
-pub fn wire_lint(state: &mut kvm_lapic_state) {
+pub(crate) fn wire_lint(state: &mut kvm_lapic_state) {
     let lvt0 = get(state, APIC_LVT0);
     set(state, APIC_LVT0, with_delivery_mode(lvt0, MODE_EXTINT));
     let lvt1 = get(state, APIC_LVT1);

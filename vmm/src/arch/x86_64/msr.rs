@@ -2,16 +2,16 @@
 use kvm_bindings::{kvm_msr_entry, Msrs};
 
 /// IA32_MISC_ENABLE.
-pub const MSR_IA32_MISC_ENABLE: u32 = 0x1a0;
+pub(crate) const MSR_IA32_MISC_ENABLE: u32 = 0x1a0;
 /// IA32_MISC_ENABLE: fast string operations.
-pub const MISC_ENABLE_FAST_STRING: u64 = 1;
+pub(crate) const MISC_ENABLE_FAST_STRING: u64 = 1;
 /// Default memory type of the MTRRs.
-pub const MSR_MTRR_DEF_TYPE: u32 = 0x2ff;
+pub(crate) const MSR_MTRR_DEF_TYPE: u32 = 0x2ff;
 /// MTRRs enabled, default type write-back.
-pub const MTRR_ENABLE_WB: u64 = (1 << 11) | 6;
+pub(crate) const MTRR_ENABLE_WB: u64 = (1 << 11) | 6;
 
 /// The boot MSRs: SYSENTER/SYSCALL state cleared, fast strings on, memory write-back.
-pub fn boot_entries() -> Vec<(u32, u64)> {
+pub(crate) fn boot_entries() -> Vec<(u32, u64)> {
     vec![
         (0x174, 0),       // IA32_SYSENTER_CS
         (0x175, 0),       // IA32_SYSENTER_ESP
@@ -28,7 +28,7 @@ pub fn boot_entries() -> Vec<(u32, u64)> {
 }
 
 /// The boot MSRs as KVM's `kvm_msrs` list.
-pub fn boot_msrs() -> Msrs {
+pub(crate) fn boot_msrs() -> Msrs {
     let entries: Vec<kvm_msr_entry> = boot_entries()
         .into_iter()
         .map(|(index, data)| kvm_msr_entry {

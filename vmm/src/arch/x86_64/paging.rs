@@ -28,7 +28,7 @@ pub enum Error {
 }
 
 /// The 2 MiB page-directory entries identity mapping `[0, end)` (rounded up to 2 MiB).
-pub fn pd_entries(end: u64) -> impl Iterator<Item = u64> {
+pub(crate) fn pd_entries(end: u64) -> impl Iterator<Item = u64> {
     (0..end.div_ceil(PAGE_2M)).map(|i| (i * PAGE_2M) | PRESENT | WRITABLE | HUGE)
 }
 
@@ -41,7 +41,7 @@ fn page(entries: impl Iterator<Item = u64>) -> Vec<u8> {
 }
 
 /// Writes tables identity mapping `[0, end)`; returns the CR3 value.
-pub fn write_identity(mem: &GuestMemoryMmap, end: u64) -> Result<u64, Error> {
+pub(crate) fn write_identity(mem: &GuestMemoryMmap, end: u64) -> Result<u64, Error> {
     let gib = end.div_ceil(GIB).max(1);
     if gib > MAX_PDS {
         return Err(Error::TooLarge { gib });

@@ -6,27 +6,27 @@ use super::gdt;
 use crate::layout::{GDT_GPA, LAPIC_GPA};
 
 /// CR0: protection enable.
-pub const CR0_PE: u64 = 1;
+pub(crate) const CR0_PE: u64 = 1;
 /// CR0: monitor coprocessor.
-pub const CR0_MP: u64 = 1 << 1;
+pub(crate) const CR0_MP: u64 = 1 << 1;
 /// CR0: extension type.
-pub const CR0_ET: u64 = 1 << 4;
+pub(crate) const CR0_ET: u64 = 1 << 4;
 /// CR0: numeric error.
-pub const CR0_NE: u64 = 1 << 5;
+pub(crate) const CR0_NE: u64 = 1 << 5;
 /// CR0: write protect.
-pub const CR0_WP: u64 = 1 << 16;
+pub(crate) const CR0_WP: u64 = 1 << 16;
 /// CR0: paging.
-pub const CR0_PG: u64 = 1 << 31;
+pub(crate) const CR0_PG: u64 = 1 << 31;
 /// CR4: physical address extension.
-pub const CR4_PAE: u64 = 1 << 5;
+pub(crate) const CR4_PAE: u64 = 1 << 5;
 /// CR4: FXSAVE/FXRSTOR and SSE enabled.
-pub const CR4_OSFXSR: u64 = 1 << 9;
+pub(crate) const CR4_OSFXSR: u64 = 1 << 9;
 /// CR4: unmasked SSE exceptions.
-pub const CR4_OSXMMEXCPT: u64 = 1 << 10;
+pub(crate) const CR4_OSXMMEXCPT: u64 = 1 << 10;
 /// EFER: long mode enable.
-pub const EFER_LME: u64 = 1 << 8;
+pub(crate) const EFER_LME: u64 = 1 << 8;
 /// EFER: long mode active.
-pub const EFER_LMA: u64 = 1 << 10;
+pub(crate) const EFER_LMA: u64 = 1 << 10;
 /// APIC base MSR: this is the bootstrap processor.
 const APIC_BASE_BSP: u64 = 1 << 8;
 /// APIC base MSR: xAPIC enabled.
@@ -34,7 +34,7 @@ const APIC_BASE_ENABLE: u64 = 1 << 11;
 
 /// Where a guest starts, in which mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryMode {
+pub(crate) enum EntryMode {
     /// 64-bit long mode with identity paging (CR3 = page tables).
     Long {
         /// The PML4's guest-physical address.
@@ -45,7 +45,7 @@ pub enum EntryMode {
 }
 
 /// Special registers for `mode`, built from scratch (no `KVM_GET_SREGS` needed).
-pub fn sregs(mode: EntryMode) -> kvm_sregs {
+pub(crate) fn sregs(mode: EntryMode) -> kvm_sregs {
     let mut s = kvm_sregs::default();
     let (code, cr0, cr3, cr4, efer) = match mode {
         EntryMode::Long { cr3 } => (
@@ -77,7 +77,7 @@ pub fn sregs(mode: EntryMode) -> kvm_sregs {
 
 /// General registers: entry point, stack, and the first two arguments
 /// (`rdi`, `rsi`; PVH also wants the start-info pointer in `rbx`).
-pub fn regs(rip: u64, rsp: u64, rdi: u64, rsi: u64, rbx: u64) -> kvm_regs {
+pub(crate) fn regs(rip: u64, rsp: u64, rdi: u64, rsi: u64, rbx: u64) -> kvm_regs {
     kvm_regs {
         rip,
         rsp,
@@ -91,7 +91,7 @@ pub fn regs(rip: u64, rsp: u64, rdi: u64, rsi: u64, rbx: u64) -> kvm_regs {
 }
 
 /// The FPU state after `FNINIT`, with default SSE control.
-pub fn fpu() -> kvm_fpu {
+pub(crate) fn fpu() -> kvm_fpu {
     kvm_fpu {
         fcw: 0x37f,
         mxcsr: 0x1f80,

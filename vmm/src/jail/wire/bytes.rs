@@ -4,7 +4,7 @@ use crate::vm::ExitCounts;
 
 /// A report that does not decode.
 #[derive(Debug)]
-pub struct Malformed;
+pub(crate) struct Malformed;
 
 #[derive(Default)]
 pub(super) struct W(pub(super) Vec<u8>);

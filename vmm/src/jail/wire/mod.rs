@@ -6,8 +6,7 @@ mod bytes;
 mod failure;
 mod report;
 
-pub use bytes::Malformed;
-pub use report::{chain, decode, encode, MAX_REPORT};
+pub(crate) use report::{decode, encode, MAX_REPORT};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use crate::{Error, VmOutcome};
 
 /// The most bytes a report may have (console tail, marks and the rest fit
 /// with room to spare); a longer one is malformed.
-pub const MAX_REPORT: usize = 16 << 20;
+pub(crate) const MAX_REPORT: usize = 16 << 20;
 
 /// Phase names a report may carry.
 const PHASES: [&str; 11] = [
@@ -38,7 +38,7 @@ fn known(list: &[&'static str], s: &str) -> Option<&'static str> {
 }
 
 /// An error and its sources as one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
+fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {
@@ -50,7 +50,7 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Encodes a boot's result.
-pub fn encode(result: &Result<VmOutcome, Error>) -> Vec<u8> {
+pub(crate) fn encode(result: &Result<VmOutcome, Error>) -> Vec<u8> {
     let mut w = W::default();
     match result {
         Ok(o) => {
@@ -114,7 +114,7 @@ pub fn encode(result: &Result<VmOutcome, Error>) -> Vec<u8> {
 }
 
 /// Decodes what [`encode`] wrote.
-pub fn decode(bytes: &[u8]) -> Result<Result<VmOutcome, Error>, Malformed> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Result<VmOutcome, Error>, Malformed> {
     let mut r = R(bytes);
     let out = match r.u8()? {
         0 => {

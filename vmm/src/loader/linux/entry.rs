@@ -10,11 +10,11 @@ use crate::memory::GuestMemoryMmap;
 use crate::LinuxGuest;
 
 /// The command line every Linux guest gets (before the caller's words).
-pub const BASE_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1 pci=off nomodule quiet \
+const BASE_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1 pci=off nomodule quiet \
      i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd tsc=reliable VMLAB_PORT=1";
 
 /// The full command line for `guest`.
-pub fn cmdline(guest: &LinuxGuest) -> Result<Cmdline, Error> {
+pub(crate) fn cmdline(guest: &LinuxGuest) -> Result<Cmdline, Error> {
     let mut c = Cmdline::new(CMDLINE_MAX).map_err(Error::Cmdline)?;
     c.insert_str(BASE_CMDLINE).map_err(Error::Cmdline)?;
     if !guest.cmdline_extra.trim().is_empty() {
@@ -29,14 +29,14 @@ pub fn cmdline(guest: &LinuxGuest) -> Result<Cmdline, Error> {
 }
 
 /// Where the initramfs goes: page aligned at the top of low memory, above `floor`.
-pub fn initramfs_addr(size: u64, floor: u64, top: u64) -> Option<u64> {
+pub(crate) fn initramfs_addr(size: u64, floor: u64, top: u64) -> Option<u64> {
     let addr = top.checked_sub(size)? & !0xfff;
     (addr >= floor).then_some(addr)
 }
 
 /// How the vCPU enters the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Entry {
+pub(crate) enum Entry {
     /// 64-bit boot protocol: long mode, `rsi` = zero page.
     Long64 {
         /// Entry point.
@@ -51,7 +51,7 @@ pub enum Entry {
 
 impl Entry {
     /// A short label for reports.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Entry::Long64 { .. } => "Linux 64-bit boot protocol",
             Entry::Pvh { .. } => "Linux PVH (32-bit)",
@@ -59,7 +59,7 @@ impl Entry {
     }
 
     /// Writes page tables if needed and returns the entry mode and registers.
-    pub fn registers(
+    pub(crate) fn registers(
         self,
         mem: &GuestMemoryMmap,
         low_end: u64,

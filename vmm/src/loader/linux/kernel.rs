@@ -12,7 +12,7 @@ use crate::LinuxGuest;
 
 /// The kernel image format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelFormat {
+pub(crate) enum KernelFormat {
     /// A bzImage with its setup header.
     BzImage,
     /// An uncompressed ELF.
@@ -20,7 +20,7 @@ pub enum KernelFormat {
 }
 
 /// The kernel and initramfs bytes, read up front.
-pub struct Files {
+pub(crate) struct Files {
     pub(super) kernel_path: PathBuf,
     pub(super) kernel: Vec<u8>,
     pub(super) format: KernelFormat,
@@ -101,7 +101,7 @@ pub(super) fn elf_segments(path: &Path, k: &[u8]) -> Result<(u64, Vec<Segment>),
 }
 
 /// Recognises the kernel format and checks the file holds what its headers promise.
-pub fn check_kernel(path: &Path, k: &[u8]) -> Result<KernelFormat, Error> {
+pub(super) fn check_kernel(path: &Path, k: &[u8]) -> Result<KernelFormat, Error> {
     let len = k.len() as u64;
     let truncated = |need: u64| Error::Truncated {
         path: path.to_path_buf(),
@@ -139,7 +139,7 @@ pub fn check_kernel(path: &Path, k: &[u8]) -> Result<KernelFormat, Error> {
 
 impl Files {
     /// Reads and checks the kernel and initramfs of `guest`.
-    pub fn read(guest: &LinuxGuest) -> Result<Files, Error> {
+    pub(crate) fn read(guest: &LinuxGuest) -> Result<Files, Error> {
         let kernel = read(&guest.kernel, Error::KernelMissing)?;
         let format = check_kernel(&guest.kernel, &kernel)?;
         let initramfs = match &guest.initramfs {
@@ -152,10 +152,5 @@ impl Files {
             format,
             initramfs,
         })
-    }
-
-    /// The kernel's format.
-    pub fn format(&self) -> KernelFormat {
-        self.format
     }
 }

@@ -25,7 +25,7 @@ const PVH_MODLIST_GPA: u64 = PVH_MEMMAP_GPA + 0x800;
 
 /// Loads the kernel, command line, initramfs, ACPI tables and boot
 /// parameters; returns how to enter the kernel.
-pub fn load(
+pub(crate) fn load(
     mem: &GuestMemoryMmap,
     mem_bytes: u64,
     files: &Files,

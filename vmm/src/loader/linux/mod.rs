@@ -3,18 +3,18 @@
 //! the command line, the initramfs at the top of low memory, the e820 map,
 //! ACPI tables and the zero page / PVH start info.
 //!
-//! - `kernel`: the file's format and its headers checked ([`Files`]);
+//! - `kernel`: the file's format and its headers checked (`Files`);
 //! - `entry`: the command line, the initramfs's place, the vCPU's entry;
-//! - `load`: the kernel and its boot parameters in guest memory ([`load`]).
+//! - `load`: the kernel and its boot parameters in guest memory (`load`).
 mod entry;
 mod error;
 mod kernel;
 mod load;
 
-pub use entry::{cmdline, initramfs_addr, Entry, BASE_CMDLINE};
+pub(crate) use entry::{cmdline, initramfs_addr, Entry};
 pub use error::Error;
-pub use kernel::{check_kernel, Files, KernelFormat};
-pub use load::load;
+pub(crate) use kernel::{Files, KernelFormat};
+pub(crate) use load::load;
 
 #[cfg(test)]
 mod tests;

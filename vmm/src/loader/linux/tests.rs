@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 use object::elf;
 use vm_memory::GuestAddress;
 
+use super::kernel::check_kernel;
 use super::*;
 use crate::arch::x86_64::regs;
 use crate::layout::{self, CMDLINE_GPA, CMDLINE_MAX, ZERO_PAGE_GPA};

@@ -1,0 +1,162 @@
+//! [`main`]: one rig run, from the L1 image to the report.
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use super::check::{Check, Expect};
+use super::cpu::Cpu;
+use super::proc::{Stop, L1};
+use super::{bochs, image, outcome, qemu, report, RigArgs};
+
+/// L1's memory: room for its initramfs (~20 MiB), the L2 guest and slack.
+const L1_MEM_MIB: u64 = 1024;
+/// L2 guest memory for the Linux checks.
+const L2_MEM_MIB: u64 = 256;
+/// Each check inside L1 is killed after this many seconds.
+const CHECK_TIMEOUT_S: u64 = 90;
+
+/// The default L1 timeout: Bochs boots from disk through its BIOS and runs
+/// slower than QEMU TCG.
+fn default_timeout_s(cpu: Cpu) -> u64 {
+    match cpu {
+        Cpu::Amd => 180,
+        Cpu::Intel => 300,
+    }
+}
+
+/// Runs the rig; the exit code is 0 when every check passed.
+pub fn main(args: RigArgs) -> anyhow::Result<u8> {
+    // First, before any thread: Ctrl-C then kills L1 and removes the scratch directory.
+    let stop = Stop::install()?;
+    let spec = vmlab_workload::args::Spec::parse(args.workload.iter().map(String::as_str))
+        .map_err(|e| anyhow::anyhow!("bad workload arguments: {e}"))?;
+    let code = spec.exit.unwrap_or(0);
+    let kernels: Vec<String> = spec.kernels().iter().map(|k| k.name().into()).collect();
+    let checks = checks(&args, code, kernels);
+    let timeout_s = args.timeout.unwrap_or(default_timeout_s(args.cpu));
+
+    let inputs = image::Inputs::resolve(args.kernel.as_deref(), args.cpu)?;
+    // Private (new, 0700, random name): the L1 image and its logs.
+    let work = tempfile::Builder::new()
+        .prefix("vmlab-rig-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .context("cannot create a scratch directory for the rig in the temp dir (set TMPDIR?)")?;
+    let dir = work.path();
+    let l1_initramfs = image::build_l1(&inputs, &checks, CHECK_TIMEOUT_S, dir)?;
+    let console = dir.join("console.log");
+    if !args.json {
+        eprintln!(
+            "rig: booting L1 ({}) with {} checks, timeout {timeout_s} s ...",
+            args.cpu.emulator(),
+            checks.len(),
+        );
+    }
+    let l1 = L1 {
+        kernel: &inputs.kernel,
+        initramfs: &l1_initramfs,
+        append: image::L1_APPEND,
+        dir,
+        mem_mib: L1_MEM_MIB,
+        timeout: Duration::from_secs(timeout_s),
+        stop: &stop,
+    };
+    let exit = match args.cpu {
+        Cpu::Amd => qemu::run_l1(&l1),
+        Cpu::Intel => bochs::run_l1(&l1),
+    };
+    if let Some(keep) = &args.keep {
+        keep_logs(dir, keep)?;
+    }
+    let exit = exit?;
+    // Lossy: a garbled byte must not cost the whole channel.
+    let channel = std::fs::read(dir.join("results.log"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let report = report::assemble(args.cpu, checks, &exit, outcome::parse(&channel));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        report::print_summary(&report, &console);
+    }
+    if report.l1_timed_out && !args.json {
+        bail!(
+            "L1 did not finish within {timeout_s} s; its console log ends with:\n{}",
+            report::console_tail(&console)
+        );
+    }
+    Ok(if report.passed { 0 } else { 1 })
+}
+
+/// Copies every log of the run (`*.log`) from `dir` to `keep`.
+fn keep_logs(dir: &std::path::Path, keep: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(keep).with_context(|| format!("cannot create {}", keep.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for e in entries.flatten() {
+        let from = e.path();
+        if from.extension().is_some_and(|x| x == "log") {
+            let to = keep.join(e.file_name());
+            std::fs::copy(&from, &to)
+                .with_context(|| format!("cannot copy to {}", to.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The checks of one rig run: the Linux and bare guests with the user's
+/// workload arguments, and optionally the boots that must fail cleanly.
+fn checks(args: &RigArgs, code: u8, kernels: Vec<String>) -> Vec<Check> {
+    let run = |backend: &str, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["--backend", backend, "--json", "--timeout", "60"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect();
+        v.push("--".into());
+        v.extend(args.workload.iter().cloned());
+        v
+    };
+    let linux = [
+        "--kernel",
+        image::L2_KERNEL,
+        "--initramfs",
+        image::L2_INITRAMFS,
+    ];
+    let mem = L2_MEM_MIB.to_string();
+    let mut checks = vec![
+        Check {
+            name: "vm-linux".into(),
+            argv: run("vm-linux", &[&linux[..], &["--mem", &mem]].concat()),
+            expect: Expect::Exit {
+                code,
+                kernels: kernels.clone(),
+            },
+        },
+        Check {
+            name: "vm-bare".into(),
+            argv: run("vm-bare", &[]),
+            expect: Expect::Exit { code, kernels },
+        },
+    ];
+    if args.negative {
+        checks.push(Check {
+            name: "vm-linux-corrupt-initramfs".into(),
+            argv: run(
+                "vm-linux",
+                &[
+                    "--kernel",
+                    image::L2_KERNEL,
+                    "--initramfs",
+                    image::L2_CORRUPT_INITRAMFS,
+                    "--mem",
+                    &mem,
+                ],
+            ),
+            expect: Expect::Error {
+                contains: "kernel panic".into(),
+            },
+        });
+    }
+    checks
+}
