@@ -176,8 +176,16 @@ pub trait Backend: Sync {
     /// [`Backend::boot`] launches and the surface trace runs).
     fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>>;
     /// Boots the workload with `args` once, to its end; with `memory`, the
-    /// process tree's peak RSS is sampled too (which costs CPU).
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample>;
+    /// process tree's peak RSS is sampled too (which costs CPU). By default,
+    /// as a peer: its command launched and timed from the outside, what the
+    /// command needed (a bundle, a config file) cleaned up after it exited.
+    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
+        let timeout = self.timeout();
+        let mut prepared = self.command(args)?;
+        let launched = super::launch::launch_with(&mut prepared.cmd, timeout, memory);
+        drop(prepared);
+        sample_of(self.name(), launched?, timeout)
+    }
     /// Where its host-syscall surface starts: the workload's `execve` for
     /// a workload that runs as a host process, the first `KVM_RUN` for a VM.
     fn surface_start(&self) -> surface::Start {

@@ -8,8 +8,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use super::backend::{sample_of, Backend, Prepared, Sample, SkipReason};
-use super::launch::launch_with;
+use super::backend::{Backend, Prepared, SkipReason};
 use super::peers::{cmdline, path_of, VmImage};
 use super::probe::HostView;
 use crate::id::BackendId;
@@ -65,13 +64,6 @@ impl Backend for CloudHypervisor {
             .context("cloud-hypervisor is not installed")?;
         let image = VmImage::of(&self.images).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Prepared::new(Self::command_line(path, &image, args)))
-    }
-
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
-        let timeout = self.timeout();
-        let mut prepared = self.command(args)?;
-        let l = launch_with(&mut prepared.cmd, timeout, memory)?;
-        sample_of("cloud-hypervisor", l, timeout)
     }
 }
 

@@ -19,8 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context;
 use vmlab_reports::model::CgroupMode;
 
-use super::backend::{sample_of, Backend, Prepared, Sample};
-use super::launch::launch_with;
+use super::backend::{Backend, Prepared};
 use super::peers::path_of;
 use super::private;
 use super::probe::HostView;
@@ -175,14 +174,6 @@ impl Backend for Oci {
         Ok(Prepared::new(cmd)
             .keeping(dir)
             .then(move || self.delete(path, &id)))
-    }
-
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
-        let timeout = self.timeout();
-        let mut prepared = Backend::command(self, args)?;
-        let launched = launch_with(&mut prepared.cmd, timeout, memory);
-        drop(prepared);
-        sample_of(self.runtime.name(), launched?, timeout)
     }
 
     fn untraceable(&self) -> Option<String> {

@@ -10,8 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use vmlab_reports::model::KvmKind;
 
-use super::backend::{sample_of, Backend, Prepared, Sample, SkipReason};
-use super::launch::launch_with;
+use super::backend::{Backend, Prepared, SkipReason};
 use super::private;
 use super::probe::HostView;
 use crate::id::BackendId;
@@ -68,16 +67,6 @@ impl Backend for Bwrap {
             ])
             .args(args);
         Ok(Prepared::new(cmd))
-    }
-
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
-        let timeout = self.timeout();
-        let mut prepared = self.command(args)?;
-        sample_of(
-            "bwrap",
-            launch_with(&mut prepared.cmd, timeout, memory)?,
-            timeout,
-        )
     }
 
     fn new_netns(&self) -> bool {
@@ -221,13 +210,6 @@ impl Backend for Qemu {
         Ok(Prepared::new(Qemu::command(self, path, &image, args)))
     }
 
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
-        let timeout = self.timeout();
-        let mut prepared = Backend::command(self, args)?;
-        let l = launch_with(&mut prepared.cmd, timeout, memory)?;
-        sample_of("qemu", l, timeout)
-    }
-
     fn untraceable(&self) -> Option<String> {
         self.tcg()
             .then(|| "QEMU runs the guest under TCG here: no KVM_RUN to count from".to_string())
@@ -301,14 +283,6 @@ impl Backend for Firecracker {
         let mut cmd = Command::new(path);
         cmd.args(["--no-api", "--config-file"]).arg(&file);
         Ok(Prepared::new(cmd).keeping(dir))
-    }
-
-    fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
-        let timeout = self.timeout();
-        let mut prepared = self.command(args)?;
-        let l = launch_with(&mut prepared.cmd, timeout, memory);
-        drop(prepared);
-        sample_of("firecracker", l?, timeout)
     }
 }
 
