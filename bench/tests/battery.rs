@@ -2,23 +2,12 @@
 //! user space and records the tally as isolation evidence. The plain
 //! process is the positive control (it must reach the host's secret), the
 //! sandbox must block everything, bwrap must have a tally. Needs root (the
-//! sandbox's default mode): skipped otherwise, unless `VMLAB_REQUIRE_ROOT=1`
-//! makes that a failure.
+//! sandbox's default mode) and bwrap: skipped otherwise, unless
+//! `VMLAB_REQUIRE_ROOT=1` (CI, which installs bwrap) makes that a failure.
 use std::process::Command;
 
 use vmlab_reports::model::{AttackTally, BackendResult, Results};
-
-fn have_root(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var_os("VMLAB_REQUIRE_ROOT").is_some_and(|v| v == "1") {
-        panic!("{test}: VMLAB_REQUIRE_ROOT=1 but not root");
-    }
-    eprintln!("{test}: skipped (not root)");
-    false
-}
+use vmlab_test_util::{gate, have_root, ROOT};
 
 fn attacks<'r>(r: &'r Results, name: &str) -> Option<&'r AttackTally> {
     backend(r, name).isolation.as_ref()?.attacks.as_ref()
@@ -61,9 +50,10 @@ fn compare_tallies_the_battery_with_the_process_as_its_positive_control() {
     assert!(s.tried >= 30, "{s:?}");
     assert!(s.succeeded.is_empty(), "the sandbox let through {s:?}");
     assert_eq!(s.blocked, s.tried);
-    // bwrap, where installed: a tally, and the host's secret is not in it.
+    // bwrap: a tally, and the host's secret is not in it.
     let b = backend(&r, "bwrap");
-    if b.available {
+    let why = format!("bwrap did not run: {:?}", b.skipped_reason);
+    if gate(b.available, ROOT, &why) {
         let t = attacks(&r, "bwrap").unwrap_or_else(|| panic!("no bwrap tally: {stderr}"));
         assert!(t.tried >= 30, "{t:?}");
         for host in [
@@ -77,8 +67,6 @@ fn compare_tallies_the_battery_with_the_process_as_its_positive_control() {
                 "bwrap: {host}: {t:?}"
             );
         }
-    } else {
-        eprintln!("bwrap skipped: {:?}", b.skipped_reason);
     }
     // The claim reads the tallies: the sandbox is harder to get through.
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
