@@ -45,9 +45,19 @@ impl Peer {
     }
 }
 
-/// Every peer, looked up.
+/// Every peer, looked up; peers that share a program (qemu and
+/// qemu-bare, ...) share one look-up and one `--version`.
 pub fn peers() -> Vec<Peer> {
-    BackendId::peers().map(Peer::find).collect()
+    let mut found: Vec<Peer> = Vec::new();
+    for id in BackendId::peers() {
+        let same = found.iter().find(|p| p.id.program() == id.program());
+        let peer = match same {
+            Some(p) => Peer { id, ..p.clone() },
+            None => Peer::find(id),
+        };
+        found.push(peer);
+    }
+    found
 }
 
 /// Finds `name` on PATH (plus /usr/sbin and /sbin, where runc may live).
@@ -144,6 +154,21 @@ pub fn git_revision() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_peer_once_and_peers_of_one_program_share_its_look_up() {
+        let peers = peers();
+        let ids: Vec<BackendId> = peers.iter().map(|p| p.id).collect();
+        assert_eq!(ids, BackendId::peers().collect::<Vec<_>>());
+        let of = |id| peers.iter().find(|p| p.id == id).unwrap();
+        for (a, b) in [
+            (BackendId::Qemu, BackendId::QemuBare),
+            (BackendId::Firecracker, BackendId::FirecrackerBare),
+            (BackendId::CloudHypervisor, BackendId::CloudHypervisorBare),
+        ] {
+            assert_eq!((&of(a).path, &of(a).version), (&of(b).path, &of(b).version));
+        }
+    }
 
     #[test]
     fn version_of_a_missing_binary_is_an_error() {
