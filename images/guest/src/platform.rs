@@ -3,7 +3,7 @@
 //! `out` to it, and memory from the boot info's free range (scratch at the
 //! top, never-touched regions handed out upwards from the bottom).
 use vmlab_workload::bootinfo::BootInfo;
-use vmlab_workload::protocol::{Event, PORT};
+use vmlab_workload::protocol::{Event, HOLD_PORT, PORT};
 use vmlab_workload::{Clock, Platform};
 
 /// Writes one byte to an I/O port.
@@ -125,6 +125,18 @@ impl Platform for Bare {
         // sends the exit code itself.
         if !crate::stock::stock_vmm() {
             port_out(event.encode());
+        }
+    }
+
+    fn hold(&mut self) {
+        // A stock VMM answers the unknown port at once: no hold there.
+        if !crate::stock::stock_vmm() {
+            let _: u32;
+            // SAFETY: an `in` from the hold port exits to the VMM, which
+            // answers when the guest may go on; it touches no memory.
+            unsafe {
+                core::arch::asm!("in eax, dx", in("dx") HOLD_PORT, out("eax") _, options(nomem, nostack))
+            };
         }
     }
 

@@ -5,7 +5,7 @@
 //! info's argument string (bare guest):
 //!
 //! ```text
-//! [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE] [--help]
+//! [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE] [--hold] [--snapshot] [--help]
 //! ```
 //!
 //! No kernel at all is valid: the workload then only signals ready and exit,
@@ -35,6 +35,7 @@ pub const MAX_TIME_NS: u64 = 3_600_000_000_000;
 /// The usage text `--help` prints.
 pub const USAGE: &str = "\
 usage: vmlab-workload [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE]
+                      [--hold] [--snapshot]
        vmlab-workload attacks SECRET HOSTPID PORT   (Linux only)
 
 Runs each KERNEL for about DURATION and prints one JSON line per result.
@@ -45,6 +46,11 @@ kernels:  cpu, memory, pagetouch, crossing (everywhere);
 --time    time budget per kernel (spawn: per mode) with unit ns, us, ms
           or s; default 200ms
 --exit    exit code to end with after all kernels (0-255)
+--hold    after the kernels, stay alive until told to exit (Linux: a byte
+          or end of file on the fd in VMLAB_HOLD_FD, else on stdin; bare
+          guest: the VMM answers a read of the hold port)
+--snapshot  send the snapshot mark just before ready, so that a VMM can
+          snapshot there and a restored guest goes on from ready
 --help    print this text
 attacks   the escape battery against a host file SECRET, a host pid and a
           TCP port on the host's 127.0.0.1: one JSON line per attempt
@@ -61,6 +67,11 @@ pub struct Spec {
     pub time_ns: u64,
     /// Exit code to end with (`--exit`), whatever the kernels did.
     pub exit: Option<u8>,
+    /// `--hold`: after the kernels, wait until told to exit.
+    pub hold: bool,
+    /// `--snapshot`: send [`SNAPSHOT_MARK`](crate::protocol::SNAPSHOT_MARK)
+    /// just before ready.
+    pub snapshot: bool,
     /// `--help` was given: print [`USAGE`] and run nothing.
     pub help: bool,
 }
@@ -73,6 +84,8 @@ impl Default for Spec {
             size: DEFAULT_SIZE,
             time_ns: DEFAULT_TIME_NS,
             exit: None,
+            hold: false,
+            snapshot: false,
             help: false,
         }
     }
@@ -111,6 +124,14 @@ impl Spec {
                 "--exit" => "--exit",
                 "--help" | "-h" if inline.is_none() => {
                     spec.help = true;
+                    continue;
+                }
+                "--hold" if inline.is_none() => {
+                    spec.hold = true;
+                    continue;
+                }
+                "--snapshot" if inline.is_none() => {
+                    spec.snapshot = true;
                     continue;
                 }
                 _ => return Err(ArgsError::UnknownOption(word)),
@@ -159,7 +180,7 @@ impl fmt::Display for ArgsError<'_> {
             }
             ArgsError::UnknownOption(w) => write!(
                 f,
-                "unknown option `{w}`: valid options are --size, --time, --exit and --help"
+                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot and --help"
             ),
             ArgsError::MissingValue(o) => write!(f, "option `{o}` needs a value after it"),
             ArgsError::BadSize(w) => write!(

@@ -33,6 +33,8 @@ pub struct Fake<'a> {
     pub regions: Vec<Vec<u8>>,
     pub regions_left: usize,
     pub released: usize,
+    /// Calls of `hold`.
+    pub holds: usize,
 }
 
 impl<'a> Fake<'a> {
@@ -49,6 +51,7 @@ impl<'a> Fake<'a> {
             regions: Vec::new(),
             regions_left: 3,
             released: 0,
+            holds: 0,
         }
     }
 }
@@ -66,6 +69,9 @@ impl<'a> Platform for Fake<'a> {
     }
     fn event(&mut self, event: Event) {
         self.events.push(event);
+    }
+    fn hold(&mut self) {
+        self.holds += 1;
     }
     fn scratch(&mut self, words: usize) -> Option<&mut [u64]> {
         if self.scratch_limit.is_some_and(|limit| words > limit) {

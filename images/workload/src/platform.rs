@@ -35,6 +35,13 @@ pub trait Platform {
     /// the platform can).
     fn release(&mut self);
 
+    /// Blocks until the host says the workload may exit (`--hold`): Linux
+    /// reads the fd in [`HOLD_FD_ENV`](crate::protocol::HOLD_FD_ENV) or
+    /// stdin, the bare guest reads [`HOLD_PORT`](crate::protocol::HOLD_PORT).
+    /// Returns at once where nobody holds it (end of file, a VMM that does
+    /// not answer the port).
+    fn hold(&mut self);
+
     /// Runs a kernel that is not [shared](Kernel::is_shared), passing each
     /// result to `report`. The default says the kernel is unsupported.
     fn native(

@@ -30,6 +30,22 @@ pub const FD_ENV: &str = "VMLAB_FD";
 /// `key=value` words to init as environment.
 pub const PORT_ENV: &str = "VMLAB_PORT";
 
+/// Environment variable naming the fd a held workload (`--hold`) reads: one
+/// byte, or end of file, tells it to exit. Without it, stdin is read.
+pub const HOLD_FD_ENV: &str = "VMLAB_HOLD_FD";
+
+/// The port a held bare guest reads (`in eax, dx`): the VMM answers when the
+/// guest may exit. A VMM that does not know the port answers at once.
+pub const HOLD_PORT: u16 = PORT + 1;
+
+/// The mark a workload started with `--snapshot` sends just before
+/// [`Event::Ready`]: a VMM may snapshot the guest there, and a restored
+/// guest goes on to send ready.
+pub const SNAPSHOT_MARK: u32 = 0x00ff_fff0;
+
+/// The mark a held workload (`--hold`) sends just before it starts waiting.
+pub const HOLD_MARK: u32 = 0x00ff_fff1;
+
 /// Every JSON line the workload prints starts with this.
 pub const LINE_PREFIX: &str = "{\"vmlab\":";
 

@@ -6,7 +6,7 @@ use crate::args::ArgsError;
 use crate::args::Spec;
 use crate::kernels;
 use crate::platform::Platform;
-use crate::protocol::Event;
+use crate::protocol::{self, Event};
 use crate::report::{self, Failure};
 
 /// Runs the workload described by `spec` and returns its exit code.
@@ -23,6 +23,9 @@ where
     P: Platform + ?Sized,
     W: Write + ?Sized,
 {
+    if spec.snapshot {
+        p.event(Event::Mark(protocol::SNAPSHOT_MARK));
+    }
     p.event(Event::Ready);
     let _ = report::ready(out);
     let mut failed = false;
@@ -51,6 +54,10 @@ where
     }
     if !kernels.is_empty() {
         p.event(Event::Mark(kernels.len() as u32 + 1));
+    }
+    if spec.hold {
+        p.event(Event::Mark(protocol::HOLD_MARK));
+        p.hold();
     }
     let code = spec.exit.unwrap_or(u8::from(failed));
     let _ = report::exit(out, code);
@@ -172,5 +179,30 @@ mod tests {
         assert_eq!(bad_args(&err, &mut out), 2);
         assert_eq!(lines(&out)[1], "{\"vmlab\":\"exit\",\"code\":2}",);
         assert!(lines(&out)[0].contains("unknown kernel `bogus`"));
+    }
+
+    #[test]
+    fn snapshot_mark_precedes_ready_and_hold_comes_after_the_kernels() {
+        let now = Cell::new(0);
+        let mut p = Fake::new(&now, 1000);
+        let spec = Spec::parse(["cpu", "--hold", "--snapshot", "--time", "1us"]).unwrap();
+        let mut out = String::new();
+        assert_eq!(run(&mut p, &spec, &mut out), 0);
+        assert_eq!(p.holds, 1);
+        assert_eq!(
+            p.events,
+            [
+                Event::Mark(protocol::SNAPSHOT_MARK),
+                Event::Ready,
+                Event::Mark(1),
+                Event::Mark(2),
+                Event::Mark(protocol::HOLD_MARK),
+            ]
+        );
+        let plain = Spec::parse(["cpu", "--time", "1us"]).unwrap();
+        let mut p = Fake::new(&now, 1000);
+        run(&mut p, &plain, &mut out);
+        assert_eq!(p.holds, 0);
+        assert_eq!(p.events[0], Event::Ready);
     }
 }

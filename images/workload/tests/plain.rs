@@ -168,3 +168,80 @@ fn a_bad_port_setting_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("VMLAB_PORT=`2`"), "{stderr}");
 }
+
+/// Reads stdout until the ready line, then gives the reader back.
+fn wait_ready(stdout: std::process::ChildStdout) -> std::io::BufReader<std::process::ChildStdout> {
+    use std::io::BufRead;
+    let mut r = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    while r.read_line(&mut line).expect("read stdout") > 0 {
+        if line.trim_end() == vmlab_workload::protocol::READY_LINE {
+            return r;
+        }
+        line.clear();
+    }
+    panic!("the workload exited without its ready line");
+}
+
+/// Whether `child` is still running after a short wait.
+fn still_running(child: &mut std::process::Child) -> bool {
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.try_wait().expect("try_wait").is_none()
+}
+
+#[test]
+fn a_held_workload_waits_for_stdin_and_exits_on_a_byte() {
+    use std::io::Write;
+    let mut child = workload(&["--hold"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let _out = wait_ready(child.stdout.take().unwrap());
+    assert!(
+        still_running(&mut child),
+        "a held workload exited on its own"
+    );
+    child.stdin.as_mut().unwrap().write_all(b"x").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // Control: without --hold the same command ends by itself.
+    let mut plain = workload(&[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        plain.try_wait().unwrap().is_some(),
+        "control: the unheld workload kept running"
+    );
+}
+
+#[test]
+fn a_held_workload_waits_on_its_hold_fd_until_end_of_file() {
+    let (read, write) = std::io::pipe().expect("pipe");
+    let fd = read.as_raw_fd();
+    let mut cmd = workload(&["--hold"]);
+    cmd.env(vmlab_workload::protocol::HOLD_FD_ENV, fd.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    // SAFETY: pre_exec only clears FD_CLOEXEC on the hold fd (async-signal-safe).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let mut child = cmd.spawn().expect("spawn");
+    drop(read);
+    let _out = wait_ready(child.stdout.take().unwrap());
+    // stdin is /dev/null (end of file at once): the hold fd, not stdin, holds it.
+    assert!(
+        still_running(&mut child),
+        "the hold fd did not hold the workload"
+    );
+    drop(write);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -2,9 +2,9 @@
 //! nowhere (console lines only).
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
-use vmlab_workload::protocol::{Event, FD_ENV, PORT, PORT_ENV};
+use vmlab_workload::protocol::{Event, FD_ENV, HOLD_FD_ENV, HOLD_PORT, PORT, PORT_ENV};
 
 use super::sys;
 
@@ -84,6 +84,37 @@ impl Channel {
             }
             Channel::Port => sys::out32(PORT, event.encode()),
             Channel::Console => {}
+        }
+    }
+
+    /// Waits until the host lets a held workload exit: in a VM, a read of
+    /// the hold port (which the VMM answers when told to); elsewhere one
+    /// byte or end of file on the fd in `VMLAB_HOLD_FD`, else on stdin.
+    /// A read error also ends the wait (the host is gone), reported once.
+    pub fn hold(&self) {
+        if let Channel::Port = self {
+            sys::in32(HOLD_PORT);
+            return;
+        }
+        let mut byte = [0u8; 1];
+        let read = match std::env::var_os(HOLD_FD_ENV) {
+            Some(v) => {
+                let v = v.to_string_lossy().into_owned();
+                match v
+                    .parse()
+                    .map_err(|_| io::ErrorKind::InvalidInput.into())
+                    .and_then(sys::inherited_fd)
+                {
+                    Ok(fd) => File::from(fd).read(&mut byte),
+                    Err(e) => Err(e),
+                }
+            }
+            None => io::stdin().lock().read(&mut byte),
+        };
+        if let Err(e) = read {
+            eprintln!(
+                "vmlab-workload: cannot wait for the host ({HOLD_FD_ENV} or stdin): {e}; exiting"
+            );
         }
     }
 }

@@ -69,6 +69,10 @@ impl Platform for Linux {
         self.channel.send(event);
     }
 
+    fn hold(&mut self) {
+        self.channel.hold();
+    }
+
     fn scratch(&mut self, words: usize) -> Option<&mut [u64]> {
         if let Some(more) = words.checked_sub(self.scratch.len()) {
             self.scratch.try_reserve_exact(more).ok()?;

@@ -128,6 +128,18 @@ pub fn out32(port: u16, word: u32) {
     }
 }
 
+/// `in eax, dx`: reads one 32-bit word from an I/O port (granted with
+/// [`ioperm`], as for [`out32`]).
+pub fn in32(port: u16) -> u32 {
+    let word: u32;
+    // SAFETY: port input writes only `eax`; access was granted by `ioperm`
+    // (the caller's contract, checked at startup).
+    unsafe {
+        core::arch::asm!("in eax, dx", in("dx") port, out("eax") word, options(nomem, nostack, preserves_flags));
+    }
+    word
+}
+
 /// Takes ownership of an inherited fd named by the environment, after
 /// checking it is open.
 pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
