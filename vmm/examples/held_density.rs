@@ -33,28 +33,13 @@ fn arg<T: std::str::FromStr>(i: usize, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// Raises the soft fd limit to the hard one (each held VM keeps two fds).
-fn raise_nofile() {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write the struct given.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
-            r.rlim_cur = r.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-        }
-    }
-}
-
 fn main() {
     let n: usize = arg(1, 1000);
     let threads: usize = arg(2, 1).max(1);
     let step: usize = arg(3, 100).max(1);
     let mem_mib: u64 = arg(4, 2);
     let args: String = arg(5, "--hold".to_string());
-    raise_nofile();
+    vmlab_vmm::held::raise_fd_limit().expect("the fd limit can be raised");
     let elf = vmlab_images::embedded::GUEST;
     let host = Host::open().expect("KVM");
     let config = || VmConfig {
@@ -74,7 +59,11 @@ fn main() {
     HeldVm::start(&host, config()).unwrap().release().unwrap();
     let base = meminfo("MemAvailable");
     let status = |f: &str| kib_field(&std::fs::read_to_string("/proc/self/status").unwrap(), f);
-    let k0 = (meminfo("Slab"), meminfo("KernelStack"), meminfo("PageTables"));
+    let k0 = (
+        meminfo("Slab"),
+        meminfo("KernelStack"),
+        meminfo("PageTables"),
+    );
     let info0 = std::fs::read_to_string("/proc/meminfo").unwrap();
     let held = Mutex::new(Vec::with_capacity(n));
     let mut points = Vec::new();
@@ -112,7 +101,9 @@ fn main() {
         );
     }
     let total = t0.elapsed().as_secs_f64();
-    let (sx, sy) = points.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
     let m = points.len() as f64;
     let (mx, my) = (sx / m, sy / m);
     let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
@@ -133,11 +124,39 @@ fn main() {
         let name = line.split(':').next().unwrap_or("");
         let d = kib_field(&info1, name) as i64 - kib_field(&info0, name) as i64;
         if d.unsigned_abs() > n as u64 {
-            println!("meminfo {name}: {:+} KiB ({:+.1} per VM)", d, d as f64 / n as f64);
+            println!(
+                "meminfo {name}: {:+} KiB ({:+.1} per VM)",
+                d,
+                d as f64 / n as f64
+            );
         }
     }
+    let avail_held = meminfo("MemAvailable");
     let vms = std::mem::take(&mut *held.lock().unwrap());
     let t = Instant::now();
-    let ok = vms.into_iter().filter(|_| true).map(|vm| vm.release().map(|o| o.exit_code)).filter(|r| matches!(r, Ok(0))).count();
-    println!("released {ok}/{n} in {:.3} s", t.elapsed().as_secs_f64());
+    let outcomes: Vec<_> = vms.into_iter().filter_map(|vm| vm.release().ok()).collect();
+    let secs = t.elapsed().as_secs_f64();
+    let ok = outcomes.iter().filter(|o| o.exit_code == 0).count();
+    let back = meminfo("MemAvailable").saturating_sub(avail_held);
+    println!(
+        "released {ok}/{n} in {secs:.3} s; MemAvailable rose {back} KiB ({:.1} per VM)",
+        back as f64 / n as f64
+    );
+    // Mean length of each start-up step (µs).
+    let mut steps: Vec<(&str, f64)> = Vec::new();
+    for o in &outcomes {
+        let mut prev = 0;
+        for (i, &(name, at)) in o.phases.iter().enumerate() {
+            if steps.len() <= i {
+                steps.push((name, 0.0));
+            }
+            steps[i].1 += (at - prev) as f64 / 1e3 / outcomes.len() as f64;
+            prev = at;
+        }
+    }
+    let line: Vec<String> = steps
+        .iter()
+        .map(|(n, us)| format!("{n}={us:.0}us"))
+        .collect();
+    println!("mean steps: {}", line.join(" "));
 }

@@ -64,6 +64,17 @@ impl Host {
     }
 }
 
+/// Raises this process's soft limit on open fds to its hard limit (a held
+/// VM keeps two fds, its VM's and its vCPU's) and returns the new limit.
+pub fn raise_fd_limit() -> Result<u64, nix::Error> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard)
+}
+
 /// A guest parked at its hold port. Dropping it tears it down without
 /// running the guest again.
 pub struct HeldVm {
@@ -167,6 +178,13 @@ impl HeldVm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fd_limit_is_raised_to_the_hard_limit() {
+        use nix::sys::resource::{getrlimit, Resource};
+        let hard = raise_fd_limit().unwrap();
+        assert_eq!(getrlimit(Resource::RLIMIT_NOFILE).unwrap(), (hard, hard));
+    }
 
     #[test]
     fn held_vms_can_move_between_threads() {
