@@ -133,3 +133,37 @@ fn a_forbidden_call_is_reported_and_works_without_the_jail() {
     assert_ne!(code, 0);
     assert!(stderr.contains("VMLAB_VMM_PROBE"), "{stderr}");
 }
+
+#[test]
+fn a_held_workload_waits_for_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::Duration;
+    if !kvm_available() {
+        return;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(["run", "--backend", "vm-bare", "--json", "--", "--hold"])
+        .env_remove("VMLAB_VMM_PROBE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vmlab runs");
+    std::thread::sleep(Duration::from_millis(1500));
+    let waiting = child.try_wait().unwrap().is_none();
+    // A byte on stdin releases the guest (end of file would too).
+    let _ = child.stdin.take().unwrap().write_all(b"\n");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if guest_cannot_run(&stderr) {
+        return;
+    }
+    assert!(waiting, "the held guest did not wait for stdin: {stderr}");
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let marks = json["marks"].as_array().unwrap();
+    let hold = u64::from(vmlab_workload::protocol::HOLD_MARK);
+    assert_eq!(marks.last().unwrap()[0], hold, "{json}");
+    assert_eq!(json["facts"]["jail"], "on");
+}

@@ -126,16 +126,24 @@ impl KvmHandle {
         if found != KVM_API_VERSION {
             return Err(Error::ApiVersion { found });
         }
+        let handle = KvmHandle {
+            kvm,
+            kind: KvmKind::detect(),
+        };
+        handle.check_caps(linux)?;
+        Ok(handle)
+    }
+
+    /// Checks the capabilities a guest needs (`linux`: also those of a
+    /// Linux guest).
+    pub(crate) fn check_caps(&self, linux: bool) -> Result<(), Error> {
         let linux_caps: &[(Cap, &str)] = if linux { &LINUX_CAPS } else { &[] };
         for (cap, name) in REQUIRED_CAPS.iter().chain(linux_caps) {
-            if !kvm.check_extension(*cap) {
+            if !self.kvm.check_extension(*cap) {
                 return Err(Error::MissingCap(name));
             }
         }
-        Ok(KvmHandle {
-            kvm,
-            kind: KvmKind::detect(),
-        })
+        Ok(())
     }
 }
 

@@ -22,15 +22,23 @@
 //! uid, no capabilities, a seccomp allow-list) and reports back.
 //!
 //! The vCPU run loop needs no helper thread, so nothing outlives the call.
+//!
+//! A guest started with `--hold` reads the hold port after its kernels
+//! ([`hold`]): with [`VmConfig::hold`] the vCPU waits on a gate fd there;
+//! [`held::HeldVm`] instead parks the VM at that point, without a thread,
+//! so one process can keep thousands of held guests and release each one.
 #![deny(missing_docs)]
 
 pub(crate) mod arch;
 pub(crate) mod builder;
 pub mod devices;
+pub mod held;
+pub mod hold;
 pub mod jail;
 pub mod kvm;
 pub(crate) mod layout;
 pub mod loader;
+pub(crate) mod machine;
 pub mod memory;
 pub(crate) mod timer;
 pub(crate) mod vcpu;
@@ -42,6 +50,8 @@ use std::time::Duration;
 
 pub use builder::run;
 pub use devices::port::Unhandled;
+pub use held::{HeldVm, Host};
+pub use hold::HoldGate;
 pub use kvm::KvmKind;
 pub use vm::ExitCounts;
 
@@ -68,6 +78,10 @@ pub struct VmConfig<'a> {
     /// fork, before guest memory exists, so its limits cover the guest's
     /// memory too. The caller creates and removes the cgroup.
     pub cgroup_tasks: Vec<PathBuf>,
+    /// What a held guest (`--hold`) waits on at the hold port ([`hold`]):
+    /// `None` answers at once (the guest does not wait). A jailed VMM keeps
+    /// the gate's fd and may read it.
+    pub hold: Option<HoldGate>,
 }
 
 /// The guest to boot.
@@ -172,6 +186,9 @@ pub enum Error {
     /// The jail could not be set up, or the jailed VMM died.
     #[error(transparent)]
     Jail(#[from] jail::Error),
+    /// A held VM could not be started as asked.
+    #[error(transparent)]
+    Held(#[from] held::Error),
     /// The guest ran and failed; its console output is kept.
     #[error("{failure}")]
     Guest {

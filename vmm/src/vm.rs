@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
 use vm_memory::{Bytes, GuestAddress};
-use vmlab_workload::protocol::Event;
+use vmlab_workload::protocol::{Event, HOLD_PORT};
 
 use crate::devices::port::{Action, PortBus};
 use crate::devices::serial::COM1_IRQ;
+use crate::hold::Interrupted;
 use crate::memory::GuestMemoryMmap;
 
 /// Errors while the guest runs.
@@ -69,6 +70,12 @@ pub enum Error {
     /// Injecting the serial interrupt failed.
     #[error("cannot inject the serial interrupt")]
     Irq(#[source] kvm_ioctls::Error),
+    /// Reading the hold gate failed while the guest was held.
+    #[error("cannot read the hold gate the held guest waits on")]
+    Hold(#[source] std::io::Error),
+    /// The guest read the hold port before signalling ready.
+    #[error("the guest asked to be held before signalling ready")]
+    HeldBeforeReady,
 }
 
 /// Exit counts by kind.
@@ -130,6 +137,8 @@ pub(crate) struct Ran {
     pub exit: Duration,
     /// Exit counts.
     pub exits: ExitCounts,
+    /// When the guest first read the hold port (with a gate or parked).
+    pub held: Option<Duration>,
 }
 
 impl Ran {
@@ -143,18 +152,40 @@ impl Ran {
     }
 }
 
+/// How the hold port is answered (see [`crate::hold`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Hold<'a> {
+    /// At once.
+    Answer,
+    /// When a read of the gate returns.
+    Gate(&'a crate::HoldGate),
+    /// Stop the run loop ([`Stop::Held`]); the next run answers it.
+    Park,
+}
+
+/// Why the run loop returned without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The guest sent its exit event.
+    Exited,
+    /// The guest reads the hold port and is parked ([`Hold::Park`]).
+    Held,
+}
+
 /// How to run.
-pub(crate) struct RunParams {
+pub(crate) struct RunParams<'a> {
     /// The time origin for every timestamp.
     pub start: Instant,
     /// The timeout (measured from the call).
     pub timeout: Duration,
     /// Whether an in-kernel irqchip exists (serial interrupts are injected).
     pub irqchip: bool,
+    /// How the hold port is answered.
+    pub hold: Hold<'a>,
 }
 
-/// Runs the vCPU until the guest's exit event or an error; `ran` keeps what
-/// was seen so far either way. `_timer` (armed by the caller, before the
+/// Runs the vCPU until the guest's exit event, its hold ([`Hold::Park`]) or
+/// an error; `ran` keeps what was seen so far either way. `_timer` (armed by the caller, before the
 /// jail's seccomp filter, for `p.timeout`) interrupts a blocked `KVM_RUN`.
 pub(crate) fn run(
     vm: &VmFd,
@@ -164,20 +195,21 @@ pub(crate) fn run(
     p: &RunParams,
     _timer: &crate::timer::KickTimer,
     ran: &mut Ran,
-) -> Result<(), Error> {
+) -> Result<Stop, Error> {
     // A timeout too far away for an Instant never expires.
     let deadline = Instant::now().checked_add(p.timeout);
     let expired = || deadline.is_some_and(|d| Instant::now() >= d);
+    let timeout = |ran: &Ran| Error::Timeout {
+        secs: p.timeout.as_secs_f64(),
+        ready: ran.ready.is_some(),
+    };
     loop {
         let exit = match vcpu.run() {
             Ok(exit) => exit,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                 ran.exits.interrupted += 1;
                 if expired() {
-                    return Err(Error::Timeout {
-                        secs: p.timeout.as_secs_f64(),
-                        ready: ran.ready.is_some(),
-                    });
+                    return Err(timeout(ran));
                 }
                 continue;
             }
@@ -200,7 +232,7 @@ pub(crate) fn run(
                         if ran.ready.is_none() {
                             return Err(Error::NoReady { code });
                         }
-                        return Ok(());
+                        return Ok(Stop::Exited);
                     }
                     Action::Reset => return Err(Error::Reset),
                 }
@@ -211,6 +243,30 @@ pub(crate) fn run(
             VcpuExit::IoIn(port, data) => {
                 ran.exits.io_in += 1;
                 bus.read(port, data);
+                if port == HOLD_PORT && !matches!(p.hold, Hold::Answer) {
+                    if ran.ready.is_none() {
+                        return Err(Error::HeldBeforeReady);
+                    }
+                    ran.held.get_or_insert(p.start.elapsed());
+                    match p.hold {
+                        // The answer is in the run area: the next KVM_RUN
+                        // completes the `in`.
+                        Hold::Park => return Ok(Stop::Held),
+                        Hold::Gate(gate) => loop {
+                            match gate.wait() {
+                                Ok(()) => break,
+                                Err(Interrupted::Signal) => {
+                                    ran.exits.interrupted += 1;
+                                    if expired() {
+                                        return Err(timeout(ran));
+                                    }
+                                }
+                                Err(Interrupted::Failed(e)) => return Err(Error::Hold(e)),
+                            }
+                        },
+                        Hold::Answer => {}
+                    }
+                }
                 if p.irqchip && bus.serial.take_irq() {
                     pulse_serial_irq(vm)?;
                 }
@@ -236,10 +292,7 @@ pub(crate) fn run(
             }
         }
         if expired() {
-            return Err(Error::Timeout {
-                secs: p.timeout.as_secs_f64(),
-                ready: ran.ready.is_some(),
-            });
+            return Err(timeout(ran));
         }
     }
 }

@@ -23,6 +23,7 @@ fn linux(kernel: PathBuf, initramfs: Option<PathBuf>, mem_mib: u64) -> VmConfig<
         jail: false,
         probe: None,
         cgroup_tasks: Vec::new(),
+        hold: None,
     }
 }
 

@@ -64,6 +64,7 @@ fn boot(
         jail: false,
         probe: None,
         cgroup_tasks: Vec::new(),
+        hold: None,
     });
     let _ = std::fs::remove_file(kernel);
     if let Some(p) = initrd {

@@ -39,6 +39,7 @@ fn boot(elf: &[u8], jail: bool) -> Result<VmOutcome, vmlab_vmm::Error> {
         jail,
         probe: None,
         cgroup_tasks: Vec::new(),
+        hold: None,
     })
 }
 

@@ -1,6 +1,9 @@
 //! `vmlab run --backend vm-bare|vm-linux`: one boot in the tiny VMM, in this
 //! process. Timings are in-process (from the library call). The bare guest
 //! is the embedded one unless `VMLAB_GUEST_ELF` names another ELF file.
+//! A workload started with `--hold` waits at the hold port until a byte or
+//! end of file arrives on this process's stdin (the same rule as the Linux
+//! workload's), which the VMM, jailed or not, uses as its hold gate.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -135,6 +138,13 @@ fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
         })?),
         Err(_) => None,
     };
+    let hold = if args.workload.iter().any(|a| a == "--hold") {
+        Some(vmlab_vmm::HoldGate::stdin().context(
+            "--hold waits on stdin, which cannot be duplicated: give the run a stdin (e.g. </dev/null releases at once)",
+        )?)
+    } else {
+        None
+    };
     Ok(VmConfig {
         guest,
         mem_mib: args.mem,
@@ -143,6 +153,7 @@ fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
         jail: !args.no_jail,
         probe,
         cgroup_tasks: Vec::new(),
+        hold,
     })
 }
 

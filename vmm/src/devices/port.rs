@@ -3,7 +3,7 @@
 use std::cell::Cell;
 
 use vm_superio::{I8042Device, Trigger};
-use vmlab_workload::protocol::{Event, PORT as VMLAB_PORT};
+use vmlab_workload::protocol::{Event, HOLD_PORT, PORT as VMLAB_PORT};
 
 use super::rtc::{self, Rtc};
 use super::serial::{SerialPort, COM1};
@@ -84,6 +84,8 @@ impl PortBus {
                 .for_each(|b| *b = self.serial.read((port - COM1) as u8)),
             // A boundary crossing: the workload times `in` round trips.
             VMLAB_PORT => data.fill(0),
+            // The answer to a held guest (when it comes: see `crate::hold`).
+            HOLD_PORT => data.fill(0),
             rtc::INDEX_PORT | rtc::DATA_PORT => data[0] = self.rtc.read(port),
             I8042_DATA => data[0] = self.i8042.read(0),
             I8042_CMD => data[0] = I8042_STATUS,
@@ -159,6 +161,9 @@ mod tests {
         let mut w = [9u8; 4];
         bus.read(VMLAB_PORT, &mut w);
         assert_eq!(w, [0; 4]);
+        let mut w = [9u8; 4];
+        bus.read(HOLD_PORT, &mut w);
+        assert_eq!(w, [0; 4], "the hold port is a device, not unhandled");
         assert_eq!(
             bus.unhandled,
             Unhandled {

@@ -7,6 +7,8 @@ use std::io::Write;
 use vm_superio::{serial::NoEvents, Serial, Trigger};
 use vmlab_workload::tail::{Tail, DEFAULT_CAP};
 
+use super::lazy::LazyBuf;
+
 /// How many console bytes are kept (the last ones).
 pub const CONSOLE_CAP: usize = DEFAULT_CAP;
 
@@ -17,7 +19,7 @@ pub(crate) const COM1_IRQ: u32 = 4;
 
 /// Where the console bytes go: always a bounded tail, optionally a stream too.
 pub(crate) struct Console {
-    tail: Tail<Box<[u8]>>,
+    tail: Tail<Storage>,
     stream: Option<Box<dyn Write + Send>>,
 }
 
@@ -38,6 +40,42 @@ impl Write for Console {
             let _ = s.flush();
         }
         Ok(())
+    }
+}
+
+/// The tail's ring: a lazily backed mapping (pages cost memory once the
+/// guest's output reaches them), or a heap slice where mapping fails.
+pub(crate) enum Storage {
+    /// An anonymous mapping of its own.
+    Lazy(LazyBuf),
+    /// A zeroed heap slice.
+    Heap(Box<[u8]>),
+}
+
+impl Storage {
+    fn new(cap: usize) -> Storage {
+        match LazyBuf::new(cap) {
+            Some(b) => Storage::Lazy(b),
+            None => Storage::Heap(vec![0u8; cap].into_boxed_slice()),
+        }
+    }
+}
+
+impl AsRef<[u8]> for Storage {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Storage::Lazy(b) => b.as_ref(),
+            Storage::Heap(b) => b,
+        }
+    }
+}
+
+impl AsMut<[u8]> for Storage {
+    fn as_mut(&mut self) -> &mut [u8] {
+        match self {
+            Storage::Lazy(b) => b.as_mut(),
+            Storage::Heap(b) => b,
+        }
     }
 }
 
@@ -72,7 +110,7 @@ impl SerialPort {
             uart: Serial::new(
                 IrqLatch::default(),
                 Console {
-                    tail: Tail::new(vec![0u8; cap].into_boxed_slice()),
+                    tail: Tail::new(Storage::new(cap)),
                     stream,
                 },
             ),

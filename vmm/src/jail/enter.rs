@@ -75,15 +75,23 @@ fn clear_caps() -> Result<(), Error> {
 /// Jails the calling process (the forked VMM, single-threaded, after
 /// setup): see the module documentation for the steps. `keep` are the fds
 /// it still needs besides stdio and `report`; `parent` is the process that
-/// waits for it.
-pub(crate) fn enter(keep: &[RawFd], report: RawFd, parent: Pid) -> Result<(), Error> {
+/// waits for it; `hold_fd` is its hold gate's fd, which it may read.
+pub(crate) fn enter(
+    keep: &[RawFd],
+    report: RawFd,
+    parent: Pid,
+    hold_fd: Option<RawFd>,
+) -> Result<(), Error> {
     let mut fds = keep.to_vec();
     fds.push(report);
     sys::close_fds_except(&fds).map_err(|e| Error::Step {
         step: "close inherited fds",
         source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)),
     })?;
-    let program = seccomp::program(&seccomp::Context { report_fd: report })?;
+    let program = seccomp::program(&seccomp::Context {
+        report_fd: report,
+        hold_fd,
+    })?;
 
     let (uid, gid) = host_ids();
     if Uid::effective().is_root() {

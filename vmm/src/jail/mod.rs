@@ -8,8 +8,8 @@
 //! process that creates it), maps guest memory, loads the guest and sets the
 //! vCPU up, and only then calls `enter`:
 //!
-//! 1. every fd but the KVM, VM and vCPU fds, stdio and the report pipe is
-//!    closed;
+//! 1. every fd but the KVM, VM and vCPU fds, stdio, the report pipe and
+//!    the hold gate (if any: [`crate::hold`]) is closed;
 //! 2. ids: started by root, it drops to uid/gid 65534 (`nobody`/`nogroup`,
 //!    no supplementary groups) in the host's user namespace; otherwise it
 //!    keeps the caller's own ids. Then it creates a user namespace *as that

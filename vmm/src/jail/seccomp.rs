@@ -73,6 +73,12 @@ pub enum Args {
     NoExec,
     /// `fcntl`: the command (argument 1) is `F_GETFD`.
     GetFd,
+    /// `read`: the fd (argument 0) is the hold gate's. Only in the filter
+    /// of a VMM with a hold gate.
+    HoldFd,
+    /// `poll`: one fd (argument 1 is 1), for a non-blocking hold gate. Only
+    /// in the filter of a VMM with a hold gate.
+    HoldPoll,
 }
 
 /// One allowed call.
@@ -97,8 +103,10 @@ const fn allow(nr: i64, name: &'static str, args: Args, why: &'static str) -> Al
     }
 }
 
-/// Every call the jailed VMM may make; the rest kill it.
-pub const TABLE: [Allowed; 15] = [
+/// Every call the jailed VMM may make; the rest kill it. Entries with
+/// [`Args::HoldFd`] or [`Args::HoldPoll`] are in the filter only when the
+/// VMM has a hold gate.
+pub const TABLE: [Allowed; 17] = [
     allow(libc::SYS_ioctl, "ioctl", Args::KvmRequest,
         "KVM_RUN; KVM_IRQ_LINE for a Linux guest's serial interrupt; KVM_GET_REGS to report an internal error"),
     allow(libc::SYS_write, "write", Args::OwnFds,
@@ -125,6 +133,10 @@ pub const TABLE: [Allowed; 15] = [
         "the allocator's main heap"),
     allow(libc::SYS_madvise, "madvise", Args::Any,
         "the allocator returning memory"),
+    allow(libc::SYS_read, "read", Args::HoldFd,
+        "a held guest waits for a read of its hold gate to return (with a gate only)"),
+    allow(libc::SYS_poll, "poll", Args::HoldPoll,
+        "waiting for a non-blocking hold gate to become readable (with a gate only)"),
     allow(libc::SYS_exit, "exit", Args::Any,
         "the end of the process"),
     allow(libc::SYS_exit_group, "exit_group", Args::Any,
@@ -136,6 +148,8 @@ pub const TABLE: [Allowed; 15] = [
 pub(crate) struct Context {
     /// The write end of the report pipe.
     pub report_fd: i32,
+    /// The hold gate's fd, if the VMM has one.
+    pub hold_fd: Option<i32>,
 }
 
 /// The fds `write` may use.
@@ -151,11 +165,12 @@ fn rule(conds: Vec<SeccompCondition>) -> Result<SeccompRule, Error> {
     SeccompRule::new(conds).map_err(Error::Compile)
 }
 
-fn rules(args: Args, ctx: &Context) -> Result<Vec<SeccompRule>, Error> {
+/// The rules of an entry, or `None` when the entry is not in this filter.
+fn rules(args: Args, ctx: &Context) -> Result<Option<Vec<SeccompRule>>, Error> {
     let eq = |arg: u8, v: u64| -> Result<SeccompRule, Error> {
         rule(vec![cond(arg, SeccompCmpOp::Eq, v)?])
     };
-    Ok(match args {
+    Ok(Some(match args {
         // No rules: the call matches whatever its arguments.
         Args::Any => Vec::new(),
         Args::KvmRequest => KVM_REQUESTS
@@ -172,14 +187,24 @@ fn rules(args: Args, ctx: &Context) -> Result<Vec<SeccompRule>, Error> {
             SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
             0,
         )?])?],
-    })
+        Args::HoldFd => match ctx.hold_fd {
+            Some(fd) => vec![eq(0, fd as u32 as u64)?],
+            None => return Ok(None),
+        },
+        Args::HoldPoll => match ctx.hold_fd {
+            Some(_) => vec![eq(1, 1)?],
+            None => return Ok(None),
+        },
+    }))
 }
 
 /// Compiles [`TABLE`] for this process.
 pub(crate) fn program(ctx: &Context) -> Result<BpfProgram, Error> {
     let mut map = BTreeMap::new();
     for a in &TABLE {
-        map.insert(a.nr, rules(a.args, ctx)?);
+        if let Some(r) = rules(a.args, ctx)? {
+            map.insert(a.nr, r);
+        }
     }
     let filter = SeccompFilter::new(
         map,

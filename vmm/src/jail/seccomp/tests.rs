@@ -10,7 +10,14 @@ const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
 
-const CTX: Context = Context { report_fd: 7 };
+const CTX: Context = Context {
+    report_fd: 7,
+    hold_fd: Some(9),
+};
+const NO_HOLD: Context = Context {
+    report_fd: 7,
+    hold_fd: None,
+};
 
 /// `struct seccomp_data` as little-endian bytes.
 fn data(nr: u32, arch: u32, args: [u64; 6]) -> [u8; 64] {
@@ -86,7 +93,7 @@ fn eval(prog: &[sock_filter], mem: &[u8; 64]) -> u32 {
 }
 
 /// What the table says, written from [`Args`]'s documentation.
-fn expected(nr: u32, arch: u32, args: &[u64; 6]) -> u32 {
+fn expected(ctx: &Context, nr: u32, arch: u32, args: &[u64; 6]) -> u32 {
     if arch != AUDIT_ARCH_X86_64 {
         return RET_KILL;
     }
@@ -97,9 +104,11 @@ fn expected(nr: u32, arch: u32, args: &[u64; 6]) -> u32 {
     let ok = match entry.args {
         Args::Any => true,
         Args::KvmRequest => KVM_REQUESTS.iter().any(|&(r, _)| u64::from(lo(1)) == r),
-        Args::OwnFds => write_fds(&CTX).contains(&(lo(0) as i32)),
+        Args::OwnFds => write_fds(ctx).contains(&(lo(0) as i32)),
         Args::GetFd => lo(1) == libc::F_GETFD as u32,
         Args::NoExec => lo(2) & libc::PROT_EXEC as u32 == 0,
+        Args::HoldFd => ctx.hold_fd == Some(lo(0) as i32),
+        Args::HoldPoll => ctx.hold_fd.is_some() && lo(1) == 1,
     };
     if ok {
         RET_ALLOW
@@ -125,7 +134,7 @@ fn arg_sets() -> Vec<[u64; 6]> {
     for req in [0xae01, 0x4020_ae46, 0x4090_ae82, libc::TIOCSTI] {
         one(1, req);
     }
-    for fd in [0, 1, 2, 3, 7, 8, 7 | high, 1 << 32] {
+    for fd in [0, 1, 2, 3, 7, 8, 9, 9 | high, 7 | high, 1 << 32] {
         one(0, fd);
     }
     for cmd in [libc::F_GETFD, libc::F_SETFD, libc::F_DUPFD] {
@@ -141,7 +150,21 @@ fn arg_sets() -> Vec<[u64; 6]> {
 
 #[test]
 fn filter_matches_the_table_for_every_number_and_argument() {
-    let prog = program(&CTX).unwrap();
+    filter_matches_the_table(&CTX);
+}
+
+#[test]
+fn without_a_hold_gate_read_and_poll_are_not_allowed() {
+    let allowed = filter_matches_the_table(&NO_HOLD);
+    for nr in [libc::SYS_read, libc::SYS_poll] {
+        assert!(!allowed.contains(&(nr as u32)), "{nr}");
+    }
+}
+
+/// Checks the filter for `ctx` against [`expected`]; returns the numbers
+/// it allows with some argument.
+fn filter_matches_the_table(ctx: &Context) -> std::collections::BTreeSet<u32> {
+    let prog = program(ctx).unwrap();
     let args = arg_sets();
     let mut allowed = std::collections::BTreeSet::new();
     for nr in 0..1024u32 {
@@ -149,7 +172,7 @@ fn filter_matches_the_table_for_every_number_and_argument() {
             let got = eval(&prog, &data(nr, AUDIT_ARCH_X86_64, *a));
             assert_eq!(
                 got,
-                expected(nr, AUDIT_ARCH_X86_64, a),
+                expected(ctx, nr, AUDIT_ARCH_X86_64, a),
                 "nr {nr} args {a:x?}"
             );
             if got == RET_ALLOW {
@@ -161,9 +184,15 @@ fn filter_matches_the_table_for_every_number_and_argument() {
         assert_eq!(eval(&prog, &data(x32, AUDIT_ARCH_X86_64, [0; 6])), RET_KILL);
         assert_eq!(eval(&prog, &data(nr, AUDIT_ARCH_I386, [0; 6])), RET_KILL);
     }
-    // Exactly the table's numbers pass with some argument.
-    let table: std::collections::BTreeSet<u32> = TABLE.iter().map(|a| a.nr as u32).collect();
+    // Exactly the table's numbers (of entries in this filter) pass with
+    // some argument.
+    let table: std::collections::BTreeSet<u32> = TABLE
+        .iter()
+        .filter(|a| ctx.hold_fd.is_some() || !matches!(a.args, Args::HoldFd | Args::HoldPoll))
+        .map(|a| a.nr as u32)
+        .collect();
     assert_eq!(allowed, table);
+    allowed
 }
 
 #[test]
@@ -178,6 +207,9 @@ fn conditions_pass_and_fail() {
         RET_KILL,
         "KVM_SET_REGS"
     );
+    let read = libc::SYS_read as u32;
+    assert_eq!(run(read, [9, 0, 8, 0, 0, 0]), RET_ALLOW, "the hold gate");
+    assert_eq!(run(read, [0, 0, 8, 0, 0, 0]), RET_KILL, "another fd");
     let write = libc::SYS_write as u32;
     assert_eq!(run(write, [7, 0, 0, 0, 0, 0]), RET_ALLOW);
     assert_eq!(run(write, [3, 0, 0, 0, 0, 0]), RET_KILL);

@@ -78,6 +78,11 @@ pub(super) fn failure(w: &mut W, f: &vm::Error) {
             w.u8(11);
             w.i32(e.errno());
         }
+        vm::Error::Hold(e) => {
+            w.u8(12);
+            w.i32(errno_of_io(e));
+        }
+        vm::Error::HeldBeforeReady => w.u8(13),
     }
 }
 
@@ -103,6 +108,8 @@ pub(super) fn failure_of(r: &mut R<'_>) -> Result<vm::Error, Malformed> {
         9 => vm::Error::Timer(timer::Error::Handler(io(r.i32()?))),
         10 => vm::Error::Timer(timer::Error::Timer(io(r.i32()?))),
         11 => vm::Error::Irq(kvm_ioctls::Error::new(r.i32()?)),
+        12 => vm::Error::Hold(io(r.i32()?)),
+        13 => vm::Error::HeldBeforeReady,
         _ => return Err(Malformed),
     })
 }

@@ -53,6 +53,8 @@ fn outcomes_and_errors_round_trip() {
         },
         vm::Error::Run(kvm_ioctls::Error::new(libc::EFAULT)),
         vm::Error::Reset,
+        vm::Error::Hold(std::io::Error::from_raw_os_error(libc::EBADF)),
+        vm::Error::HeldBeforeReady,
     ] {
         let msg = f.to_string();
         let e = Error::Guest {

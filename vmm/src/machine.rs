@@ -1,0 +1,271 @@
+//! One VM between setup and teardown: created, loaded and set up
+//! ([`setup`]), run ([`Machine::run`], again after a hold), then torn down
+//! into its outcome ([`Machine::finish`]).
+use std::time::{Duration, Instant};
+
+use kvm_bindings::{kvm_pit_config, KVM_PIT_SPEAKER_DUMMY};
+use kvm_ioctls::{VcpuFd, VmFd};
+
+use crate::arch::x86_64::{gdt, paging, regs};
+use crate::devices::port::PortBus;
+use crate::kvm::{KvmHandle, KvmKind};
+use crate::loader::{bare, linux};
+use crate::memory::GuestMemoryMmap;
+use crate::timer::KickTimer;
+use crate::{layout, memory, vcpu, vm, Error, Guest, VmOutcome};
+
+/// How the bare guest is entered (the report's `entry`).
+pub(crate) const BARE_ENTRY: &str = "bare ELF, 64-bit";
+
+/// Timestamps of named steps since one start.
+pub(crate) struct Timeline {
+    /// The origin of every timestamp.
+    pub start: Instant,
+    phases: Vec<(&'static str, u64)>,
+}
+
+impl Timeline {
+    /// A timeline starting now.
+    pub(crate) fn new() -> Timeline {
+        Timeline {
+            start: Instant::now(),
+            phases: Vec::with_capacity(12),
+        }
+    }
+
+    /// Records the end of step `name`.
+    pub(crate) fn mark(&mut self, name: &'static str) {
+        self.phases
+            .push((name, self.start.elapsed().as_nanos() as u64));
+    }
+}
+
+fn vm_step<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, Error> {
+    r.map_err(|source| Error::Vm { what, source })
+}
+
+/// Creates the VM; a Linux guest also gets KVM's TSS area, the in-kernel
+/// irqchip (PIC, IOAPIC, LAPIC) and the PIT.
+fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
+    let vm = vm_step("create the VM", kvm.kvm.create_vm())?;
+    if linux {
+        vm_step(
+            "set the TSS address",
+            vm.set_tss_address(layout::KVM_TSS_GPA as usize),
+        )?;
+        vm_step("create the in-kernel irqchip", vm.create_irq_chip())?;
+        let pit = kvm_pit_config {
+            flags: KVM_PIT_SPEAKER_DUMMY,
+            ..Default::default()
+        };
+        vm_step("create the PIT", vm.create_pit2(pit))?;
+    }
+    Ok(vm)
+}
+
+/// A VM ready to run, or parked at its hold. Fields drop in order: vCPU,
+/// VM, guest memory, then the KVM fd if this machine owns one.
+pub(crate) struct Machine {
+    pub t: Timeline,
+    pub vcpu: VcpuFd,
+    pub vm: VmFd,
+    mem: GuestMemoryMmap,
+    /// Owned by a one-shot run; a shared one (held VMs) stays with its owner.
+    pub kvm: Option<KvmHandle>,
+    bus: PortBus,
+    ran: vm::Ran,
+    kvm_kind: KvmKind,
+    tsc_khz: u32,
+    mem_mib: u64,
+    entry: &'static str,
+    is_linux: bool,
+}
+
+/// Creates the VM on `kvm`, maps and loads the guest, sets the vCPU up.
+pub(crate) fn setup(
+    mut t: Timeline,
+    kvm: &KvmHandle,
+    guest: &Guest<'_>,
+    linux_files: Option<&linux::Files>,
+    mem_mib: u64,
+    serial_stream: Option<Box<dyn std::io::Write + Send>>,
+) -> Result<Machine, Error> {
+    let is_linux = linux_files.is_some();
+    let vm = create_vm(kvm, is_linux)?;
+    t.mark("vm_create");
+    let mem = memory::create(mem_mib)?;
+    memory::register(&vm, &mem)?;
+    t.mark("memory");
+    let vcpu = vcpu::create(&vm)?;
+    let tsc_khz = vcpu::tsc_khz(&vcpu);
+    t.mark("vcpu_create");
+
+    let mem_bytes = memory::bytes(mem_mib).ok_or(memory::Error::BeyondLimit {
+        mib: mem_mib,
+        max_mib: memory::MAX_MIB,
+    })?;
+    let low_end = layout::low_mem_end(mem_bytes);
+    let (mode, regs, entry) = match (guest, linux_files) {
+        (Guest::Bare { elf, args }, _) => {
+            let loaded = bare::load(&mem, mem_bytes, low_end, elf, args, tsc_khz)?;
+            t.mark("load");
+            let cr3 = paging::write_identity(&mem, low_end)?;
+            gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
+            // Enter `_start` as if called: the System V ABI wants rsp to be
+            // 8 mod 16 at a function's first instruction (the return address
+            // slot), and compiled code relies on it for aligned SSE stores
+            // (`movaps`), which fault on hardware when misaligned.
+            let r = regs::regs(
+                loaded.entry,
+                layout::STACK_TOP_GPA - 8,
+                layout::BOOTINFO_GPA,
+                0,
+                0,
+            );
+            (regs::EntryMode::Long { cr3 }, r, BARE_ENTRY)
+        }
+        (Guest::Linux(l), Some(files)) => {
+            let entry = linux::load(&mem, mem_bytes, files, l)?;
+            t.mark("load");
+            gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
+            vcpu::set_linux_state(&kvm.kvm, &vcpu)?;
+            let (mode, r) = entry.registers(&mem, low_end)?;
+            (mode, r, entry.label())
+        }
+        (Guest::Linux(_), None) => unreachable!("Linux files are read before setup"),
+    };
+    vcpu::set_entry(&vcpu, mode, &regs)?;
+    t.mark("vcpu_setup");
+    Ok(Machine {
+        t,
+        vcpu,
+        vm,
+        mem,
+        kvm: None,
+        bus: PortBus::new(serial_stream),
+        ran: vm::Ran::default(),
+        kvm_kind: kvm.kind,
+        tsc_khz,
+        mem_mib,
+        entry,
+        is_linux,
+    })
+}
+
+/// Arms the timeout for the calling thread; a failure is a guest failure
+/// with nothing run yet.
+pub(crate) fn arm(timeout: Duration) -> Result<KickTimer, Error> {
+    KickTimer::arm(timeout).map_err(|e| Error::Guest {
+        failure: vm::Error::Timer(e),
+        console: Vec::new(),
+        console_dropped_bytes: 0,
+        exits: vm::ExitCounts::default(),
+    })
+}
+
+impl Machine {
+    /// Runs the vCPU (on the calling thread, which armed `timer` for
+    /// `timeout`) until the guest exits, is parked at its hold, or fails.
+    pub(crate) fn run(
+        &mut self,
+        timeout: Duration,
+        hold: vm::Hold<'_>,
+        timer: &KickTimer,
+    ) -> Result<vm::Stop, vm::Error> {
+        let params = vm::RunParams {
+            start: self.t.start,
+            timeout,
+            irqchip: self.is_linux,
+            hold,
+        };
+        vm::run(
+            &self.vm,
+            &mut self.vcpu,
+            &self.mem,
+            &mut self.bus,
+            &params,
+            timer,
+            &mut self.ran,
+        )
+    }
+
+    /// Whether the guest signalled ready, and when (since start).
+    pub(crate) fn ready(&self) -> Option<Duration> {
+        self.ran.ready
+    }
+
+    /// When the guest first read the hold port (since start).
+    pub(crate) fn held(&self) -> Option<Duration> {
+        self.ran.held
+    }
+
+    /// The guest's exit code (after an exit event).
+    pub(crate) fn exit_code(&self) -> u8 {
+        self.ran.exit_code
+    }
+
+    /// Tears the VM down (vCPU, VM, memory, owned KVM fd) and reports how
+    /// `result`, the run's, went.
+    pub(crate) fn finish(
+        self,
+        result: Result<(), vm::Error>,
+        jailed: bool,
+        probe: Option<String>,
+    ) -> Result<VmOutcome, Error> {
+        let Machine {
+            t,
+            vcpu,
+            vm,
+            mem,
+            kvm,
+            bus,
+            ran,
+            kvm_kind,
+            tsc_khz,
+            mem_mib,
+            entry,
+            ..
+        } = self;
+        drop(vcpu);
+        drop(vm);
+        drop(mem);
+        drop(kvm);
+        let gone = t.start.elapsed();
+        let unhandled = bus.unhandled;
+        let (console, console_dropped_bytes) = bus.serial.into_output();
+        if let Err(failure) = result {
+            return Err(Error::Guest {
+                failure,
+                console,
+                console_dropped_bytes,
+                exits: ran.exits,
+            });
+        }
+        let ns = |d: Duration| d.as_nanos() as u64;
+        let ready = ran.ready.expect("a run ends well only after ready");
+        // The last step: from the end of setup through the vCPU's entry and
+        // the guest's own code to its ready event, so that the steps add up
+        // to `to_ready_ns`.
+        let mut phases = t.phases;
+        phases.push(("guest_to_ready", ns(ready)));
+        Ok(VmOutcome {
+            exit_code: ran.exit_code,
+            kvm_kind,
+            to_ready_ns: ns(ready),
+            exit_event_ns: ns(ran.exit),
+            to_exit_ns: ns(gone),
+            phases,
+            marks: ran.marks.iter().map(|&(id, d)| (id, ns(d))).collect(),
+            marks_dropped: ran.marks_dropped,
+            exits: ran.exits,
+            unhandled,
+            console,
+            console_dropped_bytes,
+            tsc_khz,
+            mem_mib,
+            entry,
+            jailed,
+            probe,
+        })
+    }
+}
