@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use kvm_bindings::{kvm_pit_config, KVM_PIT_SPEAKER_DUMMY};
 use kvm_ioctls::VmFd;
 use nix::unistd::Pid;
+use vmlab_workload::bootinfo::VIRTIO_FLAG_SELFTEST;
 
 use crate::arch::x86_64::{gdt, paging, regs};
 use crate::devices::port::PortBus;
+use crate::devices::virtio::bus::MmioBus;
+use crate::devices::virtio::MMIO_BASE;
 use crate::kvm::KvmHandle;
 use crate::loader::{bare, linux};
 use crate::timer::KickTimer;
@@ -86,6 +89,9 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
         BARE_MIN_MIB
     };
     memory::check_size(config.mem_mib, min_mib, memory::host_mib())?;
+    if config.jail && !config.virtio.is_empty() {
+        return Err(Error::VirtioInJail);
+    }
 
     let kvm = KvmHandle::open(linux_files.is_some())?;
     t.mark("kvm_open");
@@ -108,11 +114,12 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
 fn boot(
     mut t: Timeline,
     kvm: KvmHandle,
-    config: VmConfig<'_>,
+    mut config: VmConfig<'_>,
     linux_files: Option<&linux::Files>,
     jailed: Option<(RawFd, Pid)>,
 ) -> Result<VmOutcome, Error> {
     let is_linux = linux_files.is_some();
+    let virtio = MmioBus::new(std::mem::take(&mut config.virtio))?;
     let vm = create_vm(&kvm, is_linux)?;
     t.mark("vm_create");
     let mem = memory::create(config.mem_mib)?;
@@ -132,6 +139,15 @@ fn boot(
             let loaded = bare::load(&mem, mem_bytes, low_end, elf, args, tsc_khz)?;
             t.mark("load");
             let cr3 = paging::write_identity(&mem, low_end)?;
+            if !virtio.is_empty() {
+                let flags = if config.virtio_selftest {
+                    VIRTIO_FLAG_SELFTEST
+                } else {
+                    0
+                };
+                bare::write_virtio_table(&mem, &virtio.entries(), flags)?;
+                paging::map_mmio(&mem, MMIO_BASE)?;
+            }
             gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
             // Enter `_start` as if called: the System V ABI wants rsp to be
             // 8 mod 16 at a function's first instruction (the return address
@@ -147,7 +163,11 @@ fn boot(
             (regs::EntryMode::Long { cr3 }, r, BARE_ENTRY)
         }
         (Guest::Linux(l), Some(files)) => {
-            let entry = linux::load(&mem, mem_bytes, files, l)?;
+            let mut l = l.clone();
+            if !virtio.is_empty() {
+                l.cmdline_extra = format!("{} {}", l.cmdline_extra, virtio.cmdline());
+            }
+            let entry = linux::load(&mem, mem_bytes, files, &l)?;
             t.mark("load");
             gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
             vcpu::set_linux_state(&kvm.kvm, &vcpu)?;
@@ -160,6 +180,7 @@ fn boot(
     t.mark("vcpu_setup");
 
     let mut bus = PortBus::new(config.serial_stream);
+    bus.virtio = virtio;
     // Armed before the jail: the filter does not allow creating timers.
     let timer = KickTimer::arm(config.timeout).map_err(|e| Error::Guest {
         failure: vm::Error::Timer(e),
@@ -190,6 +211,7 @@ fn boot(
     drop(kvm);
     let gone = t.start.elapsed();
     let unhandled = bus.unhandled;
+    let virtio = bus.virtio.reports();
     let (console, console_dropped_bytes) = bus.serial.into_output();
     if let Err(failure) = result {
         return Err(Error::Guest {
@@ -224,5 +246,6 @@ fn boot(
         entry: entry_kind,
         jailed: jailed.is_some(),
         probe,
+        virtio,
     })
 }

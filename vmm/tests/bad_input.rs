@@ -23,6 +23,8 @@ fn linux(kernel: PathBuf, initramfs: Option<PathBuf>, mem_mib: u64) -> VmConfig<
         jail: false,
         probe: None,
         cgroup_tasks: Vec::new(),
+        virtio: Vec::new(),
+        virtio_selftest: false,
     }
 }
 

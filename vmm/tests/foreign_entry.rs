@@ -45,6 +45,8 @@ fn boot(name: &str, elf: &[u8]) -> (u8, String, String) {
         jail: false,
         probe: None,
         cgroup_tasks: Vec::new(),
+        virtio: Vec::new(),
+        virtio_selftest: false,
     });
     let _ = std::fs::remove_file(&kernel);
     let o = r.unwrap_or_else(|e| panic!("{name}: {e}"));

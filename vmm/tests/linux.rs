@@ -64,6 +64,8 @@ fn boot(
         jail: false,
         probe: None,
         cgroup_tasks: Vec::new(),
+        virtio: Vec::new(),
+        virtio_selftest: false,
     });
     let _ = std::fs::remove_file(kernel);
     if let Some(p) = initrd {

@@ -39,6 +39,8 @@ fn boot(elf: &[u8], jail: bool) -> Result<VmOutcome, vmlab_vmm::Error> {
         jail,
         probe: None,
         cgroup_tasks: Vec::new(),
+        virtio: Vec::new(),
+        virtio_selftest: false,
     })
 }
 

@@ -143,6 +143,8 @@ fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
         jail: !args.no_jail,
         probe,
         cgroup_tasks: Vec::new(),
+        virtio: Vec::new(),
+        virtio_selftest: false,
     })
 }
 

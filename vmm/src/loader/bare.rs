@@ -6,7 +6,10 @@ use std::mem::size_of;
 
 use linux_loader::loader::{Elf, KernelLoader};
 use vm_memory::{Bytes, GuestAddress};
-use vmlab_workload::bootinfo::{BootInfo, BOOTINFO_MAGIC, MAX_ARGS};
+use vmlab_workload::bootinfo::{
+    BootInfo, VirtioEntry, VirtioTable, BOOTINFO_MAGIC, MAX_ARGS, MAX_VIRTIO, VIRTIO_TABLE_GPA,
+    VIRTIO_TABLE_MAGIC,
+};
 
 use crate::layout::{BOOTINFO_GPA, HIGH_MEM_GPA};
 use crate::memory::GuestMemoryMmap;
@@ -126,6 +129,26 @@ pub(crate) fn load(
         entry: res.kernel_load.0,
         info,
     })
+}
+
+/// Writes the virtio device table (`VIRTIO_TABLE_GPA`) listing `entries`
+/// (at most `MAX_VIRTIO`, which the bus enforces) with `flags`.
+pub(crate) fn write_virtio_table(
+    mem: &GuestMemoryMmap,
+    entries: &[VirtioEntry],
+    flags: u32,
+) -> Result<(), Error> {
+    let mut table = VirtioTable {
+        magic: VIRTIO_TABLE_MAGIC,
+        count: entries.len().min(MAX_VIRTIO) as u32,
+        flags,
+        ..Default::default()
+    };
+    for (slot, e) in table.entries.iter_mut().zip(entries) {
+        *slot = *e;
+    }
+    mem.write_slice(&table.to_bytes(), GuestAddress(VIRTIO_TABLE_GPA))
+        .map_err(Error::Write)
 }
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ pub fn bare<'a>(elf: &'a [u8], args: &str, timeout: Duration) -> VmConfig<'a> {
         jail: false,
         probe: None,
         cgroup_tasks: Vec::new(),
+        virtio: Vec::new(),
+        virtio_selftest: false,
     }
 }
 

@@ -68,11 +68,6 @@ impl Block {
         })
     }
 
-    /// The disk's size in sectors.
-    pub(crate) fn sectors(&self) -> u64 {
-        self.sectors
-    }
-
     /// Serves one chain; returns the bytes written into it.
     fn serve(&mut self, chain: DescriptorChain<&GuestMemoryMmap>, mem: &GuestMemoryMmap) -> u32 {
         match self.request(chain, mem) {

@@ -9,7 +9,7 @@
 //! out-of-range sectors, oversize frames, bad register accesses) is refused
 //! and counted in [`VirtioCounters`], never a host panic.
 pub(crate) mod blk;
-pub(crate) mod bus;
+pub mod bus;
 pub(crate) mod chain;
 pub(crate) mod mmio;
 pub(crate) mod net;
