@@ -106,7 +106,9 @@ pub(crate) fn main(info: &BootInfo) -> u8 {
     // SAFETY: the boot-info page is identity mapped; the VMM wrote the
     // virtio table there or left it zero (no magic: no devices).
     let table = unsafe { &*(VIRTIO_TABLE_GPA as *const VirtioTable) };
-    let mut carve = virtio::Carver::new(info.free_start, info.free_end);
+    // Never below the image's own end (its `.bss` and stack).
+    let start = info.free_start.max(stock::image_end());
+    let mut carve = virtio::Carver::new(start, info.free_end);
     let devices = virtio::Devices::probe(table.devices(), &mut carve);
     let mut rest = *info;
     rest.free_start = carve.next;

@@ -3,8 +3,8 @@
 //! `out` to it, and memory from the boot info's free range (scratch at the
 //! top, never-touched regions handed out upwards from the bottom).
 use vmlab_workload::bootinfo::BootInfo;
-use vmlab_workload::protocol::{Event, HOLD_PORT, PORT};
 use vmlab_workload::io::{BlockDevice, NetDevice};
+use vmlab_workload::protocol::{Event, HOLD_PORT, PORT};
 use vmlab_workload::{Clock, Platform};
 
 use crate::virtio::Devices;

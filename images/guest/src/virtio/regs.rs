@@ -104,7 +104,11 @@ impl Dma {
         assert!(off + dst.len() as u64 <= self.len);
         // SAFETY: as for `copy_in`.
         unsafe {
-            core::ptr::copy_nonoverlapping((self.base + off) as *const u8, dst.as_mut_ptr(), dst.len())
+            core::ptr::copy_nonoverlapping(
+                (self.base + off) as *const u8,
+                dst.as_mut_ptr(),
+                dst.len(),
+            )
         }
     }
 }
