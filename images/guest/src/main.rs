@@ -113,7 +113,7 @@ pub(crate) fn main(info: &BootInfo) -> u8 {
     let mut rest = *info;
     rest.free_start = carve.next;
     let mut platform = Bare::new(&rest, devices);
-    if table.devices().len() > 0 && table.flags & VIRTIO_FLAG_SELFTEST != 0 {
+    if !table.devices().is_empty() && table.flags & VIRTIO_FLAG_SELFTEST != 0 {
         return platform.virtio_selftest(&mut console);
     }
     vmlab_workload::run(&mut platform, &spec, &mut console)

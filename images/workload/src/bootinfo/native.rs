@@ -140,8 +140,12 @@ mod virtio_table_tests {
         };
         let b = t.to_bytes();
         assert_eq!(&b[16..24], &0xd000_0000u64.to_le_bytes());
-        assert_eq!(&b[36..40], &5u32.to_le_bytes());
-        assert_eq!(&b[40..44], &2u32.to_le_bytes());
+        assert_eq!(&b[24..32], &0x1000u64.to_le_bytes());
+        assert_eq!(&b[32..36], &5u32.to_le_bytes());
+        assert_eq!(&b[36..40], &2u32.to_le_bytes());
+        assert_eq!(core::mem::offset_of!(VirtioTable, entries), 16);
+        assert_eq!(core::mem::offset_of!(VirtioEntry, irq), 16);
+        assert_eq!(b.len(), core::mem::size_of::<VirtioTable>());
         assert_eq!(t.devices().len(), 1);
         t.count = 9;
         assert!(t.devices().is_empty());

@@ -132,7 +132,7 @@ impl Block {
     /// The data's byte range on the disk, if it is whole sectors inside it
     /// and no more than [`MAX_REQUEST`].
     fn range(&self, sector: u64, len: usize) -> Option<u64> {
-        let whole = len > 0 && len <= MAX_REQUEST && (len as u64).is_multiple_of(SECTOR);
+        let whole = len > 0 && len <= MAX_REQUEST && (len as u64) % SECTOR == 0;
         let end = sector.checked_add(len as u64 / SECTOR)?;
         (whole && end <= self.sectors).then_some(sector * SECTOR)
     }

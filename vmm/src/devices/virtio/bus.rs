@@ -152,3 +152,81 @@ impl MmioBus {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+
+    use super::*;
+    use crate::devices::virtio::testing::memory;
+
+    fn devices() -> Vec<DeviceConfig> {
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let (tap, _peer) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::empty(),
+        )
+        .unwrap();
+        vec![
+            DeviceConfig::Block {
+                file,
+                read_only: true,
+            },
+            DeviceConfig::Net {
+                tap,
+                mac: [2, 0, 0, 0, 0, 1],
+            },
+        ]
+    }
+
+    #[test]
+    fn devices_are_announced_and_routed_by_address() {
+        let mem = memory();
+        let mut bus = MmioBus::new(devices()).unwrap();
+        assert_eq!(
+            bus.cmdline(),
+            "virtio_mmio.device=4096@0xd0000000:5 virtio_mmio.device=4096@0xd0001000:6"
+        );
+        let e = bus.entries();
+        assert_eq!(
+            (e[0].mmio_base, e[0].irq, e[0].device_id),
+            (0xd000_0000, 5, 2)
+        );
+        assert_eq!(
+            (e[1].mmio_base, e[1].irq, e[1].device_id),
+            (0xd000_1000, 6, 1)
+        );
+        let mut id = [0u8; 4];
+        assert!(bus.read(MMIO_BASE + MMIO_SIZE + 8, &mut id));
+        assert_eq!(
+            u32::from_le_bytes(id),
+            1,
+            "the second device is the network one"
+        );
+        assert!(
+            !bus.read(MMIO_BASE + 2 * MMIO_SIZE, &mut id),
+            "nothing there"
+        );
+        assert_eq!(bus.write(MMIO_BASE - 4, &[0; 4], &mem), None);
+        // A notify before the driver is ready: handled, no interrupt, counted.
+        assert_eq!(bus.write(MMIO_BASE + 0x50, &[0; 4], &mem), Some(None));
+        let r = bus.reports();
+        assert_eq!(r[0].kind, "virtio-blk");
+        assert_eq!(r[0].counters.bad_registers, 1);
+        assert_eq!(r[0].counters.notifies, 1);
+    }
+
+    #[test]
+    fn too_many_devices_are_refused() {
+        let many: Vec<_> = (0..MAX_DEVICES + 1)
+            .map(|_| DeviceConfig::Block {
+                file: std::fs::File::open("/dev/null").unwrap(),
+                read_only: true,
+            })
+            .collect();
+        let err = MmioBus::new(many).err().unwrap();
+        assert!(matches!(err, Error::TooMany { count: 9, max: 8 }), "{err}");
+    }
+}
