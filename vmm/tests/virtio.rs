@@ -213,3 +213,54 @@ fn virtio_devices_with_the_jail_are_refused_with_a_clear_error() {
     assert!(matches!(err, vmlab_vmm::Error::VirtioInJail), "{err}");
     assert!(err.to_string().contains("run without the jail"), "{err}");
 }
+
+/// Packets the kernel received on `dev` (frames the VMM wrote to the TAP),
+/// from `ip -s -j link show` in the current network namespace.
+fn rx_packets(dev: &str) -> u64 {
+    let out = std::process::Command::new("ip")
+        .args(["-s", "-j", "link", "show", "dev", dev])
+        .output()
+        .expect("ip runs");
+    let json = String::from_utf8_lossy(&out.stdout);
+    let rx = &json[json.find("\"rx\":{").expect("rx statistics")..];
+    let packets = &rx[rx.find("\"packets\":").expect("rx packets") + 10..];
+    let digits: String = packets.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap()
+}
+
+#[test]
+fn bare_guest_frames_cross_a_tap_in_a_private_network_namespace() {
+    const TEST: &str = "bare_guest_frames_cross_a_tap_in_a_private_network_namespace";
+    if !kvm_available() || !vmlab_test_util::have_root(TEST) || !in_child(TEST) {
+        return;
+    }
+    // This child process's own network namespace: the TAP and everything
+    // on it vanish with the process.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    let tap = vmlab_vmm::devices::virtio::tap::open("vmlab-t0").unwrap();
+    let up = std::process::Command::new("ip")
+        .args(["link", "set", "dev", "vmlab-t0", "up"])
+        .status()
+        .unwrap();
+    assert!(up.success());
+    let before = rx_packets("vmlab-t0");
+    // A second fd keeps the interface after the VMM closes its own.
+    let keep = tap.try_clone().unwrap();
+    // The guest pings, then echoes the first frame it receives: on a link
+    // just brought up, the kernel's own IPv6 traffic (MLD, DAD).
+    let Some(o) = selftest(vec![DeviceConfig::Net { tap, mac: MAC }]) else {
+        return;
+    };
+    let console = String::from_utf8_lossy(&o.console);
+    assert_eq!(o.exit_code, 0, "self-test failed: {console}");
+    assert_eq!(
+        rx_packets("vmlab-t0") - before,
+        2,
+        "ping and echo reached the kernel"
+    );
+    drop(keep);
+    let c = o.virtio[0].counters;
+    assert!(c.completed >= 3 && c.bytes_to_guest > 0, "{c:?}");
+    assert_eq!(c.bad_chains + c.bad_requests + c.io_errors, 0, "{c:?}");
+    eprintln!("{}", selftest_line(&console, "net"));
+}
