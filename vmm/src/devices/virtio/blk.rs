@@ -23,8 +23,10 @@ use crate::memory::GuestMemoryMmap;
 
 /// The sector size of the virtio-blk protocol.
 pub(crate) const SECTOR: u64 = 512;
-/// The largest data part of one request (the bounce buffer's size).
-pub(crate) const MAX_REQUEST: usize = 1 << 20;
+/// The largest data part of one request (the bounce buffer's largest
+/// size): above Linux's default request cap (1280 KiB), since no
+/// `size_max` is announced.
+pub(crate) const MAX_REQUEST: usize = 4 << 20;
 /// Data segments per request announced (`seg_max`); a chain has at most
 /// this many plus header and status.
 pub(crate) const SEG_MAX: u32 = 128;

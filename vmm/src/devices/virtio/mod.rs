@@ -89,7 +89,8 @@ pub struct VirtioCounters {
     /// Register accesses refused: wrong width, unknown offset, writes out
     /// of the order the virtio spec allows, notifies of queues not set up.
     pub bad_registers: u64,
-    /// Interrupts raised (used-buffer notifications).
+    /// Used-buffer notifications signalled (an interrupt where the VM has
+    /// an irqchip, the Linux guest; the bare guest polls).
     pub interrupts: u64,
 }
 
