@@ -1,8 +1,8 @@
 //! virtio devices on the MMIO transport (virtio 1.x, "modern" register
-//! layout, version 2): a block device backed by a raw file ([`blk`]) and a
-//! network device backed by a TAP fd ([`net`]). The rings are rust-vmm's
-//! `virtio-queue`; this module adds the register file ([`mmio`]), the devices
-//! and the bus that routes guest-physical addresses to them ([`bus`]).
+//! layout, version 2): a block device backed by a raw file (`blk`) and a
+//! network device backed by a TAP fd (`net`). The rings are rust-vmm's
+//! `virtio-queue`; this module adds the register file (`mmio`), the devices
+//! and the bus that routes guest-physical addresses to them (`bus`).
 //!
 //! Bad guest input (descriptors outside guest memory, chains longer than the
 //! queue, readable and writable descriptors out of order, unaligned or
@@ -43,9 +43,10 @@ pub const MAX_DEVICES: usize = 8;
 #[derive(Debug)]
 pub enum DeviceConfig {
     /// virtio-blk on a raw file (its size, rounded down to 512-byte sectors,
-    /// is the disk's). The caller opens it (read-write unless `read_only`;
-    /// `O_DIRECT` if it wants; then buffers are bounced through aligned
-    /// host memory, see [`blk`]).
+    /// is the disk's). The caller opens it, read-write unless `read_only`,
+    /// and without `O_DIRECT` (data is bounced through an unaligned host
+    /// buffer, which `O_DIRECT` refuses: every request would fail as an
+    /// I/O error).
     Block {
         /// The backing file.
         file: File,
