@@ -103,9 +103,15 @@ pub(crate) fn main(info: &BootInfo) -> u8 {
         Ok(spec) => spec,
         Err(e) => return runner::bad_args(&e, &mut console),
     };
-    // SAFETY: the boot-info page is identity mapped; the VMM wrote the
-    // virtio table there or left it zero (no magic: no devices).
-    let table = unsafe { &*(VIRTIO_TABLE_GPA as *const VirtioTable) };
+    // Another VMM's boot protocol announces no vmlab devices.
+    let none = VirtioTable::default();
+    let table = if stock::foreign_boot() {
+        &none
+    } else {
+        // SAFETY: the boot-info page is identity mapped; vmlab's VMM wrote
+        // the virtio table there or left it zero (no magic: no devices).
+        unsafe { &*(VIRTIO_TABLE_GPA as *const VirtioTable) }
+    };
     // Never below the image's own end (its `.bss` and stack).
     let start = info.free_start.max(stock::image_end());
     let mut carve = virtio::Carver::new(start, info.free_end);
