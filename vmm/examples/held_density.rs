@@ -54,6 +54,8 @@ fn main() {
         probe: None,
         cgroup_tasks: Vec::new(),
         hold: None,
+        virtio: Vec::new(),
+        virtio_selftest: false,
     };
     // Warm up (allocator, signal handler, lazily mapped code).
     HeldVm::start(&host, config()).unwrap().release().unwrap();

@@ -52,6 +52,9 @@ pub(crate) fn prepare(
 pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     let mut t = Timeline::new();
     let linux_files = prepare(&mut t, &config.guest, config.mem_mib)?;
+    if config.jail && !config.virtio.is_empty() {
+        return Err(Error::VirtioInJail);
+    }
     let kvm = KvmHandle::open(linux_files.is_some())?;
     t.mark("kvm_open");
     if config.jail {
@@ -84,9 +87,16 @@ fn boot(
         serial_stream,
         probe,
         hold,
+        virtio,
+        virtio_selftest,
         ..
     } = config;
-    let mut m = machine::setup(t, &kvm, &guest, linux_files, mem_mib, serial_stream)?;
+    let devices = machine::Devices {
+        serial_stream,
+        virtio,
+        virtio_selftest,
+    };
+    let mut m = machine::setup(t, &kvm, &guest, linux_files, mem_mib, devices)?;
     // Armed before the jail: the filter does not allow creating timers.
     let timer = machine::arm(timeout)?;
     if let Some((report, parent)) = jailed {

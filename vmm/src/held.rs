@@ -111,6 +111,8 @@ impl HeldVm {
             jail,
             probe,
             hold,
+            virtio,
+            virtio_selftest,
             ..
         } = config;
         if jail {
@@ -130,7 +132,11 @@ impl HeldVm {
             &guest,
             linux_files.as_ref(),
             mem_mib,
-            serial_stream,
+            machine::Devices {
+                serial_stream,
+                virtio,
+                virtio_selftest,
+            },
         )?;
         let probe = probe.map(jail::Probe::attempt);
         let timer = machine::arm(timeout)?;

@@ -13,7 +13,8 @@
 //! 4. write the GDT and identity page tables and set the registers for 64-bit
 //!    entry (PVH: 32-bit), plus CPUID, MSRs, LAPIC and FPU for Linux (`arch`, `vcpu`);
 //! 5. run the vCPU ([`vm`]): port I/O goes to COM1, the vmlab protocol port,
-//!    the i8042 reset line and the CMOS RTC ([`devices`]); ready, marks and exit
+//!    the i8042 reset line and the CMOS RTC, MMIO to the virtio devices
+//!    ([`devices`]); ready, marks and exit
 //!    are timestamped as they arrive; a timer (`timer`) enforces the timeout;
 //! 6. tear everything down and report ([`VmOutcome`]).
 //!
@@ -82,6 +83,15 @@ pub struct VmConfig<'a> {
     /// `None` answers at once (the guest does not wait). A jailed VMM keeps
     /// the gate's fd and may read it.
     pub hold: Option<HoldGate>,
+    /// virtio-mmio devices to attach, in order: device i has its registers
+    /// at [`devices::virtio::MMIO_BASE`] + i × [`devices::virtio::MMIO_SIZE`]
+    /// and interrupt line [`devices::virtio::FIRST_IRQ`] + i. A Linux guest
+    /// is told on its command line (`virtio_mmio.device=`), the bare guest
+    /// in its boot info's virtio table. Not with [`jail`](Self::jail) yet.
+    pub virtio: Vec<devices::virtio::DeviceConfig>,
+    /// Ask the bare guest to run its virtio self-test instead of its
+    /// kernels (a test hook: `VIRTIO_FLAG_SELFTEST` in the boot info).
+    pub virtio_selftest: bool,
 }
 
 /// The guest to boot.
@@ -148,6 +158,8 @@ pub struct VmOutcome {
     pub jailed: bool,
     /// What the [`VmConfig::probe`] call returned (it ran: not jailed).
     pub probe: Option<String>,
+    /// The virtio devices and their counters (refused guest input included).
+    pub virtio: Vec<devices::virtio::DeviceReport>,
 }
 
 /// Errors booting a guest.
@@ -183,6 +195,12 @@ pub enum Error {
     /// The vCPU could not be set up.
     #[error(transparent)]
     Vcpu(#[from] vcpu::Error),
+    /// The virtio devices could not be attached.
+    #[error(transparent)]
+    Virtio(#[from] devices::virtio::bus::Error),
+    /// virtio devices were asked for with the jail on.
+    #[error("virtio devices are not supported in the VMM's jail yet (its seccomp filter does not allow their I/O); run without the jail")]
+    VirtioInJail,
     /// The jail could not be set up, or the jailed VMM died.
     #[error(transparent)]
     Jail(#[from] jail::Error),

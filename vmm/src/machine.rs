@@ -8,11 +8,14 @@ use kvm_ioctls::{VcpuFd, VmFd};
 
 use crate::arch::x86_64::{gdt, paging, regs};
 use crate::devices::port::PortBus;
+use crate::devices::virtio::bus::MmioBus;
+use crate::devices::virtio::{DeviceConfig, MMIO_BASE};
 use crate::kvm::{KvmHandle, KvmKind};
 use crate::loader::{bare, linux};
 use crate::memory::GuestMemoryMmap;
 use crate::timer::KickTimer;
 use crate::{layout, memory, vcpu, vm, Error, Guest, VmOutcome};
+use vmlab_workload::bootinfo::VIRTIO_FLAG_SELFTEST;
 
 /// How the bare guest is entered (the report's `entry`).
 pub(crate) const BARE_ENTRY: &str = "bare ELF, 64-bit";
@@ -81,6 +84,16 @@ pub(crate) struct Machine {
     is_linux: bool,
 }
 
+/// The devices a machine gets besides the port devices.
+pub(crate) struct Devices {
+    /// Where COM1's output is copied as it arrives.
+    pub serial_stream: Option<Box<dyn std::io::Write + Send>>,
+    /// The virtio devices ([`crate::VmConfig::virtio`]).
+    pub virtio: Vec<DeviceConfig>,
+    /// The bare guest's virtio self-test flag.
+    pub virtio_selftest: bool,
+}
+
 /// Creates the VM on `kvm`, maps and loads the guest, sets the vCPU up.
 pub(crate) fn setup(
     mut t: Timeline,
@@ -88,9 +101,10 @@ pub(crate) fn setup(
     guest: &Guest<'_>,
     linux_files: Option<&linux::Files>,
     mem_mib: u64,
-    serial_stream: Option<Box<dyn std::io::Write + Send>>,
+    devices: Devices,
 ) -> Result<Machine, Error> {
     let is_linux = linux_files.is_some();
+    let virtio = MmioBus::new(devices.virtio)?;
     let vm = create_vm(kvm, is_linux)?;
     t.mark("vm_create");
     let mem = memory::create(mem_mib)?;
@@ -110,6 +124,15 @@ pub(crate) fn setup(
             let loaded = bare::load(&mem, mem_bytes, low_end, elf, args, tsc_khz)?;
             t.mark("load");
             let cr3 = paging::write_identity(&mem, low_end)?;
+            if !virtio.is_empty() {
+                let flags = if devices.virtio_selftest {
+                    VIRTIO_FLAG_SELFTEST
+                } else {
+                    0
+                };
+                bare::write_virtio_table(&mem, &virtio.entries(), flags)?;
+                paging::map_mmio(&mem, MMIO_BASE)?;
+            }
             gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
             // Enter `_start` as if called: the System V ABI wants rsp to be
             // 8 mod 16 at a function's first instruction (the return address
@@ -125,7 +148,11 @@ pub(crate) fn setup(
             (regs::EntryMode::Long { cr3 }, r, BARE_ENTRY)
         }
         (Guest::Linux(l), Some(files)) => {
-            let entry = linux::load(&mem, mem_bytes, files, l)?;
+            let mut l = l.clone();
+            if !virtio.is_empty() {
+                l.cmdline_extra = format!("{} {}", l.cmdline_extra, virtio.cmdline());
+            }
+            let entry = linux::load(&mem, mem_bytes, files, &l)?;
             t.mark("load");
             gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
             vcpu::set_linux_state(&kvm.kvm, &vcpu)?;
@@ -136,13 +163,15 @@ pub(crate) fn setup(
     };
     vcpu::set_entry(&vcpu, mode, &regs)?;
     t.mark("vcpu_setup");
+    let mut bus = PortBus::new(devices.serial_stream);
+    bus.virtio = virtio;
     Ok(Machine {
         t,
         vcpu,
         vm,
         mem,
         kvm: None,
-        bus: PortBus::new(serial_stream),
+        bus,
         ran: vm::Ran::default(),
         kvm_kind: kvm.kind,
         tsc_khz,
@@ -218,7 +247,7 @@ impl Machine {
             vm,
             mem,
             kvm,
-            bus,
+            mut bus,
             ran,
             kvm_kind,
             tsc_khz,
@@ -232,6 +261,7 @@ impl Machine {
         drop(kvm);
         let gone = t.start.elapsed();
         let unhandled = bus.unhandled;
+        let virtio = bus.virtio.reports();
         let (console, console_dropped_bytes) = bus.serial.into_output();
         if let Err(failure) = result {
             return Err(Error::Guest {
@@ -266,6 +296,7 @@ impl Machine {
             entry,
             jailed,
             probe,
+            virtio,
         })
     }
 }

@@ -67,8 +67,8 @@ pub enum Error {
     /// The timeout timer could not be armed.
     #[error(transparent)]
     Timer(#[from] crate::timer::Error),
-    /// Injecting the serial interrupt failed.
-    #[error("cannot inject the serial interrupt")]
+    /// Injecting the serial or a virtio interrupt failed.
+    #[error("cannot inject a device interrupt")]
     Irq(#[source] kvm_ioctls::Error),
     /// Reading the hold gate failed while the guest was held.
     #[error("cannot read the hold gate the held guest waits on")]
@@ -85,9 +85,9 @@ pub struct ExitCounts {
     pub io_in: u64,
     /// `out` instructions.
     pub io_out: u64,
-    /// MMIO reads outside RAM (answered with all ones).
+    /// MMIO reads outside RAM (virtio registers; elsewhere all ones).
     pub mmio_read: u64,
-    /// MMIO writes outside RAM (ignored).
+    /// MMIO writes outside RAM (virtio registers; elsewhere ignored).
     pub mmio_write: u64,
     /// Returns for a signal (the timeout kick).
     pub interrupted: u64,
@@ -271,11 +271,20 @@ pub(crate) fn run(
                     pulse_serial_irq(vm)?;
                 }
             }
-            VcpuExit::MmioRead(_, data) => {
+            VcpuExit::MmioRead(addr, data) => {
                 ran.exits.mmio_read += 1;
-                data.fill(0xff);
+                if !bus.virtio.read(addr, data) {
+                    data.fill(0xff);
+                }
             }
-            VcpuExit::MmioWrite(..) => ran.exits.mmio_write += 1,
+            VcpuExit::MmioWrite(addr, data) => {
+                ran.exits.mmio_write += 1;
+                if let Some(Some(irq)) = bus.virtio.write(addr, data, mem) {
+                    if p.irqchip {
+                        pulse_irq(vm, irq)?;
+                    }
+                }
+            }
             VcpuExit::Shutdown => {
                 return Err(Error::TripleFault {
                     ready: ran.ready.is_some(),
@@ -290,6 +299,15 @@ pub(crate) fn run(
                 ran.exits.other += 1;
                 return Err(Error::UnexpectedExit(format!("{other:?}")));
             }
+        }
+        if !bus.virtio.is_empty() {
+            let mut raised = Ok(());
+            bus.virtio.poll(mem, |irq| {
+                if p.irqchip && raised.is_ok() {
+                    raised = pulse_irq(vm, irq);
+                }
+            });
+            raised?;
         }
         if expired() {
             return Err(timeout(ran));
@@ -340,8 +358,13 @@ fn sse_hint(suberror: u32, bytes: &[u8]) -> &'static str {
 
 /// Raises and lowers COM1's line (an edge for the PIC/IOAPIC).
 fn pulse_serial_irq(vm: &VmFd) -> Result<(), Error> {
-    vm.set_irq_line(COM1_IRQ, true).map_err(Error::Irq)?;
-    vm.set_irq_line(COM1_IRQ, false).map_err(Error::Irq)
+    pulse_irq(vm, COM1_IRQ)
+}
+
+/// Raises and lowers interrupt line `irq` (an edge for the PIC/IOAPIC).
+fn pulse_irq(vm: &VmFd, irq: u32) -> Result<(), Error> {
+    vm.set_irq_line(irq, true).map_err(Error::Irq)?;
+    vm.set_irq_line(irq, false).map_err(Error::Irq)
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ fn linux(kernel: PathBuf, initramfs: Option<PathBuf>, mem_mib: u64) -> VmConfig<
         probe: None,
         cgroup_tasks: Vec::new(),
         hold: None,
+        virtio: Vec::new(),
+        virtio_selftest: false,
     }
 }
 

@@ -46,6 +46,8 @@ fn boot(name: &str, elf: &[u8]) -> (u8, String, String) {
         probe: None,
         cgroup_tasks: Vec::new(),
         hold: None,
+        virtio: Vec::new(),
+        virtio_selftest: false,
     });
     let _ = std::fs::remove_file(&kernel);
     let o = r.unwrap_or_else(|e| panic!("{name}: {e}"));

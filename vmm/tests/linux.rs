@@ -65,6 +65,8 @@ fn boot(
         probe: None,
         cgroup_tasks: Vec::new(),
         hold: None,
+        virtio: Vec::new(),
+        virtio_selftest: false,
     });
     let _ = std::fs::remove_file(kernel);
     if let Some(p) = initrd {

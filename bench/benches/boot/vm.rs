@@ -40,6 +40,8 @@ fn boot(elf: &[u8], jail: bool) -> Result<VmOutcome, vmlab_vmm::Error> {
         probe: None,
         cgroup_tasks: Vec::new(),
         hold: None,
+        virtio: Vec::new(),
+        virtio_selftest: false,
     })
 }
 

@@ -154,6 +154,8 @@ fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
         probe,
         cgroup_tasks: Vec::new(),
         hold,
+        virtio: Vec::new(),
+        virtio_selftest: false,
     })
 }
 

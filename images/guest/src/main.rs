@@ -27,8 +27,11 @@ mod mem;
 mod platform;
 mod pvh;
 mod stock;
+mod virtio;
 
-use vmlab_workload::bootinfo::{BootInfo, BOOTINFO_GPA, BOOTINFO_MAGIC};
+use vmlab_workload::bootinfo::{
+    BootInfo, VirtioTable, BOOTINFO_GPA, BOOTINFO_MAGIC, VIRTIO_FLAG_SELFTEST, VIRTIO_TABLE_GPA,
+};
 use vmlab_workload::protocol::Event;
 use vmlab_workload::{report, runner, Spec};
 
@@ -100,7 +103,25 @@ pub(crate) fn main(info: &BootInfo) -> u8 {
         Ok(spec) => spec,
         Err(e) => return runner::bad_args(&e, &mut console),
     };
-    let mut platform = Bare::new(info);
+    // Another VMM's boot protocol announces no vmlab devices.
+    let none = VirtioTable::default();
+    let table = if stock::foreign_boot() {
+        &none
+    } else {
+        // SAFETY: the boot-info page is identity mapped; vmlab's VMM wrote
+        // the virtio table there or left it zero (no magic: no devices).
+        unsafe { &*(VIRTIO_TABLE_GPA as *const VirtioTable) }
+    };
+    // Never below the image's own end (its `.bss` and stack).
+    let start = info.free_start.max(stock::image_end());
+    let mut carve = virtio::Carver::new(start, info.free_end);
+    let devices = virtio::Devices::probe(table.devices(), &mut carve);
+    let mut rest = *info;
+    rest.free_start = carve.next;
+    let mut platform = Bare::new(&rest, devices);
+    if !table.devices().is_empty() && table.flags & VIRTIO_FLAG_SELFTEST != 0 {
+        return platform.virtio_selftest(&mut console);
+    }
     vmlab_workload::run(&mut platform, &spec, &mut console)
 }
 

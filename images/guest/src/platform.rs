@@ -3,8 +3,11 @@
 //! `out` to it, and memory from the boot info's free range (scratch at the
 //! top, never-touched regions handed out upwards from the bottom).
 use vmlab_workload::bootinfo::BootInfo;
+use vmlab_workload::io::{BlockDevice, NetDevice};
 use vmlab_workload::protocol::{Event, HOLD_PORT, PORT};
 use vmlab_workload::{Clock, Platform};
+
+use crate::virtio::Devices;
 
 /// Writes one byte to an I/O port.
 pub fn outb(port: u16, value: u8) {
@@ -78,13 +81,16 @@ pub struct Bare {
     /// Bottom of the scratch area (it extends to `end`).
     scratch_low: u64,
     end: u64,
+    /// The virtio devices the VMM announced (started).
+    devices: Devices,
 }
 
 impl Bare {
-    /// A platform over the boot info's free memory.
-    pub fn new(info: &BootInfo) -> Bare {
+    /// A platform over the boot info's free memory, with `devices`.
+    pub fn new(info: &BootInfo, devices: Devices) -> Bare {
         let end = info.free_end & !(PAGE - 1);
         Bare {
+            devices,
             tsc_khz: info.tsc_khz,
             clock: core::cell::Cell::new(None),
             next: info.free_start.next_multiple_of(PAGE),
@@ -166,5 +172,22 @@ impl Platform for Bare {
 
     fn release(&mut self) {
         // Touched memory cannot become untouched again: nothing to give back.
+    }
+
+    fn net(&mut self) -> Option<&mut dyn NetDevice> {
+        self.devices.net.as_mut().map(|n| n as &mut dyn NetDevice)
+    }
+
+    fn block(&mut self) -> Option<&mut dyn BlockDevice> {
+        self.devices.blk.as_mut().map(|b| b as &mut dyn BlockDevice)
+    }
+}
+
+impl Bare {
+    /// Sends ready and runs the virtio self-test (a VMM test hook).
+    pub fn virtio_selftest(&mut self, out: &mut impl core::fmt::Write) -> u8 {
+        self.event(Event::Ready);
+        let clock = self.clock();
+        crate::virtio::selftest::run(&mut self.devices, &clock, out)
     }
 }

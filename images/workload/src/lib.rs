@@ -23,6 +23,7 @@
 //! - [`platform`]: what a backend provides; [`runner`]: one run;
 //! - [`protocol`]: the ready / mark / exit events and how they travel;
 //! - [`bootinfo`]: the boot-info struct the VMM hands the bare guest;
+//! - [`io`]: the network and block devices a platform may offer;
 //! - [`tail`] (for the host side): a bounded byte tail for output a
 //!   workload feeds to the host.
 #![no_std]
@@ -34,6 +35,7 @@ pub mod args;
 pub mod bootinfo;
 #[cfg(test)]
 mod fake;
+pub mod io;
 pub mod kernel;
 pub mod kernels;
 pub mod measure;

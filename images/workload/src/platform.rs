@@ -53,4 +53,16 @@ pub trait Platform {
         let _ = (spec, report);
         Err(Failure::unsupported(kernel))
     }
+
+    /// The network device that crosses the boundary, if the platform has
+    /// one (the bare guest: its virtio-net driver). The default: none.
+    fn net(&mut self) -> Option<&mut dyn crate::io::NetDevice> {
+        None
+    }
+
+    /// The disk that crosses the boundary, if the platform has one (the
+    /// bare guest: its virtio-blk driver). The default: none.
+    fn block(&mut self) -> Option<&mut dyn crate::io::BlockDevice> {
+        None
+    }
 }

@@ -173,7 +173,7 @@ fn string<W: Write + ?Sized>(out: &mut W, value: &dyn fmt::Display) -> fmt::Resu
 /// formatting: its precompiled code uses SSE (`movd`, `pinsrw`) for five
 /// digits and more, which software nested KVM's instruction emulator cannot
 /// run in the bare guest.
-fn uint<W: Write + ?Sized>(out: &mut W, mut v: u128) -> fmt::Result {
+pub fn uint<W: Write + ?Sized>(out: &mut W, mut v: u128) -> fmt::Result {
     let mut digits = [0u8; 39];
     let mut n = 0;
     loop {

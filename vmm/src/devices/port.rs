@@ -62,6 +62,8 @@ pub(crate) struct PortBus {
     i8042: I8042Device<ResetLatch>,
     /// Traffic nobody handled.
     pub unhandled: Unhandled,
+    /// The virtio devices on MMIO.
+    pub virtio: super::virtio::bus::MmioBus,
 }
 
 impl PortBus {
@@ -72,6 +74,7 @@ impl PortBus {
             rtc: Rtc::default(),
             i8042: I8042Device::new(ResetLatch::default()),
             unhandled: Unhandled::default(),
+            virtio: Default::default(),
         }
     }
 

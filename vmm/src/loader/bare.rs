@@ -6,7 +6,10 @@ use std::mem::size_of;
 
 use linux_loader::loader::{Elf, KernelLoader};
 use vm_memory::{Bytes, GuestAddress};
-use vmlab_workload::bootinfo::{BootInfo, BOOTINFO_MAGIC, MAX_ARGS};
+use vmlab_workload::bootinfo::{
+    BootInfo, VirtioEntry, VirtioTable, BOOTINFO_MAGIC, MAX_ARGS, MAX_VIRTIO, VIRTIO_TABLE_GPA,
+    VIRTIO_TABLE_MAGIC,
+};
 
 use crate::layout::{BOOTINFO_GPA, HIGH_MEM_GPA};
 use crate::memory::GuestMemoryMmap;
@@ -109,13 +112,17 @@ pub(crate) fn load(
         }
         e => Error::Elf(e),
     })?;
-    if res.kernel_end > low_end {
+    // linux-loader's end skips segments without file bytes (`.bss`): take
+    // the highest `p_paddr + p_memsz` of every loadable segment instead, so
+    // that the free range the guest is told about starts after its `.bss`.
+    let image_end = res.kernel_end.max(memory_end(elf));
+    if image_end > low_end {
         return Err(Error::TooBig {
-            end: res.kernel_end,
+            end: image_end,
             mem_bytes: low_end,
         });
     }
-    let info = bootinfo(mem_bytes, low_end, res.kernel_end, tsc_khz, args.len());
+    let info = bootinfo(mem_bytes, low_end, image_end, tsc_khz, args.len());
     let mut page = [0u8; size_of::<BootInfo>() + MAX_ARGS];
     page[..size_of::<BootInfo>()].copy_from_slice(&bootinfo_bytes(&info));
     page[size_of::<BootInfo>()..][..args.len()].copy_from_slice(args.as_bytes());
@@ -126,6 +133,46 @@ pub(crate) fn load(
         entry: res.kernel_load.0,
         info,
     })
+}
+
+/// The end of the image in memory: the highest `p_paddr + p_memsz` of its
+/// loadable segments (0 when the headers cannot be read; linux-loader has
+/// already accepted them by then).
+fn memory_end(elf: &[u8]) -> u64 {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let le = object::LittleEndian;
+    let Ok(header) = object::elf::FileHeader64::<object::LittleEndian>::parse(elf) else {
+        return 0;
+    };
+    let Ok(phdrs) = header.program_headers(le, elf) else {
+        return 0;
+    };
+    phdrs
+        .iter()
+        .filter(|p| p.p_type(le) == object::elf::PT_LOAD)
+        .map(|p| p.p_paddr(le).saturating_add(p.p_memsz(le)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Writes the virtio device table (`VIRTIO_TABLE_GPA`) listing `entries`
+/// (at most `MAX_VIRTIO`, which the bus enforces) with `flags`.
+pub(crate) fn write_virtio_table(
+    mem: &GuestMemoryMmap,
+    entries: &[VirtioEntry],
+    flags: u32,
+) -> Result<(), Error> {
+    let mut table = VirtioTable {
+        magic: VIRTIO_TABLE_MAGIC,
+        count: entries.len().min(MAX_VIRTIO) as u32,
+        flags,
+        ..Default::default()
+    };
+    for (slot, e) in table.entries.iter_mut().zip(entries) {
+        *slot = *e;
+    }
+    mem.write_slice(&table.to_bytes(), GuestAddress(VIRTIO_TABLE_GPA))
+        .map_err(Error::Write)
 }
 
 #[cfg(test)]
@@ -191,6 +238,28 @@ mod tests {
         mem.read_slice(&mut args, GuestAddress(l.info.args_gpa))
             .unwrap();
         assert_eq!(&args, b"cpu --exit 3");
+    }
+
+    #[test]
+    fn free_memory_starts_after_a_bss_segment_without_file_bytes() {
+        let mem = mem();
+        // tiny_elf's code, then a second PT_LOAD: no file bytes, 0x3000 of
+        // memory at 0x10_2000 (a `.bss`, which linux-loader's end skips).
+        let mut elf = tiny_elf(0x10_0000, &[0xf4], 1);
+        let code = elf.split_off(120);
+        elf[56..58].copy_from_slice(&2u16.to_le_bytes());
+        elf[64 + 8..64 + 16].copy_from_slice(&176u64.to_le_bytes());
+        let mut bss = [0u8; 56];
+        bss[0..4].copy_from_slice(&1u32.to_le_bytes());
+        bss[4..8].copy_from_slice(&6u32.to_le_bytes());
+        bss[8..16].copy_from_slice(&176u64.to_le_bytes());
+        bss[16..24].copy_from_slice(&0x10_2000u64.to_le_bytes());
+        bss[24..32].copy_from_slice(&0x10_2000u64.to_le_bytes());
+        bss[40..48].copy_from_slice(&0x3000u64.to_le_bytes());
+        elf.extend_from_slice(&bss);
+        elf.extend_from_slice(&code);
+        let l = load(&mem, 4 << 20, 4 << 20, &elf, "", 1000).unwrap();
+        assert_eq!(l.info.free_start, 0x10_5000);
     }
 
     #[test]

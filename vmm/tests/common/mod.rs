@@ -60,6 +60,8 @@ pub fn bare<'a>(elf: &'a [u8], args: &str, timeout: Duration) -> VmConfig<'a> {
         probe: None,
         cgroup_tasks: Vec::new(),
         hold: None,
+        virtio: Vec::new(),
+        virtio_selftest: false,
     }
 }
 

@@ -11,4 +11,7 @@
 pub mod foreign;
 mod native;
 
-pub use native::{BootInfo, BOOTINFO_GPA, BOOTINFO_MAGIC, MAX_ARGS};
+pub use native::{
+    BootInfo, VirtioEntry, VirtioTable, BOOTINFO_GPA, BOOTINFO_MAGIC, MAX_ARGS, MAX_VIRTIO,
+    VIRTIO_FLAG_SELFTEST, VIRTIO_TABLE_GPA, VIRTIO_TABLE_MAGIC,
+};

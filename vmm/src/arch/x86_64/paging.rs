@@ -57,6 +57,26 @@ pub(crate) fn write_identity(mem: &GuestMemoryMmap, end: u64) -> Result<u64, Err
     Ok(PML4_GPA)
 }
 
+/// Page-level cache disable: device registers must not be cached.
+const PCD: u64 = 1 << 4;
+
+/// Adds an uncached identity mapping of the 2 MiB page holding `gpa`, which
+/// lies in the MMIO hole's GiB (3..4 GiB): the bare guest's view of its
+/// device registers. RAM below the hole ends by 3 GiB, so that GiB's page
+/// directory (the fourth) holds nothing else.
+pub(crate) fn map_mmio(mem: &GuestMemoryMmap, gpa: u64) -> Result<(), Error> {
+    let gib = gpa / GIB;
+    if gib != 3 || MAX_PDS < 4 {
+        return Err(Error::TooLarge { gib: gib + 1 });
+    }
+    let pd = PD_GPA + gib * 4096;
+    let index = (gpa % GIB) / PAGE_2M;
+    let entry = (gpa - gpa % PAGE_2M) | PRESENT | WRITABLE | HUGE | PCD;
+    let w = |v: u64, at: u64| mem.write_obj(v, GuestAddress(at)).map_err(Error::Write);
+    w(pd | PRESENT | WRITABLE, PDPT_GPA + gib * 8)?;
+    w(entry, pd + index * 8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +131,17 @@ mod tests {
         );
         assert_eq!(translate(&mem, cr3, (2 << 30) + 5), Some((2 << 30) + 5));
         assert_eq!(translate(&mem, cr3, 3 << 30), None);
+    }
+
+    #[test]
+    fn maps_the_device_window_uncached_beside_ram() {
+        let mem = mem();
+        let cr3 = write_identity(&mem, 16 << 20).unwrap();
+        map_mmio(&mem, 0xd000_1000).unwrap();
+        assert_eq!(translate(&mem, cr3, 0xd000_1040), Some(0xd000_1040));
+        assert_eq!(translate(&mem, cr3, 0x10_0000), Some(0x10_0000));
+        assert_eq!(translate(&mem, cr3, 0xd020_0000), None);
+        assert!(map_mmio(&mem, 0x1000).is_err());
     }
 
     #[test]

@@ -170,6 +170,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Result<VmOutcome, Error>, Malformed
                 entry,
                 jailed,
                 probe,
+                virtio: Vec::new(),
             })
         }
         1 => Err(Error::Guest {

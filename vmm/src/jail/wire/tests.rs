@@ -31,6 +31,7 @@ fn outcome() -> VmOutcome {
         entry: crate::builder::BARE_ENTRY,
         jailed: true,
         probe: Some("x".into()),
+        virtio: Vec::new(),
     }
 }
 
