@@ -102,7 +102,7 @@ pub fn backends(
 /// caller left open must not reach the backends (bwrap passes every
 /// inherited descriptor on to the workload, which the attack battery
 /// counts as a leak). Compare itself has opened nothing yet.
-fn keep_inherited_fds_out() {
+pub fn keep_inherited_fds_out() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on
     // descriptors; it reads no memory.
     unsafe {

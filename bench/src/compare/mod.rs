@@ -34,4 +34,4 @@ pub mod setup;
 pub mod surface;
 pub mod traced;
 
-pub use command::{backends, main, selection, CompareArgs};
+pub use command::{backends, keep_inherited_fds_out, main, selection, CompareArgs};

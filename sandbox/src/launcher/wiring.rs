@@ -70,7 +70,10 @@ fn caller(fd: i32) -> Result<OwnedFd, nix::errno::Errno> {
     // SAFETY: the caller's stdin and stdout stay open for the whole call;
     // the borrow only lives while they are duplicated.
     let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    let n = nix::fcntl::fcntl(borrowed, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(ChildFds::MIN))?;
+    let n = nix::fcntl::fcntl(
+        borrowed,
+        nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(ChildFds::MIN),
+    )?;
     // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
     Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(n) })
 }
