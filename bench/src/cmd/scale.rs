@@ -185,6 +185,17 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
     } else {
         args.backends.clone()
     };
+    let cannot: Vec<String> = ids
+        .iter()
+        .filter_map(|&id| Some(format!("{id}: {}", holders::cannot_hold(id)?)))
+        .collect();
+    if cannot.len() == ids.len() {
+        anyhow::bail!(
+            "none of the backends asked for can hold instances ({}); hold process, sandbox, \
+             vm-bare, crun, runc, runsc or bwrap",
+            cannot.join("; ")
+        );
+    }
     compare::images::ensure_built(&args.images, false, false)?;
     let results = measure_all(&ids, args.images.clone(), &s, &stop)?;
     if args.json {
