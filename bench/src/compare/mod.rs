@@ -30,6 +30,7 @@ pub mod probe;
 pub mod progress;
 pub mod protections;
 pub mod results;
+pub mod scale;
 pub mod setup;
 pub mod surface;
 pub mod traced;
