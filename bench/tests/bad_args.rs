@@ -118,5 +118,8 @@ fn scale_refuses_bad_counts_budgets_and_backends() {
 fn compare_refuses_a_zero_scale_max() {
     let (code, stderr) = vmlab(&["compare", "--scale-max", "0", "--backends", "process"]);
     assert_ne!(code, 0, "{stderr}");
-    assert!(stderr.contains("--scale-max") && stderr.contains("--no-scale"), "{stderr}");
+    assert!(
+        stderr.contains("--scale-max") && stderr.contains("--no-scale"),
+        "{stderr}"
+    );
 }

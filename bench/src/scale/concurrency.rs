@@ -14,10 +14,11 @@ use super::{Settings, Stopper};
 pub const MIN_SAMPLES: u32 = 32;
 
 /// One instance of a wave: when it was spawned, how long it took.
-type Boot = Result<(Instant, Duration), String>;
+pub type Boot = Result<(Instant, Duration), String>;
 
-/// One wave of `c` boots at once.
-fn wave(holder: &dyn Holder, c: u32) -> Vec<Boot> {
+/// One wave of `c` boots at once, each held until all are ready, then
+/// released.
+pub fn wave(holder: &dyn Holder, c: u32) -> Vec<Boot> {
     let go = Barrier::new(c as usize);
     let done = Barrier::new(c as usize);
     std::thread::scope(|scope| {
