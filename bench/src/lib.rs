@@ -12,5 +12,6 @@ pub mod export;
 pub mod host;
 pub mod id;
 pub mod record;
+pub mod scale;
 
 pub use id::BackendId;

@@ -25,6 +25,10 @@ enum Command {
     Run(run::RunArgs),
     /// Run every backend this host supports and write results.json + index.html.
     Compare(compare::CompareArgs),
+    /// Hold many instances of each backend at once: memory per extra
+    /// instance, start time against N, latency and throughput of boots
+    /// started together.
+    Scale(cmd::scale::ScaleArgs),
     /// Re-render the HTML report from a results.json (optionally against a baseline).
     Report(cmd::report::ReportArgs),
     /// Show what this host can run, why not, and how to fix it.
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Images(c) => cmd::images::main(c).map(|()| 0),
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),
+        Command::Scale(args) => cmd::scale::main(args),
         Command::Report(args) => cmd::report::main(args),
         Command::Doctor(args) => cmd::doctor::main(args),
         Command::Rig(args) => rig::main(args),

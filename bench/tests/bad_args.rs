@@ -89,3 +89,37 @@ fn an_unknown_backend_is_refused_with_the_known_ones() {
         "{stderr}"
     );
 }
+
+#[test]
+fn scale_refuses_bad_counts_budgets_and_backends() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--max", "0"], "--max"),
+        (&["--max=-3"], "--max"),
+        (&["--budget", "0%"], "--budget"),
+        (&["--budget", "150%"], "--budget"),
+        (&["--budget", "999999G"], "more than this host's memory"),
+        (&["--budget", "lots"], "--budget"),
+        (&["--concurrency", "4,0"], "--concurrency"),
+        (&["--time-limit", "0"], "--time-limit"),
+        (&["--backends", "firecracker,qemu"], "can hold"),
+        (&["--backends", "docker"], "invalid value"),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["scale", "--images", "/nonexistent/vmlab-images"];
+        all.extend_from_slice(args);
+        let (code, stderr) = vmlab(&all);
+        assert_ne!(code, 0, "{args:?} exited 0: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn compare_refuses_a_zero_scale_max() {
+    let (code, stderr) = vmlab(&["compare", "--scale-max", "0", "--backends", "process"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("--scale-max") && stderr.contains("--no-scale"),
+        "{stderr}"
+    );
+}

@@ -2,10 +2,11 @@
 //! definitions: both name every subcommand.
 use std::process::Command;
 
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "images",
     "run",
     "compare",
+    "scale",
     "report",
     "doctor",
     "rig",

@@ -69,6 +69,7 @@ pub fn render(results: &Results, baseline: Option<&Results>) -> Result<String, R
             .into_iter()
             .map(|(kernel, svg)| html::KernelChart { kernel, svg })
             .collect(),
+        scale: charts::scale_charts(results)?,
     };
     let claims = claims::claims(results);
     let baseline = baseline.map(|b| baseline::compare_runs(b, results));

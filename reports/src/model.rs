@@ -8,6 +8,7 @@
 //! - [`results`]: the run as a whole, its configuration, loading and writing;
 //! - [`host`]: host facts and reproducibility facts;
 //! - [`backend`]: one backend's samples, memory and image;
+//! - [`scale`]: held instances, density and concurrency;
 //! - [`evidence`]: failed runs, protections, isolation evidence.
 //!
 //! The date formatting used for `generated_at` lives here.
@@ -15,6 +16,7 @@ mod backend;
 mod evidence;
 mod host;
 mod results;
+mod scale;
 
 pub use backend::{
     Artifact, BackendKind, BackendResult, BootOrigin, ImageSize, KernelSamples, MemorySample,
@@ -23,6 +25,7 @@ pub use backend::{
 pub use evidence::{AttackTally, IsolationEvidence, Protections, RunFailure, SyscallSurface};
 pub use host::{CgroupMode, HostFacts, KvmKind, Reproducibility};
 pub use results::{LoadError, Results, RunConfig, Tool, KNOWN_SCHEMA_VERSIONS, SCHEMA_VERSION};
+pub use scale::{ConcurrencyLevel, DensityStep, ScaleResult};
 
 /// Formats seconds since the Unix epoch as RFC 3339 UTC (`2026-01-02T03:04:05Z`);
 /// past the year 9999, its last instant.

@@ -323,6 +323,55 @@ fn memory_compares_the_lightest_of_each_class() {
     assert!(m.container.starts_with("sandbox"), "{}", m.container);
 }
 
+#[test]
+fn memory_uses_held_instance_slopes_only_when_both_sides_were_held() {
+    let held = |name: &str, per: f64| vmlab_reports::model::ScaleResult {
+        backend: name.into(),
+        reached: 10,
+        bytes_per_instance: Some(per),
+        density: (1..=10)
+            .map(|n| vmlab_reports::model::DensityStep {
+                n,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut bs = base();
+    // One instance's peak says the VM is heavier; held slopes say not.
+    bs[1].memory = Some(MemorySample {
+        rss_bytes: 3 << 20,
+        ..MemorySample::default()
+    });
+    let mut vm = backend("vm-linux", BackendKind::Vm, 400.0, 10);
+    vm.memory = Some(MemorySample {
+        rss_bytes: 150 << 20,
+        ..MemorySample::default()
+    });
+    let mut r = with(bs, vec![vm]);
+    let memory = |r: &Results| {
+        claims(r)
+            .into_iter()
+            .find(|c| c.metric.starts_with("memory"))
+            .expect("a memory row")
+    };
+    r.scale = vec![held("sandbox", 2e6)];
+    let one_side = memory(&r);
+    assert_eq!(one_side.verdict, Verdict::Supported, "{one_side:?}");
+    assert!(
+        one_side.reason.contains("one side only"),
+        "{}",
+        one_side.reason
+    );
+    r.scale.push(held("vm-linux", 2.1e6));
+    let both = memory(&r);
+    assert!(
+        both.container.contains("per extra held instance"),
+        "{both:?}"
+    );
+    assert_ne!(both.verdict, Verdict::Supported, "{both:?}");
+}
+
 fn evidence(b: &mut BackendResult, tried: u32, blocked: u32, syscalls: u32) {
     b.isolation = Some(IsolationEvidence {
         attacks: Some(AttackTally {

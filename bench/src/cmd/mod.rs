@@ -3,3 +3,4 @@ pub mod doctor;
 pub mod generate;
 pub mod images;
 pub mod report;
+pub mod scale;

@@ -14,7 +14,7 @@ use super::probe::HostView;
 use super::progress::Progress;
 use super::{
     attacks, bare_peer, cloud_hypervisor, images, oci, order, ours, peers, protections, results,
-    traced,
+    scale, traced,
 };
 use crate::host;
 use crate::id::BackendId;
@@ -48,6 +48,12 @@ pub struct CompareArgs {
     /// Images directory (built there when missing).
     #[arg(long, default_value = "target/vmlab/images")]
     pub images: PathBuf,
+    /// Held instances per backend in the scale section.
+    #[arg(long, default_value_t = scale::DEFAULT_MAX)]
+    pub scale_max: u32,
+    /// Leave out the scale section (held instances).
+    #[arg(long)]
+    pub no_scale: bool,
     /// Markdown and CSV exports of the summary.
     #[command(flatten)]
     pub export: crate::export::ExportArgs,
@@ -102,7 +108,7 @@ pub fn backends(
 /// caller left open must not reach the backends (bwrap passes every
 /// inherited descriptor on to the workload, which the attack battery
 /// counts as a leak). Compare itself has opened nothing yet.
-fn keep_inherited_fds_out() {
+pub fn keep_inherited_fds_out() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on
     // descriptors; it reads no memory.
     unsafe {
@@ -124,6 +130,9 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     if runs == 0 {
         anyhow::bail!("--runs must be at least 1");
     }
+    if args.scale_max == 0 && !args.no_scale {
+        anyhow::bail!("--scale-max must be at least 1 (or leave the section out with --no-scale)");
+    }
     args.export.check()?;
     let seed = args.seed.unwrap_or_else(order::fresh_seed);
     let plan = matrix::Plan::new(runs, args.quick, seed);
@@ -131,7 +140,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     let manifest = images::ensure_built(&args.images, needs_kernel, false)?;
     let host = HostView::gather();
     let exe = std::env::current_exe().context("cannot locate the vmlab binary")?;
-    let all = backends(&ids, exe, args.images.clone(), &host, args.quick);
+    let all = backends(&ids, exe.clone(), args.images.clone(), &host, args.quick);
 
     let probes: Vec<_> = all
         .iter()
@@ -177,6 +186,10 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         }
     }
     results.images = images::artifacts(&sizes);
+    if !args.no_scale {
+        let ran: Vec<BackendId> = available.iter().map(|b| b.id()).collect();
+        results.scale = scale::section(&ran, &exe, &args.images, &host, args.scale_max)?;
+    }
     let index = write(&args, &results)?;
     eprintln!(
         "vmlab: report in {} ({:.0} s)",
@@ -283,6 +296,8 @@ mod tests {
             seed: None,
             json: false,
             images: PathBuf::from("i"),
+            scale_max: scale::DEFAULT_MAX,
+            no_scale: false,
             export: Default::default(),
         }
     }

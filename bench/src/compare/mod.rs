@@ -30,8 +30,9 @@ pub mod probe;
 pub mod progress;
 pub mod protections;
 pub mod results;
+pub mod scale;
 pub mod setup;
 pub mod surface;
 pub mod traced;
 
-pub use command::{backends, main, selection, CompareArgs};
+pub use command::{backends, keep_inherited_fds_out, main, selection, CompareArgs};

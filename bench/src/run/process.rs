@@ -145,6 +145,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let mut config = Config::process(binary(args)?);
     config.args = args.workload.clone();
     config.timeout = timeout(args.timeout)?;
+    config.pass_stdio = super::sandbox::holds(&args.workload);
     let tmp = tmpfs_dir();
     let tmpdir = match &tmp {
         Some(d) => {

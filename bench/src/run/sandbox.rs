@@ -22,6 +22,7 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
     let mut c = Config::sandbox(&rootfs);
     c.args = args.workload.clone();
     c.timeout = timeout(args.timeout)?;
+    c.pass_stdio = holds(&args.workload);
     c.ns.net = match args.net {
         Net::None => vmlab_sandbox::Net::None,
         Net::Loopback => vmlab_sandbox::Net::Loopback,
@@ -75,6 +76,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     out.facts
         .insert("net".into(), format!("{:?}", args.net).to_lowercase());
     Ok(out)
+}
+
+/// Whether the workload is held (`--hold`): it then gets `vmlab run`'s own
+/// stdin (closing it releases the workload) and stdout (its ready line
+/// shows as it happens), so that a driver can hold many instances.
+pub fn holds(workload: &[String]) -> bool {
+    workload.iter().any(|a| a == "--hold")
 }
 
 /// Runs `config` with SIGINT/SIGTERM turned into a teardown, and converts

@@ -12,6 +12,7 @@ mod images;
 mod memory;
 mod overhead;
 mod phases;
+mod scale;
 
 pub use boot::boot_chart;
 pub use error::ChartError;
@@ -20,3 +21,4 @@ pub use images::images_chart;
 pub use memory::memory_chart;
 pub use overhead::overhead_chart;
 pub use phases::phases_chart;
+pub use scale::scale_charts;

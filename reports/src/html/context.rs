@@ -36,6 +36,7 @@ pub struct Page {
     pub artifacts: Vec<ImageRow>,
     pub overhead: Vec<OverheadRow>,
     pub memory: Vec<MemoryRow>,
+    pub scale: Vec<super::scale::ScaleRow>,
     pub baseline: Option<Baseline>,
     pub stats: StatsView,
     pub protections: Vec<ProtectionRow>,
@@ -66,6 +67,7 @@ pub struct Charts {
     pub images: Option<String>,
     pub memory: Option<String>,
     pub overhead: Vec<KernelChart>,
+    pub scale: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -340,6 +342,7 @@ pub fn page(
         artifacts,
         overhead,
         memory,
+        scale: super::scale::rows(results),
         baseline,
         stats: StatsView {
             confidence: format!("{:.0} %", CONFIDENCE * 100.0),

@@ -71,6 +71,10 @@ pub struct Results {
     /// Sizes of the individual artifacts the images step built.
     #[serde(default)]
     pub images: Vec<Artifact>,
+    /// Held-instance scale runs, one per backend measured (absent in
+    /// results written before scale existed).
+    #[serde(default)]
+    pub scale: Vec<super::ScaleResult>,
 }
 
 /// One tool or peer and its version.
@@ -117,6 +121,7 @@ impl Results {
             config,
             backends: Vec::new(),
             images: Vec::new(),
+            scale: Vec::new(),
         }
     }
 

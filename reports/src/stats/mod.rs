@@ -9,11 +9,13 @@
 //! - [`hypothesis`]: the Mann–Whitney test and Holm's multiplicity correction;
 //! - [`change`]: how a figure moved between two runs, and the A/A split
 //!   that calibrates the noise threshold;
+//! - [`fit`]: a least-squares line with an interval for its slope;
 //! - [`params`]: every level and threshold, in one place.
 //!
 //! Nothing is random, so the same samples always give the same report.
 mod change;
 mod describe;
+mod fit;
 mod hypothesis;
 mod interval;
 mod paired;
@@ -21,6 +23,7 @@ mod params;
 
 pub use change::{aa_split, compare, Change};
 pub use describe::{as_f64, iqr, mad, mean, median, quantile, quantile_sorted, Summary};
+pub use fit::{line_fit, t_quantile, LineFit};
 pub use hypothesis::{holm, holm_adjusted, mann_whitney_p, normal_cdf};
 pub use interval::{median_ci, median_ci_ranks, min_n_for, ratio_ci};
 pub use paired::paired_ratios;

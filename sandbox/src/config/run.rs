@@ -63,6 +63,13 @@ pub struct Config {
     pub new_session: bool,
     /// Kill the workload after this long.
     pub timeout: Duration,
+    /// Give the workload the caller's own stdin and stdout instead of
+    /// `/dev/null` and a captured pipe. A held workload (`--hold`) waits
+    /// on its stdin and prints its ready line straight to whoever reads the
+    /// caller's stdout, so a driver holding many instances sees each one
+    /// ready as it happens and releases it by closing the pipe. Off by
+    /// default: nothing of the caller reaches the workload.
+    pub pass_stdio: bool,
 }
 
 impl Config {
@@ -99,6 +106,7 @@ impl Config {
             rlimits: true,
             new_session: true,
             timeout: Duration::from_secs(30),
+            pass_stdio: false,
         }
     }
 
@@ -123,6 +131,7 @@ impl Config {
             rlimits: false,
             new_session: false,
             timeout: Duration::from_secs(30),
+            pass_stdio: false,
         }
     }
 

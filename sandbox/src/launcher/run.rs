@@ -158,7 +158,7 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
     };
     config.validate().map_err(PlanError::from)?;
     let mut cg = cgroup_before_clone(config, &mut phases)?;
-    let wiring = Wiring::new()?;
+    let wiring = Wiring::new(config.pass_stdio)?;
     let into = cg.cgroup.as_ref().and_then(|c| c.clone_fd());
     let tasks = std::mem::take(&mut cg.tasks);
     let plan = plan::build(config, wiring.child_fds(), into.is_some(), tasks)?;
@@ -174,6 +174,7 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
         stdout,
         stderr,
         devnull,
+        passed_stdout,
     } = wiring;
     drop((
         sync.child,
@@ -182,6 +183,7 @@ pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, L
         stdout.child,
         stderr.child,
         devnull,
+        passed_stdout,
     ));
     let guard = KillOnDrop::new(&child);
     let times = setup(

@@ -14,19 +14,31 @@ pub(super) struct Wiring {
     pub(super) proto: Pipe,
     pub(super) stdout: Pipe,
     pub(super) stderr: Pipe,
+    /// The child's stdin: `/dev/null`, or a copy of the caller's.
     pub(super) devnull: OwnedFd,
+    /// A copy of the caller's stdout the child writes to instead of the
+    /// stdout pipe (with `pass_stdio`).
+    pub(super) passed_stdout: Option<OwnedFd>,
 }
 
 impl Wiring {
-    pub(super) fn new() -> Result<Wiring, LaunchError> {
-        let devnull = nix::fcntl::open(
-            c"/dev/null",
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .and_then(high);
+    /// Every pipe; with `pass_stdio`, copies of the caller's stdin and
+    /// stdout stand in for `/dev/null` and the stdout pipe.
+    pub(super) fn new(pass_stdio: bool) -> Result<Wiring, LaunchError> {
+        let devnull = if pass_stdio {
+            caller(0)
+        } else {
+            nix::fcntl::open(
+                c"/dev/null",
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .and_then(high)
+        };
+        let passed_stdout = pass_stdio.then(|| caller(1)).transpose();
         let w = (|| {
             Ok(Wiring {
+                passed_stdout: passed_stdout?,
                 sync: pipe(true)?,
                 status: pipe(false)?,
                 proto: pipe(false)?,
@@ -43,9 +55,25 @@ impl Wiring {
             sync: self.sync.child.as_raw_fd(),
             status: self.status.child.as_raw_fd(),
             stdin: self.devnull.as_raw_fd(),
-            stdout: self.stdout.child.as_raw_fd(),
+            stdout: match &self.passed_stdout {
+                Some(fd) => fd.as_raw_fd(),
+                None => self.stdout.child.as_raw_fd(),
+            },
             stderr: self.stderr.child.as_raw_fd(),
             proto: self.proto.child.as_raw_fd(),
         }
     }
+}
+
+/// A close-on-exec copy of the caller's `fd`, at or above [`ChildFds::MIN`].
+fn caller(fd: i32) -> Result<OwnedFd, nix::errno::Errno> {
+    // SAFETY: the caller's stdin and stdout stay open for the whole call;
+    // the borrow only lives while they are duplicated.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let n = nix::fcntl::fcntl(
+        borrowed,
+        nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(ChildFds::MIN),
+    )?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(n) })
 }

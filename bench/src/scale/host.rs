@@ -1,0 +1,72 @@
+//! What the scale driver reads and sets on the host: MemAvailable, the
+//! open-file limit.
+
+/// MemAvailable from `meminfo` text, bytes.
+pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    meminfo.lines().find_map(|l| {
+        let rest = l.strip_prefix("MemAvailable:")?;
+        let kib: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
+        Some(kib * 1024)
+    })
+}
+
+/// The host's MemAvailable now, bytes: the kernel's estimate of what can be
+/// allocated without swapping, so it drops with every page an instance
+/// costs the host, kernel-side ones included (page tables, namespaces,
+/// tmpfs, KVM structures), and not with reclaimable page cache.
+pub fn mem_available() -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo")
+        .map_err(|e| anyhow::anyhow!("cannot read /proc/meminfo: {e}"))?;
+    parse_mem_available(&text)
+        .ok_or_else(|| anyhow::anyhow!("/proc/meminfo has no MemAvailable line"))
+}
+
+/// Raises the soft open-file limit to the hard one (each held instance
+/// keeps pipes open here); the limit now in force.
+pub fn raise_nofile() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the one valid rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                r.rlim_cur = r.rlim_max;
+            }
+        }
+    }
+    r.rlim_cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_mem_available() {
+        let text = "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   12345 kB\n";
+        assert_eq!(parse_mem_available(text), Some(12345 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
+        assert!(mem_available().unwrap() > 0);
+    }
+
+    #[test]
+    fn the_soft_nofile_limit_reaches_the_hard_one() {
+        let now = raise_nofile();
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the one valid rlimit.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+        assert_eq!((now, r.rlim_cur), (r.rlim_max, r.rlim_max));
+    }
+}
