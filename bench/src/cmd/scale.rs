@@ -133,6 +133,16 @@ pub fn measure_all(
         r.emulated = probe.emulated;
         eprintln!("vmlab: {}", summary(&r));
         out.push(r);
+        if id == BackendId::VmBare && !stop.fired() {
+            eprintln!(
+                "vmlab: {}: holding up to {} VMs in this process",
+                scale::inproc::NAME,
+                s.max
+            );
+            let r = scale::inproc::measure(s, stop, probe.emulated)?;
+            eprintln!("vmlab: {}", summary(&r));
+            out.push(r);
+        }
     }
     Ok(out)
 }

@@ -51,7 +51,15 @@ pub fn section(
         if let Some(f) = &r.failure {
             eprintln!("vmlab: warning: scale of {id}: {f}");
         }
+        let emulated = r.emulated;
         out.push(r);
+        if id == BackendId::VmBare {
+            let r = scale::inproc::measure(&s, &stop, emulated)?;
+            if let Some(f) = &r.failure {
+                eprintln!("vmlab: warning: scale of {}: {f}", r.backend);
+            }
+            out.push(r);
+        }
     }
     Ok(out)
 }

@@ -18,6 +18,11 @@ pub enum LaunchError {
     /// A pipe or `/dev/null` could not be opened.
     #[error("cannot create the pipes to the workload")]
     Pipe(#[source] Errno),
+    /// Passed stdio (a held workload) must not be a terminal: a workload
+    /// with a terminal fd could write escape sequences to it or read what
+    /// the user types.
+    #[error("the caller's stdin or stdout is a terminal; a held sandbox is given them only as pipes (pipe them, e.g. through a driver such as `vmlab scale`)")]
+    TerminalStdio,
     /// The kernel refused to create a user namespace.
     #[error("user namespaces are not permitted here (check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and AppArmor's kernel.apparmor_restrict_unprivileged_userns); as root, a sandbox without a user namespace runs the workload as real root on the host")]
     UserNsDenied(#[source] Errno),

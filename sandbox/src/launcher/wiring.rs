@@ -25,6 +25,17 @@ impl Wiring {
     /// Every pipe; with `pass_stdio`, copies of the caller's stdin and
     /// stdout stand in for `/dev/null` and the stdout pipe.
     pub(super) fn new(pass_stdio: bool) -> Result<Wiring, LaunchError> {
+        if pass_stdio {
+            // SAFETY: fds 0 and 1 stay open for the whole call; the borrows
+            // only live for the check.
+            let (stdin, stdout) = unsafe {
+                (
+                    std::os::fd::BorrowedFd::borrow_raw(0),
+                    std::os::fd::BorrowedFd::borrow_raw(1),
+                )
+            };
+            refuse_terminals(&[stdin, stdout])?;
+        }
         let devnull = if pass_stdio {
             caller(0)
         } else {
@@ -66,6 +77,15 @@ impl Wiring {
 }
 
 /// A close-on-exec copy of the caller's `fd`, at or above [`ChildFds::MIN`].
+/// Refuses passing `fds` to a workload when any is a terminal.
+fn refuse_terminals(fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<(), LaunchError> {
+    use std::io::IsTerminal;
+    if fds.iter().any(|fd| fd.is_terminal()) {
+        return Err(LaunchError::TerminalStdio);
+    }
+    Ok(())
+}
+
 fn caller(fd: i32) -> Result<OwnedFd, nix::errno::Errno> {
     // SAFETY: the caller's stdin and stdout stay open for the whole call;
     // the borrow only lives while they are duplicated.
@@ -76,4 +96,26 @@ fn caller(fd: i32) -> Result<OwnedFd, nix::errno::Errno> {
     )?;
     // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
     Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(n) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn a_terminal_is_never_passed_to_a_held_workload_but_a_pipe_is() {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        assert!(refuse_terminals(&[r.as_fd(), w.as_fd()]).is_ok());
+        // The control for the check: the pty's slave is a terminal.
+        assert!(matches!(
+            refuse_terminals(&[r.as_fd(), pty.slave.as_fd()]),
+            Err(LaunchError::TerminalStdio)
+        ));
+        assert!(matches!(
+            refuse_terminals(&[pty.slave.as_fd(), w.as_fd()]),
+            Err(LaunchError::TerminalStdio)
+        ));
+    }
 }
