@@ -284,6 +284,8 @@ pub mod tests {
             bytes: 0,
             mib_per_s: None,
             size: None,
+            p50_ns: None,
+            p99_ns: None,
         })
     }
 
