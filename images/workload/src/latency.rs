@@ -75,7 +75,8 @@ impl Histogram {
     }
 
     /// The `per_mille`/1000 quantile (nearest rank), clamped to the
-    /// smallest and largest value seen; `None` when empty.
+    /// smallest and largest value seen (which the first and last ranks
+    /// are, exactly); `None` when empty.
     pub fn quantile(&self, per_mille: u32) -> Option<u64> {
         if self.total == 0 {
             return None;
