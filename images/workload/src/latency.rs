@@ -81,9 +81,13 @@ impl Histogram {
         if self.total == 0 {
             return None;
         }
-        let rank = (self.total * u64::from(per_mille.min(1000)))
-            .div_ceil(1000)
-            .max(1);
+        let rank = (self.total * u64::from(per_mille.min(1000))).div_ceil(1000);
+        // The ends are known exactly.
+        match rank {
+            0 | 1 => return Some(self.min),
+            r if r == self.total => return Some(self.max),
+            _ => {}
+        }
         let mut seen = 0u64;
         for (i, &c) in self.counts.iter().enumerate() {
             seen += u64::from(c);
