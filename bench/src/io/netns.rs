@@ -80,11 +80,13 @@ impl NetNs {
     }
 }
 
-/// The distinct network namespaces of every process on the host, by inode
-/// (for the leftover tests and checks).
+/// The distinct network namespaces the host's processes hold, by inode:
+/// each process's own (`/proc/PID/ns/net`) and every one a descriptor
+/// holds (`/proc/PID/fd/N` linking to `net:[INODE]`), as the leftover
+/// tests count them. Namespaces held only by a bind mount are not seen.
 pub fn all_inodes() -> Vec<u64> {
     use std::os::unix::fs::MetadataExt;
-    let mut out: Vec<u64> = std::fs::read_dir("/proc")
+    let pids = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
@@ -93,10 +95,31 @@ pub fn all_inodes() -> Vec<u64> {
                 .to_string_lossy()
                 .bytes()
                 .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|e| std::fs::metadata(e.path().join("ns/net")).ok())
-        .map(|m| m.ino())
-        .collect();
+        });
+    let mut out = Vec::new();
+    for pid in pids {
+        out.extend(
+            std::fs::metadata(pid.path().join("ns/net"))
+                .ok()
+                .map(|m| m.ino()),
+        );
+        let fds = std::fs::read_dir(pid.path().join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten();
+        for fd in fds {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let target = target.to_string_lossy();
+            if let Some(ino) = target
+                .strip_prefix("net:[")
+                .and_then(|t| t.strip_suffix(']'))
+            {
+                out.extend(ino.parse::<u64>().ok());
+            }
+        }
+    }
     out.sort_unstable();
     out.dedup();
     out
