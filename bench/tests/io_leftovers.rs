@@ -126,7 +126,7 @@ fn nothing_is_left_after_a_run_an_error_and_a_kill() {
     assert_eq!(interfaces(), ifs);
 
     // A SIGKILL mid-run: the child's namespaces (seen while it lives) go
-    // with it, and so does its disk file, which never had a name.
+    // with it; its disk file is swept by the next run.
     let mut c = child(None);
     let mut line = String::new();
     BufReader::new(c.stdout.take().unwrap())
@@ -149,6 +149,12 @@ fn nothing_is_left_after_a_run_an_error_and_a_kill() {
         theirs.iter().all(|i| !now.contains(i)),
         "left after SIGKILL: {theirs:?}"
     );
-    assert!(!std::path::Path::new(words[2]).exists());
+    let disk = std::path::Path::new(words[2]);
+    assert!(
+        disk.exists(),
+        "control: a killed run cannot remove its disk"
+    );
+    vmlab_bench::io::disk::sweep(disk.parent().unwrap());
+    assert!(!disk.exists(), "the next run sweeps it");
     assert_eq!(interfaces(), ifs);
 }
