@@ -9,8 +9,11 @@
 //! keeps the host side's namespace alive).
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -37,22 +40,22 @@ struct Conn<'a> {
 }
 
 impl Conn<'_> {
-    /// Retries `op` on timeouts until it moves bytes, the server stops or
-    /// the idle time is up.
+    /// Runs `op` on the non-blocking socket, waiting up to a tick at a
+    /// time for it to be ready, until it moves bytes, the server stops or
+    /// the peer has been idle for [`IDLE_TIMEOUT`].
     fn retry(
         &mut self,
+        events: PollFlags,
         mut op: impl FnMut(&mut TcpStream) -> io::Result<usize>,
     ) -> io::Result<usize> {
         let mut idle = Duration::ZERO;
         loop {
             match op(&mut self.s) {
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    idle += TICK;
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let mut fds = [PollFd::new(self.s.as_fd(), events)];
+                    if poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16))? == 0 {
+                        idle += TICK;
+                    }
                     if self.stop.load(Ordering::Relaxed) || idle >= IDLE_TIMEOUT {
                         return Err(io::ErrorKind::TimedOut.into());
                     }
@@ -64,12 +67,12 @@ impl Conn<'_> {
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.retry(|s| s.read(buf))
+        self.retry(PollFlags::POLLIN, |s| s.read(buf))
     }
 
     fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
-            let n = self.retry(|s| s.write(buf))?;
+            let n = self.retry(PollFlags::POLLOUT, |s| s.write(buf))?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
@@ -81,8 +84,7 @@ impl Conn<'_> {
 
 /// Serves one connection in the mode its first byte names.
 fn serve(s: TcpStream, stop: &AtomicBool) -> io::Result<()> {
-    s.set_read_timeout(Some(TICK))?;
-    s.set_write_timeout(Some(TICK))?;
+    s.set_nonblocking(true)?;
     s.set_nodelay(true)?;
     let mut c = Conn { s, stop };
     let mut mode = [0u8];
@@ -146,7 +148,7 @@ fn accept_loop(listener: &TcpListener, stop: &Arc<AtomicBool>) {
             Err(_) => break,
         };
         live.retain(|t| !t.is_finished());
-        if live.len() >= MAX_CONNECTIONS || s.set_nonblocking(false).is_err() {
+        if live.len() >= MAX_CONNECTIONS {
             continue; // dropped: closed
         }
         let stop = stop.clone();
