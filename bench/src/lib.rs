@@ -2,7 +2,7 @@
 //! the backend names ([`id`]), `compare`'s backends (ours spawned as
 //! `vmlab run`, and the peers), the matrix that runs them, the run record
 //! `vmlab run --json` writes and compare reads ([`record`]), host facts,
-//! and the conversion of samples into the reports crate's results model.
+//! the I/O kernels' test network and disk ([`io`]), and the conversion of samples into the reports crate's results model.
 //! The `vmlab` binary uses this library; the benches under `benches/` call
 //! the same backends, so `cargo bench` and `vmlab compare` measure the same
 //! thing.
@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod export;
 pub mod host;
 pub mod id;
+pub mod io;
 pub mod record;
 pub mod scale;
 

@@ -214,6 +214,32 @@ pub trait Backend: Sync {
     fn new_netns(&self) -> bool {
         false
     }
+    /// Whether it runs the I/O kernels ([`super::io`]), or why not.
+    fn io(&self) -> Result<super::io::Reach, SkipReason> {
+        Err(SkipReason(super::io::NO_VIRTIO.into()))
+    }
+    /// The command for the I/O kernels with `args`: it must not create a
+    /// network namespace (it is spawned inside the link's), and it gives
+    /// the workload the host file `disk` and `--disk` naming it inside.
+    fn io_command(&self, args: &[String], disk: &std::path::Path) -> anyhow::Result<Prepared<'_>> {
+        let _ = (args, disk);
+        anyhow::bail!("{}: {}", self.name(), super::io::NO_VIRTIO)
+    }
+    /// One run of the I/O kernels inside `link`'s namespace. By default, as
+    /// a peer: [`Backend::io_command`] launched and timed from the outside.
+    fn io_boot(
+        &self,
+        args: &[String],
+        disk: &std::path::Path,
+        link: &crate::io::Link,
+    ) -> anyhow::Result<Sample> {
+        let timeout = self.timeout();
+        let mut prepared = self.io_command(args, disk)?;
+        link.enter_on_spawn(&mut prepared.cmd)?;
+        let launched = super::launch::launch_with(&mut prepared.cmd, timeout, false);
+        drop(prepared);
+        sample_of(self.name(), launched?, timeout)
+    }
     /// Slow backends (emulated VMs) run at most this many measured boots.
     fn max_runs(&self) -> Option<u32> {
         None
@@ -284,6 +310,8 @@ pub mod tests {
             bytes: 0,
             mib_per_s: None,
             size: None,
+            p50_ns: None,
+            p99_ns: None,
         })
     }
 

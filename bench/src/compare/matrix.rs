@@ -42,6 +42,8 @@ pub struct Plan {
     /// Instances started at once for the per-instance memory cost (fast
     /// backends only; below 2: not measured).
     pub instances: u32,
+    /// Rounds of the I/O kernels ([`super::io`]).
+    pub io_runs: u32,
     /// Pause after a backend that created a network namespace.
     pub cooldown: Duration,
     /// Seed of the order within each round.
@@ -63,6 +65,7 @@ impl Plan {
                 memory_runs: 2,
                 slow_memory_runs: 1,
                 instances: 3,
+                io_runs: runs.min(3),
                 cooldown: Duration::from_millis(20),
                 seed,
             }
@@ -77,6 +80,7 @@ impl Plan {
                 memory_runs: 5,
                 slow_memory_runs: 1,
                 instances: 4,
+                io_runs: runs.clamp(1, 5),
                 cooldown: Duration::from_millis(50),
                 seed,
             }
@@ -161,6 +165,7 @@ pub fn run(backends: &[&dyn Backend], plan: &Plan, progress: &Progress) -> Vec<M
             cool_down(b, plan);
         }
     }
+    super::io::run(backends, plan, &mut out, progress);
     // Memory last, one backend at a time, so the sampler's CPU use never
     // overlaps a timed run.
     for (i, b) in backends.iter().enumerate() {
@@ -217,7 +222,8 @@ pub fn total_steps(backends: &[&dyn Backend], plan: &Plan) -> u64 {
             let (boots, overhead, memory) = plan.counts(*b);
             u64::from(boots + overhead + memory + u32::from(concurrent(*b, plan)))
         })
-        .sum()
+        .sum::<u64>()
+        + super::io::steps(backends, plan)
 }
 
 fn cool_down(b: &dyn Backend, plan: &Plan) {

@@ -24,6 +24,8 @@ pub struct Measured {
     pub failures: Vec<RunFailure>,
     /// Kernels that reported an error ("kernel: message"), once each.
     pub kernel_errors: Vec<String>,
+    /// Why the I/O kernels (or some) did not run, when they did not.
+    pub io_note: Option<String>,
 }
 
 /// What a run was for, as results.json names it.
@@ -37,6 +39,8 @@ pub enum Purpose {
     Overhead,
     /// A boot with the process tree sampled.
     Memory,
+    /// A run of the I/O kernels (its results join the overhead figures).
+    Io,
 }
 
 impl Purpose {
@@ -47,6 +51,7 @@ impl Purpose {
             Purpose::Boot => "boot",
             Purpose::Overhead => "overhead",
             Purpose::Memory => "memory",
+            Purpose::Io => "io",
         }
     }
 }
@@ -88,7 +93,7 @@ impl Measured {
                 s.started_at_unix_ns = Some(started);
                 match purpose {
                     Purpose::Memory => self.memory.push(s),
-                    Purpose::Overhead => {
+                    Purpose::Overhead | Purpose::Io => {
                         for e in s.kernel_errors() {
                             if !self.kernel_errors.contains(&e) {
                                 self.kernel_errors.push(e);

@@ -18,6 +18,7 @@ pub mod bare_peer;
 pub mod cloud_hypervisor;
 mod command;
 pub mod images;
+pub mod io;
 pub mod launch;
 pub mod matrix;
 pub mod measured;

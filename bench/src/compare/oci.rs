@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context;
 use vmlab_reports::model::CgroupMode;
 
-use super::backend::{Backend, Prepared};
+use super::backend::{Backend, Prepared, SkipReason};
 use super::peers::path_of;
 use super::private;
 use super::probe::HostView;
@@ -147,12 +147,10 @@ pub fn bundle_config(
     Ok(config)
 }
 
-impl Backend for Oci {
-    fn id(&self) -> BackendId {
-        self.runtime
-    }
-
-    fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
+impl Oci {
+    /// A boot with `args`; with `io`, for the I/O kernels: in the network
+    /// namespace it is spawned in, the disk file `io` bound in.
+    fn prepare(&self, args: &[String], io: Option<&Path>) -> anyhow::Result<Prepared<'_>> {
         let path = self
             .path
             .as_ref()
@@ -163,17 +161,51 @@ impl Backend for Oci {
         let built_config: serde_json::Value = serde_json::from_slice(&text)
             .with_context(|| format!("{}/config.json is not JSON", built.display()))?;
         let rootfs = std::path::absolute(built.join("rootfs"))?;
-        let config = bundle_config(&built_config, &rootfs, args)?;
+        let mut config = bundle_config(&built_config, &rootfs, args)?;
+        if let Some(disk) = io {
+            super::io::oci_config(&mut config, disk)?;
+        }
 
         let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let id = format!("vmlab-{}-{n}", std::process::id());
         // Kept until the container is deleted: the runtime reads it until then.
         let dir = write_bundle(&config)?;
         let bundle = dir.path().display().to_string();
-        let cmd = self.command(path, &["run", "--bundle", &bundle, &id]);
+        let mut cmd = self.command(path, &["run", "--bundle", &bundle, &id]);
+        if io.is_some() && self.runtime == BackendId::Runsc {
+            // gVisor's host networking: the Sentry's sockets are host
+            // sockets in the namespace it was started in (the link's).
+            let argv: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+            cmd = Command::new(path);
+            cmd.args(argv.iter().map(|a| {
+                if a == "--network=none" {
+                    "--network=host".into()
+                } else {
+                    a.clone()
+                }
+            }));
+        }
         Ok(Prepared::new(cmd)
             .keeping(dir)
             .then(move || self.delete(path, &id)))
+    }
+}
+
+impl Backend for Oci {
+    fn id(&self) -> BackendId {
+        self.runtime
+    }
+
+    fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
+        self.prepare(args, None)
+    }
+
+    fn io(&self) -> Result<super::io::Reach, SkipReason> {
+        Ok(super::io::Reach::ALL)
+    }
+
+    fn io_command(&self, args: &[String], disk: &Path) -> anyhow::Result<Prepared<'_>> {
+        self.prepare(args, Some(disk))
     }
 
     fn untraceable(&self) -> Option<String> {

@@ -56,18 +56,34 @@ impl Backend for Ours {
     }
 
     fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
-        let mut cmd = Command::new(&self.exe);
-        cmd.args(["run", "--backend", self.id.name(), "--json", "--timeout"])
-            .arg(format!("{}", self.timeout().as_secs_f64() * 0.9))
-            .arg("--images")
-            .arg(&self.images);
-        if self.id == BackendId::Sandbox {
-            // Like the peers (crun, runc, bwrap bring `lo` up), so that the
-            // tcp kernel runs and boot figures include the same work.
-            cmd.args(["--net", "loopback"]);
+        Ok(Prepared::new(self.run_command(args, false)))
+    }
+
+    fn io(&self) -> Result<super::io::Reach, SkipReason> {
+        match self.id {
+            BackendId::Process => Ok(super::io::Reach::ALL),
+            BackendId::Sandbox => Ok(super::io::Reach {
+                no_disk: Some("the sandbox's configuration takes no bind mount of a host file yet"),
+            }),
+            _ => Err(SkipReason(super::io::NO_VIRTIO.into())),
         }
-        cmd.arg("--").args(args);
-        Ok(Prepared::new(cmd))
+    }
+
+    fn io_boot(
+        &self,
+        args: &[String],
+        disk: &std::path::Path,
+        link: &crate::io::Link,
+    ) -> anyhow::Result<Sample> {
+        let timeout = self.timeout();
+        let mut args = args.to_vec();
+        if self.id == BackendId::Process {
+            args.extend(["--disk".into(), disk.display().to_string()]);
+        }
+        let mut cmd = self.run_command(&args, true);
+        link.enter_on_spawn(&mut cmd)?;
+        let l = launch_opts(&mut cmd, Options::vmlab_run(timeout, false))?;
+        end_to_end(self.id.name(), &l, timeout)
     }
 
     fn boot(&self, args: &[String], memory: bool) -> anyhow::Result<Sample> {
@@ -87,6 +103,25 @@ impl Backend for Ours {
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(60)
+    }
+}
+
+impl Ours {
+    /// `vmlab run` for `args`; `io`: inside a prepared network namespace,
+    /// which the sandbox then shares (`--net host`) instead of making one.
+    fn run_command(&self, args: &[String], io: bool) -> Command {
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(["run", "--backend", self.id.name(), "--json", "--timeout"])
+            .arg(format!("{}", self.timeout().as_secs_f64() * 0.9))
+            .arg("--images")
+            .arg(&self.images);
+        if self.id == BackendId::Sandbox {
+            // Like the peers (crun, runc, bwrap bring `lo` up), so that the
+            // tcp kernel runs and boot figures include the same work.
+            cmd.args(["--net", if io { "host" } else { "loopback" }]);
+        }
+        cmd.arg("--").args(args);
+        cmd
     }
 }
 

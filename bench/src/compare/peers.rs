@@ -56,21 +56,49 @@ impl Backend for Bwrap {
     }
 
     fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
+        self.prepare(args, None)
+    }
+
+    fn io(&self) -> Result<super::io::Reach, SkipReason> {
+        Ok(super::io::Reach::ALL)
+    }
+
+    fn io_command(&self, args: &[String], disk: &std::path::Path) -> anyhow::Result<Prepared<'_>> {
+        self.prepare(args, Some(disk))
+    }
+
+    fn new_netns(&self) -> bool {
+        true
+    }
+}
+
+impl Bwrap {
+    /// A boot with `args`; with `io`, for the I/O kernels: the network
+    /// namespace it is spawned in shared (`--share-net`), the disk file
+    /// `io` bound read-write on the tmpfs.
+    fn prepare(
+        &self,
+        args: &[String],
+        io: Option<&std::path::Path>,
+    ) -> anyhow::Result<Prepared<'_>> {
         let path = self.path.as_ref().context("bwrap is not installed")?;
         let rootfs = std::path::absolute(self.images.join("rootfs"))?;
         let mut cmd = Command::new(path);
         cmd.args(BWRAP_ISOLATION)
             .arg("--ro-bind")
             .arg(&rootfs)
-            .args([
-                "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/init",
-            ])
-            .args(args);
+            .args(["/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+        if let Some(disk) = io {
+            cmd.arg("--share-net")
+                .arg("--bind")
+                .arg(disk)
+                .arg(crate::io::disk::INSIDE);
+        }
+        cmd.arg("/init").args(args);
+        if io.is_some() {
+            cmd.args(["--disk", crate::io::disk::INSIDE]);
+        }
         Ok(Prepared::new(cmd))
-    }
-
-    fn new_netns(&self) -> bool {
-        true
     }
 }
 

@@ -59,6 +59,7 @@ pub fn measured(
     }
     let mut notes = probe.notes.clone();
     notes.extend(dropped_note(m));
+    notes.extend(m.io_note.clone());
     BackendResult {
         name: name.to_string(),
         kind,
@@ -235,6 +236,7 @@ mod tests {
                 reason: "stopped".into(),
             }],
             kernel_errors: vec![],
+            io_note: Some("no I/O kernels: x".into()),
         };
         let probe = Probe {
             version: Some("crun version 1.8.1".into()),

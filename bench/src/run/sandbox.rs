@@ -28,6 +28,13 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
         Net::Loopback => vmlab_sandbox::Net::Loopback,
         Net::Host => vmlab_sandbox::Net::Host,
     };
+    if args.net == Net::Host {
+        // A sysfs mount in a user namespace needs a network namespace that
+        // namespace owns; the one the sandbox shares here (the host's, or
+        // the one `vmlab compare` spawned it in for the I/O kernels) is
+        // not. The workload reads nothing in /sys.
+        c.sys = vmlab_sandbox::SysMount::Absent;
+    }
     let root = nix::unistd::geteuid().as_raw() == 0;
     if args.host_root {
         if !root {

@@ -5,7 +5,8 @@
 //! info's argument string (bare guest):
 //!
 //! ```text
-//! [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE] [--hold] [--snapshot] [--help]
+//! [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE] [--hold] [--snapshot]
+//!            [--peer ADDR:PORT] [--disk PATH] [--help]
 //! ```
 //!
 //! No kernel at all is valid: the workload then only signals ready and exit,
@@ -13,6 +14,7 @@
 use core::fmt;
 
 use crate::kernel::{Kernel, KERNEL_NAMES};
+use crate::target::{DiskPath, Peer};
 
 /// Most kernels one run accepts (repeats count).
 pub const MAX_KERNELS: usize = 16;
@@ -35,12 +37,13 @@ pub const MAX_TIME_NS: u64 = 3_600_000_000_000;
 /// The usage text `--help` prints.
 pub const USAGE: &str = "\
 usage: vmlab-workload [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE]
-                      [--hold] [--snapshot]
+                      [--hold] [--snapshot] [--peer ADDR:PORT] [--disk PATH]
        vmlab-workload attacks SECRET HOSTPID PORT   (Linux only)
 
 Runs each KERNEL for about DURATION and prints one JSON line per result.
 kernels:  cpu, memory, pagetouch, crossing (everywhere);
-          spawn, pipe, file, tcp (Linux only)
+          spawn, pipe, file, tcp (Linux only);
+          net-rr, net-stream (need --peer), blk-rand, blk-seq (need --disk)
 --size    working set of memory / region of pagetouch, with K, M or G
           (binary) suffix; default 16M, at least 4K
 --time    time budget per kernel (spawn: per mode) with unit ns, us, ms
@@ -51,6 +54,10 @@ kernels:  cpu, memory, pagetouch, crossing (everywhere);
           guest: the VMM answers a read of the hold port)
 --snapshot  send the snapshot mark just before ready, so that a VMM can
           snapshot there and a restored guest goes on from ready
+--peer    the host side's TCP server for net-rr and net-stream (a mode
+          byte first: e echo, u upload, d download), e.g. 10.77.1.1:7077
+--disk    the file or block device blk-rand and blk-seq use with O_DIRECT
+          (its contents are overwritten), e.g. /dev/vdb
 --help    print this text
 attacks   the escape battery against a host file SECRET, a host pid and a
           TCP port on the host's 127.0.0.1: one JSON line per attempt
@@ -72,6 +79,10 @@ pub struct Spec {
     /// `--snapshot`: send [`SNAPSHOT_MARK`](crate::protocol::SNAPSHOT_MARK)
     /// just before ready.
     pub snapshot: bool,
+    /// `--peer`: the host side's server for the network kernels.
+    pub peer: Option<Peer>,
+    /// `--disk`: the target of the block kernels.
+    pub disk: Option<DiskPath>,
     /// `--help` was given: print [`USAGE`] and run nothing.
     pub help: bool,
 }
@@ -86,6 +97,8 @@ impl Default for Spec {
             exit: None,
             hold: false,
             snapshot: false,
+            peer: None,
+            disk: None,
             help: false,
         }
     }
@@ -122,6 +135,8 @@ impl Spec {
                 "--size" => "--size",
                 "--time" => "--time",
                 "--exit" => "--exit",
+                "--peer" => "--peer",
+                "--disk" => "--disk",
                 "--help" | "-h" if inline.is_none() => {
                     spec.help = true;
                     continue;
@@ -143,6 +158,10 @@ impl Spec {
             match option {
                 "--size" => spec.size = parse_size(value).ok_or(ArgsError::BadSize(value))?,
                 "--time" => spec.time_ns = parse_time(value).ok_or(ArgsError::BadTime(value))?,
+                "--peer" => spec.peer = Some(Peer::parse(value).ok_or(ArgsError::BadPeer(value))?),
+                "--disk" => {
+                    spec.disk = Some(DiskPath::parse(value).ok_or(ArgsError::BadDisk(value))?)
+                }
                 _ => spec.exit = Some(value.parse().map_err(|_| ArgsError::BadExit(value))?),
             }
         }
@@ -165,6 +184,10 @@ pub enum ArgsError<'a> {
     BadTime(&'a str),
     /// An `--exit` value that is no exit code.
     BadExit(&'a str),
+    /// A `--peer` value that is no `A.B.C.D:PORT`.
+    BadPeer(&'a str),
+    /// A `--disk` value that is no absolute path.
+    BadDisk(&'a str),
     /// More than [`MAX_KERNELS`] kernels.
     TooManyKernels,
 }
@@ -180,7 +203,8 @@ impl fmt::Display for ArgsError<'_> {
             }
             ArgsError::UnknownOption(w) => write!(
                 f,
-                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot and --help"
+                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot, --peer, --disk \
+                 and --help"
             ),
             ArgsError::MissingValue(o) => write!(f, "option `{o}` needs a value after it"),
             ArgsError::BadSize(w) => write!(
@@ -196,6 +220,15 @@ impl fmt::Display for ArgsError<'_> {
             ArgsError::BadExit(w) => {
                 write!(f, "bad exit code `{w}`: give a number from 0 to 255")
             }
+            ArgsError::BadPeer(w) => write!(
+                f,
+                "bad peer `{w}`: give an IPv4 address and a port (e.g. --peer 10.77.1.1:7077)"
+            ),
+            ArgsError::BadDisk(w) => write!(
+                f,
+                "bad disk `{w}`: give an absolute path of at most {} bytes (e.g. --disk /dev/vdb)",
+                DiskPath::CAPACITY
+            ),
             ArgsError::TooManyKernels => {
                 write!(f, "too many kernels: at most {MAX_KERNELS} per run")
             }
@@ -339,6 +372,11 @@ mod tests {
         assert_eq!(parse("--time 5"), Err(ArgsError::BadTime("5")));
         assert_eq!(parse("--exit 256"), Err(ArgsError::BadExit("256")));
         assert_eq!(parse("--exit -1"), Err(ArgsError::BadExit("-1")));
+        assert_eq!(parse("--peer 1.2.3.4"), Err(ArgsError::BadPeer("1.2.3.4")));
+        assert_eq!(parse("--disk d.img"), Err(ArgsError::BadDisk("d.img")));
+        let spec = parse("net-rr blk-seq --peer 10.77.1.1:7077 --disk=/dev/vdb").unwrap();
+        assert_eq!(spec.peer.unwrap().port, 7077);
+        assert_eq!(spec.disk.unwrap().as_str(), "/dev/vdb");
         assert_eq!(parse("cpu --size"), Err(ArgsError::MissingValue("--size")));
         let many = std::string::String::from("cpu ").repeat(MAX_KERNELS + 1);
         assert_eq!(parse(&many), Err(ArgsError::TooManyKernels));

@@ -25,14 +25,28 @@ pub enum Kernel {
     File,
     /// Echo round trip over a loopback TCP connection (Linux only).
     Tcp,
+    /// Request/response round trips (64 bytes each way) over TCP to the
+    /// host side's echo server (`--peer`): per-trip p50 and p99 (Linux
+    /// only until the bare guest has a network driver).
+    NetRr,
+    /// Bulk TCP throughput to and from the host side's stream server
+    /// (`--peer`), modes `up` and `down` (Linux only, as `net-rr`).
+    NetStream,
+    /// 4 KiB random reads, and writes each followed by `fdatasync`, on the
+    /// disk (`--disk`), with O_DIRECT: per-operation p50 and p99.
+    BlkRand,
+    /// Sequential 1 MiB writes (then `fdatasync`) and reads on the disk
+    /// (`--disk`), with O_DIRECT: MiB/s.
+    BlkSeq,
 }
 
 /// Every kernel's name, as the usage text and error messages list them.
-pub const KERNEL_NAMES: &str = "cpu, memory, pagetouch, crossing, spawn, pipe, file, tcp";
+pub const KERNEL_NAMES: &str =
+    "cpu, memory, pagetouch, crossing, spawn, pipe, file, tcp, net-rr, net-stream, blk-rand, blk-seq";
 
 impl Kernel {
     /// Every kernel, in the order of [`KERNEL_NAMES`].
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 12] = [
         Kernel::Cpu,
         Kernel::Memory,
         Kernel::Pagetouch,
@@ -41,6 +55,19 @@ impl Kernel {
         Kernel::Pipe,
         Kernel::File,
         Kernel::Tcp,
+        Kernel::NetRr,
+        Kernel::NetStream,
+        Kernel::BlkRand,
+        Kernel::BlkSeq,
+    ];
+
+    /// The kernels that cross the boundary with I/O to a host-side target
+    /// (they need `--peer` or `--disk`).
+    pub const IO: [Kernel; 4] = [
+        Kernel::NetRr,
+        Kernel::NetStream,
+        Kernel::BlkRand,
+        Kernel::BlkSeq,
     ];
 
     /// The kernel's name on the command line and in JSON lines.
@@ -54,12 +81,24 @@ impl Kernel {
             Kernel::Pipe => "pipe",
             Kernel::File => "file",
             Kernel::Tcp => "tcp",
+            Kernel::NetRr => "net-rr",
+            Kernel::NetStream => "net-stream",
+            Kernel::BlkRand => "blk-rand",
+            Kernel::BlkSeq => "blk-seq",
         }
     }
 
     /// The kernel with this name, if there is one.
     pub fn from_name(name: &str) -> Option<Kernel> {
         Kernel::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether this kernel does I/O to a host-side target (see [`Kernel::IO`]).
+    pub const fn is_io(self) -> bool {
+        matches!(
+            self,
+            Kernel::NetRr | Kernel::NetStream | Kernel::BlkRand | Kernel::BlkSeq
+        )
     }
 
     /// Whether the `no_std` library runs this kernel on every platform.
@@ -98,5 +137,15 @@ mod tests {
         let shared: usize = Kernel::ALL.iter().filter(|k| k.is_shared()).count();
         assert_eq!(shared, 4);
         assert!(Kernel::ALL[..4].iter().all(|k| k.is_shared()));
+    }
+
+    #[test]
+    fn io_kernels_are_the_last_four() {
+        assert_eq!(Kernel::ALL[8..], Kernel::IO);
+        assert!(Kernel::ALL
+            .iter()
+            .filter(|k| k.is_io())
+            .eq(Kernel::IO.iter()));
+        assert_eq!(Kernel::from_name("net-rr"), Some(Kernel::NetRr));
     }
 }

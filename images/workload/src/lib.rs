@@ -19,6 +19,7 @@
 //! Modules:
 //! - [`args`]: the command line (kernels, `--size`, `--time`, `--exit`);
 //! - [`kernel`]: the kernel names; [`kernels`]: the shared kernels;
+//! - [`target`]: the I/O kernels' peer and disk; [`latency`]: percentiles;
 //! - [`measure`]: the time-budget harness; [`report`]: the JSON lines;
 //! - [`platform`]: what a backend provides; [`runner`]: one run;
 //! - [`protocol`]: the ready / mark / exit events and how they travel;
@@ -38,12 +39,14 @@ mod fake;
 pub mod io;
 pub mod kernel;
 pub mod kernels;
+pub mod latency;
 pub mod measure;
 pub mod platform;
 pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod tail;
+pub mod target;
 
 pub use args::{ArgsError, Spec};
 pub use kernel::Kernel;

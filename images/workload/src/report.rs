@@ -7,6 +7,7 @@
 //! {"vmlab":"ready"}
 //! {"vmlab":"result","kernel":"cpu","iters":N,"total_ns":T,"ns_per_iter":X,"bytes":B,"mib_per_s":R}
 //! {"vmlab":"result","kernel":"spawn","mode":"fork",...}
+//! {"vmlab":"result","kernel":"net-rr",...,"p50_ns":P,"p99_ns":Q}
 //! {"vmlab":"error","kernel":"tcp","message":"..."}
 //! {"vmlab":"exit","code":N}
 //! ```
@@ -15,11 +16,13 @@
 //! kernels without a data volume), `ns_per_iter` has three decimals,
 //! `mib_per_s` appears when `bytes` is non-zero, `size` is the working set
 //! when the kernel has one, and `mode` tells apart the variants of one
-//! kernel. Numbers are computed with integers only: the bare guest may run
+//! kernel; `p50_ns` and `p99_ns` (per-iteration latency percentiles)
+//! appear for kernels that time each iteration (`net-rr`, `blk-rand`). Numbers are computed with integers only: the bare guest may run
 //! without floating point set up.
 use core::fmt::{self, Write};
 
 use crate::kernel::Kernel;
+use crate::latency::Latency;
 use crate::measure::Timing;
 use crate::protocol::{LINE_PREFIX, READY_LINE};
 
@@ -36,6 +39,8 @@ pub struct Measurement {
     pub bytes_per_iter: u64,
     /// Working-set size in bytes, if the kernel has one.
     pub size: Option<u64>,
+    /// Per-iteration latency percentiles, for kernels that time each one.
+    pub latency: Option<Latency>,
 }
 
 impl Measurement {
@@ -47,6 +52,7 @@ impl Measurement {
             timing,
             bytes_per_iter: 0,
             size: None,
+            latency: None,
         }
     }
 
@@ -237,6 +243,12 @@ pub fn result<W: Write + ?Sized>(out: &mut W, m: &Measurement) -> fmt::Result {
         out.write_str(",\"size\":")?;
         uint(out, size.into())?;
     }
+    if let Some(Latency { p50_ns, p99_ns }) = m.latency {
+        out.write_str(",\"p50_ns\":")?;
+        uint(out, p50_ns.into())?;
+        out.write_str(",\"p99_ns\":")?;
+        uint(out, p99_ns.into())?;
+    }
     out.write_str("}\n")
 }
 
@@ -281,6 +293,7 @@ mod tests {
             },
             bytes_per_iter: 1 << 20,
             size: Some(16 << 20),
+            latency: None,
         };
         result(&mut s, &m).unwrap();
         assert_eq!(
@@ -303,6 +316,16 @@ mod tests {
             s,
             "{\"vmlab\":\"result\",\"kernel\":\"spawn\",\"mode\":\"exec\",\"iters\":2,\
              \"total_ns\":3,\"ns_per_iter\":1.500,\"bytes\":0}\n"
+        );
+        s.clear();
+        m.latency = Some(Latency {
+            p50_ns: 1,
+            p99_ns: 2,
+        });
+        result(&mut s, &m).unwrap();
+        assert!(
+            s.ends_with(",\"bytes\":0,\"p50_ns\":1,\"p99_ns\":2}\n"),
+            "{s}"
         );
     }
 

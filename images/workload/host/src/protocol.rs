@@ -94,6 +94,12 @@ pub struct ResultLine {
     /// The working set, for kernels that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// Median latency of one iteration, ns (`net-rr`, `blk-rand`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ns: Option<u64>,
+    /// 99th-percentile latency of one iteration, ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ns: Option<u64>,
 }
 
 impl ResultLine {
@@ -281,6 +287,8 @@ mod tests {
             bytes: 0,
             mib_per_s: None,
             size: None,
+            p50_ns: None,
+            p99_ns: None,
         }
     }
 
@@ -291,6 +299,8 @@ mod tests {
             bytes: 3 << 20,
             mib_per_s: Some(3_000_000.0),
             size: Some(16 << 20),
+            p50_ns: Some(10),
+            p99_ns: Some(20),
             ..cpu()
         };
         vec![
@@ -344,6 +354,10 @@ mod tests {
         m.bytes_per_iter = 1 << 20;
         m.size = Some(16 << 20);
         m.mode = Some("triad");
+        m.latency = Some(vmlab_workload::latency::Latency {
+            p50_ns: 5,
+            p99_ns: 9,
+        });
         report::result(&mut s, &m).unwrap();
         report::error(&mut s, Some(Kernel::Tcp), &"a\"b\\c\u{1}é").unwrap();
         report::error(&mut s, None, &"bad").unwrap();
@@ -355,6 +369,8 @@ mod tests {
             bytes: 3 << 20,
             mib_per_s: Some(3_000_000.0),
             size: Some(16 << 20),
+            p50_ns: Some(5),
+            p99_ns: Some(9),
             ..cpu()
         };
         assert_eq!(

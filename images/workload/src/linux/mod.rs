@@ -11,10 +11,12 @@ macro_rules! failure {
 }
 
 pub mod attacks;
+pub mod blk;
 pub mod channel;
 pub mod console;
 pub mod file;
 pub mod init;
+pub mod net;
 pub mod pipe;
 pub mod platform;
 pub mod spawn;

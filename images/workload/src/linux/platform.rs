@@ -5,7 +5,7 @@ use vmlab_workload::{Clock, Event, Failure, Kernel, Measurement, Platform, Spec}
 
 use super::channel::Channel;
 use super::sys::{self, Mapping};
-use super::{file, init, pipe, spawn, tcp};
+use super::{blk, file, init, net, pipe, spawn, tcp};
 
 /// `CLOCK_MONOTONIC` (through [`Instant`]) in nanoseconds since the clock
 /// was made.
@@ -104,6 +104,10 @@ impl Platform for Linux {
             Kernel::Pipe => pipe::run(spec, report),
             Kernel::File => file::run(spec, report),
             Kernel::Tcp => tcp::run(spec, report),
+            Kernel::NetRr => net::rr(spec, report),
+            Kernel::NetStream => net::stream(spec, report),
+            Kernel::BlkRand => blk::rand(spec, report),
+            Kernel::BlkSeq => blk::seq(spec, report),
             _ => Err(Failure::unsupported(kernel)),
         };
         if self.pid1 {

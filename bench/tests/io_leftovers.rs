@@ -1,0 +1,160 @@
+//! The I/O host side leaves nothing behind: network namespaces (counted as
+//! distinct `net:[…]` inodes held by processes or descriptors) and the
+//! machine's interfaces (`/sys/class/net`) are the same before and after
+//! a run, a failed set-up, and a SIGKILL of the process that held them.
+//! Positive controls: while the host side lives, its namespaces are seen
+//! and its link carries an echo round trip. Root only.
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vmlab_bench::io::{netns, Disk, IoHost};
+use vmlab_test_util::have_root;
+
+/// The child mode: set up a host side and a link, say so, wait to be killed.
+const CHILD: &str = "VMLAB_IO_LEFTOVERS_CHILD";
+
+fn interfaces() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Namespaces now, waiting up to 5 s for `expect` (other tests running in
+/// parallel may hold some: only ours are compared).
+fn settle(expect: impl Fn(&[u64]) -> bool) -> Vec<u64> {
+    let t = Instant::now();
+    loop {
+        let now = netns::all_inodes();
+        if expect(&now) || t.elapsed() > Duration::from_secs(5) {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An echo round trip from inside `link`'s namespace to the host side.
+fn round_trip(link: &vmlab_bench::io::Link) -> Vec<u8> {
+    let peer = link.peer();
+    link.ns()
+        .run_in(move || {
+            let mut s = TcpStream::connect(&peer)?;
+            s.write_all(b"eping")?;
+            let mut back = [0u8; 4];
+            s.read_exact(&mut back)?;
+            Ok(back.to_vec())
+        })
+        .unwrap()
+}
+
+#[test]
+fn io_child() {
+    if std::env::var_os(CHILD).is_none() {
+        return; // only a mode of the test below
+    }
+    match IoHost::new().and_then(|h| Ok((h.link()?, h))) {
+        Ok((link, host)) => {
+            let disk = Disk::new(&std::env::temp_dir()).unwrap();
+            println!(
+                "ready {} {} {}",
+                host.ns().inode().unwrap(),
+                link.ns().inode().unwrap(),
+                disk.path().display()
+            );
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        Err(e) => {
+            println!("error {e}");
+            std::process::exit(3);
+        }
+    }
+}
+
+fn child(path: Option<&str>) -> std::process::Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "io_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .stdout(Stdio::piped());
+    if let Some(p) = path {
+        cmd.env("PATH", p);
+    }
+    cmd.spawn().unwrap()
+}
+
+#[test]
+fn nothing_is_left_after_a_run_an_error_and_a_kill() {
+    if !have_root("nothing_is_left_after_a_run_an_error_and_a_kill") {
+        return;
+    }
+    let ifs = interfaces();
+
+    // A run: the host side and two links, used, then dropped.
+    let host = IoHost::new().unwrap();
+    let (a, b) = (host.link().unwrap(), host.link().unwrap());
+    let ours = [
+        host.ns().inode().unwrap(),
+        a.ns().inode().unwrap(),
+        b.ns().inode().unwrap(),
+    ];
+    assert!(
+        ours.iter().all(|i| netns::all_inodes().contains(i)),
+        "control"
+    );
+    assert_eq!(round_trip(&a), b"ping");
+    assert_eq!(round_trip(&b), b"ping");
+    assert_ne!(a.peer(), b.peer());
+    drop((a, b, host));
+    let now = settle(|n| ours.iter().all(|i| !n.contains(i)));
+    assert!(
+        ours.iter().all(|i| !now.contains(i)),
+        "left after a run: {ours:?}"
+    );
+    assert_eq!(interfaces(), ifs);
+
+    // An error: no `ip` on PATH; the child says so and leaves nothing.
+    let out = child(Some("/nonexistent")).wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("error") && text.contains("iproute2"),
+        "{text}"
+    );
+    assert_eq!(interfaces(), ifs);
+
+    // A SIGKILL mid-run: the child's namespaces (seen while it lives) go
+    // with it; its disk file is swept by the next run.
+    let mut c = child(None);
+    let mut line = String::new();
+    BufReader::new(c.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        // libtest may have written "test io_child ... " before it.
+        .find_map(|l| l.split_once("ready ").map(|(_, rest)| rest.to_string()))
+        .map(|l| line = l)
+        .expect("the child set up its host side");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let theirs: Vec<u64> = words[..2].iter().map(|w| w.parse().unwrap()).collect();
+    assert!(
+        theirs.iter().all(|i| netns::all_inodes().contains(i)),
+        "control"
+    );
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let now = settle(|n| theirs.iter().all(|i| !n.contains(i)));
+    assert!(
+        theirs.iter().all(|i| !now.contains(i)),
+        "left after SIGKILL: {theirs:?}"
+    );
+    let disk = std::path::Path::new(words[2]);
+    assert!(
+        disk.exists(),
+        "control: a killed run cannot remove its disk"
+    );
+    vmlab_bench::io::disk::sweep(disk.parent().unwrap());
+    assert!(!disk.exists(), "the next run sweeps it");
+    assert_eq!(interfaces(), ifs);
+}
