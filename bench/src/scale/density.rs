@@ -55,6 +55,8 @@ pub fn run<'h>(
 ) -> anyhow::Result<Density<'h>> {
     let t0 = Instant::now();
     let base = host::mem_available()?;
+    // Only cgroups that appear during the run are the instances'.
+    let base_cgroups = host::vmlab_cgroups().map_or(0, |(n, _)| n);
     let mut steps = Vec::new();
     let mut held = Vec::new();
     let stopped = loop {
@@ -98,7 +100,9 @@ pub fn run<'h>(
             n: n + 1,
             mem_available_bytes: avail,
             used_bytes: base as i64 - avail as i64,
-            cgroup_bytes: None,
+            cgroup_bytes: host::vmlab_cgroups()
+                .filter(|&(count, _)| count > base_cgroups)
+                .map(|(_, bytes)| bytes),
             to_ready_ns: h.to_ready_ns,
         });
         held.push(h);

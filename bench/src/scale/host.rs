@@ -21,6 +21,28 @@ pub fn mem_available() -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("/proc/meminfo has no MemAvailable line"))
 }
 
+/// vmlab's parent cgroup for memory: cgroup v2's `vmlab` directory, or the
+/// v1 memory controller's.
+const MEMORY_PARENTS: &[(&str, &str)] = &[
+    ("/sys/fs/cgroup/vmlab", "memory.current"),
+    ("/sys/fs/cgroup/memory/vmlab", "memory.usage_in_bytes"),
+];
+
+/// The instances' cgroups now: how many live below vmlab's memory parent
+/// and their summed usage (the parent's own figure, which is hierarchical),
+/// bytes; `None` where there is no such parent.
+pub fn vmlab_cgroups() -> Option<(usize, u64)> {
+    MEMORY_PARENTS.iter().find_map(|(dir, file)| {
+        let usage = std::fs::read_to_string(format!("{dir}/{file}")).ok()?;
+        let count = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .count();
+        Some((count, usage.trim().parse().ok()?))
+    })
+}
+
 /// Raises the soft open-file limit to the hard one (each held instance
 /// keeps pipes open here); the limit now in force.
 pub fn raise_nofile() -> u64 {
