@@ -5,7 +5,7 @@ use vmlab_bench::record::RunRecord;
 use vmlab_bench::BackendId;
 use vmlab_sandbox::sys::monotonic_ns;
 
-use super::{process, sandbox, vm, RunArgs};
+use super::{process, restore, sandbox, vm, RunArgs};
 
 /// Runs `vmlab run` and returns the process exit code.
 pub fn main(args: RunArgs) -> anyhow::Result<u8> {
@@ -13,6 +13,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<u8> {
     let mut out = match args.backend {
         BackendId::Process => process::run(&args)?,
         BackendId::Sandbox => sandbox::run(&args)?,
+        _ if args.restore.is_some() => restore::run(&args)?,
         BackendId::VmBare | BackendId::VmLinux => vm::run(&args)?,
         peer => {
             anyhow::bail!("{peer} is a peer, not one of vmlab's backends; `vmlab compare` runs it")

@@ -143,6 +143,35 @@ pub(crate) fn open(path: &Path) -> Result<Opened, Error> {
     })
 }
 
+/// What a snapshot file says about itself.
+#[derive(Clone, Debug)]
+pub struct Info {
+    /// Its format version.
+    pub version: u32,
+    /// Guest RAM in MiB.
+    pub mem_mib: u64,
+    /// The file's length (memory holes included).
+    pub bytes: u64,
+    /// What it occupies on disk.
+    pub disk_bytes: u64,
+    /// From the start of the boot it was taken of to its snapshot mark, ns.
+    pub to_mark_ns: u64,
+}
+
+/// Opens and checks the snapshot `path` (header and state, not the memory
+/// image) and describes it.
+pub fn inspect(path: &Path) -> Result<Info, Error> {
+    let o = open(path)?;
+    let meta = o.file.metadata().map_err(io(path, "stat"))?;
+    Ok(Info {
+        version: o.header.version,
+        mem_mib: o.state.config.mem_mib,
+        bytes: meta.len(),
+        disk_bytes: meta.blocks() * 512,
+        to_mark_ns: o.state.config.to_mark_ns,
+    })
+}
+
 fn read_up_to(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {

@@ -29,6 +29,7 @@ mod take;
 
 use std::path::PathBuf;
 
+pub use file::{inspect, Info};
 pub use probe::{check_ioctls, IoctlCheck};
 pub use restore::{restore, RestoreConfig};
 pub use take::{take, Taken};
