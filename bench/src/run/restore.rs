@@ -48,7 +48,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     } else {
         Some(Box::new(std::io::stdout()))
     };
-    let result = snapshot::restore(RestoreConfig {
+    let result = snapshot::restore_measured(RestoreConfig {
         path: path.clone(),
         mem_mib: None,
         timeout,
@@ -62,8 +62,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
         cg.remove()
             .context("cannot remove the jailed VMM's cgroup")?;
     }
-    let o = match result {
-        Ok(o) => o,
+    let (o, touched) = match result {
+        Ok(r) => r,
         Err(e) => {
             if let vmlab_vmm::Error::Guest { console, .. } = &e {
                 if args.json && !console.is_empty() {
@@ -87,6 +87,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     out.facts
         .insert("snapshot_disk_bytes".into(), info.disk_bytes.to_string());
     out.facts.insert("vmm_cgroup".into(), cgroup_fact);
+    // Unjailed only: the jailed VMM cannot read its /proc/self/smaps.
+    if let Some(t) = touched {
+        out.counters
+            .insert("restored_resident_bytes".into(), t.resident_bytes);
+        out.counters
+            .insert("restored_copied_bytes".into(), t.copied_bytes);
+        out.counters
+            .insert("restored_mapped_bytes".into(), t.mapped_bytes);
+    }
     if let Some(peak) = usage.and_then(|u| u.memory_peak) {
         out.facts
             .insert("vmm_memory_peak_bytes".into(), peak.to_string());

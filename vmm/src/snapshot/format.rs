@@ -24,6 +24,9 @@ use super::Error;
 pub(crate) const MAGIC: [u8; 8] = *b"VMLABSNP";
 /// The format version this VMM writes and reads.
 pub const VERSION: u32 = 1;
+/// The bare guest's entry label, as the state stores it (tests find the
+/// fields after it).
+pub const BARE_ENTRY_LABEL: &str = crate::builder::BARE_ENTRY;
 /// The header's length.
 pub(crate) const HEADER_LEN: usize = 64;
 /// Guest pages, and the memory image's alignment in the file.

@@ -230,3 +230,36 @@ pub(crate) fn cpuid_difference(
         .find(|(x, y)| key(x) != key(y))
         .map(|(x, _)| format!("CPUID leaf {:#x}.{}", x.function, x.index))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvm_bindings::kvm_cpuid_entry2;
+
+    fn leaf(function: u32, ebx: u32, ecx: u32) -> kvm_cpuid_entry2 {
+        kvm_cpuid_entry2 {
+            function,
+            ebx,
+            ecx,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cpuid_differences_name_the_leaf_and_ignore_apic_ids() {
+        let a = vec![leaf(0, 0, 0), leaf(1, 0x0100_0800, 0x8000_0001)];
+        assert_eq!(cpuid_difference(&a, &a), None);
+        let mut other_apic = a.clone();
+        other_apic[1].ebx = 0x0300_0800;
+        assert_eq!(cpuid_difference(&a, &other_apic), None);
+        let mut no_feature = a.clone();
+        no_feature[1].ecx = 0x8000_0000;
+        assert_eq!(
+            cpuid_difference(&a, &no_feature).as_deref(),
+            Some("CPUID leaf 0x1.0")
+        );
+        assert!(cpuid_difference(&a, &a[..1])
+            .unwrap()
+            .contains("2 CPUID leaves"));
+    }
+}

@@ -26,13 +26,15 @@ mod probe;
 mod restore;
 pub(crate) mod state;
 mod take;
+mod touched;
 
 use std::path::PathBuf;
 
 pub use file::{inspect, Info};
 pub use probe::{check_ioctls, IoctlCheck};
-pub use restore::{restore, RestoreConfig};
-pub use take::{take, Taken};
+pub use restore::{restore, restore_measured, RestoreConfig};
+pub use take::{take, Taken, SNAPSHOT_FLAG};
+pub use touched::Touched;
 
 /// Errors taking, reading or restoring a snapshot.
 #[derive(Debug, thiserror::Error)]

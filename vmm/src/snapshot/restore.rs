@@ -8,6 +8,7 @@ use std::time::Duration;
 use nix::unistd::Pid;
 
 use super::file::{self, Opened};
+use super::touched::{self, Touched};
 use super::{ioctls, Error};
 use crate::builder::{self, Control, Machine, Timeline};
 use crate::devices::port::PortBus;
@@ -38,6 +39,15 @@ pub struct RestoreConfig {
 /// Restores the snapshot of `config` and runs the guest from its snapshot
 /// mark to its exit. `to_ready_ns` and the phases count from the call.
 pub fn restore(config: RestoreConfig) -> Result<VmOutcome, crate::Error> {
+    restore_measured(config).map(|(o, _)| o)
+}
+
+/// [`restore`], also reporting how much guest memory the host backed at
+/// the guest's exit ([`Touched`]; `None` in the jail, which cannot read
+/// `/proc`).
+pub fn restore_measured(
+    config: RestoreConfig,
+) -> Result<(VmOutcome, Option<Touched>), crate::Error> {
     let mut t = Timeline::new();
     t.first_exit_phase = true;
     let path = config.path.clone();
@@ -64,14 +74,15 @@ pub fn restore(config: RestoreConfig) -> Result<VmOutcome, crate::Error> {
     t.mark("kvm_open");
     if config.jail {
         let start = t.start;
-        jail::run_in_child(start, move |report, parent| {
+        let o = jail::run_in_child(start, move |report, parent| {
             t.mark("fork");
             if !config.cgroup_tasks.is_empty() {
                 jail::join_cgroup(&config.cgroup_tasks)?;
                 t.mark("cgroup");
             }
-            resume(t, kvm, opened, config, Some((report, parent)))
-        })
+            resume(t, kvm, opened, config, Some((report, parent))).map(|(o, _)| o)
+        })?;
+        Ok((o, None))
     } else {
         resume(t, kvm, opened, config, None)
     }
@@ -84,7 +95,7 @@ fn resume(
     o: Opened,
     config: RestoreConfig,
     jailed: Option<(RawFd, Pid)>,
-) -> Result<VmOutcome, crate::Error> {
+) -> Result<(VmOutcome, Option<Touched>), crate::Error> {
     let s = &o.state;
     let path = &config.path;
     let vm = builder::create_vm(&kvm, s.config.irqchip)?;
@@ -134,5 +145,7 @@ fn resume(
     };
     let (m, bus, result, ran, probe) = builder::drive(&mut t, m, bus, &ctl)?;
     drop(o);
-    builder::report(t, m, bus, result.map(|_| ()), ran, jailed.is_some(), probe)
+    let touched = jailed.is_none().then(|| touched::measure(&m.mem)).flatten();
+    let outcome = builder::report(t, m, bus, result.map(|_| ()), ran, jailed.is_some(), probe)?;
+    Ok((outcome, touched))
 }
