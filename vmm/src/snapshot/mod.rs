@@ -7,7 +7,7 @@
 //! XCRs, the MSRs that read and set back, LAPIC, events, mp_state, debug
 //! registers, CPUID), the VM's clock (and irqchip and PIT where created),
 //! the devices (COM1's registers, the CMOS index, the unhandled-traffic
-//! counters), the configuration and the host's supported CPUID go to one
+//! counters), the configuration and the host CPU's feature leaves go to one
 //! file with guest memory ([`format`]), written atomically.
 //!
 //! [`restore`] opens that file, checks it (header and state checksums,

@@ -67,7 +67,7 @@ pub fn restore_measured(
     memory::check_size(snap_mib, builder::BARE_MIN_MIB, memory::host_mib())?;
     t.mark("open");
     let kvm = KvmHandle::open(opened.state.config.irqchip)?;
-    let here = ioctls::host_cpuid(&kvm.kvm)?;
+    let here = ioctls::host_cpuid();
     if let Some(detail) = ioctls::cpuid_difference(&opened.state.host_cpuid, &here) {
         return Err(Error::CpuMismatch { path, detail }.into());
     }

@@ -65,8 +65,8 @@ pub(crate) struct Devices {
 /// Everything but memory.
 pub(crate) struct State {
     pub config: Config,
-    /// The CPU features KVM supported on the host that took it
-    /// (`KVM_GET_SUPPORTED_CPUID`): a restore on other features is refused.
+    /// The CPU feature leaves of the host that took it (`cpuid`): a restore
+    /// on other features is refused.
     pub host_cpuid: Vec<kvm_cpuid_entry2>,
     pub vcpu: Vcpu,
     pub vm: Vm,
