@@ -11,9 +11,9 @@ use super::{process, restore, sandbox, vm, RunArgs};
 pub fn main(args: RunArgs) -> anyhow::Result<u8> {
     let started = monotonic_ns();
     let mut out = match args.backend {
+        _ if args.restore.is_some() => restore::run(&args)?,
         BackendId::Process => process::run(&args)?,
         BackendId::Sandbox => sandbox::run(&args)?,
-        _ if args.restore.is_some() => restore::run(&args)?,
         BackendId::VmBare | BackendId::VmLinux => vm::run(&args)?,
         peer => {
             anyhow::bail!("{peer} is a peer, not one of vmlab's backends; `vmlab compare` runs it")
