@@ -43,7 +43,7 @@ const TIMING: Timing = Timing {
     nresamples: 100_000,
 };
 
-fn cold(elf: &[u8], args: &str) -> VmConfig<'_> {
+fn cold<'a>(elf: &'a [u8], args: &str) -> VmConfig<'a> {
     VmConfig {
         guest: Guest::Bare {
             elf,
