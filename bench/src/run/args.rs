@@ -74,7 +74,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_jail: bool,
     /// vm-bare: boot from this snapshot (written by `vmlab snapshot`)
-    /// instead of cold; the workload's arguments are the snapshot's.
+    /// instead of cold; the workload's arguments and the guest memory
+    /// size are the snapshot's (--mem does not apply).
     /// `to_ready` counts from the start of the restore.
     #[arg(long, value_name = "FILE")]
     pub restore: Option<PathBuf>,
