@@ -284,3 +284,35 @@ fn bad_snapshots_are_refused() {
     // The good one still restores.
     assert_eq!(snapshot::restore(restore_cfg(&good)).unwrap().exit_code, 7);
 }
+
+#[test]
+fn a_hundred_restores_leave_nothing_behind() {
+    if !kvm_available() || !in_child("a_hundred_restores_leave_nothing_behind") {
+        return;
+    }
+    let elf = guest_elf();
+    let dir = TempDir::new("vmm-snapshot-leak");
+    let path = take(dir.path(), &elf);
+    for _ in 0..5 {
+        snapshot::restore(restore_cfg(&path)).unwrap();
+    }
+    let before = process_usage();
+    for _ in 0..100 {
+        assert_eq!(snapshot::restore(restore_cfg(&path)).unwrap().exit_code, 7);
+    }
+    let after = process_usage();
+    eprintln!("fds, threads, RSS KiB: before {before:?}, after {after:?}");
+    assert_eq!(after.0, before.0, "open fds changed");
+    assert_eq!(after.1, before.1, "thread count changed");
+    assert!(
+        after.2 <= before.2 + 2048,
+        "RSS grew by {} KiB",
+        after.2 - before.2
+    );
+    // No temporary file is left next to the snapshot.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("snap.vmlab")]);
+}
