@@ -7,7 +7,7 @@
 //! tables → registers → (jail) → run → tear down (vCPU, VM, memory, KVM
 //! fd). With the jail on, everything from creating the VM runs in a forked
 //! child (`fork` is a phase of its own, so is `jail`).
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 
 use nix::unistd::Pid;
 
@@ -99,12 +99,9 @@ fn boot(
     let mut m = machine::setup(t, &kvm, &guest, linux_files, mem_mib, devices)?;
     // Armed before the jail: the filter does not allow creating timers.
     let timer = machine::arm(timeout)?;
-    if let Some((report, parent)) = jailed {
-        let mut keep = vec![kvm.kvm.as_raw_fd(), m.vm.as_raw_fd(), m.vcpu.as_raw_fd()];
+    if let Some(jailed) = jailed {
         let hold_fd = hold.as_ref().map(crate::HoldGate::raw_fd);
-        keep.extend(hold_fd);
-        jail::enter(&keep, report, parent, hold_fd)?;
-        m.t.mark("jail");
+        m.jail(&kvm, jailed, hold_fd, &[])?;
     }
     m.kvm = Some(kvm);
     let probe = probe.map(jail::Probe::attempt);

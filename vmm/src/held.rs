@@ -144,7 +144,8 @@ impl HeldVm {
         drop(timer);
         match stop {
             Ok(vm::Stop::Held) => Ok(HeldVm { m, timeout, probe }),
-            Ok(vm::Stop::Exited) => {
+            // `run` does not stop at the snapshot mark: the guest exited.
+            Ok(vm::Stop::Exited | vm::Stop::Snapshot) => {
                 let code = m.exit_code();
                 drop(m);
                 Err(Error::NotHeld { code }.into())

@@ -28,6 +28,10 @@
 //! ([`hold`]): with [`VmConfig::hold`] the vCPU waits on a gate fd there;
 //! [`held::HeldVm`] instead parks the VM at that point, without a thread,
 //! so one process can keep thousands of held guests and release each one.
+//!
+//! [`snapshot`] takes the bare guest's state and memory at its snapshot
+//! mark into one file and restores it into a fresh VM (the same run loop
+//! and teardown as a cold boot).
 #![deny(missing_docs)]
 
 pub(crate) mod arch;
@@ -41,6 +45,7 @@ pub(crate) mod layout;
 pub mod loader;
 pub(crate) mod machine;
 pub mod memory;
+pub mod snapshot;
 pub(crate) mod timer;
 pub(crate) mod vcpu;
 pub mod vm;
@@ -201,6 +206,9 @@ pub enum Error {
     /// virtio devices were asked for with the jail on.
     #[error("virtio devices are not supported in the VMM's jail yet (its seccomp filter does not allow their I/O); run without the jail")]
     VirtioInJail,
+    /// A snapshot could not be taken or restored.
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::Error),
     /// The jail could not be set up, or the jailed VMM died.
     #[error(transparent)]
     Jail(#[from] jail::Error),

@@ -1,10 +1,13 @@
 //! One VM between setup and teardown: created, loaded and set up
 //! ([`setup`]), run ([`Machine::run`], again after a hold), then torn down
-//! into its outcome ([`Machine::finish`]).
+//! into its outcome ([`Machine::finish`]). A snapshot's restore builds a
+//! [`Machine`] from the mapped image and loaded state instead of [`setup`].
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use kvm_bindings::{kvm_pit_config, KVM_PIT_SPEAKER_DUMMY};
 use kvm_ioctls::{VcpuFd, VmFd};
+use nix::unistd::Pid;
 
 use crate::arch::x86_64::{gdt, paging, regs};
 use crate::devices::port::PortBus;
@@ -14,7 +17,7 @@ use crate::kvm::{KvmHandle, KvmKind};
 use crate::loader::{bare, linux};
 use crate::memory::GuestMemoryMmap;
 use crate::timer::KickTimer;
-use crate::{layout, memory, vcpu, vm, Error, Guest, VmOutcome};
+use crate::{jail, layout, memory, vcpu, vm, Error, Guest, VmOutcome};
 use vmlab_workload::bootinfo::VIRTIO_FLAG_SELFTEST;
 
 /// How the bare guest is entered (the report's `entry`).
@@ -25,6 +28,9 @@ pub(crate) struct Timeline {
     /// The origin of every timestamp.
     pub start: Instant,
     phases: Vec<(&'static str, u64)>,
+    /// Whether the first `KVM_RUN` (to its first exit) gets a phase of its
+    /// own (restores).
+    pub first_exit_phase: bool,
 }
 
 impl Timeline {
@@ -33,6 +39,7 @@ impl Timeline {
         Timeline {
             start: Instant::now(),
             phases: Vec::with_capacity(12),
+            first_exit_phase: false,
         }
     }
 
@@ -49,7 +56,7 @@ fn vm_step<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, 
 
 /// Creates the VM; a Linux guest also gets KVM's TSS area, the in-kernel
 /// irqchip (PIC, IOAPIC, LAPIC) and the PIT.
-fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
+pub(crate) fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
     let vm = vm_step("create the VM", kvm.kvm.create_vm())?;
     if linux {
         vm_step(
@@ -67,21 +74,22 @@ fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
 }
 
 /// A VM ready to run, or parked at its hold. Fields drop in order: vCPU,
-/// VM, guest memory, then the KVM fd if this machine owns one.
+/// VM, guest memory, then the KVM fd if this machine owns one. Built by
+/// [`setup`], or from a snapshot's memory and state (`crate::snapshot`).
 pub(crate) struct Machine {
     pub t: Timeline,
     pub vcpu: VcpuFd,
     pub vm: VmFd,
-    mem: GuestMemoryMmap,
+    pub mem: GuestMemoryMmap,
     /// Owned by a one-shot run; a shared one (held VMs) stays with its owner.
     pub kvm: Option<KvmHandle>,
-    bus: PortBus,
-    ran: vm::Ran,
-    kvm_kind: KvmKind,
-    tsc_khz: u32,
-    mem_mib: u64,
-    entry: &'static str,
-    is_linux: bool,
+    pub bus: PortBus,
+    pub ran: vm::Ran,
+    pub kvm_kind: KvmKind,
+    pub tsc_khz: u32,
+    pub mem_mib: u64,
+    pub entry: &'static str,
+    pub is_linux: bool,
 }
 
 /// The devices a machine gets besides the port devices.
@@ -201,11 +209,24 @@ impl Machine {
         hold: vm::Hold<'_>,
         timer: &KickTimer,
     ) -> Result<vm::Stop, vm::Error> {
+        self.run_until(timeout, hold, false, timer)
+    }
+
+    /// [`Machine::run`], stopping at the snapshot mark when
+    /// `stop_at_snapshot` ([`vm::Stop::Snapshot`]).
+    pub(crate) fn run_until(
+        &mut self,
+        timeout: Duration,
+        hold: vm::Hold<'_>,
+        stop_at_snapshot: bool,
+        timer: &KickTimer,
+    ) -> Result<vm::Stop, vm::Error> {
         let params = vm::RunParams {
             start: self.t.start,
             timeout,
             irqchip: self.is_linux,
             hold,
+            stop_at_snapshot,
         };
         vm::run(
             &self.vm,
@@ -216,6 +237,27 @@ impl Machine {
             timer,
             &mut self.ran,
         )
+    }
+
+    /// Jails the calling process keeping the fds of `kvm`, this VM, its
+    /// vCPU, `hold_fd` and `extra`, then marks the `jail` phase.
+    pub(crate) fn jail(
+        &mut self,
+        kvm: &KvmHandle,
+        (report, parent): (RawFd, Pid),
+        hold_fd: Option<RawFd>,
+        extra: &[RawFd],
+    ) -> Result<(), Error> {
+        let mut keep = vec![
+            kvm.kvm.as_raw_fd(),
+            self.vm.as_raw_fd(),
+            self.vcpu.as_raw_fd(),
+        ];
+        keep.extend(hold_fd);
+        keep.extend_from_slice(extra);
+        jail::enter(&keep, report, parent, hold_fd)?;
+        self.t.mark("jail");
+        Ok(())
     }
 
     /// Whether the guest signalled ready, and when (since start).
@@ -277,6 +319,10 @@ impl Machine {
         // the guest's own code to its ready event, so that the steps add up
         // to `to_ready_ns`.
         let mut phases = t.phases;
+        // A restore times its first `KVM_RUN` (to its first exit) apart.
+        if let Some(first) = ran.first_exit.filter(|_| t.first_exit_phase) {
+            phases.push(("first_exit", ns(first.min(ready))));
+        }
         phases.push(("guest_to_ready", ns(ready)));
         Ok(VmOutcome {
             exit_code: ran.exit_code,

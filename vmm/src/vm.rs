@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
 use vm_memory::{Bytes, GuestAddress};
-use vmlab_workload::protocol::{Event, HOLD_PORT};
+use vmlab_workload::protocol::{Event, HOLD_PORT, SNAPSHOT_MARK};
 
 use crate::devices::port::{Action, PortBus};
 use crate::devices::serial::COM1_IRQ;
@@ -139,6 +139,8 @@ pub(crate) struct Ran {
     pub exits: ExitCounts,
     /// When the guest first read the hold port (with a gate or parked).
     pub held: Option<Duration>,
+    /// When the first `KVM_RUN` returned, since start.
+    pub first_exit: Option<Duration>,
 }
 
 impl Ran {
@@ -170,6 +172,9 @@ pub(crate) enum Stop {
     Exited,
     /// The guest reads the hold port and is parked ([`Hold::Park`]).
     Held,
+    /// The guest sent the snapshot mark and [`RunParams::stop_at_snapshot`]
+    /// was set.
+    Snapshot,
 }
 
 /// How to run.
@@ -182,10 +187,13 @@ pub(crate) struct RunParams<'a> {
     pub irqchip: bool,
     /// How the hold port is answered.
     pub hold: Hold<'a>,
+    /// Stop at the workload's snapshot mark (the vCPU is left inside the
+    /// `out` that sent it, whose I/O the snapshot completes).
+    pub stop_at_snapshot: bool,
 }
 
-/// Runs the vCPU until the guest's exit event, its hold ([`Hold::Park`]) or
-/// an error; `ran` keeps what was seen so far either way. `_timer` (armed by the caller, before the
+/// Runs the vCPU until the guest's exit event, its hold ([`Hold::Park`]),
+/// its snapshot mark ([`RunParams::stop_at_snapshot`]) or an error; `ran` keeps what was seen so far either way. `_timer` (armed by the caller, before the
 /// jail's seccomp filter, for `p.timeout`) interrupts a blocked `KVM_RUN`.
 pub(crate) fn run(
     vm: &VmFd,
@@ -204,7 +212,11 @@ pub(crate) fn run(
         ready: ran.ready.is_some(),
     };
     loop {
-        let exit = match vcpu.run() {
+        let result = vcpu.run();
+        if ran.first_exit.is_none() {
+            ran.first_exit = Some(p.start.elapsed());
+        }
+        let exit = match result {
             Ok(exit) => exit,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                 ran.exits.interrupted += 1;
@@ -225,7 +237,12 @@ pub(crate) fn run(
                             ran.ready = Some(p.start.elapsed());
                         }
                     }
-                    Action::Event(Event::Mark(id)) => ran.mark(id, p.start.elapsed()),
+                    Action::Event(Event::Mark(id)) => {
+                        ran.mark(id, p.start.elapsed());
+                        if p.stop_at_snapshot && id == SNAPSHOT_MARK {
+                            return Ok(Stop::Snapshot);
+                        }
+                    }
                     Action::Event(Event::Exit(code)) => {
                         ran.exit = p.start.elapsed();
                         ran.exit_code = code;
