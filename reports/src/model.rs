@@ -8,13 +8,15 @@
 //! - [`results`]: the run as a whole, its configuration, loading and writing;
 //! - [`host`]: host facts and reproducibility facts;
 //! - [`backend`]: one backend's samples, memory and image;
-//! - [`evidence`]: failed runs, protections, isolation evidence.
+//! - [`evidence`]: failed runs, protections, isolation evidence;
+//! - [`warm`]: cold against warm starts (restore, pool).
 //!
 //! The date formatting used for `generated_at` lives here.
 mod backend;
 mod evidence;
 mod host;
 mod results;
+mod warm;
 
 pub use backend::{
     Artifact, BackendKind, BackendResult, BootOrigin, ImageSize, KernelSamples, MemorySample,
@@ -23,6 +25,7 @@ pub use backend::{
 pub use evidence::{AttackTally, IsolationEvidence, Protections, RunFailure, SyscallSurface};
 pub use host::{CgroupMode, HostFacts, KvmKind, Reproducibility};
 pub use results::{LoadError, Results, RunConfig, Tool, KNOWN_SCHEMA_VERSIONS, SCHEMA_VERSION};
+pub use warm::{StartKind, Timing, WarmRow, WarmSection};
 
 /// Formats seconds since the Unix epoch as RFC 3339 UTC (`2026-01-02T03:04:05Z`);
 /// past the year 9999, its last instant.

@@ -14,7 +14,7 @@ use super::probe::HostView;
 use super::progress::Progress;
 use super::{
     attacks, bare_peer, cloud_hypervisor, images, oci, order, ours, peers, protections, results,
-    traced,
+    traced, warm,
 };
 use crate::host;
 use crate::id::BackendId;
@@ -45,6 +45,9 @@ pub struct CompareArgs {
     /// Print results.json on stdout as well.
     #[arg(long)]
     pub json: bool,
+    /// Skip the warm-start section (cold against pool and restore starts).
+    #[arg(long)]
+    pub no_warm: bool,
     /// Images directory (built there when missing).
     #[arg(long, default_value = "target/vmlab/images")]
     pub images: PathBuf,
@@ -177,6 +180,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         }
     }
     results.images = images::artifacts(&sizes);
+    results.warm = (!args.no_warm).then(|| warm::section(&args.images, &host, &ids, runs.min(20)));
     let index = write(&args, &results)?;
     eprintln!(
         "vmlab: report in {} ({:.0} s)",
@@ -282,6 +286,7 @@ mod tests {
             out: PathBuf::from("o"),
             seed: None,
             json: false,
+            no_warm: false,
             images: PathBuf::from("i"),
             export: Default::default(),
         }

@@ -33,5 +33,6 @@ pub mod results;
 pub mod setup;
 pub mod surface;
 pub mod traced;
+pub mod warm;
 
 pub use command::{backends, main, selection, CompareArgs};

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{now_rfc3339, Artifact, BackendKind, BackendResult, HostFacts};
+use super::{now_rfc3339, Artifact, BackendKind, BackendResult, HostFacts, WarmSection};
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -71,6 +71,9 @@ pub struct Results {
     /// Sizes of the individual artifacts the images step built.
     #[serde(default)]
     pub images: Vec<Artifact>,
+    /// Cold against warm starts, when measured.
+    #[serde(default)]
+    pub warm: Option<WarmSection>,
 }
 
 /// One tool or peer and its version.
@@ -117,6 +120,7 @@ impl Results {
             config,
             backends: Vec::new(),
             images: Vec::new(),
+            warm: None,
         }
     }
 
