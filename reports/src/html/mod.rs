@@ -3,6 +3,7 @@
 mod context;
 mod evidence;
 mod render;
+mod warm;
 
 pub use context::Page;
 pub use render::{render_page, TemplateError};
