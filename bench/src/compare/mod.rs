@@ -8,7 +8,8 @@
 //! [`order`]; failed runs kept, [`measured`]); measure the images; write
 //! the report with the reports crate. After the matrix, one traced boot per
 //! backend ([`traced`]) and one boot with the escape battery ([`attacks`])
-//! give the isolation evidence. Every boot is timed from the spawn
+//! give the isolation evidence; then the warm-start section ([`warm`]):
+//! cold against pool and restore starts. Every boot is timed from the spawn
 //! of a launcher process ([`launch`]): `vmlab run` for ours ([`ours`]), the
 //! tool itself for the peers ([`oci`], [`peers`]). The command itself
 //! (arguments, selection, the run) is in `command.rs`.
