@@ -11,7 +11,7 @@
 //! the file directly (`file:`); older ones through `exec:cat`. A VM saved
 //! paused stays paused after the load: the restore's timing includes the
 //! monitor's `cont` that starts it.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -180,7 +180,7 @@ pub fn rows(images: &Path, host: &HostView, args: &[String], runs: u32) -> Vec<W
 
 fn measure(
     peer: &BarePeer,
-    qemu: &PathBuf,
+    qemu: &Path,
     args: &[String],
     runs: u32,
     (cold, warm): (&mut WarmRow, &mut WarmRow),
