@@ -21,8 +21,11 @@ enum Command {
     /// Build the artifacts every backend boots, or show their sizes.
     #[command(subcommand)]
     Images(cmd::images::ImagesCommand),
-    /// Boot the workload once in one backend.
+    /// Boot the workload once in one backend (or, vm-bare, from a snapshot: --restore).
     Run(run::RunArgs),
+    /// Boot vm-bare to the workload's snapshot mark and write a snapshot
+    /// file for `vmlab run --restore`.
+    Snapshot(run::snapshot::SnapshotArgs),
     /// Run every backend this host supports and write results.json + index.html.
     Compare(compare::CompareArgs),
     /// Re-render the HTML report from a results.json (optionally against a baseline).
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Images(c) => cmd::images::main(c).map(|()| 0),
         Command::Run(args) => run::main(args),
+        Command::Snapshot(args) => run::snapshot::main(args),
         Command::Compare(args) => compare::main(args),
         Command::Report(args) => cmd::report::main(args),
         Command::Doctor(args) => cmd::doctor::main(args),

@@ -89,3 +89,72 @@ fn an_unknown_backend_is_refused_with_the_known_ones() {
         "{stderr}"
     );
 }
+
+#[test]
+fn snapshot_and_restore_refuse_bad_input_naming_the_file_and_the_fix() {
+    let dir = std::env::temp_dir().join(format!("vmlab-bad-snapshot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_snap = dir.join("not-a-snapshot");
+    std::fs::write(
+        &not_snap,
+        b"hello, I am not a snapshot at all, just some text",
+    )
+    .unwrap();
+    let short = dir.join("short");
+    std::fs::write(&short, b"VMLABSNP").unwrap();
+    let missing = dir.join("missing.vmlab");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--restore".into(), path(&missing)], "missing.vmlab"),
+        (
+            vec!["--restore".into(), path(&not_snap)],
+            "is not a vmlab snapshot",
+        ),
+        (vec!["--restore".into(), path(&short)], "truncated"),
+        (
+            vec![
+                "--restore".into(),
+                path(&not_snap),
+                "--".into(),
+                "cpu".into(),
+            ],
+            "takes no workload arguments",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["run", "--backend", "vm-bare"];
+        args.extend(extra.iter().map(String::as_str));
+        let (code, stderr) = vmlab(&args);
+        assert_ne!(code, 0, "{args:?} exited 0: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let (code, stderr) = vmlab(&["run", "--backend", "sandbox", "--restore", &path(&not_snap)]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--backend vm-bare"), "{stderr}");
+
+    let (code, stderr) = vmlab(&["snapshot", "--backend", "sandbox", "--out", &path(&missing)]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("vm-bare only"), "{stderr}");
+    let nowhere = dir.join("no/such/dir/s.vmlab");
+    let (code, stderr) = vmlab(&["snapshot", "--backend", "vm-bare", "--out", &path(&nowhere)]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("does not exist; create it first"),
+        "{stderr}"
+    );
+    let (code, stderr) = vmlab(&["snapshot", "--backend", "vm-bare", "--out", &path(&dir)]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("is not a file name"), "{stderr}");
+    let (code, stderr) = vmlab(&[
+        "snapshot",
+        "--backend",
+        "vm-bare",
+        "--timeout=0",
+        "--out",
+        &path(&missing),
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--timeout"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,9 +2,10 @@
 //! definitions: both name every subcommand.
 use std::process::Command;
 
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "images",
     "run",
+    "snapshot",
     "compare",
     "report",
     "doctor",

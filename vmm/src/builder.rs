@@ -27,13 +27,25 @@ pub(crate) const BARE_MIN_MIB: u64 = 2;
 pub(crate) const LINUX_MIN_MIB: u64 = 32;
 
 /// Timestamps of named steps since one start.
-struct Timeline {
-    start: Instant,
-    phases: Vec<(&'static str, u64)>,
+pub(crate) struct Timeline {
+    pub start: Instant,
+    pub phases: Vec<(&'static str, u64)>,
+    /// Whether the first `KVM_RUN` gets a phase of its own (restores).
+    pub first_exit_phase: bool,
 }
 
 impl Timeline {
-    fn mark(&mut self, name: &'static str) {
+    /// A timeline starting now.
+    pub(crate) fn new() -> Timeline {
+        Timeline {
+            start: Instant::now(),
+            phases: Vec::with_capacity(12),
+            first_exit_phase: false,
+        }
+    }
+
+    /// Records the end of step `name`.
+    pub(crate) fn mark(&mut self, name: &'static str) {
         self.phases
             .push((name, self.start.elapsed().as_nanos() as u64));
     }
@@ -45,7 +57,7 @@ fn vm_step<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, 
 
 /// Creates the VM; a Linux guest also gets KVM's TSS area, the in-kernel
 /// irqchip (PIC, IOAPIC, LAPIC) and the PIT.
-fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
+pub(crate) fn create_vm(kvm: &KvmHandle, linux: bool) -> Result<VmFd, Error> {
     let vm = vm_step("create the VM", kvm.kvm.create_vm())?;
     if linux {
         vm_step(
@@ -68,10 +80,7 @@ pub(crate) const BARE_ENTRY: &str = "bare ELF, 64-bit";
 /// Boots the configured guest once and returns what it did: in this
 /// process, or with [`VmConfig::jail`] in a forked, jailed child ([`jail`]).
 pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
-    let mut t = Timeline {
-        start: Instant::now(),
-        phases: Vec::with_capacity(12),
-    };
+    let mut t = Timeline::new();
     let linux_files = match &config.guest {
         Guest::Linux(l) => {
             let files = linux::Files::read(l)?;
@@ -104,6 +113,18 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     }
 }
 
+/// A VM set up to run: KVM, the VM, its memory and its vCPU.
+pub(crate) struct Machine {
+    pub kvm: KvmHandle,
+    pub vm: VmFd,
+    pub vcpu: kvm_ioctls::VcpuFd,
+    pub mem: memory::GuestMemoryMmap,
+    pub tsc_khz: u32,
+    pub entry: &'static str,
+    pub irqchip: bool,
+    pub mem_mib: u64,
+}
+
 /// Everything after opening KVM: create, load, (jail,) run, tear down.
 fn boot(
     mut t: Timeline,
@@ -112,22 +133,44 @@ fn boot(
     linux_files: Option<&linux::Files>,
     jailed: Option<(RawFd, Pid)>,
 ) -> Result<VmOutcome, Error> {
+    let m = setup(&mut t, kvm, &config.guest, config.mem_mib, linux_files)?;
+    let bus = PortBus::new(config.serial_stream);
+    let ctl = Control {
+        timeout: config.timeout,
+        jailed,
+        keep: Vec::new(),
+        probe: config.probe,
+        stop_at_snapshot: false,
+    };
+    let (m, bus, result, ran, probe) = drive(&mut t, m, bus, &ctl)?;
+    report(t, m, bus, result.map(|_| ()), ran, jailed.is_some(), probe)
+}
+
+/// Creates the VM, its memory and vCPU, loads the guest and sets the
+/// registers for its entry.
+pub(crate) fn setup(
+    t: &mut Timeline,
+    kvm: KvmHandle,
+    guest: &Guest<'_>,
+    mem_mib: u64,
+    linux_files: Option<&linux::Files>,
+) -> Result<Machine, Error> {
     let is_linux = linux_files.is_some();
     let vm = create_vm(&kvm, is_linux)?;
     t.mark("vm_create");
-    let mem = memory::create(config.mem_mib)?;
+    let mem = memory::create(mem_mib)?;
     memory::register(&vm, &mem)?;
     t.mark("memory");
-    let mut vcpu = vcpu::create(&vm)?;
+    let vcpu = vcpu::create(&vm)?;
     let tsc_khz = vcpu::tsc_khz(&vcpu);
     t.mark("vcpu_create");
 
-    let mem_bytes = memory::bytes(config.mem_mib).ok_or(memory::Error::BeyondLimit {
-        mib: config.mem_mib,
+    let mem_bytes = memory::bytes(mem_mib).ok_or(memory::Error::BeyondLimit {
+        mib: mem_mib,
         max_mib: memory::MAX_MIB,
     })?;
     let low_end = layout::low_mem_end(mem_bytes);
-    let (mode, regs, entry_kind) = match (&config.guest, linux_files) {
+    let (mode, regs, entry_kind) = match (guest, linux_files) {
         (Guest::Bare { elf, args }, _) => {
             let loaded = bare::load(&mem, mem_bytes, low_end, elf, args, tsc_khz)?;
             t.mark("load");
@@ -158,32 +201,104 @@ fn boot(
     };
     vcpu::set_entry(&vcpu, mode, &regs)?;
     t.mark("vcpu_setup");
+    Ok(Machine {
+        kvm,
+        vm,
+        vcpu,
+        mem,
+        tsc_khz,
+        entry: entry_kind,
+        irqchip: is_linux,
+        mem_mib,
+    })
+}
 
-    let mut bus = PortBus::new(config.serial_stream);
+/// How to run a set-up machine.
+pub(crate) struct Control {
+    pub timeout: Duration,
+    /// Jail first (the report pipe and the parent).
+    pub jailed: Option<(RawFd, Pid)>,
+    /// Further fds the jail keeps open (a snapshot file under guest memory).
+    pub keep: Vec<RawFd>,
+    pub probe: Option<jail::Probe>,
+    /// Stop at the snapshot mark instead of running to the exit event.
+    pub stop_at_snapshot: bool,
+}
+
+/// What [`drive`] hands back: the machine, its devices, how the run ended,
+/// what it saw, and the probe's result.
+pub(crate) type Driven = (
+    Machine,
+    PortBus,
+    Result<vm::Stop, vm::Error>,
+    vm::Ran,
+    Option<String>,
+);
+
+/// Arms the timeout, jails (when asked) and runs the vCPU.
+pub(crate) fn drive(
+    t: &mut Timeline,
+    mut m: Machine,
+    bus: PortBus,
+    ctl: &Control,
+) -> Result<Driven, Error> {
+    let mut bus = bus;
     // Armed before the jail: the filter does not allow creating timers.
-    let timer = KickTimer::arm(config.timeout).map_err(|e| Error::Guest {
+    let timer = KickTimer::arm(ctl.timeout).map_err(|e| Error::Guest {
         failure: vm::Error::Timer(e),
         console: Vec::new(),
         console_dropped_bytes: 0,
         exits: vm::ExitCounts::default(),
     })?;
-    if let Some((report, parent)) = jailed {
-        let keep = [kvm.kvm.as_raw_fd(), vm.as_raw_fd(), vcpu.as_raw_fd()];
+    if let Some((report, parent)) = ctl.jailed {
+        let mut keep = vec![m.kvm.kvm.as_raw_fd(), m.vm.as_raw_fd(), m.vcpu.as_raw_fd()];
+        keep.extend_from_slice(&ctl.keep);
         jail::enter(&keep, report, parent)?;
         t.mark("jail");
     }
-    let probe = config.probe.map(jail::Probe::attempt);
+    let probe = ctl.probe.map(jail::Probe::attempt);
     let params = vm::RunParams {
         start: t.start,
-        timeout: config.timeout,
-        irqchip: is_linux,
+        timeout: ctl.timeout,
+        irqchip: m.irqchip,
+        stop_at_snapshot: ctl.stop_at_snapshot,
     };
     let mut ran = vm::Ran::default();
-    let result = vm::run(&vm, &mut vcpu, &mem, &mut bus, &params, &timer, &mut ran);
-
-    // Tear down in order: timer, vCPU, VM, memory, KVM.
-    let kvm_kind = kvm.kind;
+    let result = vm::run(
+        &m.vm,
+        &mut m.vcpu,
+        &m.mem,
+        &mut bus,
+        &params,
+        &timer,
+        &mut ran,
+    );
     drop(timer);
+    Ok((m, bus, result, ran, probe))
+}
+
+/// Tears the machine down and reports the run.
+pub(crate) fn report(
+    t: Timeline,
+    m: Machine,
+    bus: PortBus,
+    result: Result<(), vm::Error>,
+    ran: vm::Ran,
+    jailed: bool,
+    probe: Option<String>,
+) -> Result<VmOutcome, Error> {
+    let Machine {
+        kvm,
+        vm,
+        vcpu,
+        mem,
+        tsc_khz,
+        entry,
+        mem_mib,
+        ..
+    } = m;
+    // Tear down in order: vCPU, VM, memory, KVM (the timer went first).
+    let kvm_kind = kvm.kind;
     drop(vcpu);
     drop(vm);
     drop(mem);
@@ -201,10 +316,14 @@ fn boot(
     }
     let ns = |d: Duration| d.as_nanos() as u64;
     let ready = ran.ready.expect("run() returns Ok only after ready");
+    let mut phases = t.phases;
+    // A restore times its first `KVM_RUN` (to its first exit) apart.
+    if let Some(first) = ran.first_exit.filter(|_| t.first_exit_phase) {
+        phases.push(("first_exit", ns(first.min(ready))));
+    }
     // The last step: from the end of setup through the vCPU's entry and the
     // guest's own code to its ready event, so that the steps add up to
     // `to_ready_ns`.
-    let mut phases = t.phases;
     phases.push(("guest_to_ready", ns(ready)));
     Ok(VmOutcome {
         exit_code: ran.exit_code,
@@ -220,9 +339,9 @@ fn boot(
         console,
         console_dropped_bytes,
         tsc_khz,
-        mem_mib: config.mem_mib,
-        entry: entry_kind,
-        jailed: jailed.is_some(),
+        mem_mib,
+        entry,
+        jailed,
         probe,
     })
 }

@@ -32,6 +32,7 @@ pub mod kvm;
 pub(crate) mod layout;
 pub mod loader;
 pub mod memory;
+pub mod snapshot;
 pub(crate) mod timer;
 pub(crate) mod vcpu;
 pub mod vm;
@@ -169,6 +170,9 @@ pub enum Error {
     /// The vCPU could not be set up.
     #[error(transparent)]
     Vcpu(#[from] vcpu::Error),
+    /// A snapshot could not be taken or restored.
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::Error),
     /// The jail could not be set up, or the jailed VMM died.
     #[error(transparent)]
     Jail(#[from] jail::Error),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
 use vm_memory::{Bytes, GuestAddress};
-use vmlab_workload::protocol::Event;
+use vmlab_workload::protocol::{Event, SNAPSHOT_MARK};
 
 use crate::devices::port::{Action, PortBus};
 use crate::devices::serial::COM1_IRQ;
@@ -130,6 +130,8 @@ pub(crate) struct Ran {
     pub exit: Duration,
     /// Exit counts.
     pub exits: ExitCounts,
+    /// When the first `KVM_RUN` returned, since start.
+    pub first_exit: Option<Duration>,
 }
 
 impl Ran {
@@ -151,6 +153,35 @@ pub(crate) struct RunParams {
     pub timeout: Duration,
     /// Whether an in-kernel irqchip exists (serial interrupts are injected).
     pub irqchip: bool,
+    /// Stop at the workload's snapshot mark (the vCPU is left inside the
+    /// `out` that sent it: see [`complete_io`]).
+    pub stop_at_snapshot: bool,
+}
+
+/// How a run ended without error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The guest sent its exit event.
+    Exited,
+    /// The guest sent the snapshot mark and [`RunParams::stop_at_snapshot`] was set.
+    Snapshot,
+}
+
+/// Completes the port I/O the vCPU last exited on without running guest
+/// code: `KVM_RUN` with `immediate_exit` set finishes the pending
+/// instruction (rip moves past the `out`) and returns `EINTR` at once, so
+/// the state read afterwards is that of an instruction boundary.
+pub(crate) fn complete_io(vcpu: &mut VcpuFd) -> Result<(), Error> {
+    vcpu.set_kvm_immediate_exit(1);
+    let r = vcpu.run().map(|_| ());
+    vcpu.set_kvm_immediate_exit(0);
+    match r {
+        Err(e) if e.errno() == libc::EINTR => Ok(()),
+        Err(e) => Err(Error::Run(e)),
+        Ok(()) => Err(Error::UnexpectedExit(
+            "an exit while completing port I/O with immediate_exit set".into(),
+        )),
+    }
 }
 
 /// Runs the vCPU until the guest's exit event or an error; `ran` keeps what
@@ -164,12 +195,16 @@ pub(crate) fn run(
     p: &RunParams,
     _timer: &crate::timer::KickTimer,
     ran: &mut Ran,
-) -> Result<(), Error> {
+) -> Result<Stop, Error> {
     // A timeout too far away for an Instant never expires.
     let deadline = Instant::now().checked_add(p.timeout);
     let expired = || deadline.is_some_and(|d| Instant::now() >= d);
     loop {
-        let exit = match vcpu.run() {
+        let result = vcpu.run();
+        if ran.first_exit.is_none() {
+            ran.first_exit = Some(p.start.elapsed());
+        }
+        let exit = match result {
             Ok(exit) => exit,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                 ran.exits.interrupted += 1;
@@ -193,14 +228,19 @@ pub(crate) fn run(
                             ran.ready = Some(p.start.elapsed());
                         }
                     }
-                    Action::Event(Event::Mark(id)) => ran.mark(id, p.start.elapsed()),
+                    Action::Event(Event::Mark(id)) => {
+                        ran.mark(id, p.start.elapsed());
+                        if p.stop_at_snapshot && id == SNAPSHOT_MARK {
+                            return Ok(Stop::Snapshot);
+                        }
+                    }
                     Action::Event(Event::Exit(code)) => {
                         ran.exit = p.start.elapsed();
                         ran.exit_code = code;
                         if ran.ready.is_none() {
                             return Err(Error::NoReady { code });
                         }
-                        return Ok(());
+                        return Ok(Stop::Exited);
                     }
                     Action::Reset => return Err(Error::Reset),
                 }

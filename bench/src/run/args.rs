@@ -73,9 +73,34 @@ pub struct RunArgs {
     /// an empty root, unprivileged, under a seccomp allow-list.
     #[arg(long)]
     pub no_jail: bool,
+    /// vm-bare: boot from this snapshot (written by `vmlab snapshot`)
+    /// instead of cold; the workload's arguments and the guest memory
+    /// size are the snapshot's (--mem does not apply).
+    /// `to_ready` counts from the start of the restore.
+    #[arg(long, value_name = "FILE")]
+    pub restore: Option<PathBuf>,
+    /// With --restore: also read the whole memory image and check its
+    /// checksum first (by default only the header and the state are
+    /// checked, so that memory stays demand-paged).
+    #[arg(long, requires = "restore")]
+    pub verify_snapshot: bool,
     /// Arguments for the workload (after `--`): kernels and options.
     #[arg(last = true)]
     pub workload: Vec<String>,
+}
+
+impl RunArgs {
+    /// The arguments `vmlab run --backend B` has (every other flag at its default).
+    pub fn for_backend(backend: BackendId) -> RunArgs {
+        use clap::{Command, FromArgMatches};
+        let name = backend.to_string();
+        let m = RunArgs::augment_args(Command::new("run")).get_matches_from([
+            "run",
+            "--backend",
+            name.as_str(),
+        ]);
+        RunArgs::from_arg_matches(&m).expect("the defaults parse")
+    }
 }
 
 /// The longest timeout any command accepts, in seconds: a day.
@@ -97,7 +122,7 @@ pub fn timeout_of(secs: f64) -> Result<Duration, String> {
 }
 
 /// `--timeout` as clap parses it (see [`timeout_of`]).
-fn parse_timeout(arg: &str) -> Result<f64, String> {
+pub(super) fn parse_timeout(arg: &str) -> Result<f64, String> {
     let secs: f64 = arg
         .trim()
         .parse()

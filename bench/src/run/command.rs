@@ -5,12 +5,13 @@ use vmlab_bench::record::RunRecord;
 use vmlab_bench::BackendId;
 use vmlab_sandbox::sys::monotonic_ns;
 
-use super::{process, sandbox, vm, RunArgs};
+use super::{process, restore, sandbox, vm, RunArgs};
 
 /// Runs `vmlab run` and returns the process exit code.
 pub fn main(args: RunArgs) -> anyhow::Result<u8> {
     let started = monotonic_ns();
     let mut out = match args.backend {
+        _ if args.restore.is_some() => restore::run(&args)?,
         BackendId::Process => process::run(&args)?,
         BackendId::Sandbox => sandbox::run(&args)?,
         BackendId::VmBare | BackendId::VmLinux => vm::run(&args)?,

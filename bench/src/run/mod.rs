@@ -3,7 +3,9 @@ mod args;
 mod command;
 mod hint;
 mod process;
+mod restore;
 mod sandbox;
+pub mod snapshot;
 mod vm;
 
 pub use args::{timeout, Net, RunArgs, MAX_TIMEOUT_S};

@@ -35,7 +35,7 @@ pub const VMM_PIDS: u64 = 2;
 /// The jailed VMM's cgroup (memory: guest RAM + [`VMM_OVERHEAD_MIB`],
 /// pids: [`VMM_PIDS`]) and the fact describing it. None with `--no-jail`,
 /// without root (no cgroup can be created) or without either controller.
-fn vmm_cgroup(args: &RunArgs) -> anyhow::Result<(Option<Cgroup>, String)> {
+pub(super) fn vmm_cgroup(args: &RunArgs) -> anyhow::Result<(Option<Cgroup>, String)> {
     if args.no_jail {
         return Ok((None, "none (--no-jail)".into()));
     }
@@ -105,7 +105,7 @@ fn kernel_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
 }
 
 /// Maps `vmlab run` arguments to a VM configuration.
-fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
+pub(super) fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
     let timeout = super::timeout(args.timeout)?;
     let guest = match args.backend {
         BackendId::VmBare => Guest::Bare {
@@ -147,7 +147,7 @@ fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConfig<'a>> {
 }
 
 /// What the VMM reported, as `vmlab run` output.
-fn output(backend: BackendId, o: VmOutcome) -> RunRecord {
+pub(super) fn output(backend: BackendId, o: VmOutcome) -> RunRecord {
     let mut counters = o.exits.to_map();
     counters.insert("unhandled_port_reads".into(), o.unhandled.reads);
     counters.insert("unhandled_port_writes".into(), o.unhandled.writes);
@@ -187,21 +187,28 @@ fn output(backend: BackendId, o: VmOutcome) -> RunRecord {
 }
 
 /// The last lines of a console, for error reports.
-fn tail(console: &[u8]) -> String {
+pub(super) fn tail(console: &[u8]) -> String {
     let text = String::from_utf8_lossy(console);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(CONSOLE_TAIL_LINES)..].join("\n")
 }
 
+/// The bare guest ELF: `$VMLAB_GUEST_ELF`'s file for vm-bare, else the
+/// embedded one (`None`: use the embedded one).
+pub(super) fn custom_elf(backend: BackendId) -> anyhow::Result<Option<Vec<u8>>> {
+    match std::env::var_os(GUEST_ENV) {
+        Some(p) if backend == BackendId::VmBare => {
+            Ok(Some(std::fs::read(&p).with_context(|| {
+                format!("cannot read the guest ELF {p:?} named by {GUEST_ENV}")
+            })?))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Boots the workload once in the VMM.
 pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
-    let custom = match std::env::var_os(GUEST_ENV) {
-        Some(p) if args.backend == BackendId::VmBare => Some(
-            std::fs::read(&p)
-                .with_context(|| format!("cannot read the guest ELF {p:?} named by {GUEST_ENV}"))?,
-        ),
-        _ => None,
-    };
+    let custom = custom_elf(args.backend)?;
     let elf = custom.as_deref().unwrap_or(vmlab_images::embedded::GUEST);
     let mut cfg = config(args, elf)?;
     let (cgroup, cgroup_fact) = vmm_cgroup(args)?;

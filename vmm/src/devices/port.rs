@@ -75,6 +75,28 @@ impl PortBus {
         }
     }
 
+    /// The devices' state for a snapshot.
+    pub(crate) fn state(&self) -> crate::snapshot::state::Devices {
+        crate::snapshot::state::Devices {
+            serial: self.serial.state(),
+            rtc_index: self.rtc.index,
+            unhandled: self.unhandled,
+        }
+    }
+
+    /// A bus in the state `d` (`None` when the serial state is impossible).
+    pub(crate) fn from_state(
+        d: &crate::snapshot::state::Devices,
+        stream: Option<Box<dyn std::io::Write + Send>>,
+    ) -> Option<PortBus> {
+        Some(PortBus {
+            serial: SerialPort::from_state(&d.serial, stream)?,
+            rtc: Rtc { index: d.rtc_index },
+            i8042: I8042Device::new(ResetLatch::default()),
+            unhandled: d.unhandled,
+        })
+    }
+
     /// Handles an `in` of `data.len()` bytes from `port`.
     pub(crate) fn read(&mut self, port: u16, data: &mut [u8]) {
         match port {

@@ -13,7 +13,8 @@ pub(crate) const DATA_PORT: u16 = 0x71;
 /// The CMOS register file as a guest sees it.
 #[derive(Default)]
 pub(crate) struct Rtc {
-    index: u8,
+    /// The selected register (snapshots keep it).
+    pub(crate) index: u8,
 }
 
 fn bcd(v: u64) -> u8 {

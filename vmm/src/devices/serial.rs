@@ -79,6 +79,26 @@ impl SerialPort {
         }
     }
 
+    /// The UART's registers and receive FIFO (snapshots).
+    pub(crate) fn state(&self) -> vm_superio::serial::SerialState {
+        self.uart.state()
+    }
+
+    /// A UART with the registers of `state` (an empty console tail), or
+    /// `None` when its FIFO holds more than a UART can.
+    pub(crate) fn from_state(
+        state: &vm_superio::serial::SerialState,
+        stream: Option<Box<dyn Write + Send>>,
+    ) -> Option<SerialPort> {
+        let console = Console {
+            tail: Tail::new(vec![0u8; CONSOLE_CAP].into_boxed_slice()),
+            stream,
+        };
+        Serial::from_state(state, IrqLatch::default(), NoEvents, console)
+            .ok()
+            .map(|uart| SerialPort { uart })
+    }
+
     /// Reads register `offset` (0..8).
     pub(crate) fn read(&mut self, offset: u8) -> u8 {
         self.uart.read(offset)

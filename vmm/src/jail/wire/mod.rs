@@ -2,11 +2,11 @@
 //! encoded as little-endian fields. Guest failures keep their type (callers
 //! match on them); any other error crosses as its message chain.
 
-mod bytes;
+pub(crate) mod bytes;
 mod failure;
 mod report;
 
-pub(crate) use report::{decode, encode, MAX_REPORT};
+pub(crate) use report::{decode, encode, known_entry, MAX_REPORT};
 
 #[cfg(test)]
 mod tests;

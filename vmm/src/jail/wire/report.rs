@@ -12,8 +12,9 @@ use crate::{Error, VmOutcome};
 pub(crate) const MAX_REPORT: usize = 16 << 20;
 
 /// Phase names a report may carry.
-const PHASES: [&str; 11] = [
+const PHASES: [&str; 15] = [
     "read_files",
+    "open",
     "kvm_open",
     "fork",
     "cgroup",
@@ -22,7 +23,10 @@ const PHASES: [&str; 11] = [
     "vcpu_create",
     "load",
     "vcpu_setup",
+    "map",
+    "load_state",
     "jail",
+    "first_exit",
     "guest_to_ready",
 ];
 
@@ -32,6 +36,11 @@ const ENTRIES: [&str; 3] = [
     "Linux 64-bit boot protocol",
     "Linux PVH (32-bit)",
 ];
+
+/// The entry label `s` as the static string a report carries.
+pub(crate) fn known_entry(s: &str) -> Option<&'static str> {
+    known(&ENTRIES, s)
+}
 
 fn known(list: &[&'static str], s: &str) -> Option<&'static str> {
     list.iter().copied().find(|&k| k == s)

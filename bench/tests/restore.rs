@@ -1,0 +1,92 @@
+//! `vmlab snapshot` then `vmlab run --restore --json`: the restored run's
+//! record carries to_ready, its phases (adding up to it), the exit code and
+//! the kernel results like a cold run's. Needs KVM (skipped without it
+//! unless `VMLAB_REQUIRE_KVM=1`); unjailed, so root is not needed.
+use std::process::Command;
+
+use vmlab_bench::record::RunRecord;
+use vmlab_test_util::{kvm_available, TempDir};
+use vmlab_workload_host::protocol::Line;
+
+fn vmlab(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(args)
+        .output()
+        .expect("vmlab runs");
+    (
+        out.status.code().expect("no signal"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_restored_run_reports_like_a_cold_one() {
+    if !kvm_available() {
+        return;
+    }
+    let dir = TempDir::new("bench-restore");
+    let snap = dir.path().join("bare.vmlab");
+    let snap = snap.to_str().unwrap();
+    let workload = ["--", "cpu", "--time", "5ms", "--exit", "7"];
+    let mut args = vec![
+        "snapshot",
+        "--backend",
+        "vm-bare",
+        "--mem",
+        "32",
+        "--out",
+        snap,
+    ];
+    args.extend(workload);
+    let (code, stdout, stderr) = vmlab(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(snap) && stdout.contains("MiB"), "{stdout}");
+
+    let (code, stdout, stderr) = vmlab(&[
+        "run",
+        "--backend",
+        "vm-bare",
+        "--no-jail",
+        "--json",
+        "--restore",
+        snap,
+    ]);
+    assert_eq!(code, 7, "{stderr}");
+    let warm: RunRecord = serde_json::from_str(&stdout).unwrap();
+    let mut args = vec![
+        "run",
+        "--backend",
+        "vm-bare",
+        "--no-jail",
+        "--json",
+        "--mem",
+        "32",
+    ];
+    args.extend(workload);
+    let (code, stdout, stderr) = vmlab(&args);
+    assert_eq!(code, 7, "{stderr}");
+    let cold: RunRecord = serde_json::from_str(&stdout).unwrap();
+
+    assert_eq!(warm.exit_code, cold.exit_code);
+    let ready = warm.to_ready_ns.expect("to_ready");
+    assert_eq!(warm.phases.last().unwrap().1, ready);
+    assert_eq!(warm.phases[0].0, "open");
+    assert!(warm.phases.iter().any(|p| p.0 == "first_exit"));
+    assert_eq!(warm.facts["start"], "restore");
+    assert_eq!(warm.facts["mem_mib"], "32");
+    // The same kernels ran, with the same outcome kinds.
+    let kernels = |r: &RunRecord| -> Vec<String> {
+        r.results
+            .iter()
+            .map(|l| match l {
+                Line::Result(k) => format!("result {:?} {:?}", k.kernel, k.mode),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    assert!(!kernels(&cold).is_empty());
+    assert_eq!(kernels(&warm), kernels(&cold));
+    assert!(warm.counters["restored_resident_bytes"] > 0);
+    assert!(warm.counters["restored_resident_bytes"] < 32 << 20);
+}

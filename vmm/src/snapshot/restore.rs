@@ -1,0 +1,151 @@
+//! Restoring a snapshot: check the file, create the VM, map its memory
+//! privately, set the state back and run.
+use std::os::fd::AsRawFd;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::unistd::Pid;
+
+use super::file::{self, Opened};
+use super::touched::{self, Touched};
+use super::{ioctls, Error};
+use crate::builder::{self, Control, Machine, Timeline};
+use crate::devices::port::PortBus;
+use crate::kvm::KvmHandle;
+use crate::{jail, memory, vcpu, VmOutcome};
+
+/// What to restore and how.
+pub struct RestoreConfig {
+    /// The snapshot file.
+    pub path: PathBuf,
+    /// The memory size the caller expects (MiB); another size in the
+    /// snapshot is refused. `None`: the snapshot's.
+    pub mem_mib: Option<u64>,
+    /// Kill the guest after this long.
+    pub timeout: Duration,
+    /// Where to copy the guest's serial output after the restore.
+    pub serial_stream: Option<Box<dyn std::io::Write + Send>>,
+    /// Run the restored VMM in its jail (see [`crate::VmConfig::jail`]).
+    pub jail: bool,
+    /// With `jail`: cgroup files the jailed VMM joins (see
+    /// [`crate::VmConfig::cgroup_tasks`]).
+    pub cgroup_tasks: Vec<PathBuf>,
+    /// Also read the whole memory image and check its checksum (costs a
+    /// read of guest RAM; off, only the header and state are checked).
+    pub verify_memory: bool,
+}
+
+/// Restores the snapshot of `config` and runs the guest from its snapshot
+/// mark to its exit. `to_ready_ns` and the phases count from the call.
+pub fn restore(config: RestoreConfig) -> Result<VmOutcome, crate::Error> {
+    restore_measured(config).map(|(o, _)| o)
+}
+
+/// [`restore`], also reporting how much guest memory the host backed at
+/// the guest's exit ([`Touched`]; `None` in the jail, which cannot read
+/// `/proc`).
+pub fn restore_measured(
+    config: RestoreConfig,
+) -> Result<(VmOutcome, Option<Touched>), crate::Error> {
+    let mut t = Timeline::new();
+    t.first_exit_phase = true;
+    let path = config.path.clone();
+    let opened = file::open(&path)?;
+    if config.verify_memory {
+        file::verify_memory(&path, &opened)?;
+    }
+    let snap_mib = opened.state.config.mem_mib;
+    if let Some(requested_mib) = config.mem_mib.filter(|&m| m != snap_mib) {
+        return Err(Error::MemMismatch {
+            path,
+            snapshot_mib: snap_mib,
+            requested_mib,
+        }
+        .into());
+    }
+    memory::check_size(snap_mib, builder::BARE_MIN_MIB, memory::host_mib())?;
+    t.mark("open");
+    let kvm = KvmHandle::open(opened.state.config.irqchip)?;
+    let here = ioctls::host_cpuid();
+    if let Some(detail) = ioctls::cpuid_difference(&opened.state.host_cpuid, &here) {
+        return Err(Error::CpuMismatch { path, detail }.into());
+    }
+    t.mark("kvm_open");
+    if config.jail {
+        let start = t.start;
+        let o = jail::run_in_child(start, move |report, parent| {
+            t.mark("fork");
+            if !config.cgroup_tasks.is_empty() {
+                jail::join_cgroup(&config.cgroup_tasks)?;
+                t.mark("cgroup");
+            }
+            resume(t, kvm, opened, config, Some((report, parent))).map(|(o, _)| o)
+        })?;
+        Ok((o, None))
+    } else {
+        resume(t, kvm, opened, config, None)
+    }
+}
+
+/// Everything after the checks: VM, memory, state, (jail,) run, tear down.
+fn resume(
+    mut t: Timeline,
+    kvm: KvmHandle,
+    o: Opened,
+    config: RestoreConfig,
+    jailed: Option<(RawFd, Pid)>,
+) -> Result<(VmOutcome, Option<Touched>), crate::Error> {
+    let s = &o.state;
+    let path = &config.path;
+    let vm = builder::create_vm(&kvm, s.config.irqchip)?;
+    t.mark("vm_create");
+    let mem = file::map(path, &o)?;
+    memory::register(&vm, &mem)?;
+    t.mark("map");
+    let vcpu = vcpu::create(&vm)?;
+    let tsc_khz = vcpu::tsc_khz(&vcpu);
+    if tsc_khz != s.config.tsc_khz && vcpu.set_tsc_khz(s.config.tsc_khz).is_err() {
+        return Err(Error::CpuMismatch {
+            path: path.clone(),
+            detail: format!(
+                "a TSC of {} kHz, this host's KVM gives {tsc_khz} kHz and cannot set it",
+                s.config.tsc_khz
+            ),
+        }
+        .into());
+    }
+    ioctls::apply_vm(&vm, &s.vm)?;
+    ioctls::apply_vcpu(&vcpu, &s.vcpu)?;
+    let bus = PortBus::from_state(&s.devices, config.serial_stream).ok_or(Error::Malformed {
+        path: path.clone(),
+        what: "serial FIFO longer than a UART's",
+    })?;
+    t.mark("load_state");
+    let entry = crate::jail::wire::known_entry(&s.config.entry).ok_or(Error::Malformed {
+        path: path.clone(),
+        what: "unknown entry label",
+    })?;
+    let m = Machine {
+        kvm,
+        vm,
+        vcpu,
+        mem,
+        tsc_khz: s.config.tsc_khz,
+        entry,
+        irqchip: s.config.irqchip,
+        mem_mib: s.config.mem_mib,
+    };
+    let ctl = Control {
+        timeout: config.timeout,
+        jailed,
+        keep: vec![o.file.as_raw_fd()],
+        probe: None,
+        stop_at_snapshot: false,
+    };
+    let (m, bus, result, ran, probe) = builder::drive(&mut t, m, bus, &ctl)?;
+    drop(o);
+    let touched = jailed.is_none().then(|| touched::measure(&m.mem)).flatten();
+    let outcome = builder::report(t, m, bus, result.map(|_| ()), ran, jailed.is_some(), probe)?;
+    Ok((outcome, touched))
+}
