@@ -134,7 +134,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
     let manifest = images::ensure_built(&args.images, needs_kernel, false)?;
     let host = HostView::gather();
     let exe = std::env::current_exe().context("cannot locate the vmlab binary")?;
-    let all = backends(&ids, exe, args.images.clone(), &host, args.quick);
+    let all = backends(&ids, exe.clone(), args.images.clone(), &host, args.quick);
 
     let probes: Vec<_> = all
         .iter()
@@ -180,7 +180,8 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         }
     }
     results.images = images::artifacts(&sizes);
-    results.warm = (!args.no_warm).then(|| warm::section(&args.images, &host, &ids, runs.min(20)));
+    results.warm =
+        (!args.no_warm).then(|| warm::section(&exe, &args.images, &host, &ids, runs.min(20)));
     let index = write(&args, &results)?;
     eprintln!(
         "vmlab: report in {} ({:.0} s)",

@@ -5,6 +5,8 @@
 //! - [`sandbox`]: the sandbox cold and from a pool, in this process;
 //! - [`qemu`]: QEMU (`qemu-bare`) cold and restored from a migration file,
 //!   end to end;
+//! - [`vm_bare`]: vm-bare cold and restored from its snapshot (`vmlab
+//!   snapshot`, `vmlab run --restore`), in-process figures;
 //! - [`criu`]: runc and crun checkpoint/restore through CRIU, where
 //!   `criu check` passes;
 //!
@@ -14,6 +16,7 @@ pub mod criu;
 mod monitor;
 pub mod qemu;
 pub mod sandbox;
+pub mod vm_bare;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,6 +36,7 @@ pub fn runs(quick: bool) -> u32 {
 
 /// The whole section: the rows of every backend among `ids` that has one.
 pub fn section(
+    exe: &Path,
     images: &Path,
     host: &HostView,
     ids: &[crate::id::BackendId],
@@ -44,6 +48,10 @@ pub fn section(
     if ids.contains(&BackendId::Sandbox) {
         eprintln!("vmlab: warm start: sandbox cold and from a pool");
         rows.extend(sandbox::rows(images, &args, runs));
+    }
+    if ids.contains(&BackendId::VmBare) {
+        eprintln!("vmlab: warm start: vm-bare cold and restored from a snapshot");
+        rows.extend(vm_bare::rows(exe, images, host, runs));
     }
     if ids.contains(&BackendId::QemuBare) {
         eprintln!("vmlab: warm start: qemu-bare cold and restored from a migration file");
@@ -80,6 +88,24 @@ pub fn median_phases<'a>(
             let v = all.get_mut(n).map(std::mem::take).unwrap_or_default();
             (n.to_string(), median(v))
         })
+        .collect()
+}
+
+/// [`median_phases`] over phases with owned names (a `vmlab run` record's).
+pub fn median_phases_owned(runs: &[Vec<(String, u64)>]) -> Vec<(String, u64)> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut all: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for phases in runs {
+        for (name, t) in phases {
+            if !all.contains_key(name.as_str()) {
+                order.push(name);
+            }
+            all.entry(name).or_default().push(*t);
+        }
+    }
+    order
+        .into_iter()
+        .map(|n| (n.to_string(), median(all.remove(n).unwrap_or_default())))
         .collect()
 }
 
