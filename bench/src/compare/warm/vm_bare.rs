@@ -90,7 +90,11 @@ fn measure(
             String::from_utf8_lossy(&st.stderr).trim()
         );
     }
-    warm.snapshot_bytes = std::fs::metadata(&file).ok().map(|m| m.len());
+    // The file is sparse (guest memory never touched is a hole): the bytes
+    // allocated on disk, not its length.
+    warm.snapshot_bytes = std::fs::metadata(&file)
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512);
     let (mut cold_phases, mut warm_phases) = (Vec::new(), Vec::new());
     for i in 0..=runs {
         let c = record(run_cmd(exe, images, None));
