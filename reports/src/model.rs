@@ -9,7 +9,8 @@
 //! - [`host`]: host facts and reproducibility facts;
 //! - [`backend`]: one backend's samples, memory and image;
 //! - [`scale`]: held instances, density and concurrency;
-//! - [`evidence`]: failed runs, protections, isolation evidence.
+//! - [`evidence`]: failed runs, protections, isolation evidence;
+//! - [`warm`]: cold against warm starts (restore, pool).
 //!
 //! The date formatting used for `generated_at` lives here.
 mod backend;
@@ -17,6 +18,7 @@ mod evidence;
 mod host;
 mod results;
 mod scale;
+mod warm;
 
 pub use backend::{
     Artifact, BackendKind, BackendResult, BootOrigin, ImageSize, KernelSamples, MemorySample,
@@ -26,6 +28,7 @@ pub use evidence::{AttackTally, IsolationEvidence, Protections, RunFailure, Sysc
 pub use host::{CgroupMode, HostFacts, KvmKind, Reproducibility};
 pub use results::{LoadError, Results, RunConfig, Tool, KNOWN_SCHEMA_VERSIONS, SCHEMA_VERSION};
 pub use scale::{ConcurrencyLevel, DensityStep, ScaleResult};
+pub use warm::{StartKind, Timing, WarmRow, WarmSection};
 
 /// Formats seconds since the Unix epoch as RFC 3339 UTC (`2026-01-02T03:04:05Z`);
 /// past the year 9999, its last instant.

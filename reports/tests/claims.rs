@@ -579,3 +579,162 @@ fn fixture_verdicts() {
     );
     assert!(deps.vm.contains("KVM"), "{}", deps.vm);
 }
+
+mod warm {
+    use super::*;
+    use vmlab_reports::model::{StartKind, Timing, WarmRow, WarmSection};
+
+    fn warm_row(
+        backend: &str,
+        kind: BackendKind,
+        start: StartKind,
+        timing: Timing,
+        us: u64,
+    ) -> WarmRow {
+        let mut r = WarmRow::new(backend, kind, start, timing, "test");
+        r.to_ready_ns = (0..10).map(|i| us * 1000 + i * 10).collect();
+        r
+    }
+
+    fn with_warm(rows: Vec<WarmRow>) -> Results {
+        let mut r = results(base());
+        r.warm = Some(WarmSection { runs: 10, rows });
+        r
+    }
+
+    fn claim<'c>(cs: &'c [Claim], pair: &str) -> &'c Claim {
+        cs.iter()
+            .find(|c| c.pair.starts_with(pair))
+            .unwrap_or_else(|| panic!("no row {pair}"))
+    }
+
+    const WARM: &str = "VM restored from a snapshot vs container warm";
+    const COLD: &str = "VM cold vs container cold";
+    const CROSS: &str = "VM restored from a snapshot vs container cold";
+
+    #[test]
+    fn a_native_restore_against_a_pool_on_one_clock_gets_a_verdict() {
+        use StartKind::*;
+        let r = with_warm(vec![
+            warm_row(
+                "sandbox",
+                BackendKind::Container,
+                Cold,
+                Timing::InProcess,
+                3000,
+            ),
+            warm_row(
+                "sandbox",
+                BackendKind::Container,
+                Pool,
+                Timing::InProcess,
+                1000,
+            ),
+            warm_row("vm-bare", BackendKind::Vm, Cold, Timing::InProcess, 1000),
+            warm_row("vm-bare", BackendKind::Vm, Restore, Timing::InProcess, 400),
+        ]);
+        let cs = claims(&r);
+        // Warm with warm: the restored VM is faster than the pool's hand-off.
+        let w = claim(&cs, WARM);
+        assert_eq!(w.verdict, Verdict::Contradicted, "{w:?}");
+        assert!(w.vm.contains("vm-bare restore") && w.container.contains("sandbox pool"));
+        // Cold with cold, same run: the VM is faster here too.
+        let c = claim(&cs, COLD);
+        assert_eq!(c.verdict, Verdict::Contradicted, "{c:?}");
+        assert!(c.vm.contains("vm-bare cold") && c.container.contains("sandbox cold"));
+        // Warm against cold is never formed.
+        let x = claim(&cs, CROSS);
+        assert_eq!(x.verdict, Verdict::NotMeasurable);
+        assert!(x.reason.contains("not like for like"), "{}", x.reason);
+    }
+
+    #[test]
+    fn a_slower_restore_supports_the_claim() {
+        use StartKind::*;
+        let r = with_warm(vec![
+            warm_row(
+                "sandbox",
+                BackendKind::Container,
+                Pool,
+                Timing::InProcess,
+                300,
+            ),
+            warm_row("vm-bare", BackendKind::Vm, Restore, Timing::InProcess, 900),
+        ]);
+        assert_eq!(claim(&claims(&r), WARM).verdict, Verdict::Supported);
+    }
+
+    #[test]
+    fn rows_on_different_clocks_are_not_paired() {
+        use StartKind::*;
+        let r = with_warm(vec![
+            warm_row(
+                "sandbox",
+                BackendKind::Container,
+                Pool,
+                Timing::InProcess,
+                1000,
+            ),
+            warm_row(
+                "qemu-bare",
+                BackendKind::Vm,
+                Restore,
+                Timing::EndToEnd,
+                90_000,
+            ),
+        ]);
+        let w = claims(&r);
+        let w = claim(&w, WARM);
+        assert_eq!(w.verdict, Verdict::NotMeasurable);
+        assert!(w.reason.contains("share a clock"), "{}", w.reason);
+    }
+
+    #[test]
+    fn an_emulated_vm_decides_nothing() {
+        use StartKind::*;
+        let mut vm = warm_row(
+            "qemu-bare",
+            BackendKind::Vm,
+            Restore,
+            Timing::EndToEnd,
+            9_000,
+        );
+        vm.emulated = true;
+        let r = with_warm(vec![
+            warm_row(
+                "runc",
+                BackendKind::Container,
+                Restore,
+                Timing::EndToEnd,
+                90_000,
+            ),
+            vm,
+        ]);
+        let cs = claims(&r);
+        let w = claim(&cs, WARM);
+        assert_eq!(w.verdict, Verdict::NotMeasurable);
+        assert!(w.reason.contains("emulated"), "{}", w.reason);
+    }
+
+    #[test]
+    fn skipped_rows_and_a_missing_section_say_why() {
+        use StartKind::*;
+        let skipped = warm_row("runc", BackendKind::Container, Restore, Timing::EndToEnd, 1)
+            .skip("`criu check` failed");
+        let vm = warm_row("vm-bare", BackendKind::Vm, Restore, Timing::EndToEnd, 400);
+        let cs = claims(&with_warm(vec![skipped, vm]));
+        let w = claim(&cs, WARM);
+        assert_eq!(w.verdict, Verdict::NotMeasurable);
+        assert!(
+            w.reason.contains("no such VM row and container row"),
+            "{}",
+            w.reason
+        );
+        let none = claims(&results(base()));
+        for pair in [WARM, COLD] {
+            let c = claim(&none, pair);
+            assert_eq!(c.verdict, Verdict::NotMeasurable);
+            assert!(c.reason.contains("no warm-start section"), "{}", c.reason);
+        }
+    }
+}

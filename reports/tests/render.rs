@@ -219,3 +219,45 @@ fn renders_sparse_results() {
     assert!(html.contains(&f.backends[5].name));
     assert!(r.generated_at.ends_with('Z') && r.generated_at.len() == 20);
 }
+
+#[test]
+fn the_warm_start_section_shows_each_row_and_its_ratio_to_cold() {
+    use vmlab_reports::model::{BackendKind, StartKind, Timing, WarmRow, WarmSection};
+    let mut r = fixture();
+    let html = render(&r, None).expect("render");
+    assert!(html.contains("No warm-start section in this run"));
+    let row = |start, us: u64| {
+        let mut w = WarmRow::new(
+            "sandbox",
+            BackendKind::Container,
+            start,
+            Timing::InProcess,
+            "m",
+        );
+        w.to_ready_ns = vec![us * 1000; 5];
+        w
+    };
+    let mut qemu = WarmRow::new(
+        "qemu-bare",
+        BackendKind::Vm,
+        StartKind::Restore,
+        Timing::EndToEnd,
+        "q",
+    );
+    qemu.snapshot_bytes = Some(2 << 20);
+    qemu.skipped = Some("qemu-system-x86_64 is not installed".into());
+    r.warm = Some(WarmSection {
+        runs: 5,
+        rows: vec![row(StartKind::Cold, 4000), row(StartKind::Pool, 1000), qemu],
+    });
+    let html = render(&r, None).expect("render");
+    assert!(html.contains("id=\"warm\""));
+    assert!(html.contains("0.25"), "pool ÷ cold missing");
+    assert!(html.contains("qemu-system-x86_64 is not installed"));
+    assert!(
+        html.contains("2.0 MiB") || html.contains("2 MiB"),
+        "snapshot size"
+    );
+    let again = Results::from_json(&r.to_json(), "warm").unwrap();
+    assert_eq!(again.warm, r.warm);
+}

@@ -36,6 +36,11 @@
 //! but cgroup limits need a cgroup delegated to that user; without one,
 //! run without limits (usage is then not reported).
 //!
+//! # Warm start
+//! [`pool::Parked`] runs the same steps but parks the child just before
+//! `execve` (seccomp already loaded), and releases it with one byte;
+//! [`pool::Pool`] keeps N of them warm.
+//!
 //! The same launcher with [`Config::process`] starts the workload as a plain
 //! process (no namespace, no cgroup), so both backends share one spawn and
 //! one event reader.
@@ -46,6 +51,7 @@ pub mod config;
 pub mod launcher;
 pub mod monitor;
 pub mod plan;
+pub mod pool;
 pub mod seccomp;
 pub mod signal;
 pub mod step;

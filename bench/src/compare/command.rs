@@ -14,7 +14,7 @@ use super::probe::HostView;
 use super::progress::Progress;
 use super::{
     attacks, bare_peer, cloud_hypervisor, images, oci, order, ours, peers, protections, results,
-    scale, traced,
+    scale, traced, warm,
 };
 use crate::host;
 use crate::id::BackendId;
@@ -45,6 +45,9 @@ pub struct CompareArgs {
     /// Print results.json on stdout as well.
     #[arg(long)]
     pub json: bool,
+    /// Skip the warm-start section (cold against pool and restore starts).
+    #[arg(long)]
+    pub no_warm: bool,
     /// Images directory (built there when missing).
     #[arg(long, default_value = "target/vmlab/images")]
     pub images: PathBuf,
@@ -190,6 +193,8 @@ pub fn main(args: CompareArgs) -> anyhow::Result<u8> {
         let ran: Vec<BackendId> = available.iter().map(|b| b.id()).collect();
         results.scale = scale::section(&ran, &exe, &args.images, &host, args.scale_max)?;
     }
+    results.warm =
+        (!args.no_warm).then(|| warm::section(&exe, &args.images, &host, &ids, runs.min(20)));
     let index = write(&args, &results)?;
     eprintln!(
         "vmlab: report in {} ({:.0} s)",
@@ -295,6 +300,7 @@ mod tests {
             out: PathBuf::from("o"),
             seed: None,
             json: false,
+            no_warm: false,
             images: PathBuf::from("i"),
             scale_max: scale::DEFAULT_MAX,
             no_scale: false,

@@ -8,7 +8,8 @@
 //! [`order`]; failed runs kept, [`measured`]); measure the images; write
 //! the report with the reports crate. After the matrix, one traced boot per
 //! backend ([`traced`]) and one boot with the escape battery ([`attacks`])
-//! give the isolation evidence. Every boot is timed from the spawn
+//! give the isolation evidence; then the warm-start section ([`warm`]):
+//! cold against pool and restore starts. Every boot is timed from the spawn
 //! of a launcher process ([`launch`]): `vmlab run` for ours ([`ours`]), the
 //! tool itself for the peers ([`oci`], [`peers`]). The command itself
 //! (arguments, selection, the run) is in `command.rs`.
@@ -35,5 +36,6 @@ pub mod scale;
 pub mod setup;
 pub mod surface;
 pub mod traced;
+pub mod warm;
 
 pub use command::{backends, keep_inherited_fds_out, main, selection, CompareArgs};

@@ -8,7 +8,7 @@
 //!
 //! - [`pairs`]: backend classes and which backends a claim may use;
 //! - [`verdict`]: the row and the ratio rule;
-//! - `boot`, `footprint`, `isolation`: the claims themselves;
+//! - `boot`, `footprint`, `isolation`, `warm`: the claims themselves;
 //! - `table`: all of them in the notes' order.
 mod boot;
 mod footprint;
@@ -16,6 +16,7 @@ mod isolation;
 pub mod pairs;
 mod table;
 mod verdict;
+mod warm;
 
 pub use footprint::host_dependencies;
 pub use isolation::evidence_text;

@@ -1,6 +1,6 @@
 //! The claims in the order the notes make them.
 use super::verdict::Claim;
-use super::{boot, footprint, isolation};
+use super::{boot, footprint, isolation, warm};
 
 /// Every claim, in the order the notes make them.
 pub fn claims(results: &crate::model::Results) -> Vec<Claim> {
@@ -12,5 +12,8 @@ pub fn claims(results: &crate::model::Results) -> Vec<Claim> {
         footprint::dependencies(results),
         footprint::size(results),
         isolation::containers_contain(results),
+        warm::restored_vs_warm(results),
+        warm::restored_vs_cold(results),
+        warm::cold_vs_cold(results),
     ]
 }

@@ -45,6 +45,8 @@ pub struct Page {
     pub repro: Vec<Fact>,
     pub order_seed: String,
     pub methodology: &'static str,
+    /// The warm-start rows (`None`: the run has no warm-start section).
+    pub warm: Option<Vec<super::warm::WarmLine>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -362,5 +364,6 @@ pub fn page(
             .order_seed
             .map_or("not recorded (fixed order)".into(), |s| format!("{s:#x}")),
         methodology: super::METHODOLOGY,
+        warm: super::warm::lines(results),
     }
 }

@@ -4,6 +4,7 @@ mod context;
 mod evidence;
 mod render;
 mod scale;
+mod warm;
 
 pub use context::Page;
 pub use render::{render_page, TemplateError};

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{now_rfc3339, Artifact, BackendKind, BackendResult, HostFacts};
+use super::{now_rfc3339, Artifact, BackendKind, BackendResult, HostFacts, WarmSection};
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -75,6 +75,9 @@ pub struct Results {
     /// results written before scale existed).
     #[serde(default)]
     pub scale: Vec<super::ScaleResult>,
+    /// Cold against warm starts, when measured.
+    #[serde(default)]
+    pub warm: Option<WarmSection>,
 }
 
 /// One tool or peer and its version.
@@ -122,6 +125,7 @@ impl Results {
             backends: Vec::new(),
             images: Vec::new(),
             scale: Vec::new(),
+            warm: None,
         }
     }
 

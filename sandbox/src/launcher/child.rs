@@ -1,9 +1,6 @@
-//! The cloned child's entry point, and the guard that kills and reaps it
-//! when setup fails.
+//! The cloned child's entry point.
 use nix::errno::Errno;
 
-use crate::clone::Child;
-use crate::monitor;
 use crate::plan::Plan;
 use crate::step::{self, Failure, Status, Step};
 use crate::sys::{Real, Sys};
@@ -32,29 +29,5 @@ fn child_main(plan: &Plan) -> ! {
     // exit_group does not return.
     loop {
         std::hint::spin_loop();
-    }
-}
-
-/// Kills and reaps the child when dropped, unless [`KillOnDrop::disarm`]ed:
-/// every early return during setup tears the child down.
-pub(super) struct KillOnDrop<'c, 'a>(Option<&'c Child<'a>>);
-
-impl<'c, 'a> KillOnDrop<'c, 'a> {
-    pub(super) fn new(child: &'c Child<'a>) -> Self {
-        KillOnDrop(Some(child))
-    }
-
-    /// Setup succeeded: the monitor owns the child's end from here.
-    pub(super) fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for KillOnDrop<'_, '_> {
-    fn drop(&mut self) {
-        if let Some(child) = self.0 {
-            monitor::kill(child);
-            monitor::reap(child);
-        }
     }
 }

@@ -43,6 +43,9 @@ pub enum LaunchError {
     /// The child vanished before reporting.
     #[error("the sandbox process died during setup without reporting (killed from outside?)")]
     DiedInSetup,
+    /// A parked sandbox was gone when released.
+    #[error("the parked sandbox process died before its release (killed from outside?)")]
+    DiedParked,
     /// Setup did not finish in time.
     #[error("the sandbox setup did not finish within the timeout")]
     SetupTimeout,

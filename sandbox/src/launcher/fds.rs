@@ -35,9 +35,22 @@ pub(super) fn high(fd: OwnedFd) -> Result<OwnedFd, Errno> {
 /// Reads the status pipe to EOF (the child's `execve` closes it); the last
 /// record counts.
 pub(super) fn read_status(fd: &OwnedFd, timeout_ns: u64) -> Result<Option<Status>, LaunchError> {
+    read_records(fd, timeout_ns, false)
+}
+
+/// Reads the status pipe up to its first whole record (a parked child's,
+/// sent before it blocks) or EOF (it failed and exited first).
+pub(super) fn read_first_status(
+    fd: &OwnedFd,
+    timeout_ns: u64,
+) -> Result<Option<Status>, LaunchError> {
+    read_records(fd, timeout_ns, true)
+}
+
+fn read_records(fd: &OwnedFd, timeout_ns: u64, first: bool) -> Result<Option<Status>, LaunchError> {
     let deadline = monotonic_ns().saturating_add(timeout_ns);
     let mut buf = Vec::with_capacity(2 * STATUS_LEN);
-    loop {
+    while !(first && buf.len() >= STATUS_LEN) {
         let left = deadline.saturating_sub(monotonic_ns());
         if left == 0 {
             return Err(LaunchError::SetupTimeout);
@@ -56,7 +69,13 @@ pub(super) fn read_status(fd: &OwnedFd, timeout_ns: u64) -> Result<Option<Status
             Err(e) => return Err(LaunchError::Pipe(e)),
         }
         let mut chunk = [0u8; 2 * STATUS_LEN];
-        match nix::unistd::read(fd, &mut chunk) {
+        // A first record is read exactly: the next belongs to the release.
+        let want = if first {
+            STATUS_LEN - buf.len()
+        } else {
+            chunk.len()
+        };
+        match nix::unistd::read(fd, &mut chunk[..want]) {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(Errno::EINTR | Errno::EAGAIN) => {}

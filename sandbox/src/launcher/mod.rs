@@ -4,11 +4,12 @@
 //! - `error`: [`LaunchError`] and the hint for each failed step;
 //! - `outcome`: what a run produced ([`Outcome`]);
 //! - `fds`: the pipes and the status record read through one;
-//! - `child`: the cloned child's entry, and the guard that kills and reaps
-//!   it when setup fails;
+//! - `child`: the cloned child's entry;
 //! - `phases`, `cgroup_setup`, `wiring`: what the run prepares before the
 //!   clone;
-//! - `run`: [`run`] itself, from the plan to the outcome.
+//! - `run`: [`run`] itself, and the parent's steps and the outcome;
+//! - `started`: a cloned sandbox that owns its plan, set up to `execve` or
+//!   parked just before it (for [`crate::pool`]).
 mod cgroup_setup;
 mod child;
 mod error;
@@ -16,8 +17,10 @@ mod fds;
 mod outcome;
 mod phases;
 mod run;
+mod started;
 mod wiring;
 
 pub use error::LaunchError;
 pub use outcome::Outcome;
 pub use run::run;
+pub(crate) use started::Started;

@@ -4,13 +4,19 @@ use vmlab_workload::protocol::Event;
 use crate::cgroup::{Mode, Usage};
 use crate::monitor::{self, ExitStatus};
 
-/// What one run produced. Times are ns since the start of [`run`](crate::run).
+/// What one run produced. Times are ns since the start of [`run`](crate::run)
+/// (for a sandbox from a pool: since its release request).
 #[derive(Clone, Debug)]
 pub struct Outcome {
     /// `CLOCK_MONOTONIC` ns at the start (all other times are relative).
     pub start: u64,
-    /// Named phases, each with its end time, ordered by time.
+    /// Named phases, each with its end time, ordered by time. For a
+    /// sandbox released from a pool: from the release request (`release`,
+    /// `exec`, `ready`).
     pub phases: Vec<(&'static str, u64)>,
+    /// A sandbox released from a pool: the phases of its preparation, ns
+    /// since the preparation began (up to `park`); empty for a cold run.
+    pub prepared: Vec<(&'static str, u64)>,
     /// Protocol events.
     pub events: Vec<(Event, u64)>,
     /// Protocol words that were not events.

@@ -1,29 +1,30 @@
-//! [`run`]: one workload from the plan to its outcome.
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+//! [`run`]: one workload from the plan to its outcome, and the pieces a
+//! [`Started`](super::started::Started) sandbox is made of.
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use vmlab_workload::protocol::Event;
 
-use super::cgroup_setup::{cgroup_before_clone, CgroupSetup};
-use super::child::{child_entry, KillOnDrop};
+use super::cgroup_setup::CgroupSetup;
+use super::child::child_entry;
 use super::fds::read_status;
 use super::phases::Phases;
-use super::wiring::Wiring;
+use super::started::Started;
 use super::{LaunchError, Outcome};
 use crate::cgroup::Cgroup;
 use crate::clone::{self, Child};
 use crate::config::Config;
-use crate::monitor::{self, Pipes, Stop, Watched};
-use crate::plan::{self, Plan, PlanError};
+use crate::monitor::{Stop, Watched};
+use crate::plan::Plan;
 use crate::step::{self, Step};
 use crate::sys::{monotonic_ns, Real};
 
 /// Clones the child on `plan`, naming the likely cause of a refusal.
-fn spawn<'p>(
+pub(super) fn spawn<'p>(
     config: &Config,
     plan: &'p Plan,
     flags: u64,
-    into: Option<std::os::fd::RawFd>,
+    into: Option<RawFd>,
 ) -> Result<Child<'p>, LaunchError> {
     // SAFETY: the child runs `child_entry` on the plan, which the returned
     // Child borrows, so it stays alive and untouched until the child
@@ -47,20 +48,20 @@ fn spawn<'p>(
     }
 }
 
-/// The parent's steps (and the v1 cgroup), then the child's status record:
-/// from the clone to the workload's `execve`. Returns each step's end time.
-fn setup(
+/// The parent's steps (and the v1 cgroup) after the clone, through `sync`
+/// (the sync pipe's write end; `status` names the child's own failure when
+/// it closed the pipe first). Returns the parent steps' end times.
+pub(super) fn setup(
     config: &Config,
     plan: &Plan,
     child: &Child<'_>,
-    sync: OwnedFd,
-    status: &OwnedFd,
+    (sync, status): (RawFd, &OwnedFd),
     cg: &mut CgroupSetup,
     phases: &mut Phases,
 ) -> Result<[u64; Step::COUNT], LaunchError> {
     let user_ns = config.ns.user.is_some();
     let mut times = [0u64; Step::COUNT];
-    let mut parent = step::parent_steps(plan, &mut Real, child.pid, sync.as_raw_fd(), &mut times);
+    let mut parent = step::parent_steps(plan, &mut Real, child.pid, sync, &mut times);
     if parent.is_ok() && !plan.cgroup_tasks.is_empty() {
         if let Some(h) = &cg.hier {
             // A child in a user namespace has its user's ids when it joins:
@@ -69,10 +70,9 @@ fn setup(
             let created = Cgroup::create_named(h, &config.limits, config.devices, &cg.name, owner)?;
             cg.cgroup = Some(created);
             phases.mark("cgroup");
-            parent = step::release_cgroup(&mut Real, sync.as_raw_fd(), &mut times);
+            parent = step::release_cgroup(&mut Real, sync, &mut times);
         }
     }
-    drop(sync);
     if let Err(f) = parent {
         // The child may have failed first (and closed the sync pipe): its
         // own report names the real cause.
@@ -86,20 +86,12 @@ fn setup(
         };
         return Err(LaunchError::setup(failure, user_ns));
     }
-    let st =
-        read_status(status, config.timeout.as_nanos() as u64)?.ok_or(LaunchError::DiedInSetup)?;
-    if let Some(f) = st.failure {
-        return Err(LaunchError::setup(f, user_ns));
-    }
-    for (i, t) in st.times.iter().enumerate() {
-        times[i] = times[i].max(*t);
-    }
     Ok(times)
 }
 
 /// Usage read back, the cgroup removed, the outcome assembled.
-fn finish(
-    config: &Config,
+pub(super) fn finish(
+    user_ns: bool,
     mut phases: Phases,
     watched: Watched,
     cgroup: Option<Cgroup>,
@@ -130,6 +122,7 @@ fn finish(
     Ok(Outcome {
         start,
         phases: phases.list,
+        prepared: Vec::new(),
         events: watched.events.iter().map(|(e, t)| (*e, rel(*t))).collect(),
         bad_words: watched.bad_words,
         ready,
@@ -142,7 +135,7 @@ fn finish(
         usage,
         oom_killed,
         cgroup_mode,
-        user_ns: config.ns.user.is_some(),
+        user_ns,
         dropped: watched.dropped,
         pid,
     })
@@ -152,71 +145,5 @@ fn finish(
 /// readable with a signal number when the run must stop (see
 /// [`crate::signal::Interrupt`]).
 pub fn run(config: &Config, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, LaunchError> {
-    let mut phases = Phases {
-        start: monotonic_ns(),
-        list: Vec::new(),
-    };
-    config.validate().map_err(PlanError::from)?;
-    let mut cg = cgroup_before_clone(config, &mut phases)?;
-    let wiring = Wiring::new(config.pass_stdio)?;
-    let into = cg.cgroup.as_ref().and_then(|c| c.clone_fd());
-    let tasks = std::mem::take(&mut cg.tasks);
-    let plan = plan::build(config, wiring.child_fds(), into.is_some(), tasks)?;
-    let flags = plan::clone_flags(config, into.is_some());
-    phases.mark("plan");
-
-    let child = spawn(config, &plan, flags, into)?;
-    phases.mark("clone");
-    let Wiring {
-        sync,
-        status,
-        proto,
-        stdout,
-        stderr,
-        devnull,
-        passed_stdout,
-    } = wiring;
-    drop((
-        sync.child,
-        status.child,
-        proto.child,
-        stdout.child,
-        stderr.child,
-        devnull,
-        passed_stdout,
-    ));
-    let guard = KillOnDrop::new(&child);
-    let times = setup(
-        config,
-        &plan,
-        &child,
-        sync.parent,
-        &status.parent,
-        &mut cg,
-        &mut phases,
-    )?;
-    guard.disarm();
-    for s in Step::ALL {
-        let t = times[s as usize];
-        if t != 0 {
-            phases.at(s.name(), t);
-        }
-    }
-
-    let watched = monitor::watch(
-        &child,
-        Pipes {
-            proto: proto.parent,
-            stdout: stdout.parent,
-            stderr: stderr.parent,
-        },
-        config.timeout,
-        cancel,
-        if config.ns.pid {
-            monitor::Kill::Pid
-        } else {
-            monitor::Kill::Group
-        },
-    );
-    finish(config, phases, watched, cg.cgroup, child.pid)
+    Started::start(config, false)?.wait(cancel)
 }

@@ -352,6 +352,7 @@ pub fn build(
         } else {
             None
         },
+        park: false,
         fds,
         exec: Exec::new(path(&entry)?, argv, env),
     })

@@ -197,6 +197,8 @@ pub struct Plan {
     pub no_new_privs: bool,
     /// Seccomp program.
     pub seccomp: Option<seccompiler::BpfProgram>,
+    /// Park before `execve` until the parent's release (a pool's sandbox).
+    pub park: bool,
     /// Starting fds.
     pub fds: ChildFds,
     /// What to execute.

@@ -42,6 +42,9 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
     identity(plan, &mut c)?;
     session_and_stdio(plan, &mut c)?;
     lockdown(plan, &mut c)?;
+    if plan.park {
+        park(plan, &mut c)?;
+    }
     exec(plan, &mut c)
 }
 
@@ -176,6 +179,11 @@ fn session_and_stdio<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Fa
         sys.dup2(fds.stdout, 1)?;
         sys.dup2(fds.stderr, 2)?;
         sys.dup2(fds.proto, ChildFds::PROTO)?;
+        if plan.park {
+            // A parked child outlives the parent's next clones: it keeps
+            // only its own two pipes, not the parent's fds of other runs.
+            sys.close_from_except(ChildFds::PROTO + 1, [fds.sync, fds.status])?;
+        }
         sys.cloexec_from(ChildFds::PROTO + 1)?;
         sys.reset_signals()
     })
@@ -199,6 +207,20 @@ fn lockdown<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
         c.step(Step::Seccomp, |sys| sys.seccomp(prog))?;
     }
     Ok(())
+}
+
+/// `park` (a pool's sandbox): with everything but the `execve` done, the
+/// status record tells the parent so, then the child blocks reading the
+/// sync pipe (a `read` the seccomp filter allows) until the parent's
+/// release byte. EOF (the parent gone) fails the step instead of running
+/// the workload. The sync fd is close-on-exec: the workload never sees it.
+fn park<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+    c.st.times[Step::Park as usize] = c.sys.now();
+    let record = c.st.encode();
+    c.sys
+        .write_all(plan.fds.status, &record)
+        .map_err(at(Step::Park))?;
+    c.sys.wait_byte(plan.fds.sync).map_err(at(Step::Park))
 }
 
 /// `exec`: the status record (with each step's end time) to the parent,

@@ -58,13 +58,15 @@ pub enum Step {
     NoNewPrivs,
     /// Child: seccomp filter installed.
     Seccomp,
+    /// Child (a pool's sandbox): parked until the parent's release.
+    Park,
     /// Child: `execve`.
     Exec,
 }
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 28] = [
+    pub const ALL: [Step; 29] = [
         Step::IdMaps,
         Step::Release,
         Step::ReleaseCgroup,
@@ -92,6 +94,7 @@ impl Step {
         Step::DropCaps,
         Step::NoNewPrivs,
         Step::Seccomp,
+        Step::Park,
         Step::Exec,
     ];
 
@@ -128,6 +131,7 @@ impl Step {
             Step::DropCaps => "drop_caps",
             Step::NoNewPrivs => "no_new_privs",
             Step::Seccomp => "seccomp",
+            Step::Park => "park",
             Step::Exec => "exec",
         }
     }

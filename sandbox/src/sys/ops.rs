@@ -85,6 +85,9 @@ pub trait Sys {
     fn dup2(&mut self, old: RawFd, new: RawFd) -> Result<(), Errno>;
     /// Marks every fd from `first` up close-on-exec.
     fn cloexec_from(&mut self, first: RawFd) -> Result<(), Errno>;
+    /// Closes every fd from `first` up but those in `keep` (in the child's
+    /// own fd table: the clone does not share it).
+    fn close_from_except(&mut self, first: RawFd, keep: [RawFd; 2]) -> Result<(), Errno>;
     /// Unblocks every signal and restores `SIGPIPE` (ignored by Rust) to default.
     fn reset_signals(&mut self) -> Result<(), Errno>;
     /// `prctl(PR_CAPBSET_DROP, cap)`.

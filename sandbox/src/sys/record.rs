@@ -246,6 +246,9 @@ impl Sys for Recorder {
     fn cloexec_from(&mut self, first: RawFd) -> Result<(), Errno> {
         self.log(format!("cloexec_from {first}"))
     }
+    fn close_from_except(&mut self, first: RawFd, keep: [RawFd; 2]) -> Result<(), Errno> {
+        self.log(format!("close_from_except {first} {} {}", keep[0], keep[1]))
+    }
     fn reset_signals(&mut self) -> Result<(), Errno> {
         self.log("reset_signals".into())
     }

@@ -141,6 +141,10 @@ impl Sys for Real {
         files::cloexec_from(first)
     }
 
+    fn close_from_except(&mut self, first: RawFd, keep: [RawFd; 2]) -> Result<(), Errno> {
+        files::close_from_except(first, keep)
+    }
+
     fn reset_signals(&mut self) -> Result<(), Errno> {
         process::reset_signals()
     }

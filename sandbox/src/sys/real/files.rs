@@ -137,6 +137,26 @@ pub(super) fn cloexec_from(first: RawFd) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// `close_range` over every gap between the kept fds, from `first` up.
+pub(super) fn close_from_except(first: RawFd, mut keep: [RawFd; 2]) -> Result<(), Errno> {
+    keep.sort_unstable();
+    let mut lo = first as libc::c_uint;
+    for k in keep {
+        let k = k as libc::c_uint;
+        if k > lo {
+            close_range(lo, k - 1)?;
+        }
+        lo = lo.max(k + 1);
+    }
+    close_range(lo, libc::c_uint::MAX)
+}
+
+fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), Errno> {
+    // SAFETY: closes fds of this process's own fd table (the clone does not
+    // share it with the parent); nothing in the child uses them after.
+    unsafe { sys!(libc::SYS_close_range, first, last, 0) }.map(drop)
+}
+
 pub(super) fn write_all(fd: RawFd, mut bytes: &[u8]) -> Result<(), Errno> {
     while !bytes.is_empty() {
         // SAFETY: `bytes` is valid for its length.

@@ -1,0 +1,205 @@
+//! [`Started`]: a sandbox cloned on a plan it owns, set up either to its
+//! `execve` (a cold run) or to just before it, parked (a pool's sandbox).
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use super::cgroup_setup::{cgroup_before_clone, CgroupSetup};
+use super::fds::{read_first_status, read_status};
+use super::phases::Phases;
+use super::run::{finish, setup, spawn};
+use super::wiring::Wiring;
+use super::{LaunchError, Outcome};
+use crate::cgroup::Cgroup;
+use crate::clone::Child;
+use crate::config::Config;
+use crate::monitor::{self, Kill, Pipes};
+use crate::plan::{self, Plan, PlanError};
+use crate::step::Step;
+use crate::sys::{monotonic_ns, Real, Sys};
+
+/// A cloned child and everything the parent holds for it. Dropping it
+/// kills and reaps the child first, then closes the pipes, removes the
+/// cgroup and frees the plan the child was reading.
+pub(crate) struct Started {
+    /// `None` once the monitor reaped it.
+    child: Option<Child<'static>>,
+    /// Boxed: the child reads it through a pointer, so it must not move.
+    /// Freed only after the child exec'd or was reaped (see [`Drop`]).
+    plan: Box<Plan>,
+    /// The sync pipe, kept open while parked: one byte releases the child.
+    sync: Option<OwnedFd>,
+    status: OwnedFd,
+    pipes: Option<Pipes>,
+    cgroup: Option<Cgroup>,
+    phases: Phases,
+    /// A released sandbox: its preparation's phases.
+    prepared: Vec<(&'static str, u64)>,
+    timeout: Duration,
+    kill: Kill,
+    user_ns: bool,
+}
+
+impl Started {
+    /// Checks `config`, creates the cgroup, clones the child and runs the
+    /// setup: to `execve` when `park` is false, else to the `park` step.
+    pub(crate) fn start(config: &Config, park: bool) -> Result<Started, LaunchError> {
+        let mut phases = Phases {
+            start: monotonic_ns(),
+            list: Vec::new(),
+        };
+        config.validate().map_err(PlanError::from)?;
+        let mut cg = cgroup_before_clone(config, &mut phases)?;
+        let wiring = Wiring::new(config.pass_stdio)?;
+        let into = cg.cgroup.as_ref().and_then(|c| c.clone_fd());
+        let tasks = std::mem::take(&mut cg.tasks);
+        let mut plan = Box::new(plan::build(
+            config,
+            wiring.child_fds(),
+            into.is_some(),
+            tasks,
+        )?);
+        plan.park = park;
+        let flags = plan::clone_flags(config, into.is_some());
+        phases.mark("plan");
+        // SAFETY: the plan lives on the heap, which does not move with the
+        // Box, and `Started` owns both: its Drop kills and reaps the child
+        // before the Box is freed, and nothing mutates the plan meanwhile.
+        let plan_ref: &'static Plan = unsafe { &*(&*plan as *const Plan) };
+        let child = spawn(config, plan_ref, flags, into)?;
+        phases.mark("clone");
+        let w = wiring;
+        drop((w.sync.child, w.status.child, w.proto.child));
+        drop((w.stdout.child, w.stderr.child, w.devnull, w.passed_stdout));
+        let mut s = Started {
+            child: Some(child),
+            plan,
+            sync: Some(w.sync.parent),
+            status: w.status.parent,
+            pipes: Some(Pipes {
+                proto: w.proto.parent,
+                stdout: w.stdout.parent,
+                stderr: w.stderr.parent,
+            }),
+            cgroup: None,
+            phases,
+            prepared: Vec::new(),
+            timeout: config.timeout,
+            kill: if config.ns.pid {
+                Kill::Pid
+            } else {
+                Kill::Group
+            },
+            user_ns: config.ns.user.is_some(),
+        };
+        s.setup(config, cg)?;
+        Ok(s)
+    }
+
+    /// The parent's steps and the child's status record; the step times
+    /// become phases. On error `self` is dropped by the caller: the child
+    /// dies before `cg` is removed (it is dropped after `self`'s child).
+    fn setup(&mut self, config: &Config, mut cg: CgroupSetup) -> Result<(), LaunchError> {
+        let (Some(child), Some(sync)) = (&self.child, &self.sync) else {
+            return Err(LaunchError::DiedInSetup);
+        };
+        let sync_fd = sync.as_raw_fd();
+        let res = setup(
+            config,
+            &self.plan,
+            child,
+            (sync_fd, &self.status),
+            &mut cg,
+            &mut self.phases,
+        );
+        self.cgroup = cg.cgroup.take();
+        let parent = res?;
+        if !self.plan.park {
+            self.sync = None;
+        }
+        let st = if self.plan.park {
+            read_first_status(&self.status, self.timeout.as_nanos() as u64)?
+        } else {
+            read_status(&self.status, self.timeout.as_nanos() as u64)?
+        };
+        let st = st.ok_or(LaunchError::DiedInSetup)?;
+        if let Some(f) = st.failure {
+            return Err(LaunchError::setup(f, self.user_ns));
+        }
+        for s in Step::ALL {
+            let t = st.times[s as usize].max(parent[s as usize]);
+            if t != 0 {
+                self.phases.at(s.name(), t);
+            }
+        }
+        Ok(())
+    }
+
+    /// A parked child: the release byte, then its `execve`. Times from
+    /// here on are relative to the release request; the preparation's
+    /// phases are kept apart.
+    pub(crate) fn release(&mut self) -> Result<(), LaunchError> {
+        let t0 = monotonic_ns();
+        let before = std::mem::replace(
+            &mut self.phases,
+            Phases {
+                start: t0,
+                list: Vec::new(),
+            },
+        );
+        self.prepared = before.list;
+        // `release`: the request (the child may run before the write returns).
+        self.phases.at("release", t0);
+        let sync = self.sync.take().ok_or(LaunchError::DiedParked)?;
+        Real.send_byte(sync.as_raw_fd())
+            .map_err(|_| LaunchError::DiedParked)?;
+        drop(sync);
+        let st = read_status(&self.status, self.timeout.as_nanos() as u64)?
+            .ok_or(LaunchError::DiedParked)?;
+        if let Some(f) = st.failure {
+            return Err(LaunchError::setup(f, self.user_ns));
+        }
+        self.phases
+            .at(Step::Exec.name(), st.times[Step::Exec as usize]);
+        Ok(())
+    }
+
+    /// `CLOCK_MONOTONIC` ns when the current phases began (the start, or
+    /// once released, the release request).
+    pub(crate) fn phases_start(&self) -> u64 {
+        self.phases.start
+    }
+
+    /// The child's pid on the host.
+    pub(crate) fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.pid)
+    }
+
+    /// Watches the workload to its end, then reads the usage and removes
+    /// the cgroup.
+    pub(crate) fn wait(mut self, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, LaunchError> {
+        let (Some(child), Some(pipes)) = (self.child.take(), self.pipes.take()) else {
+            return Err(LaunchError::DiedInSetup);
+        };
+        let watched = monitor::watch(&child, pipes, self.timeout, cancel, self.kill);
+        let phases = std::mem::replace(
+            &mut self.phases,
+            Phases {
+                start: 0,
+                list: Vec::new(),
+            },
+        );
+        let mut out = finish(self.user_ns, phases, watched, self.cgroup.take(), child.pid)?;
+        out.prepared = std::mem::take(&mut self.prepared);
+        Ok(out)
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            monitor::kill(&child);
+            monitor::reap(&child);
+        }
+        // Then the fields: pipes closed, cgroup removed, plan freed.
+    }
+}
