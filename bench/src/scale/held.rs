@@ -233,7 +233,14 @@ impl Instance for Spawned<'_> {
     }
 
     fn let_go(&mut self) {
-        drop(self.stdin.take());
+        // A newline, then end of file: either releases a workload reading
+        // a pipe, and the newline also one reading a terminal line (a
+        // guest's serial console behind QEMU's `-serial stdio`, where the
+        // end of QEMU's input does not reach the guest). A launcher that
+        // is gone already cannot take it, which is fine.
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = std::io::Write::write_all(&mut stdin, b"\n");
+        }
         // Nothing more is read: what the launcher still prints must not
         // block it.
         drop(self.stdout.take());

@@ -95,10 +95,11 @@ pub fn cannot_hold(id: BackendId) -> Option<&'static str> {
         | BackendId::Crun
         | BackendId::Runc
         | BackendId::Runsc
-        | BackendId::Bwrap => None,
-        BackendId::VmLinux | BackendId::Qemu => Some(
-            "its Linux guest cannot be held yet (its console is not passed through as the \
-             instance runs)",
+        | BackendId::Bwrap
+        | BackendId::Qemu => None,
+        BackendId::VmLinux => Some(
+            "vmlab's own Linux guest has not been held yet anywhere it boots (it does not \
+             boot on software nested KVM, and the rig does not hold)",
         ),
         _ => Some("it has no held mode in vmlab yet (the stock VMMs are not driven with --hold)"),
     }
