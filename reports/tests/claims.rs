@@ -299,33 +299,8 @@ fn sizes_compare_linux_vm_images_with_container_images() {
     assert_eq!(size.verdict, Verdict::NotMeasurable, "{size:?}");
 }
 
-#[test]
-fn memory_compares_the_lightest_of_each_class() {
-    let mem = |b: u64| {
-        Some(MemorySample {
-            rss_bytes: b,
-            ..MemorySample::default()
-        })
-    };
-    let mut bs = base();
-    bs[1].memory = mem(3 << 20);
-    bs[2].memory = mem(7 << 20);
-    let mut vm = backend("vm-linux", BackendKind::Vm, 400.0, 10);
-    vm.memory = mem(150 << 20);
-    let r = with(bs, vec![vm]);
-    let m = row(
-        &claims(&r),
-        "Linux containers vs Linux VMs",
-        "lightweight\"",
-    )
-    .clone();
-    assert_eq!(m.verdict, Verdict::Supported, "{m:?}");
-    assert!(m.container.starts_with("sandbox"), "{}", m.container);
-}
-
-#[test]
-fn memory_uses_held_instance_slopes_only_when_both_sides_were_held() {
-    let held = |name: &str, per: f64| vmlab_reports::model::ScaleResult {
+fn held(name: &str, per: f64) -> vmlab_reports::model::ScaleResult {
+    vmlab_reports::model::ScaleResult {
         backend: name.into(),
         reached: 10,
         bytes_per_instance: Some(per),
@@ -336,9 +311,37 @@ fn memory_uses_held_instance_slopes_only_when_both_sides_were_held() {
             })
             .collect(),
         ..Default::default()
-    };
+    }
+}
+
+fn memory_row(r: &Results) -> Claim {
+    claims(r)
+        .into_iter()
+        .find(|c| c.metric.starts_with("memory"))
+        .expect("a memory row")
+}
+
+#[test]
+fn memory_compares_the_lightest_held_instance_of_each_class() {
+    let bs = base();
+    let vm = backend("vm-linux", BackendKind::Vm, 400.0, 10);
+    let mut r = with(bs, vec![vm]);
+    r.scale = vec![
+        held("sandbox", 1e6),
+        held("runc", 4e6),
+        held("vm-linux", 150e6),
+    ];
+    let m = memory_row(&r);
+    assert_eq!(m.verdict, Verdict::Supported, "{m:?}");
+    assert!(m.container.starts_with("sandbox"), "{}", m.container);
+    assert!(m.vm.contains("per extra held instance"), "{}", m.vm);
+}
+
+#[test]
+fn memory_uses_held_instance_slopes_only_never_one_instances_peak() {
     let mut bs = base();
-    // One instance's peak says the VM is heavier; held slopes say not.
+    // One instance's peak says the VM is much heavier: that alone is no
+    // verdict.
     bs[1].memory = Some(MemorySample {
         rss_bytes: 3 << 20,
         ..MemorySample::default()
@@ -349,27 +352,21 @@ fn memory_uses_held_instance_slopes_only_when_both_sides_were_held() {
         ..MemorySample::default()
     });
     let mut r = with(bs, vec![vm]);
-    let memory = |r: &Results| {
-        claims(r)
-            .into_iter()
-            .find(|c| c.metric.starts_with("memory"))
-            .expect("a memory row")
-    };
+    let none = memory_row(&r);
+    assert_eq!(none.verdict, Verdict::NotMeasurable, "{none:?}");
     r.scale = vec![held("sandbox", 2e6)];
-    let one_side = memory(&r);
-    assert_eq!(one_side.verdict, Verdict::Supported, "{one_side:?}");
-    assert!(
-        one_side.reason.contains("one side only"),
-        "{}",
-        one_side.reason
-    );
+    let one_side = memory_row(&r);
+    assert_eq!(one_side.verdict, Verdict::NotMeasurable, "{one_side:?}");
+    assert!(one_side.reason.contains("held"), "{}", one_side.reason);
+    // Held on both sides: the slopes decide (here, no real difference).
     r.scale.push(held("vm-linux", 2.1e6));
-    let both = memory(&r);
+    let both = memory_row(&r);
     assert!(
         both.container.contains("per extra held instance"),
         "{both:?}"
     );
     assert_ne!(both.verdict, Verdict::Supported, "{both:?}");
+    assert_ne!(both.verdict, Verdict::NotMeasurable, "{both:?}");
 }
 
 fn evidence(b: &mut BackendResult, tried: u32, blocked: u32, syscalls: u32) {

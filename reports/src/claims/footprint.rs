@@ -106,13 +106,6 @@ pub(super) fn size(results: &Results) -> Claim {
     c
 }
 
-fn memory_bytes(b: &BackendResult) -> Option<f64> {
-    b.memory
-        .as_ref()
-        .map(|m| m.per_instance_bytes.unwrap_or(m.rss_bytes) as f64)
-        .filter(|v| *v > 0.0)
-}
-
 /// Memory per extra held instance (the slope of `vmlab scale`'s density
 /// run), where one was measured.
 fn held_bytes(results: &Results, b: &BackendResult) -> Option<f64> {
@@ -124,20 +117,21 @@ fn held_bytes(results: &Results, b: &BackendResult) -> Option<f64> {
         .filter(|v| *v > 0.0)
 }
 
-/// "Containers are more lightweight" (memory).
+/// "Containers are more lightweight" (memory): what each extra instance
+/// costs the host when many are held at once, never one instance's peak.
 pub(super) fn memory(results: &Results) -> Claim {
     let c = Claim::new(
         vec!["Containers are more \"lightweight\""],
         "Linux containers vs Linux VMs",
-        "memory: per extra held instance (slope of the host's MemAvailable over N held at once, kernel-side memory included) where both sides were held, else per extra instance when several ran at once, else peak RSS of one instance",
-        &format!("the lightest Linux VM ÷ the lightest Linux container (a slope from held instances, or the median over runs; one figure per backend, so there is no interval on the ratio); threshold {CLAIM_THRESHOLD}×; native runs only"),
+        "memory per extra held instance (slope of the host's MemAvailable over N instances held at once, kernel-side memory included)",
+        &format!("the lightest Linux VM ÷ the lightest Linux container (one slope per backend, so there is no interval on the ratio); threshold {CLAIM_THRESHOLD}×; native runs only"),
     );
     let held = |b: &BackendResult| held_bytes(results, b);
-    let any = |b: &BackendResult| usize::from(memory_bytes(b).or(held(b)).is_some());
+    let any = |b: &BackendResult| usize::from(held(b).is_some());
     let need = |class| Need {
         class,
         native: true,
-        what: "memory figure",
+        what: "memory per extra held instance (vmlab scale, or compare's scale section)",
         n: &any,
         min_n: 1,
         missing: no_reason,
@@ -150,39 +144,25 @@ pub(super) fn memory(results: &Results) -> Claim {
         Ok(v) => v,
         Err(why) => return c.not_measurable(why),
     };
-    // Like with like: held-instance slopes only when both sides have one.
-    let both_held =
-        containers.iter().any(|b| held(b).is_some()) && vms.iter().any(|b| held(b).is_some());
-    let figure = |b: &BackendResult| if both_held { held(b) } else { memory_bytes(b) };
     let lightest = |bs: &[&BackendResult]| {
         bs.iter()
-            .filter_map(|b| figure(b).map(|m| (b.name.clone(), m)))
+            .filter_map(|b| held(b).map(|m| (b.name.clone(), m)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
     };
     let (Some((cn, cm)), Some((vn, vm))) = (lightest(&containers), lightest(&vms)) else {
-        return c.not_measurable("a memory figure went missing");
+        return c.not_measurable(
+            "memory per extra held instance was not measured for both a Linux container and a Linux VM; one instance's peak RSS does not say what an extra instance costs",
+        );
     };
     let mut c = c;
-    let per = if both_held {
-        " per extra held instance"
-    } else {
-        ""
-    };
-    c.container = format!("{cn}: {}{per}", fmt_bytes(cm));
-    c.vm = format!("{vn}: {}{per}", fmt_bytes(vm));
+    c.container = format!("{cn}: {} per extra held instance", fmt_bytes(cm));
+    c.vm = format!("{vn}: {} per extra held instance", fmt_bytes(vm));
     let ratio = vm / cm;
     let verdict = ratio_verdict(ratio, None, CLAIM_THRESHOLD);
-    let basis = if both_held {
-        "Measured over many held instances: MemAvailable counts kernel-side memory (page tables, KVM, namespaces, cgroups) too."
-    } else if results.scale.iter().any(|s| s.bytes_per_instance.is_some()) {
-        "Held-instance slopes exist for one side only, so they are not used; kernel-side memory (page tables, KVM, namespaces, cgroups) is not counted."
-    } else {
-        "Kernel-side memory (page tables, KVM, namespaces, cgroups) is not counted."
-    };
     c.set(
         verdict,
         format!(
-            "{vn} needs {} the memory of {cn}{per}. {basis}",
+            "{vn} needs {} the memory of {cn} per extra held instance. Measured over many held instances: MemAvailable counts kernel-side memory (page tables, KVM, namespaces, cgroups) too.",
             fmt_ratio(ratio)
         ),
     );
