@@ -101,7 +101,7 @@ fn scale_refuses_bad_counts_budgets_and_backends() {
         (&["--budget", "lots"], "--budget"),
         (&["--concurrency", "4,0"], "--concurrency"),
         (&["--time-limit", "0"], "--time-limit"),
-        (&["--backends", "firecracker,qemu"], "can hold"),
+        (&["--backends", "firecracker,vm-linux"], "can hold"),
         (&["--backends", "docker"], "invalid value"),
     ];
     for (args, want) in cases {

@@ -202,7 +202,7 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
     if cannot.len() == ids.len() {
         anyhow::bail!(
             "none of the backends asked for can hold instances ({}); hold process, sandbox, \
-             vm-bare, crun, runc, runsc or bwrap",
+             vm-bare, crun, runc, runsc, bwrap or qemu",
             cannot.join("; ")
         );
     }
