@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
 use vmlab_vmm::snapshot::{self, RestoreConfig};
-use vmlab_vmm::{Guest, VmConfig};
+use vmlab_vmm::VmConfig;
 
 #[path = "shared/mode.rs"]
 mod mode;
@@ -44,21 +44,7 @@ const TIMING: Timing = Timing {
 };
 
 fn cold<'a>(elf: &'a [u8], args: &str) -> VmConfig<'a> {
-    VmConfig {
-        guest: Guest::Bare {
-            elf,
-            args: args.into(),
-        },
-        mem_mib: MEM_MIB,
-        timeout: TIMEOUT,
-        serial_stream: None,
-        jail: false,
-        probe: None,
-        cgroup_tasks: Vec::new(),
-        hold: None,
-        virtio: Vec::new(),
-        virtio_selftest: false,
-    }
+    VmConfig::bare(elf, args, MEM_MIB, TIMEOUT)
 }
 
 fn restore_cfg(path: &Path) -> RestoreConfig {

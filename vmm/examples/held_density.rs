@@ -13,7 +13,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use vmlab_vmm::{Guest, HeldVm, Host, VmConfig};
+use vmlab_vmm::{HeldVm, Host, VmConfig};
 
 fn meminfo(field: &str) -> u64 {
     kib_field(&std::fs::read_to_string("/proc/meminfo").unwrap(), field)
@@ -42,21 +42,7 @@ fn main() {
     vmlab_vmm::held::raise_fd_limit().expect("the fd limit can be raised");
     let elf = vmlab_images::embedded::GUEST;
     let host = Host::open().expect("KVM");
-    let config = || VmConfig {
-        guest: Guest::Bare {
-            elf,
-            args: args.clone(),
-        },
-        mem_mib,
-        timeout: Duration::from_secs(30),
-        serial_stream: None,
-        jail: false,
-        probe: None,
-        cgroup_tasks: Vec::new(),
-        hold: None,
-        virtio: Vec::new(),
-        virtio_selftest: false,
-    };
+    let config = || VmConfig::bare(elf, &args, mem_mib, Duration::from_secs(30));
     // Warm up (allocator, signal handler, lazily mapped code).
     HeldVm::start(&host, config()).unwrap().release().unwrap();
     let base = meminfo("MemAvailable");

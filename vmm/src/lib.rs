@@ -99,6 +99,30 @@ pub struct VmConfig<'a> {
     pub virtio_selftest: bool,
 }
 
+impl<'a> VmConfig<'a> {
+    /// The bare guest `elf` with workload arguments `args` (space
+    /// separated), `mem_mib` of RAM and `timeout`: in the calling process
+    /// (no jail), no serial copy, no hold gate, no devices. Callers change
+    /// the fields they need.
+    pub fn bare(elf: &'a [u8], args: &str, mem_mib: u64, timeout: Duration) -> VmConfig<'a> {
+        VmConfig {
+            guest: Guest::Bare {
+                elf,
+                args: args.to_string(),
+            },
+            mem_mib,
+            timeout,
+            serial_stream: None,
+            jail: false,
+            probe: None,
+            cgroup_tasks: Vec::new(),
+            hold: None,
+            virtio: Vec::new(),
+            virtio_selftest: false,
+        }
+    }
+}
+
 /// The guest to boot.
 pub enum Guest<'a> {
     /// The bare vmlab guest ELF, with its argument string (space separated).

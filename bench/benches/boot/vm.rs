@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::mode::Timing;
 use super::{record, Group, CALL_TO_EXIT, CALL_TO_READY};
 use criterion::SamplingMode;
-use vmlab_vmm::{Guest, VmConfig, VmOutcome};
+use vmlab_vmm::{VmConfig, VmOutcome};
 
 /// Guest RAM for the bench (untouched pages cost nothing).
 const MEM_MIB: u64 = 64;
@@ -29,19 +29,8 @@ fn guest_elf() -> Vec<u8> {
 
 fn boot(elf: &[u8], jail: bool) -> Result<VmOutcome, vmlab_vmm::Error> {
     vmlab_vmm::run(VmConfig {
-        guest: Guest::Bare {
-            elf,
-            args: "--exit 0".into(),
-        },
-        mem_mib: MEM_MIB,
-        timeout: Duration::from_secs(10),
-        serial_stream: None,
         jail,
-        probe: None,
-        cgroup_tasks: Vec::new(),
-        hold: None,
-        virtio: Vec::new(),
-        virtio_selftest: false,
+        ..VmConfig::bare(elf, "--exit 0", MEM_MIB, Duration::from_secs(10))
     })
 }
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use vmlab_vmm::{Guest, HeldVm, Host, VmConfig};
+use vmlab_vmm::{HeldVm, Host, VmConfig};
 
 use super::held::{Held, Instance};
 use super::holders::Holder;
@@ -43,21 +43,7 @@ impl Holder for InProcessVm {
     }
 
     fn start_held(&self) -> anyhow::Result<Held<'_>> {
-        let config = VmConfig {
-            guest: Guest::Bare {
-                elf: vmlab_images::embedded::GUEST,
-                args: "--hold".into(),
-            },
-            mem_mib: MEM_MIB,
-            timeout: TIMEOUT,
-            serial_stream: None,
-            jail: false,
-            probe: None,
-            cgroup_tasks: Vec::new(),
-            hold: None,
-            virtio: Vec::new(),
-            virtio_selftest: false,
-        };
+        let config = VmConfig::bare(vmlab_images::embedded::GUEST, "--hold", MEM_MIB, TIMEOUT);
         let vm = HeldVm::start(&self.host, config).context("a held bare VM did not start")?;
         let ns = vm.to_ready_ns();
         Ok(Held::new(

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use vmlab_vmm::{Guest, VmConfig};
+use vmlab_vmm::VmConfig;
 
 /// Set in the child process that runs a test's body.
 const CHILD_ENV: &str = "VMLAB_VMM_TEST_CHILD";
@@ -48,21 +48,7 @@ pub fn guest_elf() -> Vec<u8> {
 
 /// A bare-guest configuration.
 pub fn bare<'a>(elf: &'a [u8], args: &str, timeout: Duration) -> VmConfig<'a> {
-    VmConfig {
-        guest: Guest::Bare {
-            elf,
-            args: args.to_string(),
-        },
-        mem_mib: 16,
-        timeout,
-        serial_stream: None,
-        jail: false,
-        probe: None,
-        cgroup_tasks: Vec::new(),
-        hold: None,
-        virtio: Vec::new(),
-        virtio_selftest: false,
-    }
+    VmConfig::bare(elf, args, 16, timeout)
 }
 
 /// `mov eax, imm32; mov dx, 0xf4; out dx, eax`: one protocol word.
