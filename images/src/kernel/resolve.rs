@@ -22,8 +22,18 @@ pub fn resolve(
     if let Some(path) = std::env::var_os(ENV).filter(|v| !v.is_empty()) {
         return from_file(Path::new(&path), Source::Env, cache);
     }
-    if let Some(kernel) = cache.latest()? {
-        return Ok(kernel);
+    match cache.latest() {
+        Ok(Some(kernel)) => return Ok(kernel),
+        Ok(None) => {}
+        Err(e @ KernelError::CacheOutdated { .. }) if fetch => {
+            progress(&format!("{e}: fetching the kernel again"));
+        }
+        Err(e @ KernelError::CacheOutdated { .. }) => {
+            return Err(KernelError::NotAvailable(format!(
+                "{e}; let vmlab fetch the kernel again (building the images does), or {HOW_TO_GET_ONE}"
+            )))
+        }
+        Err(e) => return Err(e),
     }
     if !fetch {
         return Err(KernelError::NotAvailable(format!(

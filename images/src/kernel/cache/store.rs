@@ -95,6 +95,12 @@ impl Cache {
             })?;
         let record: Record =
             serde_json::from_slice(&json).map_err(|e| corrupt(format!("kernel.json: {e}")))?;
+        if record.format < super::FORMAT {
+            return Err(KernelError::CacheOutdated {
+                dir: dir.clone(),
+                found: record.format,
+            });
+        }
         let mut refs = BTreeMap::new();
         for (name, sha) in &record.files {
             let path = contained(&dir, Path::new(name))
