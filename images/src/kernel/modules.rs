@@ -12,6 +12,8 @@ use object::elf::{FileHeader64, SectionHeader64};
 use object::read::elf::{FileHeader, SectionHeader};
 use object::LittleEndian;
 
+use super::{GuestKernel, Module};
+
 /// The modules asked for: the KVM modules (the rig's nested guest) and the
 /// virtio drivers a Linux guest needs for its I/O (the mmio transport of
 /// vmlab's VMM and QEMU's microvm, the PCI one of other VMMs, net, blk).
@@ -28,6 +30,39 @@ pub const ROOTS: &[&str] = &[
 /// The modules a Linux guest loads for virtio I/O (with their
 /// dependencies, [`closure`] over the cached ones).
 pub const VIRTIO: &[&str] = &["virtio_mmio", "virtio_pci", "virtio_net", "virtio_blk"];
+
+/// Where the Linux initramfs for I/O keeps the virtio modules, relative to
+/// its root: `NN-name.ko`, to be loaded in the order of their names (the
+/// workload, as the guest's PID 1, reads the same directory).
+pub const INITRAMFS_DIR: &str = "lib/vmlab-modules";
+
+/// The virtio modules of `kernel` and what they depend on, in load order:
+/// name and file contents. `Ok(None)` when the kernel came without modules
+/// (one given by path); an error when some are missing or unreadable.
+pub fn virtio_of(kernel: &GuestKernel) -> Result<Option<Vec<(String, Vec<u8>)>>, String> {
+    if kernel.modules.is_empty() {
+        return Ok(None);
+    }
+    let find = |name: &str| {
+        kernel
+            .modules
+            .iter()
+            .find(|m| normalized(&m.name) == name)
+            .ok_or_else(|| format!("the cached kernel keeps no module {name}"))
+    };
+    let read = |m: &Module| -> Result<Vec<u8>, String> {
+        if m.compressed.is_some() {
+            return Err(format!("{} is compressed; vmlab loads uncompressed modules only", m.relative));
+        }
+        std::fs::read(&m.path).map_err(|e| format!("{}: {e}", m.path.display()))
+    };
+    let order = closure(VIRTIO, |name| depends(&read(find(name)?)?))?;
+    order
+        .iter()
+        .map(|name| Ok((name.clone(), read(find(name)?)?)))
+        .collect::<Result<Vec<_>, String>>()
+        .map(Some)
+}
 
 /// A module name as the kernel compares them (`kvm-amd` is `kvm_amd`).
 pub fn normalized(name: &str) -> String {
