@@ -9,7 +9,7 @@
 //! removes a TAP nobody holds), removes the bridge and gives `vi<n>` its
 //! address back. A killed vmlab leaves nothing either: the namespaces, and
 //! everything in them, die with its descriptors.
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::Command;
 
 use super::{link, IoError, Link};
@@ -38,24 +38,40 @@ impl<'a> BridgedTap<'a> {
         Ok(tap)
     }
 
+    /// The TAP's descriptor (a read is one frame, a write sends one).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// The address the guest gives its interface (`--addr`).
     pub fn guest_addr(&self) -> String {
         format!("{}/24", self.link.subnet().instance())
     }
 
-    /// Makes `cmd` inherit the TAP's descriptor; returns its number there.
+    /// Makes `cmd` inherit the TAP's descriptor and die (SIGKILL) with the
+    /// thread that spawns it, so that a killed vmlab leaves no VM holding
+    /// the TAP and its namespace; returns the descriptor's number there.
     pub fn pass_to(&self, cmd: &mut Command) -> std::io::Result<RawFd> {
         let fd = self.fd.try_clone()?;
         let raw = fd.as_raw_fd();
+        // SAFETY: getpid is async-signal-safe and called before the fork.
+        let parent = unsafe { libc::getpid() };
         // SAFETY: the closure runs in the child between fork and exec and
-        // only calls fcntl(2), async-signal-safe, on a descriptor it owns
-        // (a copy, closed in the parent when `cmd` drops): clearing
-        // FD_CLOEXEC keeps it open, at the same number, across exec.
+        // only calls async-signal-safe functions (fcntl, prctl, getppid,
+        // raise) on a descriptor it owns (a copy, closed in the parent when
+        // `cmd` drops): clearing FD_CLOEXEC keeps it open, at the same
+        // number, across exec.
         unsafe {
             use std::os::unix::process::CommandExt;
             cmd.pre_exec(move || {
-                if libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) == -1 {
+                if libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) == -1
+                    || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0
+                {
                     return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before the prctl.
+                if libc::getppid() != parent {
+                    libc::raise(libc::SIGKILL);
                 }
                 Ok(())
             });
