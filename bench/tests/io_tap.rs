@@ -87,7 +87,11 @@ fn tap_child() {
     let host = IoHost::new().unwrap();
     let link = host.link().unwrap();
     let _tap = BridgedTap::new(&link).unwrap();
-    println!("ready {} {}", host.ns().inode().unwrap(), link.ns().inode().unwrap());
+    println!(
+        "ready {} {}",
+        host.ns().inode().unwrap(),
+        link.ns().inode().unwrap()
+    );
     std::thread::sleep(Duration::from_secs(60));
 }
 
@@ -141,13 +145,22 @@ fn a_bridged_tap_carries_frames_and_leaves_nothing() {
         .map_while(Result::ok)
         .find_map(|l| l.split_once("ready ").map(|(_, r)| r.to_string()))
         .expect("the child bridged its TAP");
-    let theirs: Vec<u64> = line.split_whitespace().map(|w| w.parse().unwrap()).collect();
-    assert!(theirs.iter().all(|i| netns::all_inodes().contains(i)), "control");
+    let theirs: Vec<u64> = line
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert!(
+        theirs.iter().all(|i| netns::all_inodes().contains(i)),
+        "control"
+    );
     c.kill().unwrap();
     c.wait().unwrap();
     let t = Instant::now();
     while theirs.iter().any(|i| netns::all_inodes().contains(i)) {
-        assert!(t.elapsed() < Duration::from_secs(5), "left after SIGKILL: {theirs:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "left after SIGKILL: {theirs:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(interfaces(), ifs);

@@ -24,7 +24,8 @@ pub const GUEST_DISK: &str = "/dev/vda";
 /// initramfs with the virtio modules.
 pub fn image(images: &Path) -> Result<VmImage, SkipReason> {
     let mut image = VmImage::of(images)?;
-    let m = vmlab_images::manifest::Manifest::read(images).map_err(|e| SkipReason(e.to_string()))?;
+    let m =
+        vmlab_images::manifest::Manifest::read(images).map_err(|e| SkipReason(e.to_string()))?;
     match (m.initramfs_io, m.initramfs_io_missing) {
         (Some((_, gz)), _) => image.initramfs = images.join(gz.path),
         (None, why) => {
@@ -47,7 +48,12 @@ pub fn reach(images: &Path) -> Result<Reach, SkipReason> {
 /// address of `eth0`.
 pub fn guest_args(args: &[String], addr: &str) -> Vec<String> {
     let mut args = args.to_vec();
-    args.extend(["--disk".into(), GUEST_DISK.into(), "--addr".into(), addr.into()]);
+    args.extend([
+        "--disk".into(),
+        GUEST_DISK.into(),
+        "--addr".into(),
+        addr.into(),
+    ]);
     args
 }
 
@@ -96,11 +102,17 @@ mod tests {
         );
         let mut cmd = Command::new("q");
         device_args(&mut cmd, 7, Path::new("/tmp/d.img"));
-        let line: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let line: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let line = line.join(" ");
         assert!(line.contains("-netdev tap,id=net0,fd=7 -device virtio-net-device,netdev=net0"));
         assert!(line.contains("file=/tmp/d.img,if=none,id=disk0,format=raw,cache=none,aio=native"));
-        assert!(line.ends_with("-device virtio-blk-device,drive=disk0"), "{line}");
+        assert!(
+            line.ends_with("-device virtio-blk-device,drive=disk0"),
+            "{line}"
+        );
         let e = reach(Path::new("/nonexistent")).unwrap_err();
         assert!(e.0.contains("manifest") || e.0.contains("images"), "{e}");
     }

@@ -176,8 +176,14 @@ mod tests {
         let i = s.instance_batch();
         assert!(i.contains("addr add 10.77.1.2/24 dev vi1\n") && i.contains("link set lo up"));
         let b = s.bridge_batch();
-        assert!(b.starts_with("link add vb1 type bridge\naddr flush dev vi1\n"), "{b}");
-        assert!(b.contains("link set vi1 master vb1\nlink set vt1 master vb1\n"), "{b}");
+        assert!(
+            b.starts_with("link add vb1 type bridge\naddr flush dev vi1\n"),
+            "{b}"
+        );
+        assert!(
+            b.contains("link set vi1 master vb1\nlink set vt1 master vb1\n"),
+            "{b}"
+        );
         assert_eq!(
             s.unbridge_batch(),
             "link del vb1\naddr add 10.77.1.2/24 dev vi1\n"

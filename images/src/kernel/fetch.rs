@@ -34,7 +34,9 @@ pub fn fetch(cache: &Cache, progress: &mut dyn FnMut(&str)) -> Result<GuestKerne
         .is_file()
     {
         match cache.load(&release) {
-            Err(e @ KernelError::CacheOutdated { .. }) => progress(&format!("{e}: fetching it again")),
+            Err(e @ KernelError::CacheOutdated { .. }) => {
+                progress(&format!("{e}: fetching it again"))
+            }
             other => return other,
         }
     }
@@ -150,9 +152,8 @@ fn locate(root: &Path, package: &str, release: &str, deb: &Path) -> Result<Unpac
         .map(|d| root.join(d).join(release))
         .find(|d| d.is_dir())
         .ok_or_else(|| missing(format!("/lib/modules/{release}")))?;
-    let modules = kept_modules(&moddir).map_err(|why| {
-        KernelError::Fetch(format!("the package {package}'s modules: {why}"))
-    })?;
+    let modules = kept_modules(&moddir)
+        .map_err(|why| KernelError::Fetch(format!("the package {package}'s modules: {why}")))?;
     Ok(Unpacked {
         root: root.to_path_buf(),
         release: release.to_string(),

@@ -36,10 +36,13 @@ pub const VIRTIO: &[&str] = &["virtio_mmio", "virtio_pci", "virtio_net", "virtio
 /// workload, as the guest's PID 1, reads the same directory).
 pub const INITRAMFS_DIR: &str = "lib/vmlab-modules";
 
+/// Modules to load, in order: name and file contents.
+pub type Loadable = Vec<(String, Vec<u8>)>;
+
 /// The virtio modules of `kernel` and what they depend on, in load order:
 /// name and file contents. `Ok(None)` when the kernel came without modules
 /// (one given by path); an error when some are missing or unreadable.
-pub fn virtio_of(kernel: &GuestKernel) -> Result<Option<Vec<(String, Vec<u8>)>>, String> {
+pub fn virtio_of(kernel: &GuestKernel) -> Result<Option<Loadable>, String> {
     if kernel.modules.is_empty() {
         return Ok(None);
     }
@@ -52,7 +55,10 @@ pub fn virtio_of(kernel: &GuestKernel) -> Result<Option<Vec<(String, Vec<u8>)>>,
     };
     let read = |m: &Module| -> Result<Vec<u8>, String> {
         if m.compressed.is_some() {
-            return Err(format!("{} is compressed; vmlab loads uncompressed modules only", m.relative));
+            return Err(format!(
+                "{} is compressed; vmlab loads uncompressed modules only",
+                m.relative
+            ));
         }
         std::fs::read(&m.path).map_err(|e| format!("{}: {e}", m.path.display()))
     };
@@ -180,11 +186,17 @@ mod tests {
             ["virtio_ring", "virtio", "net_failover"]
         );
         assert_eq!(depends(&ko(b"depends=\0")).unwrap(), Vec::<String>::new());
-        assert_eq!(depends(&ko(b"license=GPL\0")).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            depends(&ko(b"license=GPL\0")).unwrap(),
+            Vec::<String>::new()
+        );
         assert!(depends(b"not an elf").unwrap_err().contains("no ELF64"));
         let mut no_modinfo = ko(b"x\0");
         // Rename the section: `.modinfo` becomes `.modinfX`.
-        let at = no_modinfo.windows(8).position(|w| w == b".modinfo").unwrap();
+        let at = no_modinfo
+            .windows(8)
+            .position(|w| w == b".modinfo")
+            .unwrap();
         no_modinfo[at + 7] = b'X';
         assert!(depends(&no_modinfo).unwrap_err().contains("no .modinfo"));
     }
@@ -202,7 +214,11 @@ mod tests {
                 other => return Err(format!("no module {other}")),
             })
         };
-        let order = closure(&["kvm-amd", "virtio_net", "virtio_blk", "virtio_mmio"], deps).unwrap();
+        let order = closure(
+            &["kvm-amd", "virtio_net", "virtio_blk", "virtio_mmio"],
+            deps,
+        )
+        .unwrap();
         assert_eq!(
             order,
             [

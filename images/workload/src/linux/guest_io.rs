@@ -68,10 +68,16 @@ pub fn setup(spec: &Spec) -> Result<Vec<String>, GuestIoError> {
     };
     let loaded = load_modules()?;
     let iface = format!("/sys/class/net/{INTERFACE}");
-    wait_for(Path::new(&iface), &format!("the network interface {INTERFACE}"))?;
+    wait_for(
+        Path::new(&iface),
+        &format!("the network interface {INTERFACE}"),
+    )?;
     sys::ipv4_up(INTERFACE, addr.addr, addr.netmask()).map_err(GuestIoError::Address)?;
     if let Some(disk) = spec.disk {
-        wait_for(Path::new(disk.as_str()), &format!("the disk {}", disk.as_str()))?;
+        wait_for(
+            Path::new(disk.as_str()),
+            &format!("the disk {}", disk.as_str()),
+        )?;
     }
     Ok(loaded)
 }

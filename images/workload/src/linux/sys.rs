@@ -138,7 +138,8 @@ pub fn ipv4_up(name: &str, addr: [u8; 4], mask: [u8; 4]) -> io::Result<()> {
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
     // SAFETY: a plain socket call; the fd is owned at once.
-    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: `fd` was just returned by socket and is owned by nobody else.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: `ifreq` is plain data, valid when zeroed.
