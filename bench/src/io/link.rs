@@ -81,21 +81,14 @@ impl Subnet {
     pub fn bridge_batch(self) -> String {
         let (i, t, b) = (self.instance_if(), self.tap_if(), self.bridge_if());
         format!(
-            "link add {b} type bridge
-addr flush dev {i}
-link set {i} master {b}
-             link set {t} master {b}
-link set {t} up
-link set {b} up
-"
+            "link add {b} type bridge\naddr flush dev {i}\nlink set {i} master {b}\n\
+             link set {t} master {b}\nlink set {t} up\nlink set {b} up\n"
         )
     }
     /// The lines that undo [`Subnet::bridge_batch`] once the TAP is gone.
     pub fn unbridge_batch(self) -> String {
         format!(
-            "link del {}
-addr add {}/24 dev {}
-",
+            "link del {}\naddr add {}/24 dev {}\n",
             self.bridge_if(),
             self.instance(),
             self.instance_if()
