@@ -259,3 +259,16 @@ fn entries_of_an_older_format_are_refused_as_outdated() {
     assert!(matches!(err, KernelError::NotAvailable(_)), "{err}");
     assert!(err.to_string().contains("fetch the kernel again"), "{err}");
 }
+
+#[test]
+fn an_outdated_entry_still_loads_when_asked_to() {
+    let (_scratch, cache, unpacked) = fixture();
+    let kernel = cache.install(&unpacked).unwrap();
+    let json = kernel.vmlinux.path.parent().unwrap().join("kernel.json");
+    let mut record: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    record["format"] = 1.into();
+    fs::write(&json, serde_json::to_vec(&record).unwrap()).unwrap();
+    assert!(cache.load("6.1.0-test").is_err());
+    let old = cache.load_outdated("6.1.0-test").unwrap();
+    assert_eq!(old.vmlinux, kernel.vmlinux);
+}
