@@ -12,7 +12,7 @@ use flate2::{Compression, GzBuilder};
 
 use crate::checksum::sha256_hex;
 use crate::embedded;
-use crate::kernel::GuestKernel;
+use crate::kernel::{modules, GuestKernel};
 use crate::manifest::{self, Built, Manifest};
 use crate::oci::{self, layer::Layer};
 use crate::rootfs::Rootfs;
@@ -91,25 +91,32 @@ pub fn build(opts: &BuildOptions, kernel: Option<GuestKernel>) -> Result<Manifes
     let rootfs = Rootfs::new(embedded::WORKLOAD);
     rootfs.write_to(&dir.join(manifest::ROOTFS))?;
 
-    let mut cpio_bytes = Vec::new();
-    cpio::write(
-        rootfs.clone().with_console().entries(),
+    let (initramfs, initramfs_gz) = cpio_and_gz(
+        dir,
+        rootfs.clone().with_console(),
         mtime,
-        &mut cpio_bytes,
+        (manifest::INITRAMFS, manifest::INITRAMFS_GZ),
     )?;
-    let initramfs = put(dir, manifest::INITRAMFS, &cpio_bytes, 0o644)?;
-    let gz_path = dir.join(manifest::INITRAMFS_GZ);
+    let (initramfs_io, initramfs_io_missing) = match kernel.as_ref().map(modules::virtio_of) {
+        None => (None, Some("no guest kernel".to_string())),
+        Some(Ok(None)) => (
+            None,
+            Some("the guest kernel came without its modules (a kernel given by path)".to_string()),
+        ),
+        Some(Err(why)) => (None, Some(why)),
+        Some(Ok(Some(mods))) => {
+            let io = rootfs
+                .clone()
+                .with_console()
+                .with_modules(modules::INITRAMFS_DIR, &mods);
+            let names = (manifest::INITRAMFS_IO, manifest::INITRAMFS_IO_GZ);
+            (Some(cpio_and_gz(dir, io, mtime, names)?), None)
+        }
+    };
     let werr = |path: &Path| {
         let path = path.to_path_buf();
         move |source| BuildError::Write { path, source }
     };
-    let mut gz = GzBuilder::new()
-        .mtime(0)
-        .operating_system(3)
-        .write(Vec::new(), Compression::best());
-    gz.write_all(&cpio_bytes).map_err(werr(&gz_path))?;
-    let gz_bytes = gz.finish().map_err(werr(&gz_path))?;
-    let initramfs_gz = put(dir, manifest::INITRAMFS_GZ, &gz_bytes, 0o644)?;
 
     let layer = Layer::build(&rootfs, opts.epoch)?;
     let oci_digests = oci::layout::write_layout(
@@ -129,6 +136,8 @@ pub fn build(opts: &BuildOptions, kernel: Option<GuestKernel>) -> Result<Manifes
         rootfs: manifest::ROOTFS.to_string(),
         initramfs,
         initramfs_gz,
+        initramfs_io,
+        initramfs_io_missing,
         oci: manifest::OCI.to_string(),
         oci_digests,
         bundle: manifest::BUNDLE.to_string(),
@@ -142,6 +151,31 @@ pub fn build(opts: &BuildOptions, kernel: Option<GuestKernel>) -> Result<Manifes
         .map_err(werr(dir))?;
     scratch.persist(&out).map_err(werr(&out))?;
     Ok(manifest)
+}
+
+/// `rootfs` as a cpio archive and its gzip form, named `names`.
+fn cpio_and_gz(
+    dir: &Path,
+    rootfs: Rootfs,
+    mtime: u32,
+    names: (&str, &str),
+) -> Result<(Built, Built), BuildError> {
+    let mut cpio_bytes = Vec::new();
+    cpio::write(rootfs.entries(), mtime, &mut cpio_bytes)?;
+    let cpio = put(dir, names.0, &cpio_bytes, 0o644)?;
+    let gz_path = dir.join(names.1);
+    let werr = |source| BuildError::Write {
+        path: gz_path.clone(),
+        source,
+    };
+    let mut gz = GzBuilder::new()
+        .mtime(0)
+        .operating_system(3)
+        .write(Vec::new(), Compression::best());
+    gz.write_all(&cpio_bytes).map_err(werr)?;
+    let gz_bytes = gz.finish().map_err(werr)?;
+    let gz = put(dir, names.1, &gz_bytes, 0o644)?;
+    Ok((cpio, gz))
 }
 
 fn built(path: &str, bytes: &[u8]) -> Built {

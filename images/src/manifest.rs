@@ -20,6 +20,11 @@ pub const ROOTFS: &str = "rootfs";
 pub const INITRAMFS: &str = "initramfs.cpio";
 /// The initramfs, gzip-compressed.
 pub const INITRAMFS_GZ: &str = "initramfs.cpio.gz";
+/// The initramfs with the guest kernel's virtio modules (for the I/O
+/// kernels), uncompressed.
+pub const INITRAMFS_IO: &str = "initramfs-io.cpio";
+/// The same, gzip-compressed.
+pub const INITRAMFS_IO_GZ: &str = "initramfs-io.cpio.gz";
 /// The OCI image layout directory.
 pub const OCI: &str = "oci";
 /// The OCI runtime bundle directory.
@@ -80,6 +85,13 @@ pub struct Manifest {
     pub initramfs: Built,
     /// The gzip initramfs.
     pub initramfs_gz: Built,
+    /// The initramfs plus the kernel's virtio modules, and its gzip form,
+    /// when the kernel came with them (see [`crate::kernel::modules`]).
+    #[serde(default)]
+    pub initramfs_io: Option<(Built, Built)>,
+    /// Why there is no `initramfs_io`, when there is none.
+    #[serde(default)]
+    pub initramfs_io_missing: Option<String>,
     /// The OCI image layout directory (relative path).
     pub oci: String,
     /// The layout's digests.

@@ -134,6 +134,35 @@ impl Rootfs {
         self
     }
 
+    /// Adds `modules` (name, contents; in load order) as
+    /// `dir/NN-name.ko`, with `dir` and its parents. For archives of a
+    /// Linux guest's initramfs.
+    pub fn with_modules(mut self, dir: &str, modules: &[(String, Vec<u8>)]) -> Self {
+        let mut parent = String::new();
+        for part in dir.split('/') {
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(part);
+            if !self.entries.iter().any(|e| e.path == parent) {
+                self.entries.push(Entry {
+                    path: parent.clone(),
+                    mode: 0o755,
+                    kind: Kind::Dir,
+                });
+            }
+        }
+        for (i, (name, bytes)) in modules.iter().enumerate() {
+            self.entries.push(Entry {
+                path: format!("{dir}/{i:02}-{name}.ko"),
+                mode: 0o644,
+                kind: Kind::File(bytes.clone()),
+            });
+        }
+        self.sort();
+        self
+    }
+
     /// The entries, sorted by path (so parents come before children).
     pub fn entries(&self) -> &[Entry] {
         &self.entries

@@ -160,7 +160,7 @@ pub(crate) fn setup(
             if !virtio.is_empty() {
                 l.cmdline_extra = format!("{} {}", l.cmdline_extra, virtio.cmdline());
             }
-            let entry = linux::load(&mem, mem_bytes, files, &l)?;
+            let entry = linux::load(&mem, mem_bytes, files, &l, &virtio.acpi_devices())?;
             t.mark("load");
             gdt::write(&mem, layout::GDT_GPA).map_err(Error::Gdt)?;
             vcpu::set_linux_state(&kvm.kvm, &vcpu)?;

@@ -88,6 +88,9 @@ fn build(out: &Path, kernel_path: Option<&Path>, no_kernel: bool) -> anyhow::Res
     let table = sizes::of_build(out, &manifest)?;
     print!("{}", sizes::table(&table));
     eprintln!("vmlab: images built in {}", out.display());
+    if let (Some(why), Some(_)) = (&manifest.initramfs_io_missing, &manifest.kernel) {
+        eprintln!("vmlab: no initramfs for the Linux guest's I/O kernels: {why}");
+    }
     if let Some(e) = missing {
         let e = anyhow::Error::from(e);
         anyhow::bail!(

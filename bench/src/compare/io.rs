@@ -7,8 +7,10 @@
 //! creates none of its own: `vmlab run --net host` for the sandbox, bwrap
 //! with `--share-net`, the OCI runtimes with no network namespace in
 //! `config.json`, runsc with `--network=host` (its Sentry's sockets are
-//! host sockets in that namespace). The disk is bound in at
-//! [`crate::io::disk::INSIDE`] (on the instance's `/tmp` tmpfs).
+//! host sockets in that namespace), QEMU with a TAP bridged into the
+//! namespace ([`super::qemu_io`]). The disk is bound in at
+//! [`crate::io::disk::INSIDE`] (on the instance's `/tmp` tmpfs), or given
+//! to QEMU's guest as its virtio-blk disk.
 //!
 //! The rounds run after the overhead rounds, in a random order per round
 //! from the plan's seed; their results join the overhead figures (ns per

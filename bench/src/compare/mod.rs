@@ -31,6 +31,7 @@ pub mod private;
 pub mod probe;
 pub mod progress;
 pub mod protections;
+pub mod qemu_io;
 pub mod results;
 pub mod scale;
 pub mod setup;

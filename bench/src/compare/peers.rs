@@ -3,17 +3,18 @@
 //! initramfs. Like the OCI runtimes, each is timed from its spawn to the
 //! workload's ready line on its stdout (the serial console for the VMs) and
 //! to its reaping.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
 use vmlab_reports::model::KvmKind;
 
-use super::backend::{Backend, Prepared, SkipReason};
+use super::backend::{Backend, Prepared, Sample, SkipReason};
 use super::private;
 use super::probe::HostView;
 use crate::id::BackendId;
+use crate::io::Link;
 
 /// The isolation flags compare gives bwrap: every namespace it can make,
 /// no seccomp filter, every capability dropped (bwrap started by root
@@ -135,8 +136,8 @@ impl VmImage {
 /// QEMU's microvm machine: KVM when it is hardware, else TCG (emulated).
 #[derive(Debug, Clone)]
 pub struct Qemu {
-    images: PathBuf,
-    path: Option<PathBuf>,
+    pub(super) images: PathBuf,
+    pub(super) path: Option<PathBuf>,
     kvm: KvmKind,
     quick: bool,
 }
@@ -236,6 +237,14 @@ impl Backend for Qemu {
             .context("qemu-system-x86_64 is not installed")?;
         let image = VmImage::of(&self.images).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Prepared::new(Qemu::command(self, path, &image, args)))
+    }
+
+    fn io(&self) -> Result<super::io::Reach, SkipReason> {
+        super::qemu_io::reach(&self.images)
+    }
+
+    fn io_boot(&self, a: &[String], disk: &Path, link: &Link) -> anyhow::Result<Sample> {
+        super::qemu_io::boot(self, a, disk, link)
     }
 
     fn untraceable(&self) -> Option<String> {

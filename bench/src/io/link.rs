@@ -68,6 +68,32 @@ impl Subnet {
     pub fn instance_if(self) -> String {
         format!("vi{}", self.0)
     }
+    /// The name of a VM's TAP on this link (in the instance's namespace).
+    pub fn tap_if(self) -> String {
+        format!("vt{}", self.0)
+    }
+    /// The name of the bridge joining that TAP and the instance end.
+    pub fn bridge_if(self) -> String {
+        format!("vb{}", self.0)
+    }
+    /// The `ip -batch` lines that bridge the TAP and the instance end
+    /// (whose address moves to the guest).
+    pub fn bridge_batch(self) -> String {
+        let (i, t, b) = (self.instance_if(), self.tap_if(), self.bridge_if());
+        format!(
+            "link add {b} type bridge\naddr flush dev {i}\nlink set {i} master {b}\n\
+             link set {t} master {b}\nlink set {t} up\nlink set {b} up\n"
+        )
+    }
+    /// The lines that undo [`Subnet::bridge_batch`] once the TAP is gone.
+    pub fn unbridge_batch(self) -> String {
+        format!(
+            "link del {}\naddr add {}/24 dev {}\n",
+            self.bridge_if(),
+            self.instance(),
+            self.instance_if()
+        )
+    }
     /// What the workload's `--peer` is on this link.
     pub fn peer(self) -> String {
         format!("{}:{SERVER_PORT}", self.host())
@@ -142,5 +168,18 @@ mod tests {
         assert!(h.contains("addr add 10.77.1.1/24 dev vh1\n"));
         let i = s.instance_batch();
         assert!(i.contains("addr add 10.77.1.2/24 dev vi1\n") && i.contains("link set lo up"));
+        let b = s.bridge_batch();
+        assert!(
+            b.starts_with("link add vb1 type bridge\naddr flush dev vi1\n"),
+            "{b}"
+        );
+        assert!(
+            b.contains("link set vi1 master vb1\nlink set vt1 master vb1\n"),
+            "{b}"
+        );
+        assert_eq!(
+            s.unbridge_batch(),
+            "link del vb1\naddr add 10.77.1.2/24 dev vi1\n"
+        );
     }
 }

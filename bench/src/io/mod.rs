@@ -9,7 +9,8 @@
 //!   inside those namespaces;
 //! - [`server`]: the echo / upload / download server in the host side's
 //!   namespace (threads of vmlab);
-//! - [`disk`]: the raw file every backend's block kernels use.
+//! - [`disk`]: the raw file every backend's block kernels use;
+//! - [`tap`]: a VM's TAP, bridged into a link's instance side.
 //!
 //! [`IoHost`] is the host side: its namespace and server. [`IoHost::link`]
 //! gives a backend its own namespace with a veth pair into the host side's;
@@ -20,6 +21,7 @@ pub mod disk;
 pub mod link;
 pub mod netns;
 pub mod server;
+pub mod tap;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -38,6 +40,9 @@ pub enum IoError {
     /// Setting up a link failed.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// A VM's TAP could not be opened in its link's namespace.
+    #[error("cannot open the TAP {0} in the link's namespace: {1}")]
+    Tap(String, std::io::Error),
     /// The server could not start.
     #[error("cannot start the I/O server on port {port}: {source}")]
     Server {

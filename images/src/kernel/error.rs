@@ -66,4 +66,17 @@ pub enum KernelError {
         /// What does not match.
         why: String,
     },
+    /// The cache entry was written by an older vmlab and lacks files this
+    /// one needs.
+    #[error(
+        "the cached kernel in {dir} is in cache format {found}, without the virtio modules a \
+         Linux guest needs for its I/O (this vmlab keeps format {want})",
+        want = super::cache::FORMAT
+    )]
+    CacheOutdated {
+        /// The cache entry.
+        dir: PathBuf,
+        /// Its format.
+        found: u32,
+    },
 }

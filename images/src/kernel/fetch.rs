@@ -3,6 +3,7 @@
 //! fetches the `.deb` into a scratch directory, `dpkg-deb -x` unpacks it
 //! there, and [`Cache::install`] keeps what vmlab needs. Nothing is
 //! installed on the host; the scratch directory is removed on every path.
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::ErrorKind;
@@ -10,20 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::cache::Unpacked;
+use super::modules;
 use super::{Cache, GuestKernel, KernelError, HOW_TO_GET_ONE};
 use crate::scratch::Scratch;
 
 /// The meta-package that depends on the current cloud kernel.
 pub const META_PACKAGE: &str = "linux-image-cloud-amd64";
-
-/// The modules kept with the kernel: name, path below
-/// `/lib/modules/<release>/` without the `.ko` suffix.
-pub const MODULES: &[(&str, &str)] = &[
-    ("irqbypass", "kernel/virt/lib/irqbypass"),
-    ("kvm", "kernel/arch/x86/kvm/kvm"),
-    ("kvm-amd", "kernel/arch/x86/kvm/kvm-amd"),
-    ("kvm-intel", "kernel/arch/x86/kvm/kvm-intel"),
-];
 
 /// Fetches the cloud kernel into `cache` (or returns it if that release is
 /// already cached).
@@ -40,7 +33,12 @@ pub fn fetch(cache: &Cache, progress: &mut dyn FnMut(&str)) -> Result<GuestKerne
         .join("kernel.json")
         .is_file()
     {
-        return cache.load(&release);
+        match cache.load(&release) {
+            Err(e @ KernelError::CacheOutdated { .. }) => {
+                progress(&format!("{e}: fetching it again"))
+            }
+            other => return other,
+        }
     }
     progress(&format!(
         "fetching {package} with apt-get download into {} (not installed)",
@@ -154,17 +152,8 @@ fn locate(root: &Path, package: &str, release: &str, deb: &Path) -> Result<Unpac
         .map(|d| root.join(d).join(release))
         .find(|d| d.is_dir())
         .ok_or_else(|| missing(format!("/lib/modules/{release}")))?;
-    let mut modules = Vec::new();
-    for (name, stem) in MODULES {
-        let found = ["", ".xz", ".zst", ".gz"]
-            .iter()
-            .map(|ext| format!("{stem}.ko{ext}"))
-            .find(|rel| moddir.join(rel).is_file());
-        match found {
-            Some(rel) => modules.push((name.to_string(), rel.clone(), moddir.join(rel))),
-            None => return Err(missing(format!("module {stem}.ko"))),
-        }
-    }
+    let modules = kept_modules(&moddir)
+        .map_err(|why| KernelError::Fetch(format!("the package {package}'s modules: {why}")))?;
     Ok(Unpacked {
         root: root.to_path_buf(),
         release: release.to_string(),
@@ -178,4 +167,58 @@ fn locate(root: &Path, package: &str, release: &str, deb: &Path) -> Result<Unpac
         config,
         modules,
     })
+}
+
+/// The modules [`modules::ROOTS`] need below `moddir` (`/lib/modules/<release>`),
+/// dependencies first: name (the file's stem), path below `moddir`, file.
+fn kept_modules(moddir: &Path) -> Result<Vec<(String, String, PathBuf)>, String> {
+    let mut index = BTreeMap::new();
+    index_modules(moddir, Path::new("kernel"), &mut index)?;
+    let order = modules::closure(modules::ROOTS, |name| {
+        let (_, rel) = index
+            .get(name)
+            .ok_or_else(|| format!("there is no module {name}"))?;
+        if rel.ends_with(".ko") {
+            let bytes = fs::read(moddir.join(rel)).map_err(|e| format!("{rel}: {e}"))?;
+            modules::depends(&bytes).map_err(|e| format!("{rel}: {e}"))
+        } else {
+            Err(format!(
+                "{rel} is compressed; vmlab reads dependencies from uncompressed modules only"
+            ))
+        }
+    })?;
+    Ok(order
+        .iter()
+        .map(|name| {
+            let (stem, rel) = index[name].clone();
+            let path = moddir.join(&rel);
+            (stem, rel, path)
+        })
+        .collect())
+}
+
+/// Every `*.ko` (or compressed `*.ko.*`) below `moddir/rel`, by normalized
+/// name: its stem and its path below `moddir`. Symlinks are not followed.
+fn index_modules(
+    moddir: &Path,
+    rel: &Path,
+    index: &mut BTreeMap<String, (String, String)>,
+) -> Result<(), String> {
+    let dir = moddir.join(rel);
+    let entries = fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child = rel.join(&name);
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => index_modules(moddir, &child, index)?,
+            Ok(t) if t.is_file() => {
+                if let Some((stem, _)) = name.split_once(".ko") {
+                    let value = (stem.to_string(), child.to_string_lossy().into_owned());
+                    index.insert(modules::normalized(stem), value);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

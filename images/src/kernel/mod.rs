@@ -16,12 +16,14 @@
 //! - `types`: [`GuestKernel`] and the files it is made of;
 //! - `resolve`: [`resolve`] and [`from_file`];
 //! - [`bzimage`], [`elf`]: the two formats' checks;
-//! - [`cache`], [`fetch`]: where kernels are kept and how one is fetched.
+//! - [`cache`], [`fetch`]: where kernels are kept and how one is fetched;
+//! - [`modules`]: which modules are kept, in load order.
 pub mod bzimage;
 pub mod cache;
 pub mod elf;
 mod error;
 pub mod fetch;
+pub mod modules;
 mod resolve;
 mod types;
 

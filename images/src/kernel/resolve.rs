@@ -22,8 +22,20 @@ pub fn resolve(
     if let Some(path) = std::env::var_os(ENV).filter(|v| !v.is_empty()) {
         return from_file(Path::new(&path), Source::Env, cache);
     }
-    if let Some(kernel) = cache.latest()? {
-        return Ok(kernel);
+    match cache.latest() {
+        Ok(Some(kernel)) => return Ok(kernel),
+        Ok(None) => {}
+        Err(KernelError::CacheOutdated { dir, found }) if fetch => {
+            let outdated = KernelError::CacheOutdated { dir, found };
+            progress(&format!("{outdated}: fetching the kernel again"));
+            return fetch::fetch(cache, progress).or_else(|e| old_kernel(cache, &outdated, &e, progress));
+        }
+        Err(e @ KernelError::CacheOutdated { .. }) => {
+            return Err(KernelError::NotAvailable(format!(
+                "{e}; let vmlab fetch the kernel again (building the images does), or {HOW_TO_GET_ONE}"
+            )))
+        }
+        Err(e) => return Err(e),
     }
     if !fetch {
         return Err(KernelError::NotAvailable(format!(
@@ -32,6 +44,25 @@ pub fn resolve(
         )));
     }
     fetch::fetch(cache, progress)
+}
+
+/// After a failed refetch (`why`), the `outdated` cached kernel as it is:
+/// everything but the I/O initramfs still works with it.
+fn old_kernel(
+    cache: &Cache,
+    outdated: &KernelError,
+    why: &KernelError,
+    progress: &mut dyn FnMut(&str),
+) -> Result<GuestKernel, KernelError> {
+    let KernelError::CacheOutdated { dir, .. } = outdated else {
+        unreachable!("called with CacheOutdated only")
+    };
+    let release = dir.file_name().unwrap_or_default().to_string_lossy();
+    progress(&format!(
+        "cannot fetch it again ({why}); using the cached kernel as it is, without the \
+         virtio modules (the Linux guest's I/O kernels need them)"
+    ));
+    cache.load_outdated(&release)
 }
 
 /// Checks the kernel file at `path` (bzImage or ELF vmlinux); for a bzImage,

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE] [--hold] [--snapshot]
-//!            [--peer ADDR:PORT] [--disk PATH] [--help]
+//!            [--peer ADDR:PORT] [--disk PATH] [--addr ADDR/PREFIX] [--help]
 //! ```
 //!
 //! No kernel at all is valid: the workload then only signals ready and exit,
@@ -14,7 +14,7 @@
 use core::fmt;
 
 use crate::kernel::{Kernel, KERNEL_NAMES};
-use crate::target::{DiskPath, Peer};
+use crate::target::{Addr, DiskPath, Peer};
 
 /// Most kernels one run accepts (repeats count).
 pub const MAX_KERNELS: usize = 16;
@@ -38,6 +38,7 @@ pub const MAX_TIME_NS: u64 = 3_600_000_000_000;
 pub const USAGE: &str = "\
 usage: vmlab-workload [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE]
                       [--hold] [--snapshot] [--peer ADDR:PORT] [--disk PATH]
+                      [--addr ADDR/PREFIX]
        vmlab-workload attacks SECRET HOSTPID PORT   (Linux only)
 
 Runs each KERNEL for about DURATION and prints one JSON line per result.
@@ -58,6 +59,9 @@ kernels:  cpu, memory, pagetouch, crossing (everywhere);
           byte first: e echo, u upload, d download), e.g. 10.77.1.1:7077
 --disk    the file or block device blk-rand and blk-seq use with O_DIRECT
           (its contents are overwritten), e.g. /dev/vdb
+--addr    as a Linux guest's PID 1: load the virtio modules of the
+          initramfs and give eth0 this address, e.g. 10.77.1.2/24 (with
+          --disk, also wait for that device to appear)
 --help    print this text
 attacks   the escape battery against a host file SECRET, a host pid and a
           TCP port on the host's 127.0.0.1: one JSON line per attempt
@@ -83,6 +87,8 @@ pub struct Spec {
     pub peer: Option<Peer>,
     /// `--disk`: the target of the block kernels.
     pub disk: Option<DiskPath>,
+    /// `--addr`: the address a Linux guest gives its `eth0`.
+    pub addr: Option<Addr>,
     /// `--help` was given: print [`USAGE`] and run nothing.
     pub help: bool,
 }
@@ -99,6 +105,7 @@ impl Default for Spec {
             snapshot: false,
             peer: None,
             disk: None,
+            addr: None,
             help: false,
         }
     }
@@ -137,6 +144,7 @@ impl Spec {
                 "--exit" => "--exit",
                 "--peer" => "--peer",
                 "--disk" => "--disk",
+                "--addr" => "--addr",
                 "--help" | "-h" if inline.is_none() => {
                     spec.help = true;
                     continue;
@@ -162,6 +170,7 @@ impl Spec {
                 "--disk" => {
                     spec.disk = Some(DiskPath::parse(value).ok_or(ArgsError::BadDisk(value))?)
                 }
+                "--addr" => spec.addr = Some(Addr::parse(value).ok_or(ArgsError::BadAddr(value))?),
                 _ => spec.exit = Some(value.parse().map_err(|_| ArgsError::BadExit(value))?),
             }
         }
@@ -188,6 +197,8 @@ pub enum ArgsError<'a> {
     BadPeer(&'a str),
     /// A `--disk` value that is no absolute path.
     BadDisk(&'a str),
+    /// An `--addr` value that is no `A.B.C.D/N`.
+    BadAddr(&'a str),
     /// More than [`MAX_KERNELS`] kernels.
     TooManyKernels,
 }
@@ -203,8 +214,8 @@ impl fmt::Display for ArgsError<'_> {
             }
             ArgsError::UnknownOption(w) => write!(
                 f,
-                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot, --peer, --disk \
-                 and --help"
+                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot, --peer, --disk, \
+                 --addr and --help"
             ),
             ArgsError::MissingValue(o) => write!(f, "option `{o}` needs a value after it"),
             ArgsError::BadSize(w) => write!(
@@ -228,6 +239,11 @@ impl fmt::Display for ArgsError<'_> {
                 f,
                 "bad disk `{w}`: give an absolute path of at most {} bytes (e.g. --disk /dev/vdb)",
                 DiskPath::CAPACITY
+            ),
+            ArgsError::BadAddr(w) => write!(
+                f,
+                "bad address `{w}`: give an IPv4 address and a prefix length from 1 to 32 \
+                 (e.g. --addr 10.77.1.2/24)"
             ),
             ArgsError::TooManyKernels => {
                 write!(f, "too many kernels: at most {MAX_KERNELS} per run")
@@ -275,121 +291,4 @@ pub fn parse_time(word: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(line: &str) -> Result<Spec, ArgsError<'_>> {
-        Spec::parse(line.split_whitespace())
-    }
-
-    #[test]
-    fn no_words_is_a_boot_only_run_with_defaults() {
-        let spec = parse("").unwrap();
-        assert!(spec.kernels().is_empty());
-        assert_eq!(spec.size, DEFAULT_SIZE);
-        assert_eq!(spec.time_ns, DEFAULT_TIME_NS);
-        assert_eq!(spec.exit, None);
-        assert!(!spec.help);
-    }
-
-    #[test]
-    fn kernels_and_options() {
-        let spec = parse("cpu memory --size 64M --time 2s tcp --exit 7").unwrap();
-        assert_eq!(spec.kernels(), &[Kernel::Cpu, Kernel::Memory, Kernel::Tcp]);
-        assert_eq!(spec.size, 64 << 20);
-        assert_eq!(spec.time_ns, 2_000_000_000);
-        assert_eq!(spec.exit, Some(7));
-        let spec = parse("--size=8K --time=500us --exit=0 crossing crossing").unwrap();
-        assert_eq!(spec.kernels(), &[Kernel::Crossing, Kernel::Crossing]);
-        assert_eq!(
-            (spec.size, spec.time_ns, spec.exit),
-            (8192, 500_000, Some(0))
-        );
-        assert!(parse("cpu --help").unwrap().help);
-        assert!(parse("-h").unwrap().help);
-    }
-
-    #[test]
-    fn every_kernel_parses() {
-        let spec = Spec::parse(Kernel::ALL.iter().map(|k| k.name())).unwrap();
-        assert_eq!(spec.kernels(), &Kernel::ALL);
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4096"), Some(4096));
-        assert_eq!(parse_size("4K"), Some(4096));
-        assert_eq!(parse_size("4k"), Some(4096));
-        assert_eq!(parse_size("16M"), Some(16 << 20));
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("1024G"), Some(MAX_SIZE));
-        for bad in [
-            "",
-            "M",
-            "4095",
-            "0",
-            "1025G",
-            "16MB",
-            "16 M",
-            "-1",
-            "1.5M",
-            "16T",
-            "x",
-            "99999999999999999999",
-        ] {
-            assert_eq!(parse_size(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("0ms"), Some(0));
-        assert_eq!(parse_time("20ms"), Some(20_000_000));
-        assert_eq!(parse_time("750us"), Some(750_000));
-        assert_eq!(parse_time("3s"), Some(3_000_000_000));
-        assert_eq!(parse_time("100ns"), Some(100));
-        assert_eq!(parse_time("3600s"), Some(MAX_TIME_NS));
-        for bad in [
-            "",
-            "200",
-            "ms",
-            "1.5s",
-            "2m",
-            "3601s",
-            "20 ms",
-            "99999999999999999999s",
-        ] {
-            assert_eq!(parse_time(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn bad_words_are_named_in_the_error() {
-        assert_eq!(parse("cpu bogus"), Err(ArgsError::UnknownKernel("bogus")));
-        assert_eq!(parse("--bogus"), Err(ArgsError::UnknownOption("--bogus")));
-        assert_eq!(parse("--help=1"), Err(ArgsError::UnknownOption("--help=1")));
-        assert_eq!(parse("--size 3X"), Err(ArgsError::BadSize("3X")));
-        assert_eq!(parse("--time 5"), Err(ArgsError::BadTime("5")));
-        assert_eq!(parse("--exit 256"), Err(ArgsError::BadExit("256")));
-        assert_eq!(parse("--exit -1"), Err(ArgsError::BadExit("-1")));
-        assert_eq!(parse("--peer 1.2.3.4"), Err(ArgsError::BadPeer("1.2.3.4")));
-        assert_eq!(parse("--disk d.img"), Err(ArgsError::BadDisk("d.img")));
-        let spec = parse("net-rr blk-seq --peer 10.77.1.1:7077 --disk=/dev/vdb").unwrap();
-        assert_eq!(spec.peer.unwrap().port, 7077);
-        assert_eq!(spec.disk.unwrap().as_str(), "/dev/vdb");
-        assert_eq!(parse("cpu --size"), Err(ArgsError::MissingValue("--size")));
-        let many = std::string::String::from("cpu ").repeat(MAX_KERNELS + 1);
-        assert_eq!(parse(&many), Err(ArgsError::TooManyKernels));
-    }
-
-    #[test]
-    fn messages_name_the_word_and_the_fix() {
-        use core::fmt::Write;
-        let mut s = std::string::String::new();
-        write!(s, "{}", ArgsError::UnknownKernel("bogus")).unwrap();
-        assert!(s.contains("`bogus`") && s.contains(KERNEL_NAMES), "{s}");
-        s.clear();
-        write!(s, "{}", ArgsError::BadSize("3X")).unwrap();
-        assert!(s.contains("`3X`") && s.contains("--size 64M"), "{s}");
-    }
-}
+mod tests;

@@ -89,6 +89,11 @@ fn main() {
         print!("{USAGE}");
         finish(channel, 0, pid1);
     }
+    if pid1 {
+        if let Err(e) = linux::guest_io::setup(&spec) {
+            fail_setup(channel, pid1, &e);
+        }
+    }
     let mut platform = Linux::new(channel, pid1);
     let code = run(&mut platform, &spec, &mut Console);
     finish(platform.into_channel(), code, pid1)

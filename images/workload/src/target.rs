@@ -25,6 +25,42 @@ impl Peer {
     }
 }
 
+/// The instance's own IPv4 address and prefix length (`10.77.1.2/24`):
+/// what a Linux guest's PID 1 gives its `eth0` (`--addr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addr {
+    /// The address, most significant octet first.
+    pub addr: [u8; 4],
+    /// The prefix length, 1 to 32.
+    pub prefix: u8,
+}
+
+impl Addr {
+    /// Parses `A.B.C.D/N` (decimal octets, N from 1 to 32).
+    pub fn parse(word: &str) -> Option<Addr> {
+        let (host, prefix) = word.split_once('/')?;
+        let prefix: u8 = digits(prefix)?.parse().ok()?;
+        let mut addr = [0u8; 4];
+        let mut octets = host.split('.');
+        for slot in &mut addr {
+            *slot = digits(octets.next()?)?.parse().ok()?;
+        }
+        (octets.next().is_none() && (1..=32).contains(&prefix)).then_some(Addr { addr, prefix })
+    }
+
+    /// The netmask of the prefix, most significant octet first.
+    pub fn netmask(&self) -> [u8; 4] {
+        (u32::MAX << (32 - u32::from(self.prefix))).to_be_bytes()
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d] = self.addr;
+        write!(f, "{a}.{b}.{c}.{d}/{}", self.prefix)
+    }
+}
+
 /// `word` when it is 1 to 5 ASCII digits (no sign, no spaces).
 fn digits(word: &str) -> Option<&str> {
     (!word.is_empty() && word.len() <= 5 && word.bytes().all(|b| b.is_ascii_digit()))

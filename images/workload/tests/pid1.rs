@@ -100,3 +100,31 @@ fn bad_arguments_as_pid1_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`bogus`"));
 }
+
+#[test]
+fn addr_without_the_virtio_modules_is_a_clear_setup_error() {
+    if !can_run() {
+        return;
+    }
+    // The host has no /lib/vmlab-modules (only the I/O initramfs does):
+    // nothing is loaded, and the workload says what it needs.
+    assert!(!std::path::Path::new("/lib/vmlab-modules").exists());
+    let out = as_pid1(&[
+        "net-rr",
+        "--peer",
+        "10.77.9.1:7077",
+        "--addr",
+        "10.77.9.2/24",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("/lib/vmlab-modules") && stderr.contains("initramfs-io.cpio"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"error\""), "{stdout}");
+    // `--help` is answered before any set-up.
+    let out = as_pid1(&["--addr=1.2.3.4/8", "--help"]);
+    assert_eq!(out.status.code(), Some(0), "--help comes before the setup");
+}

@@ -70,6 +70,7 @@ impl Cache {
             });
         }
         let record = Record {
+            format: super::FORMAT,
             release: unpacked.release.clone(),
             package: unpacked.package.clone(),
             package_file: unpacked.package_file.clone(),

@@ -4,9 +4,10 @@
 //! kernels/<release>/vmlinuz        the bzImage, as packaged
 //!                   vmlinux        the ELF derived from it
 //!                   config         the kernel's build config
-//!                   modules/<path> kvm.ko, kvm-amd.ko, kvm-intel.ko, irqbypass.ko
+//!                   modules/<path> kvm.ko, kvm-amd.ko, kvm-intel.ko, the virtio drivers
+//!                                  and what they depend on (`kernel::modules`)
 //!                                  (their path below /lib/modules/<release>/)
-//!                   kernel.json    release, package, compression, sha256 of every file
+//!                   kernel.json    format, release, package, compression, sha256 of every file
 //! derived/<sha256 of a bzImage>/vmlinux, derived.json
 //!                                  vmlinux derived from a kernel given by path
 //! ```
@@ -29,7 +30,7 @@ mod record;
 mod store;
 
 pub use paths::contained;
-pub use record::{ModuleRecord, Record, Unpacked};
+pub use record::{ModuleRecord, Record, Unpacked, FORMAT};
 pub use store::Cache;
 
 #[cfg(test)]

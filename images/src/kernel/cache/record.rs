@@ -4,9 +4,21 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+/// The cache format this vmlab writes: 2 keeps the virtio modules (and
+/// their dependencies) besides the KVM ones; 1, the records without a
+/// `format`, kept the KVM modules only.
+pub const FORMAT: u32 = 2;
+
+fn format_one() -> u32 {
+    1
+}
+
 /// The record written as `kernel.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
+    /// The cache format ([`FORMAT`] when written by this vmlab).
+    #[serde(default = "format_one")]
+    pub format: u32,
     /// Kernel release, e.g. `6.1.0-56-cloud-amd64`.
     pub release: String,
     /// Debian package name.
@@ -17,7 +29,8 @@ pub struct Record {
     pub compression: String,
     /// SHA-256 of every file, by path relative to the entry.
     pub files: BTreeMap<String, String>,
-    /// The modules kept, paths relative to the entry.
+    /// The modules kept, paths relative to the entry, in load order
+    /// (each after the modules it depends on).
     pub modules: Vec<ModuleRecord>,
 }
 

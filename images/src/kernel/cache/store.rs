@@ -72,6 +72,16 @@ impl Cache {
 
     /// The cached kernel `release`, its files checked against `kernel.json`.
     pub fn load(&self, release: &str) -> Result<GuestKernel, KernelError> {
+        self.load_with(release, false)
+    }
+
+    /// [`Cache::load`], accepting an entry of an older format too (it has
+    /// everything but what later formats added: the virtio modules).
+    pub fn load_outdated(&self, release: &str) -> Result<GuestKernel, KernelError> {
+        self.load_with(release, true)
+    }
+
+    fn load_with(&self, release: &str, outdated_ok: bool) -> Result<GuestKernel, KernelError> {
         let kernels = self.kernels();
         let corrupt_at = |dir: &Path, why: String| KernelError::CacheCorrupt {
             dir: dir.to_path_buf(),
@@ -95,6 +105,12 @@ impl Cache {
             })?;
         let record: Record =
             serde_json::from_slice(&json).map_err(|e| corrupt(format!("kernel.json: {e}")))?;
+        if record.format < super::FORMAT && !outdated_ok {
+            return Err(KernelError::CacheOutdated {
+                dir: dir.clone(),
+                found: record.format,
+            });
+        }
         let mut refs = BTreeMap::new();
         for (name, sha) in &record.files {
             let path = contained(&dir, Path::new(name))

@@ -238,3 +238,37 @@ fn contained_paths() {
     assert!(contained(root, Path::new("a/../../etc")).is_err());
     assert!(contained(root, Path::new("")).is_err());
 }
+
+#[test]
+fn entries_of_an_older_format_are_refused_as_outdated() {
+    let (_scratch, cache, unpacked) = fixture();
+    let kernel = cache.install(&unpacked).unwrap();
+    let json = kernel.vmlinux.path.parent().unwrap().join("kernel.json");
+    let mut record: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    assert_eq!(record["format"], FORMAT);
+    record.as_object_mut().unwrap().remove("format");
+    fs::write(&json, serde_json::to_vec(&record).unwrap()).unwrap();
+    let err = cache.latest().unwrap_err();
+    assert!(
+        matches!(err, KernelError::CacheOutdated { found: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("virtio modules"), "{err}");
+    // Without a fetch, resolving says what to do instead of failing on the cache.
+    let err = crate::kernel::resolve(None, &cache, false, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, KernelError::NotAvailable(_)), "{err}");
+    assert!(err.to_string().contains("fetch the kernel again"), "{err}");
+}
+
+#[test]
+fn an_outdated_entry_still_loads_when_asked_to() {
+    let (_scratch, cache, unpacked) = fixture();
+    let kernel = cache.install(&unpacked).unwrap();
+    let json = kernel.vmlinux.path.parent().unwrap().join("kernel.json");
+    let mut record: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    record["format"] = 1.into();
+    fs::write(&json, serde_json::to_vec(&record).unwrap()).unwrap();
+    assert!(cache.load("6.1.0-test").is_err());
+    let old = cache.load_outdated("6.1.0-test").unwrap();
+    assert_eq!(old.vmlinux, kernel.vmlinux);
+}

@@ -15,6 +15,7 @@ pub mod blk;
 pub mod channel;
 pub mod console;
 pub mod file;
+pub mod guest_io;
 pub mod init;
 pub mod net;
 pub mod pipe;

@@ -111,6 +111,67 @@ pub fn mount(
     .map(drop)
 }
 
+/// `finit_module(2)`: loads the kernel module in `file` without parameters.
+pub fn finit_module(file: &File) -> io::Result<()> {
+    // SAFETY: the fd is open for the call and the parameter string is a
+    // NUL-terminated empty string.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_finit_module,
+            file.as_raw_fd(),
+            c"".as_ptr(),
+            0 as libc::c_int,
+        )
+    };
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Gives interface `name` the IPv4 `addr` and `mask` and sets it up,
+/// with `SIOCSIFADDR`, `SIOCSIFNETMASK` and `SIOCSIFFLAGS` on a UDP socket.
+pub fn ipv4_up(name: &str, addr: [u8; 4], mask: [u8; 4]) -> io::Result<()> {
+    let bytes = name.as_bytes();
+    if bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: a plain socket call; the fd is owned at once.
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: `fd` was just returned by socket and is owned by nobody else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `ifreq` is plain data, valid when zeroed.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    let sockaddr = |ip: [u8; 4]| {
+        // SAFETY: `sockaddr_in` is plain data, valid when zeroed.
+        let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_addr.s_addr = u32::from_ne_bytes(ip);
+        // SAFETY: `sockaddr_in` fits in `sockaddr` (both 16 bytes) and
+        // every bit pattern is a valid `sockaddr`.
+        unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
+    };
+    let ioctl = |req: &mut libc::ifreq, op: libc::Ioctl| {
+        // SAFETY: `req` is a valid `ifreq` for these requests, which read
+        // (and for SIOCGIFFLAGS write) it only within its size.
+        check(unsafe { libc::ioctl(sock.as_raw_fd(), op, req as *mut libc::ifreq) }).map(drop)
+    };
+    req.ifr_ifru.ifru_addr = sockaddr(addr);
+    ioctl(&mut req, libc::SIOCSIFADDR)?;
+    req.ifr_ifru.ifru_netmask = sockaddr(mask);
+    ioctl(&mut req, libc::SIOCSIFNETMASK)?;
+    ioctl(&mut req, libc::SIOCGIFFLAGS)?;
+    // SAFETY: SIOCGIFFLAGS just wrote the flags member of the union.
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    req.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
+    ioctl(&mut req, libc::SIOCSIFFLAGS)
+}
+
 /// Grants this process access to `count` I/O ports from `port`.
 pub fn ioperm(port: u16, count: u16) -> io::Result<()> {
     // SAFETY: ioperm only changes this thread's I/O permission bitmap.

@@ -126,6 +126,15 @@ impl MmioBus {
             .join(" ")
     }
 
+    /// The devices as the ACPI tables describe them: register window
+    /// base and length, interrupt line (GSI).
+    pub(crate) fn acpi_devices(&self) -> Vec<(u64, u32, u32)> {
+        self.slots
+            .iter()
+            .map(|s| (s.base, MMIO_SIZE as u32, s.irq))
+            .collect()
+    }
+
     /// The boot-info entries announcing the devices.
     pub(crate) fn entries(&self) -> Vec<VirtioEntry> {
         self.slots

@@ -30,6 +30,7 @@ pub(crate) fn load(
     mem_bytes: u64,
     files: &Files,
     guest: &LinuxGuest,
+    virtio: &[(u64, u32, u32)],
 ) -> Result<Entry, Error> {
     let low_end = layout::low_mem_end(mem_bytes);
     let path = &files.kernel_path;
@@ -134,8 +135,8 @@ pub(crate) fn load(
         None => None,
     };
 
-    let rsdp_gpa =
-        acpi::write(mem, layout::ACPI_GPA).map_err(|e| Error::Write("the ACPI tables", e))?;
+    let rsdp_gpa = acpi::write(mem, layout::ACPI_GPA, virtio)
+        .map_err(|e| Error::Write("the ACPI tables", e))?;
     let inputs = BootInputs {
         cmdline_gpa: CMDLINE_GPA,
         cmdline_len,

@@ -99,7 +99,7 @@ fn loads_a_bzimage_with_initramfs() {
         init_args: vec!["x".into()],
         ..Default::default()
     };
-    let e = load(&mem, 64 << 20, &f, &g).unwrap();
+    let e = load(&mem, 64 << 20, &f, &g, &[]).unwrap();
     assert_eq!(e, Entry::Long64 { rip: 0x10_0200 });
     let zp: linux_loader::bootparam::boot_params =
         vm_memory::Bytes::read_obj(&mem, GuestAddress(ZERO_PAGE_GPA)).unwrap();
@@ -129,17 +129,17 @@ fn rejects_what_does_not_fit_or_cannot_boot() {
     let g = LinuxGuest::default();
     let too_big = files(fake_bzimage(4096, 0x020f, 1), Some(vec![0u8; 30 << 20]));
     assert!(matches!(
-        load(&mem(32), 32 << 20, &too_big, &g),
+        load(&mem(32), 32 << 20, &too_big, &g, &[]),
         Err(Error::InitramfsTooBig { .. })
     ));
     let old = files(fake_bzimage(4096, 0x020a, 0), None);
     assert!(matches!(
-        load(&mem(32), 32 << 20, &old, &g),
+        load(&mem(32), 32 << 20, &old, &g, &[]),
         Err(Error::No64BitEntry(_))
     ));
     let f = files(fake_bzimage(4096, 0x020f, 1), None);
     assert!(matches!(
-        load(&mem(4), 4 << 20, &f, &g),
+        load(&mem(4), 4 << 20, &f, &g, &[]),
         Err(Error::KernelTooBig { .. })
     ));
 }
@@ -210,12 +210,12 @@ fn an_elf_segment_beyond_guest_memory_is_refused_before_loading() {
     let g = LinuxGuest::default();
     let f = files(tiny_elf(1 << 40), None);
     assert!(matches!(
-        load(&mem(32), 32 << 20, &f, &g),
+        load(&mem(32), 32 << 20, &f, &g, &[]),
         Err(Error::KernelTooBig { need, .. }) if need == (1 << 20) + (1 << 40)
     ));
     let f = files(tiny_elf(64 << 20), None);
     assert!(matches!(
-        load(&mem(32), 32 << 20, &f, &g),
+        load(&mem(32), 32 << 20, &f, &g, &[]),
         Err(Error::KernelTooBig { .. })
     ));
     // A segment placed beyond guest memory: refused with what it needs,
@@ -224,7 +224,7 @@ fn an_elf_segment_beyond_guest_memory_is_refused_before_loading() {
     set(&mut k, 88, 1 << 40);
     let f = files(k, None);
     assert!(matches!(
-        load(&mem(32), 32 << 20, &f, &g),
+        load(&mem(32), 32 << 20, &f, &g, &[]),
         Err(Error::KernelTooBig { need, .. }) if need == (1 << 40) + 16
     ));
 }
