@@ -154,7 +154,7 @@ pub(super) fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConf
         probe,
         cgroup_tasks: Vec::new(),
         hold,
-        virtio: Vec::new(),
+        virtio: super::devices::virtio(args)?,
         virtio_selftest: false,
     })
 }

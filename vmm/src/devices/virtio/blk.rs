@@ -40,10 +40,11 @@ const HEADER: usize = 16;
 const ALIGN: usize = 4096;
 
 /// `len` bytes of `bounce` starting at a multiple of [`ALIGN`] (it grows
-/// once to [`MAX_REQUEST`] + [`ALIGN`], so it never moves afterwards).
+/// to the largest request seen, so a VM doing 4 KiB requests touches no
+/// more host memory than it needs).
 fn aligned(bounce: &mut Vec<u8>, len: usize) -> &mut [u8] {
-    if bounce.len() < MAX_REQUEST + ALIGN {
-        bounce.resize(MAX_REQUEST + ALIGN, 0);
+    if bounce.len() < len + ALIGN {
+        bounce.resize(len + ALIGN, 0);
     }
     let start = bounce.as_ptr().align_offset(ALIGN);
     &mut bounce[start..start + len]
