@@ -5,6 +5,7 @@
 use vmlab_workload::bootinfo::BootInfo;
 use vmlab_workload::io::{BlockDevice, NetDevice};
 use vmlab_workload::kernels::blk::{self, Sectors};
+use vmlab_workload::kernels::net;
 use vmlab_workload::protocol::{Event, HOLD_PORT, PORT};
 use vmlab_workload::{Clock, Failure, Kernel, Measurement, Platform, Spec};
 
@@ -210,7 +211,7 @@ impl Platform for Bare {
         spec: &Spec,
         report: &mut dyn FnMut(&Measurement),
     ) -> Result<(), Failure> {
-        if !matches!(kernel, Kernel::BlkRand | Kernel::BlkSeq) {
+        if !kernel.is_io() {
             return Err(Failure::unsupported(kernel));
         }
         let clock = self.clock();
@@ -219,6 +220,18 @@ impl Platform for Bare {
                 "{kernel}: no memory for a {IO_BUF}-byte buffer"
             ))
         })?;
+        if matches!(kernel, Kernel::NetRr | Kernel::NetStream) {
+            let Some(dev) = self.devices.net.as_mut() else {
+                return Err(Failure::new(format_args!(
+                    "{kernel}: the VMM gave this guest no virtio-net device"
+                )));
+            };
+            let run = match kernel {
+                Kernel::NetRr => net::rr::<Tsc>,
+                _ => net::stream::<Tsc>,
+            };
+            return run(dev, spec.addr, spec.peer, &clock, spec.time_ns, buf, report);
+        }
         let Some(dev) = self.devices.blk.as_mut() else {
             return Err(Failure::new(format_args!(
                 "{kernel}: the VMM gave this guest no virtio-blk disk"

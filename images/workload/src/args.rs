@@ -6,15 +6,16 @@
 //!
 //! ```text
 //! [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE] [--hold] [--snapshot]
-//!            [--peer ADDR:PORT] [--disk PATH] [--help]
+//!            [--peer ADDR:PORT] [--addr ADDR/PREFIX] [--disk PATH] [--help]
 //! ```
 //!
 //! No kernel at all is valid: the workload then only signals ready and exit,
 //! which is what a boot-time measurement wants.
-use core::fmt;
+use crate::kernel::Kernel;
+use crate::target::{Cidr, DiskPath, Peer};
 
-use crate::kernel::{Kernel, KERNEL_NAMES};
-use crate::target::{DiskPath, Peer};
+mod error;
+pub use error::ArgsError;
 
 /// Most kernels one run accepts (repeats count).
 pub const MAX_KERNELS: usize = 16;
@@ -37,7 +38,8 @@ pub const MAX_TIME_NS: u64 = 3_600_000_000_000;
 /// The usage text `--help` prints.
 pub const USAGE: &str = "\
 usage: vmlab-workload [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE]
-                      [--hold] [--snapshot] [--peer ADDR:PORT] [--disk PATH]
+                      [--hold] [--snapshot] [--peer ADDR:PORT] [--addr ADDR/PREFIX]
+                      [--disk PATH]
        vmlab-workload attacks SECRET HOSTPID PORT   (Linux only)
 
 Runs each KERNEL for about DURATION and prints one JSON line per result.
@@ -56,6 +58,8 @@ kernels:  cpu, memory, pagetouch, crossing (everywhere);
           snapshot there and a restored guest goes on from ready
 --peer    the host side's TCP server for net-rr and net-stream (a mode
           byte first: e echo, u upload, d download), e.g. 10.77.1.1:7077
+--addr    the bare guest's own address and prefix on its virtio-net link,
+          e.g. 10.77.1.2/24 (Linux ignores it: its host side sets it up)
 --disk    the file or block device blk-rand and blk-seq use with O_DIRECT
           (its contents are overwritten), e.g. /dev/vdb
 --help    print this text
@@ -83,6 +87,8 @@ pub struct Spec {
     pub peer: Option<Peer>,
     /// `--disk`: the target of the block kernels.
     pub disk: Option<DiskPath>,
+    /// `--addr`: the bare guest's own address on its network link.
+    pub addr: Option<Cidr>,
     /// `--help` was given: print [`USAGE`] and run nothing.
     pub help: bool,
 }
@@ -99,6 +105,7 @@ impl Default for Spec {
             snapshot: false,
             peer: None,
             disk: None,
+            addr: None,
             help: false,
         }
     }
@@ -137,6 +144,7 @@ impl Spec {
                 "--exit" => "--exit",
                 "--peer" => "--peer",
                 "--disk" => "--disk",
+                "--addr" => "--addr",
                 "--help" | "-h" if inline.is_none() => {
                     spec.help = true;
                     continue;
@@ -162,81 +170,13 @@ impl Spec {
                 "--disk" => {
                     spec.disk = Some(DiskPath::parse(value).ok_or(ArgsError::BadDisk(value))?)
                 }
+                "--addr" => spec.addr = Some(Cidr::parse(value).ok_or(ArgsError::BadAddr(value))?),
                 _ => spec.exit = Some(value.parse().map_err(|_| ArgsError::BadExit(value))?),
             }
         }
         Ok(spec)
     }
 }
-
-/// A word the workload does not understand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgsError<'a> {
-    /// A word that is neither an option nor a kernel name.
-    UnknownKernel(&'a str),
-    /// A word starting with `-` that is no option.
-    UnknownOption(&'a str),
-    /// An option at the end of the arguments, without its value.
-    MissingValue(&'static str),
-    /// A `--size` value that is no size.
-    BadSize(&'a str),
-    /// A `--time` value that is no duration.
-    BadTime(&'a str),
-    /// An `--exit` value that is no exit code.
-    BadExit(&'a str),
-    /// A `--peer` value that is no `A.B.C.D:PORT`.
-    BadPeer(&'a str),
-    /// A `--disk` value that is no absolute path.
-    BadDisk(&'a str),
-    /// More than [`MAX_KERNELS`] kernels.
-    TooManyKernels,
-}
-
-// The library is `no_std` and linked into a freestanding guest, so it does
-// not use thiserror (whose `std` feature other crates enable would pull std
-// into the guest); the messages are written out here instead.
-impl fmt::Display for ArgsError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ArgsError::UnknownKernel(w) => {
-                write!(f, "unknown kernel `{w}`: valid kernels are {KERNEL_NAMES}")
-            }
-            ArgsError::UnknownOption(w) => write!(
-                f,
-                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot, --peer, --disk \
-                 and --help"
-            ),
-            ArgsError::MissingValue(o) => write!(f, "option `{o}` needs a value after it"),
-            ArgsError::BadSize(w) => write!(
-                f,
-                "bad size `{w}`: give a number of bytes with an optional K, M or G suffix, \
-                 from 4K to 1024G (e.g. --size 64M)"
-            ),
-            ArgsError::BadTime(w) => write!(
-                f,
-                "bad time `{w}`: give a number with a unit ns, us, ms or s, \
-                 at most one hour (e.g. --time 200ms)"
-            ),
-            ArgsError::BadExit(w) => {
-                write!(f, "bad exit code `{w}`: give a number from 0 to 255")
-            }
-            ArgsError::BadPeer(w) => write!(
-                f,
-                "bad peer `{w}`: give an IPv4 address and a port (e.g. --peer 10.77.1.1:7077)"
-            ),
-            ArgsError::BadDisk(w) => write!(
-                f,
-                "bad disk `{w}`: give an absolute path of at most {} bytes (e.g. --disk /dev/vdb)",
-                DiskPath::CAPACITY
-            ),
-            ArgsError::TooManyKernels => {
-                write!(f, "too many kernels: at most {MAX_KERNELS} per run")
-            }
-        }
-    }
-}
-
-impl core::error::Error for ArgsError<'_> {}
 
 /// Splits `word` into its leading digits and the rest; `None` without digits.
 fn split_number(word: &str) -> Option<(u64, &str)> {
@@ -277,6 +217,7 @@ pub fn parse_time(word: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::KERNEL_NAMES;
 
     fn parse(line: &str) -> Result<Spec, ArgsError<'_>> {
         Spec::parse(line.split_whitespace())
@@ -377,6 +318,15 @@ mod tests {
         let spec = parse("net-rr blk-seq --peer 10.77.1.1:7077 --disk=/dev/vdb").unwrap();
         assert_eq!(spec.peer.unwrap().port, 7077);
         assert_eq!(spec.disk.unwrap().as_str(), "/dev/vdb");
+        let spec = parse("net-rr --addr 10.77.3.2/24").unwrap();
+        assert_eq!(
+            spec.addr.map(|a| (a.addr, a.prefix)),
+            Some(([10, 77, 3, 2], 24))
+        );
+        assert_eq!(
+            parse("--addr 10.77.3.2"),
+            Err(ArgsError::BadAddr("10.77.3.2"))
+        );
         assert_eq!(parse("cpu --size"), Err(ArgsError::MissingValue("--size")));
         let many = std::string::String::from("cpu ").repeat(MAX_KERNELS + 1);
         assert_eq!(parse(&many), Err(ArgsError::TooManyKernels));

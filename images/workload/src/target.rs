@@ -16,13 +16,19 @@ impl Peer {
     pub fn parse(word: &str) -> Option<Peer> {
         let (host, port) = word.split_once(':')?;
         let port: u16 = digits(port)?.parse().ok()?;
-        let mut addr = [0u8; 4];
-        let mut octets = host.split('.');
-        for slot in &mut addr {
-            *slot = digits(octets.next()?)?.parse().ok()?;
-        }
-        (octets.next().is_none() && port != 0).then_some(Peer { addr, port })
+        let addr = octets(host)?;
+        (port != 0).then_some(Peer { addr, port })
     }
+}
+
+/// `A.B.C.D` in decimal.
+fn octets(host: &str) -> Option<[u8; 4]> {
+    let mut addr = [0u8; 4];
+    let mut octets = host.split('.');
+    for slot in &mut addr {
+        *slot = digits(octets.next()?)?.parse().ok()?;
+    }
+    octets.next().is_none().then_some(addr)
 }
 
 /// `word` when it is 1 to 5 ASCII digits (no sign, no spaces).
@@ -35,6 +41,26 @@ impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b, c, d] = self.addr;
         write!(f, "{a}.{b}.{c}.{d}:{}", self.port)
+    }
+}
+
+/// An IPv4 address with its prefix length (`10.77.1.2/24`): the bare
+/// guest's own address on its link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// The address, most significant octet first.
+    pub addr: [u8; 4],
+    /// The prefix length (1 to 30: a link with room for two hosts).
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `A.B.C.D/PREFIX`.
+    pub fn parse(word: &str) -> Option<Cidr> {
+        let (host, prefix) = word.split_once('/')?;
+        let prefix: u8 = digits(prefix)?.parse().ok()?;
+        let addr = octets(host)?;
+        (1..=30).contains(&prefix).then_some(Cidr { addr, prefix })
     }
 }
 
@@ -100,6 +126,24 @@ mod tests {
             "::1:7",
         ] {
             assert_eq!(Peer::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("10.77.1.2/24").unwrap();
+        assert_eq!((c.addr, c.prefix), ([10, 77, 1, 2], 24));
+        for bad in [
+            "10.77.1.2",
+            "10.77.1.2/0",
+            "10.77.1.2/31",
+            "10.77.1/24",
+            "10.77.1.2/x",
+            "/24",
+            "1.2.3.4.5/8",
+            "300.1.1.1/8",
+        ] {
+            assert_eq!(Cidr::parse(bad), None, "{bad}");
         }
     }
 

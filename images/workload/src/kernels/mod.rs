@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod crossing;
 mod dispatch;
 pub mod memory;
+pub mod net;
 pub mod pagetouch;
 
 pub use dispatch::run_shared;
