@@ -57,7 +57,7 @@ fn io_child() {
     if std::env::var_os(CHILD).is_none() {
         return; // only a mode of the test below
     }
-    match IoHost::new().and_then(|h| Ok((h.link()?, h))) {
+    match IoHost::new().and_then(|h| Ok((h.link(false)?, h))) {
         Ok((link, host)) => {
             let disk = Disk::new(&std::env::temp_dir()).unwrap();
             println!(
@@ -95,11 +95,26 @@ fn nothing_is_left_after_a_run_an_error_and_a_kill() {
 
     // A run: the host side and two links, used, then dropped.
     let host = IoHost::new().unwrap();
-    let (a, b) = (host.link().unwrap(), host.link().unwrap());
+    let (a, b) = (host.link(false).unwrap(), host.link(false).unwrap());
+    // A VM's link: a TAP and the veth end in a bridge (control: they are
+    // there while it lives; they die with its namespace).
+    let vm = host.link(true).unwrap();
+    let shown = vm
+        .ns()
+        .run_in(|| {
+            let out = Command::new("ip").args(["-o", "link", "show"]).output()?;
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        })
+        .unwrap();
+    let s = vm.subnet();
+    for name in [s.tap_if(), s.bridge_if(), s.instance_if()] {
+        assert!(shown.contains(&format!(" {name}")), "{name} in {shown}");
+    }
     let ours = [
         host.ns().inode().unwrap(),
         a.ns().inode().unwrap(),
         b.ns().inode().unwrap(),
+        vm.ns().inode().unwrap(),
     ];
     assert!(
         ours.iter().all(|i| netns::all_inodes().contains(i)),
@@ -108,7 +123,7 @@ fn nothing_is_left_after_a_run_an_error_and_a_kill() {
     assert_eq!(round_trip(&a), b"ping");
     assert_eq!(round_trip(&b), b"ping");
     assert_ne!(a.peer(), b.peer());
-    drop((a, b, host));
+    drop((a, b, vm, host));
     let now = settle(|n| ours.iter().all(|i| !n.contains(i)));
     assert!(
         ours.iter().all(|i| !now.contains(i)),

@@ -36,11 +36,23 @@ pub const NO_VIRTIO: &str = "the I/O kernels need virtio-net and virtio-blk devi
 pub struct Reach {
     /// Why it has no disk, if it has none (it then runs the network kernels only).
     pub no_disk: Option<&'static str>,
+    /// Whether it is a VM: its link has a TAP bridged to the veth end
+    /// (one more hop, the bridge, is part of what a VM pays) and the guest
+    /// takes the instance's address (`--addr`).
+    pub vm: bool,
 }
 
 impl Reach {
     /// The network and the disk.
-    pub const ALL: Reach = Reach { no_disk: None };
+    pub const ALL: Reach = Reach {
+        no_disk: None,
+        vm: false,
+    };
+    /// The network (over a TAP) and the disk (a virtio-blk disk).
+    pub const VM: Reach = Reach {
+        no_disk: None,
+        vm: true,
+    };
 }
 
 /// The workload's arguments for one I/O run on `link`.
@@ -52,6 +64,9 @@ pub fn args(plan: &Plan, reach: Reach, link: &Link) -> Vec<String> {
         .collect();
     args.extend(["--time".into(), plan.kernel_time.clone()]);
     args.extend(["--peer".into(), link.peer()]);
+    if reach.vm {
+        args.extend(["--addr".into(), link.subnet().guest_addr()]);
+    }
     args
 }
 
@@ -122,14 +137,20 @@ pub fn run(backends: &[&dyn Backend], plan: &Plan, out: &mut [Measured], progres
                 continue;
             }
             Ok(_) if m.failure.is_some() => Err("no I/O kernels: it failed earlier".into()),
-            Ok(_) => host
-                .link()
+            Ok(r) => host
+                .link(r.vm)
                 .map_err(|e| format!("no I/O kernels: {} link: {e}", b.name())),
         };
         if let Err(why) = &link {
             m.io_note = Some(why.clone());
         }
-        if let (Ok(Reach { no_disk: Some(why) }), Ok(_)) = (r, &link) {
+        if let (
+            Ok(Reach {
+                no_disk: Some(why), ..
+            }),
+            Ok(_),
+        ) = (r, &link)
+        {
             m.io_note = Some(format!("no blk-rand, blk-seq: {why}"));
         }
         links.push(link.ok());

@@ -82,6 +82,37 @@ impl Subnet {
             self.host()
         )
     }
+    /// The VM's TAP in the instance side's namespace.
+    pub fn tap_if(self) -> String {
+        format!("vt{}", self.0)
+    }
+    /// The bridge joining the VM's TAP and the veth end.
+    pub fn bridge_if(self) -> String {
+        format!("vb{}", self.0)
+    }
+    /// What a VM guest's `--addr` is on this link (the instance's address,
+    /// which the guest takes instead of the veth end).
+    pub fn guest_addr(self) -> String {
+        format!("{}/24", self.instance())
+    }
+    /// The `ip -batch` lines for a VM's instance side: a persistent TAP
+    /// and the veth end in a bridge, none with an address (the guest has
+    /// the instance's), all up. The TAP, bridge and veth die with the
+    /// namespace.
+    pub fn vm_instance_batch(self) -> String {
+        let (i, t, b) = (self.instance_if(), self.tap_if(), self.bridge_if());
+        format!(
+            "link add {b} type bridge forward_delay 0
+tuntap add dev {t} mode tap
+             link set {i} master {b}
+link set {t} master {b}
+             link set {i} up
+link set {t} up
+link set {b} up
+link set lo up
+"
+        )
+    }
     /// The `ip -batch` lines for the instance side.
     pub fn instance_batch(self) -> String {
         let i = self.instance_if();
@@ -142,5 +173,14 @@ mod tests {
         assert!(h.contains("addr add 10.77.1.1/24 dev vh1\n"));
         let i = s.instance_batch();
         assert!(i.contains("addr add 10.77.1.2/24 dev vi1\n") && i.contains("link set lo up"));
+        let vm = s.vm_instance_batch();
+        assert!(vm.contains("tuntap add dev vt1 mode tap\n"));
+        assert!(
+            vm.contains("link set vi1 master vb1\n") && vm.contains("link set vt1 master vb1\n")
+        );
+        assert!(!vm.contains("addr add"), "the guest has the address: {vm}");
+        assert_eq!(s.guest_addr(), "10.77.1.2/24");
+        let last = Subnet::new(MAX_LINKS).unwrap();
+        assert!(last.tap_if().len() <= 15 && last.bridge_if().len() <= 15);
     }
 }

@@ -79,13 +79,20 @@ impl IoHost {
     }
 
     /// A new instance-side namespace linked to the host side by a veth
-    /// pair on the next free subnet.
-    pub fn link(&self) -> Result<Link, IoError> {
+    /// pair on the next free subnet; `vm`: with a TAP bridged to the veth
+    /// end instead of an address on it ([`Subnet::vm_instance_batch`]),
+    /// for a VMM to attach to.
+    pub fn link(&self, vm: bool) -> Result<Link, IoError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let subnet = Subnet::new(n)?;
         let ns = NetNs::new().map_err(IoError::Netns)?;
         link::ip_batch(&self.ns, &subnet.host_batch(&ns.path().to_string_lossy()))?;
-        link::ip_batch(&ns, &subnet.instance_batch())?;
+        let batch = if vm {
+            subnet.vm_instance_batch()
+        } else {
+            subnet.instance_batch()
+        };
+        link::ip_batch(&ns, &batch)?;
         Ok(Link { subnet, ns })
     }
 }
