@@ -389,3 +389,6 @@ pub fn stream<C: Clock>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
