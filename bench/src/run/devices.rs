@@ -5,12 +5,14 @@
 //! the process's). The TAP is attached (or created) in the caller's
 //! network namespace; the VMM, jailed or not, does its I/O on these fds
 //! only.
+use std::collections::BTreeMap;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
 use vmlab_bench::BackendId;
-use vmlab_vmm::devices::virtio::{tap, DeviceConfig};
+
+use vmlab_vmm::devices::virtio::{tap, DeviceConfig, DeviceReport};
 
 use super::RunArgs;
 
@@ -50,6 +52,36 @@ pub(super) fn virtio(args: &RunArgs) -> anyhow::Result<Vec<DeviceConfig>> {
         });
     }
     Ok(devices)
+}
+
+/// Each device's counters as `vmlab run` counters: `virtio_blk_completed`,
+/// `virtio_net_bad_chains`, ... (refused guest input included; a second
+/// device of a kind adds its index: `virtio_net1_completed`).
+pub(super) fn counters(devices: &[DeviceReport], into: &mut BTreeMap<String, u64>) {
+    let mut seen = BTreeMap::new();
+    for d in devices {
+        let n: &mut usize = seen.entry(d.kind).or_default();
+        let kind = match *n {
+            0 => d.kind.replace('-', "_"),
+            i => format!("{}{i}", d.kind.replace('-', "_")),
+        };
+        *n += 1;
+        let c = &d.counters;
+        for (name, v) in [
+            ("notifies", c.notifies),
+            ("completed", c.completed),
+            ("bytes_from_guest", c.bytes_from_guest),
+            ("bytes_to_guest", c.bytes_to_guest),
+            ("bad_chains", c.bad_chains),
+            ("bad_requests", c.bad_requests),
+            ("io_errors", c.io_errors),
+            ("dropped", c.dropped),
+            ("bad_registers", c.bad_registers),
+            ("interrupts", c.interrupts),
+        ] {
+            into.insert(format!("{kind}_{name}"), v);
+        }
+    }
 }
 
 /// The disk file, read-write with `O_DIRECT`, of at least one sector.
@@ -147,6 +179,28 @@ mod tests {
             e.contains("cannot open it") || e.contains("not a regular file"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn device_counters_are_named_by_kind() {
+        let d = |kind, completed| DeviceReport {
+            kind,
+            mmio_base: 0,
+            irq: 5,
+            counters: vmlab_vmm::devices::virtio::VirtioCounters {
+                completed,
+                ..Default::default()
+            },
+        };
+        let mut m = BTreeMap::new();
+        counters(
+            &[d("virtio-blk", 3), d("virtio-net", 4), d("virtio-net", 5)],
+            &mut m,
+        );
+        assert_eq!(m["virtio_blk_completed"], 3);
+        assert_eq!(m["virtio_net_completed"], 4);
+        assert_eq!(m["virtio_net1_completed"], 5);
+        assert_eq!(m["virtio_blk_bad_chains"], 0);
     }
 
     #[test]

@@ -168,6 +168,7 @@ pub(super) fn output(backend: BackendId, o: VmOutcome) -> RunRecord {
     // Always present: a flooding guest shows as non-zero drops.
     counters.insert("console_dropped_bytes".into(), o.console_dropped_bytes);
     counters.insert("marks_dropped".into(), o.marks_dropped);
+    super::devices::counters(&o.virtio, &mut counters);
     let facts = BTreeMap::from([
         ("kvm".to_string(), o.kvm_kind.label().to_string()),
         (
