@@ -120,3 +120,30 @@ fn without_a_disk_the_blk_kernels_fail_with_a_clear_error() {
         "{console}"
     );
 }
+
+#[test]
+fn a_jailed_vmm_with_a_disk_is_still_killed_for_other_calls() {
+    const TEST: &str = "a_jailed_vmm_with_a_disk_is_still_killed_for_other_calls";
+    if !kvm_available() || !in_child(TEST) {
+        return;
+    }
+    use vmlab_vmm::jail::{self, Probe};
+    let dir = TempDir::new("blk-probe");
+    let elf = guest_elf();
+    for probe in [Probe::OpenHostFile, Probe::Socket] {
+        let (file, _) = disk(&dir);
+        let mut cfg = vmlab_vmm::VmConfig::bare(&elf, "blk-rand --time 1ms", 16, T);
+        cfg.jail = true;
+        cfg.probe = Some(probe);
+        cfg.virtio = vec![DeviceConfig::Block {
+            file,
+            read_only: false,
+        }];
+        match vmlab_vmm::run(cfg) {
+            Err(vmlab_vmm::Error::Jail(jail::Error::Seccomp { pid })) => assert!(pid > 0),
+            other => {
+                panic!("{probe:?} with a disk in the jail: expected a seccomp kill, got {other:?}")
+            }
+        }
+    }
+}
