@@ -1,9 +1,12 @@
 //! The I/O host side leaves nothing behind: network namespaces (counted as
 //! distinct `net:[…]` inodes held by processes or descriptors) and the
 //! machine's interfaces (`/sys/class/net`) are the same before and after
-//! a run, a failed set-up, and a SIGKILL of the process that held them.
-//! Positive controls: while the host side lives, its namespaces are seen
-//! and its link carries an echo round trip. Root only.
+//! a run, a failed set-up, and a SIGKILL of the process that held them;
+//! a VM's run (jailed `vmlab run --backend vm-bare` on a TAP and the disk)
+//! leaves no process, namespace, interface or file after a run, an error
+//! and a SIGKILL. Positive controls: while the host side lives, its
+//! namespaces are seen and its link carries an echo round trip; the VM's
+//! kernels reach the server and the disk. Root only (the VM's: and KVM).
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -57,7 +60,7 @@ fn io_child() {
     if std::env::var_os(CHILD).is_none() {
         return; // only a mode of the test below
     }
-    match IoHost::new().and_then(|h| Ok((h.link()?, h))) {
+    match IoHost::new().and_then(|h| Ok((h.link(false)?, h))) {
         Ok((link, host)) => {
             let disk = Disk::new(&std::env::temp_dir()).unwrap();
             println!(
@@ -95,11 +98,26 @@ fn nothing_is_left_after_a_run_an_error_and_a_kill() {
 
     // A run: the host side and two links, used, then dropped.
     let host = IoHost::new().unwrap();
-    let (a, b) = (host.link().unwrap(), host.link().unwrap());
+    let (a, b) = (host.link(false).unwrap(), host.link(false).unwrap());
+    // A VM's link: a TAP and the veth end in a bridge (control: they are
+    // there while it lives; they die with its namespace).
+    let vm = host.link(true).unwrap();
+    let shown = vm
+        .ns()
+        .run_in(|| {
+            let out = Command::new("ip").args(["-o", "link", "show"]).output()?;
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        })
+        .unwrap();
+    let s = vm.subnet();
+    for name in [s.tap_if(), s.bridge_if(), s.instance_if()] {
+        assert!(shown.contains(&format!(" {name}")), "{name} in {shown}");
+    }
     let ours = [
         host.ns().inode().unwrap(),
         a.ns().inode().unwrap(),
         b.ns().inode().unwrap(),
+        vm.ns().inode().unwrap(),
     ];
     assert!(
         ours.iter().all(|i| netns::all_inodes().contains(i)),
@@ -108,7 +126,7 @@ fn nothing_is_left_after_a_run_an_error_and_a_kill() {
     assert_eq!(round_trip(&a), b"ping");
     assert_eq!(round_trip(&b), b"ping");
     assert_ne!(a.peer(), b.peer());
-    drop((a, b, host));
+    drop((a, b, vm, host));
     let now = settle(|n| ours.iter().all(|i| !n.contains(i)));
     assert!(
         ours.iter().all(|i| !now.contains(i)),
@@ -156,5 +174,108 @@ fn nothing_is_left_after_a_run_an_error_and_a_kill() {
     );
     vmlab_bench::io::disk::sweep(disk.parent().unwrap());
     assert!(!disk.exists(), "the next run sweeps it");
+    assert_eq!(interfaces(), ifs);
+}
+
+/// Processes whose command line names `needle` (a run's unique disk path).
+fn processes_naming(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(needle))
+        .count()
+}
+
+/// `vmlab run --backend vm-bare` with the disk and the link's TAP, in the
+/// link's namespace, jailed.
+fn vm_run(link: &vmlab_bench::io::Link, disk: &std::path::Path, workload: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmlab"));
+    cmd.args(["run", "--backend", "vm-bare", "--timeout", "60", "--disk"])
+        .arg(disk)
+        .args(["--tap", &link.subnet().tap_if(), "--"])
+        .args(workload)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    link.enter_on_spawn(&mut cmd).unwrap();
+    cmd
+}
+
+#[test]
+fn a_vm_run_leaves_no_tap_bridge_namespace_process_or_file() {
+    const TEST: &str = "a_vm_run_leaves_no_tap_bridge_namespace_process_or_file";
+    if !have_root(TEST) || !vmlab_test_util::kvm_available() {
+        return;
+    }
+    let ifs = interfaces();
+    let dir = vmlab_test_util::TempDir::new("io-vm");
+    let host = IoHost::new().unwrap();
+    let vm = host.link(true).unwrap();
+    let disk = Disk::new(dir.path()).unwrap();
+    let path = disk.path();
+    let needle = path.display().to_string();
+    let (peer, addr) = (vm.peer(), vm.subnet().guest_addr());
+
+    // A run (control: the guest reached the server through the TAP and
+    // wrote the disk).
+    let args = [
+        "net-rr", "blk-rand", "--time", "20ms", "--peer", &peer, "--addr", &addr,
+    ];
+    let out = vm_run(&vm, &path, &args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"kernel\":\"net-rr\"") && stdout.contains("\"kernel\":\"blk-rand\""));
+
+    // An error: a missing disk is refused before the VM starts, naming
+    // the flag.
+    let missing = dir.path().join("none.img");
+    let out = vm_run(&vm, &missing, &["blk-rand"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--disk"));
+
+    // A SIGKILL of a held VM: `vmlab run` and its jailed VMM both go.
+    let mut held = vm_run(&vm, &path, &["--hold"]).spawn().unwrap();
+    let stdout = held.stdout.take().unwrap();
+    let ready = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("\"ready\""));
+    assert!(ready, "the held VM signalled ready");
+    assert_eq!(
+        processes_naming(&needle),
+        2,
+        "control: vmlab run and its VMM"
+    );
+    held.kill().unwrap();
+    held.wait().unwrap();
+    let t = Instant::now();
+    while processes_naming(&needle) > 0 && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        processes_naming(&needle),
+        0,
+        "the jailed VMM died with its parent"
+    );
+
+    let ours = [host.ns().inode().unwrap(), vm.ns().inode().unwrap()];
+    drop((vm, host, disk));
+    let now = settle(|n| ours.iter().all(|i| !n.contains(i)));
+    assert!(
+        ours.iter().all(|i| !now.contains(i)),
+        "namespaces left: {ours:?}"
+    );
+    assert!(!path.exists(), "the disk is removed");
     assert_eq!(interfaces(), ifs);
 }

@@ -52,9 +52,6 @@ pub(crate) fn prepare(
 pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     let mut t = Timeline::new();
     let linux_files = prepare(&mut t, &config.guest, config.mem_mib)?;
-    if config.jail && !config.virtio.is_empty() {
-        return Err(Error::VirtioInJail);
-    }
     let kvm = KvmHandle::open(linux_files.is_some())?;
     t.mark("kvm_open");
     if config.jail {
@@ -91,6 +88,7 @@ fn boot(
         virtio_selftest,
         ..
     } = config;
+    let device_fds = jail::DeviceFds::of(&virtio);
     let devices = machine::Devices {
         serial_stream,
         virtio,
@@ -101,7 +99,7 @@ fn boot(
     let timer = machine::arm(timeout)?;
     if let Some(jailed) = jailed {
         let hold_fd = hold.as_ref().map(crate::HoldGate::raw_fd);
-        m.jail(&kvm, jailed, hold_fd, &[])?;
+        m.jail(&kvm, jailed, hold_fd, &[], &device_fds)?;
     }
     m.kvm = Some(kvm);
     let probe = probe.map(jail::Probe::attempt);

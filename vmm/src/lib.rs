@@ -92,7 +92,9 @@ pub struct VmConfig<'a> {
     /// at [`devices::virtio::MMIO_BASE`] + i × [`devices::virtio::MMIO_SIZE`]
     /// and interrupt line [`devices::virtio::FIRST_IRQ`] + i. A Linux guest
     /// is told on its command line (`virtio_mmio.device=`), the bare guest
-    /// in its boot info's virtio table. Not with [`jail`](Self::jail) yet.
+    /// in its boot info's virtio table. With [`jail`](Self::jail), the
+    /// jail keeps their fds and its filter allows their I/O on those fds
+    /// only ([`jail::DeviceFds`]).
     pub virtio: Vec<devices::virtio::DeviceConfig>,
     /// Ask the bare guest to run its virtio self-test instead of its
     /// kernels (a test hook: `VIRTIO_FLAG_SELFTEST` in the boot info).
@@ -227,9 +229,6 @@ pub enum Error {
     /// The virtio devices could not be attached.
     #[error(transparent)]
     Virtio(#[from] devices::virtio::bus::Error),
-    /// virtio devices were asked for with the jail on.
-    #[error("virtio devices are not supported in the VMM's jail yet (its seccomp filter does not allow their I/O); run without the jail")]
-    VirtioInJail,
     /// A snapshot could not be taken or restored.
     #[error(transparent)]
     Snapshot(#[from] snapshot::Error),

@@ -247,6 +247,7 @@ impl Machine {
         (report, parent): (RawFd, Pid),
         hold_fd: Option<RawFd>,
         extra: &[RawFd],
+        devices: &jail::DeviceFds,
     ) -> Result<(), Error> {
         let mut keep = vec![
             kvm.kvm.as_raw_fd(),
@@ -255,7 +256,7 @@ impl Machine {
         ];
         keep.extend(hold_fd);
         keep.extend_from_slice(extra);
-        jail::enter(&keep, report, parent, hold_fd)?;
+        jail::enter(&keep, report, parent, hold_fd, devices)?;
         self.t.mark("jail");
         Ok(())
     }

@@ -199,21 +199,6 @@ fn both_devices_at_once() {
     );
 }
 
-#[test]
-fn virtio_devices_with_the_jail_are_refused_with_a_clear_error() {
-    // Refused before KVM is opened: no KVM needed.
-    let elf = guest_elf();
-    let mut cfg = bare(&elf, "cpu", T);
-    cfg.jail = true;
-    cfg.virtio = vec![DeviceConfig::Block {
-        file: std::fs::File::open("/dev/null").unwrap(),
-        read_only: true,
-    }];
-    let err = vmlab_vmm::run(cfg).unwrap_err();
-    assert!(matches!(err, vmlab_vmm::Error::VirtioInJail), "{err}");
-    assert!(err.to_string().contains("run without the jail"), "{err}");
-}
-
 /// Packets the kernel received on `dev` (frames the VMM wrote to the TAP),
 /// from `ip -s -j link show` in the current network namespace.
 fn rx_packets(dev: &str) -> u64 {

@@ -24,7 +24,7 @@ use super::matrix::Plan;
 use super::measured::{unix_now_ns, Measured, Purpose};
 use super::order::SplitMix64;
 use super::progress::Progress;
-use crate::io::{Disk, IoHost, Link};
+use crate::io::{Disk, IoHost, Subnet};
 
 /// The I/O kernels.
 pub const IO_KERNELS: [&str; 4] = ["net-rr", "net-stream", "blk-rand", "blk-seq"];
@@ -38,22 +38,37 @@ pub const NO_VIRTIO: &str = "the I/O kernels need virtio-net and virtio-blk devi
 pub struct Reach {
     /// Why it has no disk, if it has none (it then runs the network kernels only).
     pub no_disk: Option<&'static str>,
+    /// Whether it is a VM: its link has a TAP bridged to the veth end
+    /// (one more hop, the bridge, is part of what a VM pays) and the guest
+    /// takes the instance's address (`--addr`).
+    pub vm: bool,
 }
 
 impl Reach {
     /// The network and the disk.
-    pub const ALL: Reach = Reach { no_disk: None };
+    pub const ALL: Reach = Reach {
+        no_disk: None,
+        vm: false,
+    };
+    /// The network (over a TAP) and the disk (a virtio-blk disk).
+    pub const VM: Reach = Reach {
+        no_disk: None,
+        vm: true,
+    };
 }
 
-/// The workload's arguments for one I/O run on `link`.
-pub fn args(plan: &Plan, reach: Reach, link: &Link) -> Vec<String> {
+/// The workload's arguments for one I/O run on link `subnet`.
+pub fn args(plan: &Plan, reach: Reach, subnet: Subnet) -> Vec<String> {
     let mut args: Vec<String> = IO_KERNELS
         .iter()
         .filter(|k| reach.no_disk.is_none() || k.starts_with("net-"))
         .map(|k| k.to_string())
         .collect();
     args.extend(["--time".into(), plan.kernel_time.clone()]);
-    args.extend(["--peer".into(), link.peer()]);
+    args.extend(["--peer".into(), subnet.peer()]);
+    if reach.vm {
+        args.extend(["--addr".into(), subnet.guest_addr()]);
+    }
     args
 }
 
@@ -124,14 +139,20 @@ pub fn run(backends: &[&dyn Backend], plan: &Plan, out: &mut [Measured], progres
                 continue;
             }
             Ok(_) if m.failure.is_some() => Err("no I/O kernels: it failed earlier".into()),
-            Ok(_) => host
-                .link()
+            Ok(r) => host
+                .link(r.vm)
                 .map_err(|e| format!("no I/O kernels: {} link: {e}", b.name())),
         };
         if let Err(why) = &link {
             m.io_note = Some(why.clone());
         }
-        if let (Ok(Reach { no_disk: Some(why) }), Ok(_)) = (r, &link) {
+        if let (
+            Ok(Reach {
+                no_disk: Some(why), ..
+            }),
+            Ok(_),
+        ) = (r, &link)
+        {
             m.io_note = Some(format!("no blk-rand, blk-seq: {why}"));
         }
         links.push(link.ok());
@@ -150,7 +171,7 @@ pub fn run(backends: &[&dyn Backend], plan: &Plan, out: &mut [Measured], progres
                 plan.io_runs
             ));
             let started = unix_now_ns();
-            let sample = b.io_boot(&args(plan, *reach, link), &disk.path(), link);
+            let sample = b.io_boot(&args(plan, *reach, link.subnet()), &disk.path(), link);
             out[i].record(sample, Purpose::Io, Some(round), started);
         }
     }
@@ -167,6 +188,28 @@ pub fn steps(backends: &[&dyn Backend], plan: &Plan) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vm_gets_the_instance_address_and_a_diskless_backend_the_net_kernels() {
+        let plan = Plan::new(3, true, 1);
+        let s = Subnet::new(4).unwrap();
+        let vm = args(&plan, Reach::VM, s);
+        assert_eq!(&vm[..4], IO_KERNELS.map(String::from).as_slice());
+        assert!(
+            vm.ends_with(&["--addr".into(), "10.77.4.2/24".into()]),
+            "{vm:?}"
+        );
+        assert!(vm.windows(2).any(|w| w == ["--peer", "10.77.4.1:7077"]));
+        let plain = args(&plan, Reach::ALL, s);
+        assert!(!plain.iter().any(|a| a == "--addr"), "{plain:?}");
+        let no_disk = Reach {
+            no_disk: Some("none"),
+            vm: false,
+        };
+        let net = args(&plan, no_disk, s);
+        assert_eq!(&net[..2], ["net-rr", "net-stream"]);
+        assert!(!net.iter().any(|a| a.starts_with("blk-")));
+    }
 
     #[test]
     fn oci_configs_join_the_link_and_bind_the_disk() {

@@ -56,7 +56,7 @@ impl Backend for Ours {
     }
 
     fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
-        Ok(Prepared::new(self.run_command(args, false)))
+        Ok(Prepared::new(self.run_command(args, false, &[])))
     }
 
     fn io(&self) -> Result<super::io::Reach, SkipReason> {
@@ -64,7 +64,9 @@ impl Backend for Ours {
             BackendId::Process => Ok(super::io::Reach::ALL),
             BackendId::Sandbox => Ok(super::io::Reach {
                 no_disk: Some("the sandbox's configuration takes no bind mount of a host file yet"),
+                vm: false,
             }),
+            BackendId::VmBare => Ok(super::io::Reach::VM),
             _ => Err(SkipReason(super::io::NO_VIRTIO.into())),
         }
     }
@@ -80,7 +82,17 @@ impl Backend for Ours {
         if self.id == BackendId::Process {
             args.extend(["--disk".into(), disk.display().to_string()]);
         }
-        let mut cmd = self.run_command(&args, true);
+        // vm-bare: jailed, the disk as virtio-blk, the link's TAP as virtio-net.
+        let devices = match self.id {
+            BackendId::VmBare => vec![
+                "--disk".into(),
+                disk.display().to_string(),
+                "--tap".into(),
+                link.subnet().tap_if(),
+            ],
+            _ => Vec::new(),
+        };
+        let mut cmd = self.run_command(&args, true, &devices);
         link.enter_on_spawn(&mut cmd)?;
         let l = launch_opts(&mut cmd, Options::vmlab_run(timeout, false))?;
         end_to_end(self.id.name(), &l, timeout)
@@ -108,8 +120,9 @@ impl Backend for Ours {
 
 impl Ours {
     /// `vmlab run` for `args`; `io`: inside a prepared network namespace,
-    /// which the sandbox then shares (`--net host`) instead of making one.
-    fn run_command(&self, args: &[String], io: bool) -> Command {
+    /// which the sandbox then shares (`--net host`) instead of making one;
+    /// `flags`: more of `vmlab run`'s own (a VM's devices).
+    fn run_command(&self, args: &[String], io: bool, flags: &[String]) -> Command {
         let mut cmd = Command::new(&self.exe);
         cmd.args(["run", "--backend", self.id.name(), "--json", "--timeout"])
             .arg(format!("{}", self.timeout().as_secs_f64() * 0.9))
@@ -120,7 +133,7 @@ impl Ours {
             // tcp kernel runs and boot figures include the same work.
             cmd.args(["--net", if io { "host" } else { "loopback" }]);
         }
-        cmd.arg("--").args(args);
+        cmd.args(flags).arg("--").args(args);
         cmd
     }
 }

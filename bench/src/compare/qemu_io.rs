@@ -1,6 +1,7 @@
 //! QEMU's I/O rounds: the Linux guest boots the initramfs with the virtio
 //! modules (`initramfs-io.cpio.gz`) on microvm with a virtio-net device on
-//! a TAP bridged into its link ([`crate::io::tap`]) and a virtio-blk device
+//! its VM link's TAP (bridged to the veth end, see
+//! [`crate::io::link::Subnet::vm_instance_batch`]) and a virtio-blk device
 //! on the run's disk file, both on microvm's virtio-mmio transport (the
 //! one vmlab's VMM has too), which QEMU announces in its ACPI tables. The
 //! disk is opened with `cache=none` (`O_DIRECT` on the host, as the plain
@@ -14,7 +15,6 @@ use std::process::Command;
 use super::backend::{sample_of, Sample, SkipReason};
 use super::io::Reach;
 use super::peers::{Qemu, VmImage};
-use crate::io::tap::BridgedTap;
 use crate::io::Link;
 
 /// The guest's disk device: the one virtio-blk device.
@@ -39,9 +39,10 @@ pub fn image(images: &Path) -> Result<VmImage, SkipReason> {
     Ok(image)
 }
 
-/// Whether QEMU runs the I/O kernels with these images: all four.
+/// Whether QEMU runs the I/O kernels with these images: all four, as a VM
+/// (its link has a TAP for it).
 pub fn reach(images: &Path) -> Result<Reach, SkipReason> {
-    image(images).map(|_| Reach::ALL)
+    image(images).map(|_| Reach::VM)
 }
 
 /// The workload's arguments inside the guest: `args`, the disk and the
@@ -57,10 +58,10 @@ pub fn guest_args(args: &[String], addr: &str) -> Vec<String> {
     args
 }
 
-/// The device options: the TAP inherited as descriptor `tap_fd`, `disk`.
-pub fn device_args(cmd: &mut Command, tap_fd: i32, disk: &Path) {
+/// The device options: the TAP `tap` (QEMU runs in its namespace), `disk`.
+pub fn device_args(cmd: &mut Command, tap: &str, disk: &Path) {
     cmd.arg("-netdev")
-        .arg(format!("tap,id=net0,fd={tap_fd}"))
+        .arg(format!("tap,id=net0,ifname={tap},script=no,downscript=no"))
         .args(["-device", "virtio-net-device,netdev=net0", "-drive"])
         .arg(format!(
             "file={},if=none,id=disk0,format=raw,cache=none,aio=native",
@@ -77,15 +78,13 @@ pub fn boot(q: &Qemu, args: &[String], disk: &Path, link: &Link) -> anyhow::Resu
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("qemu-system-x86_64 is not installed"))?;
     let image = image(&q.images).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tap = BridgedTap::new(link)?;
-    let mut cmd = q.command(path, &image, &guest_args(args, &tap.guest_addr()));
-    let fd = tap.pass_to(&mut cmd)?;
-    device_args(&mut cmd, fd, disk);
+    let subnet = link.subnet();
+    let mut cmd = q.command(path, &image, &guest_args(args, &subnet.guest_addr()));
+    device_args(&mut cmd, &subnet.tap_if(), disk);
     link.enter_on_spawn(&mut cmd)?;
     let timeout = q.timeout();
     let launched = super::launch::launch_with(&mut cmd, timeout, false);
     drop(cmd);
-    drop(tap);
     sample_of(q.name(), launched?, timeout)
 }
 
@@ -101,13 +100,16 @@ mod tests {
             ["net-rr", "--disk", "/dev/vda", "--addr", "10.77.2.2/24"]
         );
         let mut cmd = Command::new("q");
-        device_args(&mut cmd, 7, Path::new("/tmp/d.img"));
+        device_args(&mut cmd, "vt2", Path::new("/tmp/d.img"));
         let line: Vec<_> = cmd
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         let line = line.join(" ");
-        assert!(line.contains("-netdev tap,id=net0,fd=7 -device virtio-net-device,netdev=net0"));
+        assert!(line.contains(
+            "-netdev tap,id=net0,ifname=vt2,script=no,downscript=no \
+             -device virtio-net-device,netdev=net0"
+        ));
         assert!(line.contains("file=/tmp/d.img,if=none,id=disk0,format=raw,cache=none,aio=native"));
         assert!(
             line.ends_with("-device virtio-blk-device,drive=disk0"),

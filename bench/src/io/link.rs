@@ -68,32 +68,6 @@ impl Subnet {
     pub fn instance_if(self) -> String {
         format!("vi{}", self.0)
     }
-    /// The name of a VM's TAP on this link (in the instance's namespace).
-    pub fn tap_if(self) -> String {
-        format!("vt{}", self.0)
-    }
-    /// The name of the bridge joining that TAP and the instance end.
-    pub fn bridge_if(self) -> String {
-        format!("vb{}", self.0)
-    }
-    /// The `ip -batch` lines that bridge the TAP and the instance end
-    /// (whose address moves to the guest).
-    pub fn bridge_batch(self) -> String {
-        let (i, t, b) = (self.instance_if(), self.tap_if(), self.bridge_if());
-        format!(
-            "link add {b} type bridge\naddr flush dev {i}\nlink set {i} master {b}\n\
-             link set {t} master {b}\nlink set {t} up\nlink set {b} up\n"
-        )
-    }
-    /// The lines that undo [`Subnet::bridge_batch`] once the TAP is gone.
-    pub fn unbridge_batch(self) -> String {
-        format!(
-            "link del {}\naddr add {}/24 dev {}\n",
-            self.bridge_if(),
-            self.instance(),
-            self.instance_if()
-        )
-    }
     /// What the workload's `--peer` is on this link.
     pub fn peer(self) -> String {
         format!("{}:{SERVER_PORT}", self.host())
@@ -106,6 +80,31 @@ impl Subnet {
             "link add {h} type veth peer name {i} netns {instance_ns}\n\
              addr add {}/24 dev {h}\nlink set {h} up\n",
             self.host()
+        )
+    }
+    /// The VM's TAP in the instance side's namespace.
+    pub fn tap_if(self) -> String {
+        format!("vt{}", self.0)
+    }
+    /// The bridge joining the VM's TAP and the veth end.
+    pub fn bridge_if(self) -> String {
+        format!("vb{}", self.0)
+    }
+    /// What a VM guest's `--addr` is on this link (the instance's address,
+    /// which the guest takes instead of the veth end).
+    pub fn guest_addr(self) -> String {
+        format!("{}/24", self.instance())
+    }
+    /// The `ip -batch` lines for a VM's instance side: a persistent TAP
+    /// and the veth end in a bridge, none with an address (the guest has
+    /// the instance's), all up. The TAP, bridge and veth die with the
+    /// namespace.
+    pub fn vm_instance_batch(self) -> String {
+        let (i, t, b) = (self.instance_if(), self.tap_if(), self.bridge_if());
+        format!(
+            "link add {b} type bridge forward_delay 0\ntuntap add dev {t} mode tap\n\
+             link set {i} master {b}\nlink set {t} master {b}\nlink set {i} up\n\
+             link set {t} up\nlink set {b} up\nlink set lo up\n"
         )
     }
     /// The `ip -batch` lines for the instance side.
@@ -168,18 +167,14 @@ mod tests {
         assert!(h.contains("addr add 10.77.1.1/24 dev vh1\n"));
         let i = s.instance_batch();
         assert!(i.contains("addr add 10.77.1.2/24 dev vi1\n") && i.contains("link set lo up"));
-        let b = s.bridge_batch();
+        let vm = s.vm_instance_batch();
+        assert!(vm.contains("tuntap add dev vt1 mode tap\n"));
         assert!(
-            b.starts_with("link add vb1 type bridge\naddr flush dev vi1\n"),
-            "{b}"
+            vm.contains("link set vi1 master vb1\n") && vm.contains("link set vt1 master vb1\n")
         );
-        assert!(
-            b.contains("link set vi1 master vb1\nlink set vt1 master vb1\n"),
-            "{b}"
-        );
-        assert_eq!(
-            s.unbridge_batch(),
-            "link del vb1\naddr add 10.77.1.2/24 dev vi1\n"
-        );
+        assert!(!vm.contains("addr add"), "the guest has the address: {vm}");
+        assert_eq!(s.guest_addr(), "10.77.1.2/24");
+        let last = Subnet::new(MAX_LINKS).unwrap();
+        assert!(last.tap_if().len() <= 15 && last.bridge_if().len() <= 15);
     }
 }

@@ -10,7 +10,6 @@
 //! - [`server`]: the echo / upload / download server in the host side's
 //!   namespace (threads of vmlab);
 //! - [`disk`]: the raw file every backend's block kernels use;
-//! - [`tap`]: a VM's TAP, bridged into a link's instance side.
 //!
 //! [`IoHost`] is the host side: its namespace and server. [`IoHost::link`]
 //! gives a backend its own namespace with a veth pair into the host side's;
@@ -21,7 +20,6 @@ pub mod disk;
 pub mod link;
 pub mod netns;
 pub mod server;
-pub mod tap;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -40,9 +38,6 @@ pub enum IoError {
     /// Setting up a link failed.
     #[error(transparent)]
     Link(#[from] LinkError),
-    /// A VM's TAP could not be opened in its link's namespace.
-    #[error("cannot open the TAP {0} in the link's namespace: {1}")]
-    Tap(String, std::io::Error),
     /// The server could not start.
     #[error("cannot start the I/O server on port {port}: {source}")]
     Server {
@@ -84,13 +79,20 @@ impl IoHost {
     }
 
     /// A new instance-side namespace linked to the host side by a veth
-    /// pair on the next free subnet.
-    pub fn link(&self) -> Result<Link, IoError> {
+    /// pair on the next free subnet; `vm`: with a TAP bridged to the veth
+    /// end instead of an address on it ([`Subnet::vm_instance_batch`]),
+    /// for a VMM to attach to.
+    pub fn link(&self, vm: bool) -> Result<Link, IoError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let subnet = Subnet::new(n)?;
         let ns = NetNs::new().map_err(IoError::Netns)?;
         link::ip_batch(&self.ns, &subnet.host_batch(&ns.path().to_string_lossy()))?;
-        link::ip_batch(&ns, &subnet.instance_batch())?;
+        let batch = if vm {
+            subnet.vm_instance_batch()
+        } else {
+            subnet.instance_batch()
+        };
+        link::ip_batch(&ns, &batch)?;
         Ok(Link { subnet, ns })
     }
 }

@@ -52,15 +52,26 @@ impl NetNs {
         Ok(File::from(self.fd.try_clone()?).metadata()?.ino())
     }
 
-    /// Makes `cmd` run in this namespace: the child joins it before exec.
+    /// Makes `cmd` run in this namespace: the child joins it before exec,
+    /// and dies (SIGKILL) with the thread that spawns it, so that a killed
+    /// vmlab leaves no instance holding the namespace (a VMM or QEMU would
+    /// otherwise keep its TAP and bridge alive).
     pub fn enter_on_spawn(&self, cmd: &mut Command) -> io::Result<()> {
         let fd = self.fd.try_clone()?;
+        let parent = nix::unistd::getpid();
         // SAFETY: the closure runs in the child between fork and exec; it
-        // only calls setns(2), which is async-signal-safe, on a descriptor
-        // the closure owns (a copy, closed in the parent when `cmd` drops).
+        // only calls setns(2), prctl(2), getppid(2) and kill(2), which are
+        // async-signal-safe, on a descriptor the closure owns (a copy,
+        // closed in the parent when `cmd` drops).
         unsafe {
             cmd.pre_exec(move || {
-                setns(fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
+                setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)?;
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+                // The parent may have died before the prctl.
+                if nix::unistd::getppid() != parent {
+                    nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL)?;
+                }
+                Ok(())
             })
         };
         Ok(())

@@ -84,6 +84,16 @@ pub struct RunArgs {
     /// checked, so that memory stays demand-paged).
     #[arg(long, requires = "restore")]
     pub verify_snapshot: bool,
+    /// vm-*: a virtio-blk disk on this raw file (read-write, opened with
+    /// O_DIRECT like the process's disk; the guest's blk-rand and blk-seq
+    /// use it). Its contents are overwritten by those kernels.
+    #[arg(long, value_name = "FILE")]
+    pub disk: Option<PathBuf>,
+    /// vm-*: a virtio-net device on the TAP interface NAME in the current
+    /// network namespace (attached, or created and gone after the run;
+    /// needs root). Its addresses, bridge and link state are the caller's.
+    #[arg(long, value_name = "NAME")]
+    pub tap: Option<String>,
     /// Arguments for the workload (after `--`): kernels and options.
     #[arg(last = true)]
     pub workload: Vec<String>,

@@ -1,6 +1,7 @@
 //! `vmlab run`: boot the workload once in one backend.
 mod args;
 mod command;
+mod devices;
 mod hint;
 mod process;
 mod restore;

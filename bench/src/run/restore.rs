@@ -20,6 +20,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
             args.backend
         );
     }
+    if args.disk.is_some() || args.tap.is_some() {
+        bail!("--restore boots a snapshot without devices: drop --disk and --tap");
+    }
     if !args.workload.is_empty() {
         bail!(
             "--restore takes no workload arguments: the guest in {} continues with the ones it \

@@ -154,7 +154,7 @@ pub(super) fn config<'a>(args: &RunArgs, elf: &'a [u8]) -> anyhow::Result<VmConf
         probe,
         cgroup_tasks: Vec::new(),
         hold,
-        virtio: Vec::new(),
+        virtio: super::devices::virtio(args)?,
         virtio_selftest: false,
     })
 }
@@ -168,6 +168,7 @@ pub(super) fn output(backend: BackendId, o: VmOutcome) -> RunRecord {
     // Always present: a flooding guest shows as non-zero drops.
     counters.insert("console_dropped_bytes".into(), o.console_dropped_bytes);
     counters.insert("marks_dropped".into(), o.marks_dropped);
+    super::devices::counters(&o.virtio, &mut counters);
     let facts = BTreeMap::from([
         ("kvm".to_string(), o.kvm_kind.label().to_string()),
         (

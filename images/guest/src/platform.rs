@@ -4,8 +4,10 @@
 //! top, never-touched regions handed out upwards from the bottom).
 use vmlab_workload::bootinfo::BootInfo;
 use vmlab_workload::io::{BlockDevice, NetDevice};
+use vmlab_workload::kernels::blk::{self, Sectors};
+use vmlab_workload::kernels::net;
 use vmlab_workload::protocol::{Event, HOLD_PORT, PORT};
-use vmlab_workload::{Clock, Platform};
+use vmlab_workload::{Clock, Failure, Kernel, Measurement, Platform, Spec};
 
 use crate::virtio::Devices;
 
@@ -83,7 +85,13 @@ pub struct Bare {
     end: u64,
     /// The virtio devices the VMM announced (started).
     devices: Devices,
+    /// The I/O kernels' buffer ([`IO_BUF`] bytes, page aligned), taken
+    /// from the free range on first use.
+    io_buf: Option<u64>,
 }
+
+/// Bytes of the I/O kernels' buffer: the largest request (`blk-seq`'s).
+const IO_BUF: usize = blk::SEQ_BLOCK;
 
 impl Bare {
     /// A platform over the boot info's free memory, with `devices`.
@@ -96,7 +104,30 @@ impl Bare {
             next: info.free_start.next_multiple_of(PAGE),
             scratch_low: end,
             end,
+            io_buf: None,
         }
+    }
+
+    /// The I/O buffer (taken once, below the scratch area, never handed
+    /// out by `fresh`), or `None` when memory is short.
+    fn io_buf(&mut self) -> Option<&'static mut [u8]> {
+        let at = match self.io_buf {
+            Some(at) => at,
+            None => {
+                let at = self.next;
+                let end = at.checked_add(IO_BUF as u64)?;
+                if end > self.scratch_low {
+                    return None;
+                }
+                self.next = end;
+                self.io_buf = Some(at);
+                at
+            }
+        };
+        // SAFETY: [at, at + IO_BUF) is identity-mapped guest RAM that the
+        // bump pointer has passed, so neither `fresh` nor `scratch` hands it
+        // out; only the I/O kernels use it, one at a time.
+        Some(unsafe { core::slice::from_raw_parts_mut(at as *mut u8, IO_BUF) })
     }
 }
 
@@ -172,6 +203,45 @@ impl Platform for Bare {
 
     fn release(&mut self) {
         // Touched memory cannot become untouched again: nothing to give back.
+    }
+
+    fn native(
+        &mut self,
+        kernel: Kernel,
+        spec: &Spec,
+        report: &mut dyn FnMut(&Measurement),
+    ) -> Result<(), Failure> {
+        if !kernel.is_io() {
+            return Err(Failure::unsupported(kernel));
+        }
+        let clock = self.clock();
+        let buf = self.io_buf().ok_or_else(|| {
+            Failure::new(format_args!(
+                "{kernel}: no memory for a {IO_BUF}-byte buffer"
+            ))
+        })?;
+        if matches!(kernel, Kernel::NetRr | Kernel::NetStream) {
+            let Some(dev) = self.devices.net.as_mut() else {
+                return Err(Failure::new(format_args!(
+                    "{kernel}: the VMM gave this guest no virtio-net device"
+                )));
+            };
+            let run = match kernel {
+                Kernel::NetRr => net::rr::<Tsc>,
+                _ => net::stream::<Tsc>,
+            };
+            return run(dev, spec.addr, spec.peer, &clock, spec.time_ns, buf, report);
+        }
+        let Some(dev) = self.devices.blk.as_mut() else {
+            return Err(Failure::new(format_args!(
+                "{kernel}: the VMM gave this guest no virtio-blk disk"
+            )));
+        };
+        let mut disk = Sectors(dev);
+        match kernel {
+            Kernel::BlkRand => blk::rand(&mut disk, buf, &clock, spec.time_ns, report),
+            _ => blk::seq(&mut disk, buf, &clock, spec.time_ns, report),
+        }
     }
 
     fn net(&mut self) -> Option<&mut dyn NetDevice> {

@@ -6,15 +6,16 @@
 //!
 //! ```text
 //! [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE] [--hold] [--snapshot]
-//!            [--peer ADDR:PORT] [--disk PATH] [--addr ADDR/PREFIX] [--help]
+//!            [--peer ADDR:PORT] [--addr ADDR/PREFIX] [--disk PATH] [--help]
 //! ```
 //!
 //! No kernel at all is valid: the workload then only signals ready and exit,
 //! which is what a boot-time measurement wants.
-use core::fmt;
+use crate::kernel::Kernel;
+use crate::target::{Cidr, DiskPath, Peer};
 
-use crate::kernel::{Kernel, KERNEL_NAMES};
-use crate::target::{Addr, DiskPath, Peer};
+mod error;
+pub use error::ArgsError;
 
 /// Most kernels one run accepts (repeats count).
 pub const MAX_KERNELS: usize = 16;
@@ -37,8 +38,8 @@ pub const MAX_TIME_NS: u64 = 3_600_000_000_000;
 /// The usage text `--help` prints.
 pub const USAGE: &str = "\
 usage: vmlab-workload [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE]
-                      [--hold] [--snapshot] [--peer ADDR:PORT] [--disk PATH]
-                      [--addr ADDR/PREFIX]
+                      [--hold] [--snapshot] [--peer ADDR:PORT] [--addr ADDR/PREFIX]
+                      [--disk PATH]
        vmlab-workload attacks SECRET HOSTPID PORT   (Linux only)
 
 Runs each KERNEL for about DURATION and prints one JSON line per result.
@@ -57,11 +58,13 @@ kernels:  cpu, memory, pagetouch, crossing (everywhere);
           snapshot there and a restored guest goes on from ready
 --peer    the host side's TCP server for net-rr and net-stream (a mode
           byte first: e echo, u upload, d download), e.g. 10.77.1.1:7077
+--addr    the instance's own address and prefix on its virtio-net link,
+          e.g. 10.77.1.2/24: the bare guest's network stack takes it; a
+          Linux guest's PID 1 loads the initramfs's virtio modules and gives
+          eth0 this address (with --disk, it also waits for that device);
+          a plain Linux process ignores it (its host side sets it up)
 --disk    the file or block device blk-rand and blk-seq use with O_DIRECT
           (its contents are overwritten), e.g. /dev/vdb
---addr    as a Linux guest's PID 1: load the virtio modules of the
-          initramfs and give eth0 this address, e.g. 10.77.1.2/24 (with
-          --disk, also wait for that device to appear)
 --help    print this text
 attacks   the escape battery against a host file SECRET, a host pid and a
           TCP port on the host's 127.0.0.1: one JSON line per attempt
@@ -87,8 +90,8 @@ pub struct Spec {
     pub peer: Option<Peer>,
     /// `--disk`: the target of the block kernels.
     pub disk: Option<DiskPath>,
-    /// `--addr`: the address a Linux guest gives its `eth0`.
-    pub addr: Option<Addr>,
+    /// `--addr`: the bare guest's own address on its network link.
+    pub addr: Option<Cidr>,
     /// `--help` was given: print [`USAGE`] and run nothing.
     pub help: bool,
 }
@@ -170,89 +173,13 @@ impl Spec {
                 "--disk" => {
                     spec.disk = Some(DiskPath::parse(value).ok_or(ArgsError::BadDisk(value))?)
                 }
-                "--addr" => spec.addr = Some(Addr::parse(value).ok_or(ArgsError::BadAddr(value))?),
+                "--addr" => spec.addr = Some(Cidr::parse(value).ok_or(ArgsError::BadAddr(value))?),
                 _ => spec.exit = Some(value.parse().map_err(|_| ArgsError::BadExit(value))?),
             }
         }
         Ok(spec)
     }
 }
-
-/// A word the workload does not understand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgsError<'a> {
-    /// A word that is neither an option nor a kernel name.
-    UnknownKernel(&'a str),
-    /// A word starting with `-` that is no option.
-    UnknownOption(&'a str),
-    /// An option at the end of the arguments, without its value.
-    MissingValue(&'static str),
-    /// A `--size` value that is no size.
-    BadSize(&'a str),
-    /// A `--time` value that is no duration.
-    BadTime(&'a str),
-    /// An `--exit` value that is no exit code.
-    BadExit(&'a str),
-    /// A `--peer` value that is no `A.B.C.D:PORT`.
-    BadPeer(&'a str),
-    /// A `--disk` value that is no absolute path.
-    BadDisk(&'a str),
-    /// An `--addr` value that is no `A.B.C.D/N`.
-    BadAddr(&'a str),
-    /// More than [`MAX_KERNELS`] kernels.
-    TooManyKernels,
-}
-
-// The library is `no_std` and linked into a freestanding guest, so it does
-// not use thiserror (whose `std` feature other crates enable would pull std
-// into the guest); the messages are written out here instead.
-impl fmt::Display for ArgsError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ArgsError::UnknownKernel(w) => {
-                write!(f, "unknown kernel `{w}`: valid kernels are {KERNEL_NAMES}")
-            }
-            ArgsError::UnknownOption(w) => write!(
-                f,
-                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot, --peer, --disk, \
-                 --addr and --help"
-            ),
-            ArgsError::MissingValue(o) => write!(f, "option `{o}` needs a value after it"),
-            ArgsError::BadSize(w) => write!(
-                f,
-                "bad size `{w}`: give a number of bytes with an optional K, M or G suffix, \
-                 from 4K to 1024G (e.g. --size 64M)"
-            ),
-            ArgsError::BadTime(w) => write!(
-                f,
-                "bad time `{w}`: give a number with a unit ns, us, ms or s, \
-                 at most one hour (e.g. --time 200ms)"
-            ),
-            ArgsError::BadExit(w) => {
-                write!(f, "bad exit code `{w}`: give a number from 0 to 255")
-            }
-            ArgsError::BadPeer(w) => write!(
-                f,
-                "bad peer `{w}`: give an IPv4 address and a port (e.g. --peer 10.77.1.1:7077)"
-            ),
-            ArgsError::BadDisk(w) => write!(
-                f,
-                "bad disk `{w}`: give an absolute path of at most {} bytes (e.g. --disk /dev/vdb)",
-                DiskPath::CAPACITY
-            ),
-            ArgsError::BadAddr(w) => write!(
-                f,
-                "bad address `{w}`: give an IPv4 address and a prefix length from 1 to 32 \
-                 (e.g. --addr 10.77.1.2/24)"
-            ),
-            ArgsError::TooManyKernels => {
-                write!(f, "too many kernels: at most {MAX_KERNELS} per run")
-            }
-        }
-    }
-}
-
-impl core::error::Error for ArgsError<'_> {}
 
 /// Splits `word` into its leading digits and the rest; `None` without digits.
 fn split_number(word: &str) -> Option<(u64, &str)> {
@@ -291,4 +218,131 @@ pub fn parse_time(word: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use crate::kernel::KERNEL_NAMES;
+
+    fn parse(line: &str) -> Result<Spec, ArgsError<'_>> {
+        Spec::parse(line.split_whitespace())
+    }
+
+    #[test]
+    fn no_words_is_a_boot_only_run_with_defaults() {
+        let spec = parse("").unwrap();
+        assert!(spec.kernels().is_empty());
+        assert_eq!(spec.size, DEFAULT_SIZE);
+        assert_eq!(spec.time_ns, DEFAULT_TIME_NS);
+        assert_eq!(spec.exit, None);
+        assert!(!spec.help);
+    }
+
+    #[test]
+    fn kernels_and_options() {
+        let spec = parse("cpu memory --size 64M --time 2s tcp --exit 7").unwrap();
+        assert_eq!(spec.kernels(), &[Kernel::Cpu, Kernel::Memory, Kernel::Tcp]);
+        assert_eq!(spec.size, 64 << 20);
+        assert_eq!(spec.time_ns, 2_000_000_000);
+        assert_eq!(spec.exit, Some(7));
+        let spec = parse("--size=8K --time=500us --exit=0 crossing crossing").unwrap();
+        assert_eq!(spec.kernels(), &[Kernel::Crossing, Kernel::Crossing]);
+        assert_eq!(
+            (spec.size, spec.time_ns, spec.exit),
+            (8192, 500_000, Some(0))
+        );
+        assert!(parse("cpu --help").unwrap().help);
+        assert!(parse("-h").unwrap().help);
+    }
+
+    #[test]
+    fn every_kernel_parses() {
+        let spec = Spec::parse(Kernel::ALL.iter().map(|k| k.name())).unwrap();
+        assert_eq!(spec.kernels(), &Kernel::ALL);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("4K"), Some(4096));
+        assert_eq!(parse_size("4k"), Some(4096));
+        assert_eq!(parse_size("16M"), Some(16 << 20));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("1024G"), Some(MAX_SIZE));
+        for bad in [
+            "",
+            "M",
+            "4095",
+            "0",
+            "1025G",
+            "16MB",
+            "16 M",
+            "-1",
+            "1.5M",
+            "16T",
+            "x",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("0ms"), Some(0));
+        assert_eq!(parse_time("20ms"), Some(20_000_000));
+        assert_eq!(parse_time("750us"), Some(750_000));
+        assert_eq!(parse_time("3s"), Some(3_000_000_000));
+        assert_eq!(parse_time("100ns"), Some(100));
+        assert_eq!(parse_time("3600s"), Some(MAX_TIME_NS));
+        for bad in [
+            "",
+            "200",
+            "ms",
+            "1.5s",
+            "2m",
+            "3601s",
+            "20 ms",
+            "99999999999999999999s",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_words_are_named_in_the_error() {
+        assert_eq!(parse("cpu bogus"), Err(ArgsError::UnknownKernel("bogus")));
+        assert_eq!(parse("--bogus"), Err(ArgsError::UnknownOption("--bogus")));
+        assert_eq!(parse("--help=1"), Err(ArgsError::UnknownOption("--help=1")));
+        assert_eq!(parse("--size 3X"), Err(ArgsError::BadSize("3X")));
+        assert_eq!(parse("--time 5"), Err(ArgsError::BadTime("5")));
+        assert_eq!(parse("--exit 256"), Err(ArgsError::BadExit("256")));
+        assert_eq!(parse("--exit -1"), Err(ArgsError::BadExit("-1")));
+        assert_eq!(parse("--peer 1.2.3.4"), Err(ArgsError::BadPeer("1.2.3.4")));
+        assert_eq!(parse("--disk d.img"), Err(ArgsError::BadDisk("d.img")));
+        let spec = parse("net-rr blk-seq --peer 10.77.1.1:7077 --disk=/dev/vdb").unwrap();
+        assert_eq!(spec.peer.unwrap().port, 7077);
+        assert_eq!(spec.disk.unwrap().as_str(), "/dev/vdb");
+        let spec = parse("net-rr --addr 10.77.3.2/24").unwrap();
+        assert_eq!(
+            spec.addr.map(|a| (a.addr, a.prefix)),
+            Some(([10, 77, 3, 2], 24))
+        );
+        assert_eq!(
+            parse("--addr 10.77.3.2"),
+            Err(ArgsError::BadAddr("10.77.3.2"))
+        );
+        assert_eq!(parse("cpu --size"), Err(ArgsError::MissingValue("--size")));
+        let many = std::string::String::from("cpu ").repeat(MAX_KERNELS + 1);
+        assert_eq!(parse(&many), Err(ArgsError::TooManyKernels));
+    }
+
+    #[test]
+    fn messages_name_the_word_and_the_fix() {
+        use core::fmt::Write;
+        let mut s = std::string::String::new();
+        write!(s, "{}", ArgsError::UnknownKernel("bogus")).unwrap();
+        assert!(s.contains("`bogus`") && s.contains(KERNEL_NAMES), "{s}");
+        s.clear();
+        write!(s, "{}", ArgsError::BadSize("3X")).unwrap();
+        assert!(s.contains("`3X`") && s.contains("--size 64M"), "{s}");
+    }
+}

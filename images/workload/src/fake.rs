@@ -14,6 +14,13 @@ pub struct StepClock<'a> {
     step: u64,
 }
 
+impl<'a> StepClock<'a> {
+    /// A clock on `now` that moves `step` ns per read.
+    pub fn new(now: &'a Cell<u64>, step: u64) -> StepClock<'a> {
+        StepClock { now, step }
+    }
+}
+
 impl Clock for StepClock<'_> {
     fn now_ns(&self) -> u64 {
         self.now.set(self.now.get() + self.step);

@@ -16,49 +16,19 @@ impl Peer {
     pub fn parse(word: &str) -> Option<Peer> {
         let (host, port) = word.split_once(':')?;
         let port: u16 = digits(port)?.parse().ok()?;
-        let mut addr = [0u8; 4];
-        let mut octets = host.split('.');
-        for slot in &mut addr {
-            *slot = digits(octets.next()?)?.parse().ok()?;
-        }
-        (octets.next().is_none() && port != 0).then_some(Peer { addr, port })
+        let addr = octets(host)?;
+        (port != 0).then_some(Peer { addr, port })
     }
 }
 
-/// The instance's own IPv4 address and prefix length (`10.77.1.2/24`):
-/// what a Linux guest's PID 1 gives its `eth0` (`--addr`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Addr {
-    /// The address, most significant octet first.
-    pub addr: [u8; 4],
-    /// The prefix length, 1 to 32.
-    pub prefix: u8,
-}
-
-impl Addr {
-    /// Parses `A.B.C.D/N` (decimal octets, N from 1 to 32).
-    pub fn parse(word: &str) -> Option<Addr> {
-        let (host, prefix) = word.split_once('/')?;
-        let prefix: u8 = digits(prefix)?.parse().ok()?;
-        let mut addr = [0u8; 4];
-        let mut octets = host.split('.');
-        for slot in &mut addr {
-            *slot = digits(octets.next()?)?.parse().ok()?;
-        }
-        (octets.next().is_none() && (1..=32).contains(&prefix)).then_some(Addr { addr, prefix })
+/// `A.B.C.D` in decimal.
+fn octets(host: &str) -> Option<[u8; 4]> {
+    let mut addr = [0u8; 4];
+    let mut octets = host.split('.');
+    for slot in &mut addr {
+        *slot = digits(octets.next()?)?.parse().ok()?;
     }
-
-    /// The netmask of the prefix, most significant octet first.
-    pub fn netmask(&self) -> [u8; 4] {
-        (u32::MAX << (32 - u32::from(self.prefix))).to_be_bytes()
-    }
-}
-
-impl fmt::Display for Addr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d] = self.addr;
-        write!(f, "{a}.{b}.{c}.{d}/{}", self.prefix)
-    }
+    octets.next().is_none().then_some(addr)
 }
 
 /// `word` when it is 1 to 5 ASCII digits (no sign, no spaces).
@@ -71,6 +41,39 @@ impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b, c, d] = self.addr;
         write!(f, "{a}.{b}.{c}.{d}:{}", self.port)
+    }
+}
+
+/// An IPv4 address with its prefix length (`10.77.1.2/24`): the bare
+/// guest's own address on its link, and what a Linux guest's PID 1 gives
+/// its `eth0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// The address, most significant octet first.
+    pub addr: [u8; 4],
+    /// The prefix length (1 to 30: a link with room for two hosts).
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `A.B.C.D/PREFIX`.
+    pub fn parse(word: &str) -> Option<Cidr> {
+        let (host, prefix) = word.split_once('/')?;
+        let prefix: u8 = digits(prefix)?.parse().ok()?;
+        let addr = octets(host)?;
+        (1..=30).contains(&prefix).then_some(Cidr { addr, prefix })
+    }
+
+    /// The netmask of the prefix, most significant octet first.
+    pub fn netmask(&self) -> [u8; 4] {
+        (u32::MAX << (32 - u32::from(self.prefix))).to_be_bytes()
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d] = self.addr;
+        write!(f, "{a}.{b}.{c}.{d}/{}", self.prefix)
     }
 }
 
@@ -137,6 +140,27 @@ mod tests {
         ] {
             assert_eq!(Peer::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("10.77.1.2/24").unwrap();
+        assert_eq!((c.addr, c.prefix), ([10, 77, 1, 2], 24));
+        for bad in [
+            "10.77.1.2",
+            "10.77.1.2/0",
+            "10.77.1.2/31",
+            "10.77.1/24",
+            "10.77.1.2/x",
+            "/24",
+            "1.2.3.4.5/8",
+            "300.1.1.1/8",
+        ] {
+            assert_eq!(Cidr::parse(bad), None, "{bad}");
+        }
+        assert_eq!(c.netmask(), [255, 255, 255, 0]);
+        assert_eq!(Cidr::parse("1.2.3.4/30").unwrap().netmask(), [255, 255, 255, 252]);
+        assert_eq!(std::format!("{}", Cidr::parse("1.2.3.4/1").unwrap()), "1.2.3.4/1");
     }
 
     #[test]

@@ -75,14 +75,17 @@ fn clear_caps() -> Result<(), Error> {
 /// Jails the calling process (the forked VMM, single-threaded, after
 /// setup): see the module documentation for the steps. `keep` are the fds
 /// it still needs besides stdio and `report`; `parent` is the process that
-/// waits for it; `hold_fd` is its hold gate's fd, which it may read.
+/// waits for it; `hold_fd` is its hold gate's fd, which it may read;
+/// `devices` are its virtio devices' fds (kept, and their I/O allowed).
 pub(crate) fn enter(
     keep: &[RawFd],
     report: RawFd,
     parent: Pid,
     hold_fd: Option<RawFd>,
+    devices: &seccomp::DeviceFds,
 ) -> Result<(), Error> {
     let mut fds = keep.to_vec();
+    fds.extend(devices.all());
     fds.push(report);
     sys::close_fds_except(&fds).map_err(|e| Error::Step {
         step: "close inherited fds",
@@ -91,6 +94,7 @@ pub(crate) fn enter(
     let program = seccomp::program(&seccomp::Context {
         report_fd: report,
         hold_fd,
+        devices: devices.clone(),
     })?;
 
     let (uid, gid) = host_ids();

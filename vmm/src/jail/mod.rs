@@ -8,8 +8,9 @@
 //! process that creates it), maps guest memory, loads the guest and sets the
 //! vCPU up, and only then calls `enter`:
 //!
-//! 1. every fd but the KVM, VM and vCPU fds, stdio, the report pipe and
-//!    the hold gate (if any: [`crate::hold`]) is closed;
+//! 1. every fd but the KVM, VM and vCPU fds, stdio, the report pipe, the
+//!    hold gate (if any: [`crate::hold`]) and the virtio devices' disk
+//!    files and TAPs ([`DeviceFds`]) is closed;
 //! 2. ids: started by root, it drops to uid/gid 65534 (`nobody`/`nogroup`,
 //!    no supplementary groups) in the host's user namespace; otherwise it
 //!    keeps the caller's own ids. Then it creates a user namespace *as that
@@ -29,7 +30,9 @@
 //! 5. every capability cleared: bounding, ambient, inheritable, effective,
 //!    permitted; `no_new_privs` set;
 //! 6. the seccomp filter of [`seccomp::TABLE`] installed (kill on anything
-//!    else).
+//!    else). A VMM with devices may also `pread64`, `pwrite64` and
+//!    `fdatasync` its disk files and `read`/`write` its TAPs, each on
+//!    those fds only.
 //!
 //! The child then runs the guest, tears the VM down, writes its result to
 //! the parent through a pipe (`wire`) and exits. The parent reads the
@@ -56,3 +59,4 @@ pub(crate) use enter::{enter, join_cgroup};
 pub use enter::{NEW_ROOT_AT, NOBODY};
 pub use error::Error;
 pub use probe::Probe;
+pub use seccomp::DeviceFds;

@@ -79,6 +79,12 @@ pub enum Args {
     /// `poll`: one fd (argument 1 is 1), for a non-blocking hold gate. Only
     /// in the filter of a VMM with a hold gate.
     HoldPoll,
+    /// The fd (argument 0) is a virtio-blk disk's backing file. Only in the
+    /// filter of a VMM with a disk.
+    DiskFd,
+    /// The fd (argument 0) is a virtio-net device's TAP. Only in the filter
+    /// of a VMM with a network device.
+    TapFd,
 }
 
 /// One allowed call.
@@ -105,8 +111,10 @@ const fn allow(nr: i64, name: &'static str, args: Args, why: &'static str) -> Al
 
 /// Every call the jailed VMM may make; the rest kill it. Entries with
 /// [`Args::HoldFd`] or [`Args::HoldPoll`] are in the filter only when the
-/// VMM has a hold gate.
-pub const TABLE: [Allowed; 17] = [
+/// VMM has a hold gate, those with [`Args::DiskFd`] or [`Args::TapFd`] only
+/// when it has such a device. A call listed twice is allowed when either
+/// entry's condition holds.
+pub const TABLE: [Allowed; 22] = [
     allow(libc::SYS_ioctl, "ioctl", Args::KvmRequest,
         "KVM_RUN; KVM_IRQ_LINE for a Linux guest's serial interrupt; KVM_GET_REGS to report an internal error"),
     allow(libc::SYS_write, "write", Args::OwnFds,
@@ -137,6 +145,16 @@ pub const TABLE: [Allowed; 17] = [
         "a held guest waits for a read of its hold gate to return (with a gate only)"),
     allow(libc::SYS_poll, "poll", Args::HoldPoll,
         "waiting for a non-blocking hold gate to become readable (with a gate only)"),
+    allow(libc::SYS_pread64, "pread64", Args::DiskFd,
+        "virtio-blk reads: the disk file at the request's offset (with a disk only)"),
+    allow(libc::SYS_pwrite64, "pwrite64", Args::DiskFd,
+        "virtio-blk writes (with a disk only)"),
+    allow(libc::SYS_fdatasync, "fdatasync", Args::DiskFd,
+        "virtio-blk flush requests (with a disk only)"),
+    allow(libc::SYS_read, "read", Args::TapFd,
+        "virtio-net receive: one frame per read of the TAP (with a network device only)"),
+    allow(libc::SYS_write, "write", Args::TapFd,
+        "virtio-net transmit: one frame per write to the TAP (with a network device only)"),
     allow(libc::SYS_exit, "exit", Args::Any,
         "the end of the process"),
     allow(libc::SYS_exit_group, "exit_group", Args::Any,
@@ -144,12 +162,45 @@ pub const TABLE: [Allowed; 17] = [
 ];
 
 /// The runtime values the argument conditions need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Context {
     /// The write end of the report pipe.
     pub report_fd: i32,
     /// The hold gate's fd, if the VMM has one.
     pub hold_fd: Option<i32>,
+    /// The virtio devices' fds.
+    pub devices: DeviceFds,
+}
+
+/// The fds of a VMM's virtio devices, which its filter lets it do their
+/// I/O on (and no other).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceFds {
+    /// virtio-blk backing files.
+    pub disks: Vec<i32>,
+    /// virtio-net TAPs.
+    pub taps: Vec<i32>,
+}
+
+impl DeviceFds {
+    /// The fds of `devices` (each keeps its fd for the VM's life).
+    pub fn of(devices: &[crate::devices::virtio::DeviceConfig]) -> DeviceFds {
+        use crate::devices::virtio::DeviceConfig;
+        use std::os::fd::AsRawFd;
+        let mut fds = DeviceFds::default();
+        for d in devices {
+            match d {
+                DeviceConfig::Block { file, .. } => fds.disks.push(file.as_raw_fd()),
+                DeviceConfig::Net { tap, .. } => fds.taps.push(tap.as_raw_fd()),
+            }
+        }
+        fds
+    }
+
+    /// Every fd, for the jail to keep open.
+    pub fn all(&self) -> impl Iterator<Item = i32> + '_ {
+        self.disks.iter().chain(&self.taps).copied()
+    }
 }
 
 /// The fds `write` may use.
@@ -195,15 +246,29 @@ fn rules(args: Args, ctx: &Context) -> Result<Option<Vec<SeccompRule>>, Error> {
             Some(_) => vec![eq(1, 1)?],
             None => return Ok(None),
         },
+        Args::DiskFd | Args::TapFd => {
+            let fds = match args {
+                Args::DiskFd => &ctx.devices.disks,
+                _ => &ctx.devices.taps,
+            };
+            if fds.is_empty() {
+                return Ok(None);
+            }
+            fds.iter()
+                .map(|&fd| eq(0, fd as u32 as u64))
+                .collect::<Result<_, _>>()?
+        }
     }))
 }
 
 /// Compiles [`TABLE`] for this process.
 pub(crate) fn program(ctx: &Context) -> Result<BpfProgram, Error> {
-    let mut map = BTreeMap::new();
+    let mut map: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for a in &TABLE {
         if let Some(r) = rules(a.args, ctx)? {
-            map.insert(a.nr, r);
+            // A call listed twice: either entry's rules allow it (none has
+            // `Args::Any`, whose empty rule list would allow everything).
+            map.entry(a.nr).or_default().extend(r);
         }
     }
     let filter = SeccompFilter::new(

@@ -145,7 +145,13 @@ fn resume(
     let timer = machine::arm(config.timeout)?;
     if let Some(jailed) = jailed {
         // The file stays open: guest memory is mapped from it.
-        m.jail(&kvm, jailed, None, &[o.file.as_raw_fd()])?;
+        m.jail(
+            &kvm,
+            jailed,
+            None,
+            &[o.file.as_raw_fd()],
+            &jail::DeviceFds::default(),
+        )?;
     }
     m.kvm = Some(kvm);
     let result = m.run(config.timeout, vm::Hold::Answer, &timer).map(|_| ());

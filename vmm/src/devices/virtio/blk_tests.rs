@@ -285,3 +285,51 @@ fn registers_refuse_out_of_order_and_wrong_width_accesses() {
     assert!(wr(&mut t, &mem, VIRTIO_MMIO_QUEUE_NOTIFY, 0));
     assert_eq!(status(&mem), VIRTIO_BLK_S_OK as u8);
 }
+
+#[test]
+fn a_file_opened_with_o_direct_serves_reads_and_writes() {
+    use std::os::unix::fs::OpenOptionsExt;
+    // A file beside the crate (on a disk filesystem, where /tmp may be tmpfs).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = dir.join(format!("vmlab-blk-direct-{}", std::process::id()));
+    std::fs::write(&path, vec![0u8; DISK as usize]).unwrap();
+    let direct = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&path);
+    std::fs::remove_file(&path).unwrap();
+    let Ok(direct) = direct else {
+        eprintln!("the crate's filesystem does not take O_DIRECT: nothing to check");
+        return;
+    };
+    let mem = memory();
+    let mut t = device(direct, false);
+    let qs = queues(&mem, 1);
+    activate(&mut t, &mem, &qs);
+    let pattern: Vec<u8> = (0..4096u32).map(|i| (i % 253) as u8).collect();
+    mem.write_slice(&pattern, GuestAddress(BUF_GPA)).unwrap();
+    header(&mem, VIRTIO_BLK_T_OUT, 16);
+    request(&qs[0], 0, 4096, false);
+    wr(&mut t, &mem, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert_eq!(status(&mem), VIRTIO_BLK_S_OK as u8, "an aligned write");
+    mem.write_slice(&[0u8; 4096], GuestAddress(BUF_GPA))
+        .unwrap();
+    header(&mem, VIRTIO_BLK_T_IN, 16);
+    request(&qs[0], 3, 4096, true);
+    wr(&mut t, &mem, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert_eq!(status(&mem), VIRTIO_BLK_S_OK as u8, "an aligned read");
+    let mut back = vec![0u8; 4096];
+    mem.read_slice(&mut back, GuestAddress(BUF_GPA)).unwrap();
+    assert_eq!(back, pattern);
+    header(&mem, VIRTIO_BLK_T_FLUSH, 0);
+    qs[0]
+        .add_desc_chains(
+            &[desc(HDR_GPA, 16, NEXT, 7), desc(STATUS_GPA, 1, WRITE, 0)],
+            6,
+        )
+        .unwrap();
+    wr(&mut t, &mem, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert_eq!(status(&mem), VIRTIO_BLK_S_OK as u8, "fdatasync");
+    assert_eq!(t.counters().io_errors, 0);
+}

@@ -44,9 +44,10 @@ pub const MAX_DEVICES: usize = 8;
 pub enum DeviceConfig {
     /// virtio-blk on a raw file (its size, rounded down to 512-byte sectors,
     /// is the disk's). The caller opens it, read-write unless `read_only`,
-    /// and without `O_DIRECT` (data is bounced through an unaligned host
-    /// buffer, which `O_DIRECT` refuses: every request would fail as an
-    /// I/O error).
+    /// with or without `O_DIRECT` (data is bounced through a page-aligned
+    /// host buffer; with `O_DIRECT` requests must also be whole logical
+    /// blocks of the file's filesystem, or they fail as I/O errors).
+    /// Flush is `fdatasync`.
     Block {
         /// The backing file.
         file: File,

@@ -3,6 +3,7 @@
 use super::bytes::{Malformed, R, W};
 use super::failure::{failure, failure_of, kind_code, kind_of};
 use crate::devices::port::Unhandled;
+use crate::devices::virtio::{DeviceReport, VirtioCounters, MAX_DEVICES};
 use crate::jail::Error as JailError;
 use crate::vm;
 use crate::{Error, VmOutcome};
@@ -36,6 +37,25 @@ const ENTRIES: [&str; 3] = [
     "Linux 64-bit boot protocol",
     "Linux PVH (32-bit)",
 ];
+
+/// Device kinds a report may carry.
+const DEVICE_KINDS: [&str; 2] = ["virtio-blk", "virtio-net"];
+
+/// A device's counters in wire order.
+fn counters(c: &VirtioCounters) -> [u64; 10] {
+    [
+        c.notifies,
+        c.completed,
+        c.bytes_from_guest,
+        c.bytes_to_guest,
+        c.bad_chains,
+        c.bad_requests,
+        c.io_errors,
+        c.dropped,
+        c.bad_registers,
+        c.interrupts,
+    ]
+}
 
 /// The entry label `s` as the static string a report carries.
 pub(crate) fn known_entry(s: &str) -> Option<&'static str> {
@@ -95,6 +115,15 @@ pub(crate) fn encode(result: &Result<VmOutcome, Error>) -> Vec<u8> {
                 Some(p) => {
                     w.u8(1);
                     w.str(p);
+                }
+            }
+            w.u64(o.virtio.len() as u64);
+            for d in &o.virtio {
+                w.str(d.kind);
+                w.u64(d.mmio_base);
+                w.u32(d.irq);
+                for c in counters(&d.counters) {
+                    w.u64(c);
                 }
             }
         }
@@ -161,6 +190,33 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Result<VmOutcome, Error>, Malformed
                 1 => Some(r.str()?),
                 _ => return Err(Malformed),
             };
+            let n = r.len()?;
+            let mut virtio = Vec::with_capacity(n.min(MAX_DEVICES));
+            for _ in 0..n {
+                let kind = known(&DEVICE_KINDS, &r.str()?).ok_or(Malformed)?;
+                let (mmio_base, irq) = (r.u64()?, r.u32()?);
+                let mut c = [0u64; 10];
+                for v in &mut c {
+                    *v = r.u64()?;
+                }
+                virtio.push(DeviceReport {
+                    kind,
+                    mmio_base,
+                    irq,
+                    counters: VirtioCounters {
+                        notifies: c[0],
+                        completed: c[1],
+                        bytes_from_guest: c[2],
+                        bytes_to_guest: c[3],
+                        bad_chains: c[4],
+                        bad_requests: c[5],
+                        io_errors: c[6],
+                        dropped: c[7],
+                        bad_registers: c[8],
+                        interrupts: c[9],
+                    },
+                });
+            }
             Ok(VmOutcome {
                 exit_code,
                 kvm_kind,
@@ -179,7 +235,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Result<VmOutcome, Error>, Malformed
                 entry,
                 jailed,
                 probe,
-                virtio: Vec::new(),
+                virtio,
             })
         }
         1 => Err(Error::Guest {

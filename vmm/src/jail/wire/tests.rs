@@ -31,7 +31,23 @@ fn outcome() -> VmOutcome {
         entry: crate::builder::BARE_ENTRY,
         jailed: true,
         probe: Some("x".into()),
-        virtio: Vec::new(),
+        virtio: vec![crate::devices::virtio::DeviceReport {
+            kind: "virtio-net",
+            mmio_base: 0xd000_1000,
+            irq: 6,
+            counters: crate::devices::virtio::VirtioCounters {
+                notifies: 1,
+                completed: 2,
+                bytes_from_guest: 3,
+                bytes_to_guest: 4,
+                bad_chains: 5,
+                bad_requests: 6,
+                io_errors: 7,
+                dropped: 8,
+                bad_registers: 9,
+                interrupts: 10,
+            },
+        }],
     }
 }
 
