@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use vmlab_bench::compare::{self, backend, probe::HostView};
-use vmlab_bench::scale::{self, holders, Settings, Stopper};
+use vmlab_bench::scale::{self, holders, indriver, Settings, Stopper};
 use vmlab_bench::BackendId;
 use vmlab_reports::model::ScaleResult;
 
@@ -31,6 +31,11 @@ pub struct ScaleArgs {
     /// levels) may take; a slow backend stops early with the N it reached.
     #[arg(long, default_value_t = 120)]
     pub time_limit: u64,
+    /// Also hold process and sandbox through `vmlab run` per instance
+    /// (rows `process-run`, `sandbox-run`), beside the rows held in the
+    /// driver through the sandbox library.
+    #[arg(long)]
+    pub via_run: bool,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -97,6 +102,7 @@ pub fn measure_all(
     images: PathBuf,
     s: &Settings,
     stop: &Stopper,
+    via_run: bool,
 ) -> anyhow::Result<Vec<ScaleResult>> {
     let host = HostView::gather();
     let exe = std::env::current_exe().context("cannot locate the vmlab binary")?;
@@ -128,11 +134,19 @@ pub fn measure_all(
             break;
         }
         eprintln!("vmlab: {id}: holding up to {} instances", s.max);
-        let holder = holders::holder(id, exe.clone(), images.clone(), b);
+        let holder = indriver::holder(id, exe.clone(), images.clone(), b)?;
         let mut r = scale::measure(holder.as_ref(), Some(id.kind()), s, stop)?;
         r.emulated = probe.emulated;
         eprintln!("vmlab: {}", summary(&r));
         out.push(r);
+        if via_run && indriver::in_driver(id) && !stop.fired() {
+            let name = indriver::run_row(id);
+            eprintln!("vmlab: {name}: holding up to {} instances", s.max);
+            let holder = indriver::via_run(id, exe.clone(), images.clone());
+            let r = scale::measure(holder.as_ref(), Some(id.kind()), s, stop)?;
+            eprintln!("vmlab: {}", summary(&r));
+            out.push(r);
+        }
         if id == BackendId::VmBare && !stop.fired() {
             eprintln!(
                 "vmlab: {}: holding up to {} VMs in this process",
@@ -183,8 +197,8 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
     vmlab_bench::compare::keep_inherited_fds_out();
     let s = settings(&args)?;
     let nofile = scale::host::raise_nofile();
-    // Each held instance keeps three pipes open here.
-    if nofile < 3 * u64::from(s.max) + 64 {
+    // Each held instance keeps up to six fds open here (pipes, a pidfd).
+    if nofile < 6 * u64::from(s.max) + 64 {
         eprintln!(
             "vmlab: warning: the open-file limit ({nofile}) may stop the run before --max {}",
             s.max
@@ -207,7 +221,7 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
         );
     }
     compare::images::ensure_built(&args.images, false, false)?;
-    let results = measure_all(&ids, args.images.clone(), &s, &stop)?;
+    let results = measure_all(&ids, args.images.clone(), &s, &stop, args.via_run)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }

@@ -21,6 +21,7 @@ pub mod density;
 pub mod held;
 pub mod holders;
 pub mod host;
+pub mod indriver;
 pub mod inproc;
 
 use std::os::fd::AsRawFd;
