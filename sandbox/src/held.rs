@@ -114,12 +114,21 @@ impl HeldSandbox {
     }
 }
 
-/// The error for a workload that exited before its ready event.
-fn ended_before_ready(out: &Outcome) -> LaunchError {
-    let ended = match out.status {
+/// How a workload ended, in words: `code 1`, `signal 9`, or the OOM
+/// killer's work within the memory limit of its cgroup.
+pub fn ended(out: &Outcome) -> String {
+    match out.status {
+        _ if out.oom_killed => {
+            "killed by the OOM killer: out of memory within its cgroup's memory limit".into()
+        }
         ExitStatus::Code(c) => format!("code {c}"),
         ExitStatus::Signal(s) => format!("signal {s}"),
-    };
+    }
+}
+
+/// The error for a workload that exited before its ready event.
+fn ended_before_ready(out: &Outcome) -> LaunchError {
+    let ended = ended(out);
     let text = String::from_utf8_lossy(&out.stderr);
     let text = text.trim();
     let from = (text.len().saturating_sub(STDERR_TAIL)..=text.len())

@@ -6,10 +6,13 @@
 //! process and the sandbox are launched the same way, so their rates and
 //! slopes compare like with like. The per-instance `vmlab run` path stays
 //! available as the rows `process-run` and `sandbox-run` ([`via_run`]).
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
+use vmlab_reports::stats::quantile;
 use vmlab_sandbox::held::HeldSandbox;
 use vmlab_sandbox::{Config, ExitStatus};
 
@@ -23,6 +26,8 @@ use crate::id::BackendId;
 pub struct InDriver {
     name: &'static str,
     config: Config,
+    /// Each phase's durations over the starts so far, ns.
+    phases: Mutex<BTreeMap<&'static str, Vec<u64>>>,
 }
 
 fn hold_args() -> Vec<String> {
@@ -30,6 +35,16 @@ fn hold_args() -> Vec<String> {
 }
 
 impl InDriver {
+    /// Instances of `config` (whose arguments include `--hold`) under the
+    /// row name `name`.
+    pub fn new(name: &'static str, config: Config) -> InDriver {
+        InDriver {
+            name,
+            config,
+            phases: Mutex::default(),
+        }
+    }
+
     /// `vmlab run --backend sandbox`'s sandbox on `images`' rootfs, held.
     pub fn sandbox(images: &Path) -> anyhow::Result<InDriver> {
         // The run's own timeout must not end a held instance: the most a
@@ -40,10 +55,10 @@ impl InDriver {
             hold_args(),
             vmlab_sandbox::config::MAX_TIMEOUT,
         );
-        Ok(InDriver {
-            name: BackendId::Sandbox.name(),
-            config: configs::sandbox(&o)?,
-        })
+        Ok(InDriver::new(
+            BackendId::Sandbox.name(),
+            configs::sandbox(&o)?,
+        ))
     }
 
     /// `vmlab run --backend process`'s plain process (the rootfs's
@@ -57,10 +72,10 @@ impl InDriver {
                 images.display()
             );
         }
-        Ok(InDriver {
-            name: BackendId::Process.name(),
-            config: configs::process(init, hold_args(), vmlab_sandbox::config::MAX_TIMEOUT),
-        })
+        Ok(InDriver::new(
+            BackendId::Process.name(),
+            configs::process(init, hold_args(), vmlab_sandbox::config::MAX_TIMEOUT),
+        ))
     }
 
     /// The configuration each instance starts with.
@@ -77,16 +92,46 @@ impl Holder for InDriver {
     fn start_held(&self) -> anyhow::Result<Held<'_>> {
         let held = HeldSandbox::start(&self.config, READY_LIMIT)
             .with_context(|| format!("a held {} did not start", self.name))?;
+        let mut ends: Vec<(&'static str, u64)> = held.phases().to_vec();
+        ends.push(("ready", held.to_ready_ns()));
+        ends.sort_by_key(|(_, t)| *t);
+        if let Ok(mut p) = self.phases.lock() {
+            let mut last = 0;
+            for (name, end) in ends {
+                p.entry(name).or_default().push(end.saturating_sub(last));
+                last = last.max(end);
+            }
+        }
         Ok(Held::new(
             held.to_ready_ns(),
-            Box::new(Kept { held: Some(held) }),
+            Box::new(Kept {
+                held: Some(held),
+                ended: None,
+            }),
         ))
     }
+
+    fn start_phases(&self) -> BTreeMap<String, f64> {
+        let Ok(p) = self.phases.lock() else {
+            return BTreeMap::new();
+        };
+        p.iter()
+            .map(|(name, ns)| {
+                let xs: Vec<f64> = ns.iter().map(|&n| n as f64).collect();
+                (name.to_string(), quantile(&xs, 0.5))
+            })
+            .collect()
+    }
 }
+
+/// How long an instance found exited has to be reaped.
+const REAP_LIMIT: Duration = Duration::from_secs(2);
 
 /// One held instance; `None` once released.
 struct Kept {
     held: Option<HeldSandbox>,
+    /// Reaped by [`Instance::ended`]: its exit code (128 + a signal).
+    ended: Option<i32>,
 }
 
 impl Instance for Kept {
@@ -104,7 +149,21 @@ impl Instance for Kept {
         }
     }
 
+    fn ended(&mut self) -> Option<String> {
+        let held = self.held.take()?;
+        Some(match held.release(REAP_LIMIT) {
+            Ok(out) => {
+                self.ended = Some(i32::from(out.status.as_code()));
+                vmlab_sandbox::held::ended(&out)
+            }
+            Err(e) => format!("{e:#}"),
+        })
+    }
+
     fn reap(&mut self, limit: Duration) -> anyhow::Result<i32> {
+        if let (None, Some(code)) = (&self.held, self.ended) {
+            return Ok(code);
+        }
         let held = self.held.take().context("already reaped")?;
         let out = held.release(limit).context("a released instance")?;
         if out.timed_out {
