@@ -42,6 +42,10 @@ pub struct ScaleArgs {
     /// Images directory (built there when missing).
     #[arg(long, default_value = "target/vmlab/images")]
     pub images: PathBuf,
+    /// Internal: run as the janitor of the driver with this pid (see
+    /// `cmd::janitor`).
+    #[arg(long, hide = true)]
+    pub janitor_for: Option<u32>,
 }
 
 /// The budget in bytes: `P%` of `available`, or a size no larger than
@@ -193,6 +197,9 @@ pub fn summary(r: &ScaleResult) -> String {
 
 /// Runs `vmlab scale`; returns the exit code.
 pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
+    if let Some(owner) = args.janitor_for {
+        return super::janitor::run(owner);
+    }
     let stop = Stopper::install()?;
     vmlab_bench::compare::keep_inherited_fds_out();
     let s = settings(&args)?;
@@ -221,6 +228,19 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
         );
     }
     compare::images::ensure_built(&args.images, false, false)?;
+    // Sandboxes held in the driver leave their cgroups to it: a janitor
+    // removes them should the driver be killed (dropped at the end).
+    let _janitor = if ids.contains(&BackendId::Sandbox) {
+        super::janitor::spawn()
+            .map_err(|e| {
+                eprintln!(
+                    "vmlab: warning: {e:#}; a killed run's cgroups wait for the next sandbox start"
+                )
+            })
+            .ok()
+    } else {
+        None
+    };
     let results = measure_all(&ids, args.images.clone(), &s, &stop, args.via_run)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
