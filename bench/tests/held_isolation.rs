@@ -14,6 +14,13 @@ use vmlab_bench::scale::indriver::InDriver;
 use vmlab_bench::scale::{Holder, Spawned};
 use vmlab_test_util::have_root;
 
+/// The tests count this process's cgroups: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const NAMESPACES: &[&str] = &["mnt", "pid", "net", "uts", "ipc", "user", "cgroup"];
 
 fn images() -> PathBuf {
@@ -90,6 +97,7 @@ fn a_sandbox_held_in_the_driver_is_isolated_like_one_held_through_vmlab_run() {
     if !have_root("a_sandbox_held_in_the_driver_is_isolated_like_one_held_through_vmlab_run") {
         return;
     }
+    let _one = serial();
     let images = images();
     let host = view(std::process::id());
 
@@ -164,4 +172,42 @@ fn a_sandbox_held_in_the_driver_is_isolated_like_one_held_through_vmlab_run() {
     assert_eq!(outside.uid_map, host.uid_map);
     assert!(vmlab_cgroups(&outside).is_empty(), "{}", outside.cgroup);
     assert_eq!(p.release().unwrap(), 0);
+}
+
+#[test]
+fn a_held_sandbox_that_ends_before_ready_says_how_and_leaves_nothing() {
+    if !have_root("a_held_sandbox_that_ends_before_ready_says_how_and_leaves_nothing") {
+        return;
+    }
+    let _one = serial();
+    let images = images();
+    let o = vmlab_bench::configs::SandboxOptions::new(
+        images.join("rootfs"),
+        ["--no-such-flag", "--hold"].map(String::from).to_vec(),
+        Duration::from_secs(60),
+    );
+    let config = vmlab_bench::configs::sandbox(&o).unwrap();
+    let holder = InDriver::new("sandbox", config);
+    let cgroups = |pid: u32| {
+        let dirs = ["/sys/fs/cgroup/memory/vmlab", "/sys/fs/cgroup/vmlab"];
+        dirs.iter()
+            .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{pid}-"))
+            })
+            .count()
+    };
+    let e = format!(
+        "{:#}",
+        holder.start_held().err().expect("it does not start")
+    );
+    assert!(
+        e.contains("exited (code")
+            && e.contains("before it was ready")
+            && e.contains("no-such-flag"),
+        "{e}"
+    );
+    assert_eq!(cgroups(std::process::id()), 0, "its cgroup was removed");
 }

@@ -160,3 +160,25 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_across_reads_decode_once_whole() {
+        let ready = Event::Ready.encode().to_le_bytes();
+        let mut p = Proto::default();
+        p.feed(&ready[..1], 1);
+        assert!(p.events.is_empty(), "a partial word waits");
+        p.feed(&ready[1..], 2);
+        assert_eq!(p.events, [(Event::Ready, 2)]);
+        let mut both = ready.to_vec();
+        both.extend_from_slice(&u32::MAX.to_le_bytes());
+        p.feed(&both[..6], 3);
+        p.feed(&both[6..], 4);
+        assert_eq!(p.events.len(), 2);
+        assert_eq!(p.bad_words, [u32::MAX]);
+        assert_eq!(p.dropped, 0);
+    }
+}
