@@ -1,6 +1,7 @@
 //! `cargo bench --bench scale`: creation throughput of held instances, 4
 //! started at once (the workload with `--hold`, the same holders as `vmlab
-//! scale`). One iteration is one wave of 4 boots, from the barrier to the
+//! scale`: process and sandbox in the driver, vm-bare through `vmlab
+//! run`). One iteration is one wave of 4 boots, from the barrier to the
 //! last one ready; each wave is held until all four are ready, then
 //! released. Criterion reports the time per wave and, with the throughput
 //! set to 4 elements, instances per second.
@@ -11,6 +12,7 @@ use criterion::{
     criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode, Throughput,
 };
 use vmlab_bench::compare::setup::BenchImages;
+use vmlab_bench::scale::indriver::InDriver;
 use vmlab_bench::scale::{concurrency, holders, Holder};
 use vmlab_bench::BackendId;
 
@@ -52,8 +54,18 @@ fn benches(c: &mut Criterion) {
     TIMING.apply(&mut group);
     group.throughput(Throughput::Elements(u64::from(CONCURRENCY)));
     for id in [BackendId::Process, BackendId::Sandbox, BackendId::VmBare] {
-        let h = holders::Ours::new(id, exe.to_path_buf(), images.dir().to_path_buf());
-        if let Some(why) = cannot(&h) {
+        // Process and sandbox held in the driver, as `vmlab scale` does.
+        let h: Box<dyn Holder> = match id {
+            BackendId::Process => Box::new(InDriver::process(images.dir()).expect("a process")),
+            BackendId::Sandbox => Box::new(InDriver::sandbox(images.dir()).expect("a sandbox")),
+            _ => Box::new(holders::Ours::new(
+                id,
+                exe.to_path_buf(),
+                images.dir().to_path_buf(),
+            )),
+        };
+        let h = h.as_ref();
+        if let Some(why) = cannot(h) {
             record::skipped(&format!("scale/{id}"), &why);
             continue;
         }
@@ -62,7 +74,7 @@ fn benches(c: &mut Criterion) {
             bench.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let boots = concurrency::wave(&h, CONCURRENCY);
+                    let boots = concurrency::wave(h, CONCURRENCY);
                     let ok: Vec<(Instant, Duration)> = boots
                         .into_iter()
                         .map(|b| b.unwrap_or_else(|e| panic!("{id}: {e}")))

@@ -7,6 +7,7 @@
 //! the same backends, so `cargo bench` and `vmlab compare` measure the same
 //! thing.
 pub mod compare;
+pub mod configs;
 pub mod doctor;
 pub mod export;
 pub mod host;

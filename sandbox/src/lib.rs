@@ -41,6 +41,11 @@
 //! `execve` (seccomp already loaded), and releases it with one byte;
 //! [`pool::Pool`] keeps N of them warm.
 //!
+//! # Held
+//! [`held::HeldSandbox`] is a cold start of a `--hold` workload that the
+//! caller keeps: ready, waiting on a hold pipe of its own until released
+//! (a driver holding many sandboxes at once, see `vmlab scale`).
+//!
 //! The same launcher with [`Config::process`] starts the workload as a plain
 //! process (no namespace, no cgroup), so both backends share one spawn and
 //! one event reader.
@@ -48,6 +53,7 @@ pub mod capability;
 pub mod cgroup;
 pub mod clone;
 pub mod config;
+pub mod held;
 pub mod launcher;
 pub mod monitor;
 pub mod plan;

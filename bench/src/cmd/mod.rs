@@ -2,5 +2,6 @@
 pub mod doctor;
 pub mod generate;
 pub mod images;
+pub mod janitor;
 pub mod report;
 pub mod scale;

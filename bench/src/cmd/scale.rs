@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use vmlab_bench::compare::{self, backend, probe::HostView};
-use vmlab_bench::scale::{self, holders, Settings, Stopper};
+use vmlab_bench::scale::{self, holders, indriver, Settings, Stopper};
 use vmlab_bench::BackendId;
 use vmlab_reports::model::ScaleResult;
 
@@ -31,12 +31,21 @@ pub struct ScaleArgs {
     /// levels) may take; a slow backend stops early with the N it reached.
     #[arg(long, default_value_t = 120)]
     pub time_limit: u64,
+    /// Also hold process and sandbox through `vmlab run` per instance
+    /// (rows `process-run`, `sandbox-run`), beside the rows held in the
+    /// driver through the sandbox library.
+    #[arg(long)]
+    pub via_run: bool,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
     /// Images directory (built there when missing).
     #[arg(long, default_value = "target/vmlab/images")]
     pub images: PathBuf,
+    /// Internal: run as the janitor of the driver with this pid (see
+    /// `cmd::janitor`).
+    #[arg(long, hide = true)]
+    pub janitor_for: Option<u32>,
 }
 
 /// The budget in bytes: `P%` of `available`, or a size no larger than
@@ -97,6 +106,7 @@ pub fn measure_all(
     images: PathBuf,
     s: &Settings,
     stop: &Stopper,
+    via_run: bool,
 ) -> anyhow::Result<Vec<ScaleResult>> {
     let host = HostView::gather();
     let exe = std::env::current_exe().context("cannot locate the vmlab binary")?;
@@ -128,11 +138,19 @@ pub fn measure_all(
             break;
         }
         eprintln!("vmlab: {id}: holding up to {} instances", s.max);
-        let holder = holders::holder(id, exe.clone(), images.clone(), b);
+        let holder = indriver::holder(id, exe.clone(), images.clone(), b)?;
         let mut r = scale::measure(holder.as_ref(), Some(id.kind()), s, stop)?;
         r.emulated = probe.emulated;
         eprintln!("vmlab: {}", summary(&r));
         out.push(r);
+        if via_run && indriver::in_driver(id) && !stop.fired() {
+            let name = indriver::run_row(id);
+            eprintln!("vmlab: {name}: holding up to {} instances", s.max);
+            let holder = indriver::via_run(id, exe.clone(), images.clone());
+            let r = scale::measure(holder.as_ref(), Some(id.kind()), s, stop)?;
+            eprintln!("vmlab: {}", summary(&r));
+            out.push(r);
+        }
         if id == BackendId::VmBare && !stop.fired() {
             eprintln!(
                 "vmlab: {}: holding up to {} VMs in this process",
@@ -179,12 +197,15 @@ pub fn summary(r: &ScaleResult) -> String {
 
 /// Runs `vmlab scale`; returns the exit code.
 pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
+    if let Some(owner) = args.janitor_for {
+        return super::janitor::run(owner);
+    }
     let stop = Stopper::install()?;
     vmlab_bench::compare::keep_inherited_fds_out();
     let s = settings(&args)?;
     let nofile = scale::host::raise_nofile();
-    // Each held instance keeps three pipes open here.
-    if nofile < 3 * u64::from(s.max) + 64 {
+    // Each held instance keeps up to six fds open here (pipes, a pidfd).
+    if nofile < 6 * u64::from(s.max) + 64 {
         eprintln!(
             "vmlab: warning: the open-file limit ({nofile}) may stop the run before --max {}",
             s.max
@@ -207,7 +228,20 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
         );
     }
     compare::images::ensure_built(&args.images, false, false)?;
-    let results = measure_all(&ids, args.images.clone(), &s, &stop)?;
+    // Sandboxes held in the driver leave their cgroups to it: a janitor
+    // removes them should the driver be killed (dropped at the end).
+    let _janitor = if ids.contains(&BackendId::Sandbox) {
+        super::janitor::spawn()
+            .map_err(|e| {
+                eprintln!(
+                    "vmlab: warning: {e:#}; a killed run's cgroups wait for the next sandbox start"
+                )
+            })
+            .ok()
+    } else {
+        None
+    };
+    let results = measure_all(&ids, args.images.clone(), &s, &stop, args.via_run)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }

@@ -44,7 +44,7 @@ pub fn section(
             .pop()
             .expect("one backend per id");
         eprintln!("vmlab: scale: holding up to {max} instances of {id}");
-        let holder = holders::holder(id, exe.to_path_buf(), images.to_path_buf(), backend);
+        let holder = scale::indriver::holder(id, exe.to_path_buf(), images.to_path_buf(), backend)?;
         let mut r = scale::measure(holder.as_ref(), Some(id.kind()), &s, &stop)?;
         r.emulated =
             id.kind() == vmlab_reports::model::BackendKind::Vm && host.host.kvm.is_software();

@@ -5,7 +5,6 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use vmlab_sandbox::Config;
 
 use super::sandbox::{built_init, launch, timeout};
 use vmlab_bench::record::RunRecord;
@@ -142,10 +141,8 @@ fn tmpfs_dir() -> Option<tempfile::TempDir> {
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
-    let mut config = Config::process(binary(args)?);
-    config.args = args.workload.clone();
-    config.timeout = timeout(args.timeout)?;
-    config.pass_stdio = super::sandbox::holds(&args.workload);
+    let mut config =
+        vmlab_bench::configs::process(binary(args)?, args.workload.clone(), timeout(args.timeout)?);
     let tmp = tmpfs_dir();
     let tmpdir = match &tmp {
         Some(d) => {

@@ -3,71 +3,36 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
 use vmlab_sandbox::cgroup::Usage;
-use vmlab_sandbox::config::parse_size;
 use vmlab_sandbox::signal::Interrupt;
-use vmlab_sandbox::{Config, ExitStatus, LaunchError, Limits, Outcome};
+use vmlab_sandbox::{Config, ExitStatus, LaunchError, Outcome};
 use vmlab_workload::protocol::Event;
 
 pub use super::timeout;
+use vmlab_bench::configs::{self, SandboxOptions};
 use vmlab_bench::record::RunRecord;
 use vmlab_bench::BackendId;
 
 use super::{Net, RunArgs};
 
-/// The sandbox configuration for `args`.
+/// The sandbox configuration for `args` (built by
+/// [`vmlab_bench::configs::sandbox`], which `vmlab scale` shares).
 pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
-    let rootfs = args.images.join("rootfs");
-    let mut c = Config::sandbox(&rootfs);
-    c.args = args.workload.clone();
-    c.timeout = timeout(args.timeout)?;
-    c.pass_stdio = holds(&args.workload);
-    c.ns.net = match args.net {
+    let mut o = SandboxOptions::new(
+        args.images.join("rootfs"),
+        args.workload.clone(),
+        timeout(args.timeout)?,
+    );
+    o.net = match args.net {
         Net::None => vmlab_sandbox::Net::None,
         Net::Loopback => vmlab_sandbox::Net::Loopback,
         Net::Host => vmlab_sandbox::Net::Host,
     };
-    if args.net == Net::Host {
-        // A sysfs mount in a user namespace needs a network namespace that
-        // namespace owns; the one the sandbox shares here (the host's, or
-        // the one `vmlab compare` spawned it in for the I/O kernels) is
-        // not. The workload reads nothing in /sys.
-        c.sys = vmlab_sandbox::SysMount::Absent;
-    }
-    let root = nix::unistd::geteuid().as_raw() == 0;
-    if args.host_root {
-        if !root {
-            anyhow::bail!("--host-root needs root (it runs the workload as real root on the host)");
-        }
-        c.ns.user = None;
-    }
-    let defaults = c.limits;
-    let memory = match args.memory.as_deref() {
-        None => defaults.memory,
-        Some("max") => None,
-        Some(m) => Some(parse_size(m).context("--memory")?),
-    };
-    let pids = match args.pids.as_deref() {
-        None => defaults.pids,
-        Some("max") => None,
-        Some(p) => Some(p.parse::<u64>().map_err(|_| {
-            anyhow::anyhow!("--pids {p:?} is not a number of processes (or `max`)")
-        })?),
-    };
-    c.limits = Limits {
-        memory,
-        pids,
-        cpus: args.cpus,
-    };
-    if !root {
-        // Without root, a cgroup needs delegation: only try when asked to limit.
-        c.cgroup = c.limits.any();
-        // Only root may set a device policy (v1 devices files, v2 BPF); a
-        // user without root cannot make device nodes for a rootfs either.
-        c.devices = false;
-    }
-    Ok(c)
+    o.host_root = args.host_root;
+    o.memory = args.memory.clone();
+    o.pids = args.pids.clone();
+    o.cpus = args.cpus;
+    configs::sandbox(&o)
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
@@ -83,13 +48,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     out.facts
         .insert("net".into(), format!("{:?}", args.net).to_lowercase());
     Ok(out)
-}
-
-/// Whether the workload is held (`--hold`): it then gets `vmlab run`'s own
-/// stdin (closing it releases the workload) and stdout (its ready line
-/// shows as it happens), so that a driver can hold many instances.
-pub fn holds(workload: &[String]) -> bool {
-    workload.iter().any(|a| a == "--hold")
 }
 
 /// Runs `config` with SIGINT/SIGTERM turned into a teardown, and converts

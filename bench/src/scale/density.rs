@@ -58,7 +58,7 @@ pub fn run<'h>(
     // Only cgroups that appear during the run are the instances'.
     let base_cgroups = host::vmlab_cgroups().map_or(0, |(n, _)| n);
     let mut steps = Vec::new();
-    let mut held = Vec::new();
+    let mut held: Vec<Held<'h>> = Vec::new();
     let stopped = loop {
         let n = held.len() as u32;
         if n >= s.max {
@@ -77,19 +77,9 @@ pub fn run<'h>(
             }
         }
         // The last few are checked (all of them would cost N² waits).
-        if held
-            .iter_mut()
-            .rev()
-            .take(8)
-            .any(|h: &mut Held<'_>| h.exited())
-        {
-            break Stopped::Failed(
-                n,
-                format!(
-                    "an instance started before it exited before its release: {} does not hold the workload here",
-                    holder.name()
-                ),
-            );
+        let start = held.len().saturating_sub(8);
+        if let Some(i) = (start..held.len()).find(|&i| held[i].exited()) {
+            break Stopped::Failed(i as u32 + 1, died_early(holder, &mut held[i]));
         }
         let h = match holder.start_held() {
             Ok(h) => h,
@@ -112,4 +102,15 @@ pub fn run<'h>(
         stopped,
         held,
     })
+}
+
+/// Why a held instance exited before its release, for the failure.
+pub fn died_early(holder: &dyn Holder, h: &mut Held<'_>) -> String {
+    match h.ended() {
+        Some(how) => format!("exited before its release ({how})"),
+        None => format!(
+            "exited before its release: {} does not hold the workload here",
+            holder.name()
+        ),
+    }
 }

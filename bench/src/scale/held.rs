@@ -30,6 +30,11 @@ pub trait Instance {
     /// Waits for it to exit (killing it after `limit`); its exit code, or
     /// a message saying how it ended otherwise.
     fn reap(&mut self, limit: Duration) -> anyhow::Result<i32>;
+    /// One that exited before its release: reaped, how it ended in words
+    /// (`None` where the kind cannot tell).
+    fn ended(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// A held instance of some backend.
@@ -51,6 +56,10 @@ impl<'a> Held<'a> {
     /// Whether it exited before its release.
     pub fn exited(&mut self) -> bool {
         self.inner.exited()
+    }
+    /// One that exited: how it ended, where the kind can tell.
+    pub fn ended(&mut self) -> Option<String> {
+        self.inner.ended()
     }
     /// Releases it and waits for its exit code.
     pub fn release(mut self) -> anyhow::Result<i32> {

@@ -20,6 +20,11 @@ pub trait Holder: Sync {
     /// Starts one instance and returns once it is ready (torn down again
     /// on any failure).
     fn start_held(&self) -> anyhow::Result<Held<'_>>;
+    /// The median duration of each phase of its starts so far, ns, where
+    /// the holder records them (see `ScaleResult::start_phases_ns`).
+    fn start_phases(&self) -> std::collections::BTreeMap<String, f64> {
+        Default::default()
+    }
 }
 
 /// How long one instance may take to be ready.

@@ -21,6 +21,7 @@ pub mod density;
 pub mod held;
 pub mod holders;
 pub mod host;
+pub mod indriver;
 pub mod inproc;
 
 use std::os::fd::AsRawFd;
@@ -91,6 +92,16 @@ pub fn measure(
 ) -> anyhow::Result<ScaleResult> {
     let d = density::run(holder, s, stop)?;
     let mut held = d.held;
+    let mut first_death = None;
+    for (i, h) in held.iter_mut().enumerate() {
+        if h.exited() && first_death.is_none() {
+            first_death = Some(format!(
+                "instance {}: {}",
+                i + 1,
+                density::died_early(holder, h)
+            ));
+        }
+    }
     let died = held.iter_mut().map(|h| h.exited()).filter(|&e| e).count() as u32;
     let reached = held.len() as u32 - died;
     let released = release_all(held);
@@ -100,8 +111,8 @@ pub fn measure(
     };
     if died > 0 && failure.is_none() {
         failure = Some(format!(
-            "{died} instance(s) exited before their release: {} does not hold the workload",
-            holder.name()
+            "{died} instance(s) exited before their release; {}",
+            first_death.unwrap_or_default()
         ));
     }
     if let (Err(e), None) = (&released, &failure) {
@@ -124,6 +135,7 @@ pub fn measure(
         budget_bytes: s.budget_bytes,
         density: d.steps,
         concurrency,
+        start_phases_ns: holder.start_phases(),
         ..Default::default()
     };
     derive(&mut r);

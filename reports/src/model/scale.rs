@@ -55,6 +55,13 @@ pub struct ScaleResult {
     /// One entry per concurrency level.
     #[serde(default)]
     pub concurrency: Vec<ConcurrencyLevel>,
+    /// Where a start's time goes, for backends that record their phases
+    /// (held in the driver): the median duration of each phase, ns, over
+    /// every start of the run (density and concurrency), by phase name
+    /// (`clone`, `bind_rootfs`, ..., `ready`: from the `exec` step to the
+    /// workload's ready event).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub start_phases_ns: std::collections::BTreeMap<String, f64>,
 }
 
 /// The host after the n-th held instance was ready.

@@ -39,6 +39,14 @@ pub fn sweep_leftovers(hier: &Hierarchy) -> Vec<PathBuf> {
     sweep::sweep(parents.iter().map(PathBuf::as_path))
 }
 
+/// Removes the cgroups of the dead run `owner` (its pid) in every
+/// hierarchy of `hier`, killing what is left in them; returns the
+/// directories removed. For a janitor that outlives a driver.
+pub fn sweep_owner(hier: &Hierarchy, owner: i32) -> Vec<PathBuf> {
+    let parents = parents(hier);
+    sweep::sweep_owner(parents.iter().map(PathBuf::as_path), owner)
+}
+
 impl Cgroup {
     /// Creates a cgroup with `limits` on the detected hierarchy.
     /// and the device policy.

@@ -10,7 +10,8 @@
 //! namespace. Names of any other form are not touched.
 //!
 //! Cost with nothing to sweep: one `readdir` per hierarchy and one
-//! `kill(pid, 0)` per entry of a live run.
+//! `kill(pid, 0)` per live run owning entries (none for this process's
+//! own).
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -35,6 +36,33 @@ fn gone(pid: i32) -> bool {
 /// Sweeps the `vmlab` parent directories `parents`; returns the leftovers
 /// removed.
 pub fn sweep<'a>(parents: impl IntoIterator<Item = &'a Path>) -> Vec<PathBuf> {
+    // Owners seen alive in this sweep (this process, first of all): one
+    // `kill(pid, 0)` per owner, not per entry — a driver holding N
+    // sandboxes owns N entries in each hierarchy.
+    let mut alive = vec![std::process::id() as i32];
+    sweep_where(parents, |pid| {
+        if alive.contains(&pid) {
+            return false;
+        }
+        if !gone(pid) {
+            alive.push(pid);
+            return false;
+        }
+        true
+    })
+}
+
+/// Sweeps the entries of `owner` in `parents`, a run the caller knows is
+/// dead (a zombie not yet reaped by its parent counts as alive for
+/// [`sweep`]); returns the directories removed.
+pub fn sweep_owner<'a>(parents: impl IntoIterator<Item = &'a Path>, owner: i32) -> Vec<PathBuf> {
+    sweep_where(parents, |pid| pid == owner)
+}
+
+fn sweep_where<'a>(
+    parents: impl IntoIterator<Item = &'a Path>,
+    mut dead: impl FnMut(i32) -> bool,
+) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     for parent in parents {
         let Ok(entries) = std::fs::read_dir(parent) else {
@@ -45,7 +73,7 @@ pub fn sweep<'a>(parents: impl IntoIterator<Item = &'a Path>) -> Vec<PathBuf> {
             let Some(pid) = name.to_str().and_then(owner_pid) else {
                 continue;
             };
-            if !gone(pid) {
+            if !dead(pid) {
                 continue;
             }
             let dir = e.path();

@@ -49,6 +49,17 @@ pub enum LaunchError {
     /// Setup did not finish in time.
     #[error("the sandbox setup did not finish within the timeout")]
     SetupTimeout,
+    /// A held workload exited before its ready event.
+    #[error("the held workload exited ({ended}) before it was ready{stderr}")]
+    EndedBeforeReady {
+        /// How it ended (`code 1`, `signal 9`).
+        ended: String,
+        /// The end of its stderr, as `: text` (empty when there was none).
+        stderr: String,
+    },
+    /// A held workload was not ready in time; it was killed.
+    #[error("the held workload was not ready within {:.1} s and was killed", .0.as_secs_f64())]
+    NotReady(std::time::Duration),
     /// The parent was interrupted; everything was torn down.
     #[error("interrupted by signal {0}; the workload was killed and its cgroup removed")]
     Interrupted(i32),

@@ -1,6 +1,6 @@
 //! [`Started`]: a sandbox cloned on a plan it owns, set up either to its
 //! `execve` (a cold run) or to just before it, parked (a pool's sandbox).
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use super::cgroup_setup::{cgroup_before_clone, CgroupSetup};
@@ -12,10 +12,12 @@ use super::{LaunchError, Outcome};
 use crate::cgroup::Cgroup;
 use crate::clone::Child;
 use crate::config::Config;
-use crate::monitor::{self, Kill, Pipes};
+use crate::monitor::{self, Early, Kill, NotYet, Pipes};
 use crate::plan::{self, Plan, PlanError};
 use crate::step::Step;
 use crate::sys::{monotonic_ns, Real, Sys};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use vmlab_workload::protocol::Event;
 
 /// A cloned child and everything the parent holds for it. Dropping it
 /// kills and reaps the child first, then closes the pipes, removes the
@@ -43,13 +45,25 @@ impl Started {
     /// Checks `config`, creates the cgroup, clones the child and runs the
     /// setup: to `execve` when `park` is false, else to the `park` step.
     pub(crate) fn start(config: &Config, park: bool) -> Result<Started, LaunchError> {
+        Started::start_with(config, park, None)
+    }
+
+    /// [`Started::start`], with `stdin` as the child's stdin when given
+    /// (then `config.pass_stdio` does not apply: nothing of the caller's
+    /// stdio reaches the child).
+    pub(crate) fn start_with(
+        config: &Config,
+        park: bool,
+        stdin: Option<OwnedFd>,
+    ) -> Result<Started, LaunchError> {
         let mut phases = Phases {
             start: monotonic_ns(),
             list: Vec::new(),
         };
         config.validate().map_err(PlanError::from)?;
         let mut cg = cgroup_before_clone(config, &mut phases)?;
-        let wiring = Wiring::new(config.pass_stdio)?;
+        let pass = config.pass_stdio && stdin.is_none();
+        let wiring = Wiring::new(pass, stdin)?;
         let into = cg.cgroup.as_ref().and_then(|c| c.clone_fd());
         let tasks = std::mem::take(&mut cg.tasks);
         let mut plan = Box::new(plan::build(
@@ -174,13 +188,53 @@ impl Started {
         self.child.as_ref().map_or(0, |c| c.pid)
     }
 
+    /// The phases so far, ns since [`Started::phases_start`].
+    pub(crate) fn phases(&self) -> &[(&'static str, u64)] {
+        &self.phases.list
+    }
+
+    /// Reads the protocol pipe into `early` until `event` arrives (see
+    /// [`monitor::until`]).
+    pub(crate) fn until(
+        &self,
+        event: Event,
+        limit: Duration,
+        early: &mut Early,
+    ) -> Result<u64, NotYet> {
+        let (Some(child), Some(pipes)) = (&self.child, &self.pipes) else {
+            return Err(NotYet::Exited);
+        };
+        monitor::until(child, pipes.proto.as_fd(), event, limit, early)
+    }
+
+    /// Whether the child has exited (it is not reaped).
+    pub(crate) fn exited(&self) -> bool {
+        let Some(child) = &self.child else {
+            return true;
+        };
+        let mut p = [PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN)];
+        matches!(nix::poll::poll(&mut p, PollTimeout::ZERO), Ok(n) if n > 0)
+    }
+
     /// Watches the workload to its end, then reads the usage and removes
     /// the cgroup.
-    pub(crate) fn wait(mut self, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, LaunchError> {
+    pub(crate) fn wait(self, cancel: Option<BorrowedFd<'_>>) -> Result<Outcome, LaunchError> {
+        let timeout = self.timeout;
+        self.wait_from(cancel, Early::default(), timeout)
+    }
+
+    /// [`Started::wait`], going on from the protocol words `early` read,
+    /// with `timeout` from now.
+    pub(crate) fn wait_from(
+        mut self,
+        cancel: Option<BorrowedFd<'_>>,
+        early: Early,
+        timeout: Duration,
+    ) -> Result<Outcome, LaunchError> {
         let (Some(child), Some(pipes)) = (self.child.take(), self.pipes.take()) else {
             return Err(LaunchError::DiedInSetup);
         };
-        let watched = monitor::watch(&child, pipes, self.timeout, cancel, self.kill);
+        let watched = monitor::watch_from(&child, pipes, timeout, cancel, self.kill, early);
         let phases = std::mem::replace(
             &mut self.phases,
             Phases {

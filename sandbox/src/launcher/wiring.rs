@@ -14,7 +14,8 @@ pub(super) struct Wiring {
     pub(super) proto: Pipe,
     pub(super) stdout: Pipe,
     pub(super) stderr: Pipe,
-    /// The child's stdin: `/dev/null`, or a copy of the caller's.
+    /// The child's stdin: `/dev/null`, a copy of the caller's, or a pipe
+    /// given for it.
     pub(super) devnull: OwnedFd,
     /// A copy of the caller's stdout the child writes to instead of the
     /// stdout pipe (with `pass_stdio`).
@@ -23,8 +24,9 @@ pub(super) struct Wiring {
 
 impl Wiring {
     /// Every pipe; with `pass_stdio`, copies of the caller's stdin and
-    /// stdout stand in for `/dev/null` and the stdout pipe.
-    pub(super) fn new(pass_stdio: bool) -> Result<Wiring, LaunchError> {
+    /// stdout stand in for `/dev/null` and the stdout pipe; `stdin`, when
+    /// given, is the child's stdin instead (a held sandbox's hold pipe).
+    pub(super) fn new(pass_stdio: bool, stdin: Option<OwnedFd>) -> Result<Wiring, LaunchError> {
         if pass_stdio {
             // SAFETY: fds 0 and 1 stay open for the whole call; the borrows
             // only live for the check.
@@ -36,7 +38,9 @@ impl Wiring {
             };
             refuse_terminals(&[stdin, stdout])?;
         }
-        let devnull = if pass_stdio {
+        let devnull = if let Some(fd) = stdin {
+            high(fd)
+        } else if pass_stdio {
             caller(0)
         } else {
             nix::fcntl::open(

@@ -9,10 +9,15 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use vmlab_workload::protocol::Event;
-use vmlab_workload::tail::Tail;
 
 use crate::clone::Child;
 use crate::sys::monotonic_ns;
+
+mod ready;
+mod state;
+
+pub use ready::{until, Early, NotYet};
+use state::{read_some, State};
 
 /// How the workload ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,27 +109,6 @@ pub struct Pipes {
     pub stderr: OwnedFd,
 }
 
-type Ring = Tail<Box<[u8]>>;
-
-fn ring() -> Ring {
-    Tail::new(vec![0u8; OUTPUT_CAP].into_boxed_slice())
-}
-
-fn kept(t: &Ring) -> Vec<u8> {
-    t.chunks().concat()
-}
-
-/// Reads what is there into `buf`; `Ok(0)` is EOF.
-fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
-    loop {
-        match nix::unistd::read(fd, buf) {
-            Ok(n) => return Ok(n),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// How a watched workload is killed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kill {
@@ -135,122 +119,8 @@ pub enum Kill {
     Group,
 }
 
-/// What watching has gathered so far, and where it stands.
-struct State {
-    /// When the timeout expires.
-    deadline: u64,
-    /// After the exit: when draining the pipes stops.
-    drain_until: u64,
-    /// Protocol bytes not yet a whole word.
-    proto_buf: Vec<u8>,
-    events: Vec<(Event, u64)>,
-    bad_words: Vec<u32>,
-    dropped: Dropped,
-    /// stdout, stderr.
-    out: [Ring; 2],
-    /// Protocol, stdout, stderr: still open.
-    open: [bool; 3],
-    stop: Stop,
-    /// The child is gone (or killed): only draining is left.
-    exited: bool,
-}
-
 /// Poll slots: the three pipes, then the pidfd, then `cancel`.
 const PIDFD: usize = 3;
-
-impl State {
-    fn new(timeout: Duration) -> State {
-        let timeout_ns = timeout.as_nanos().min(u64::MAX as u128) as u64;
-        State {
-            deadline: monotonic_ns().saturating_add(timeout_ns),
-            drain_until: u64::MAX,
-            proto_buf: Vec::new(),
-            events: Vec::new(),
-            bad_words: Vec::new(),
-            dropped: Dropped::default(),
-            out: [ring(), ring()],
-            open: [true, true, true],
-            stop: Stop::Exited,
-            exited: false,
-        }
-    }
-
-    /// How long to poll from `now`, in ms; `None` once draining is over.
-    fn wait_ms(&self, now: u64) -> Option<i32> {
-        let until = if self.exited {
-            self.drain_until.min(self.deadline)
-        } else {
-            self.deadline
-        };
-        if self.exited && now >= until {
-            return None;
-        }
-        let ms = until.saturating_sub(now).div_ceil(1_000_000);
-        Some(ms.min(i32::MAX as u64) as i32)
-    }
-
-    /// The child is gone (or killed, for `stop`); drain until `drain_until`.
-    fn ended(&mut self, stop: Option<Stop>, drain_until: u64) {
-        if let Some(stop) = stop {
-            self.stop = stop;
-        }
-        self.exited = true;
-        self.drain_until = drain_until;
-    }
-
-    /// Reads pipe `i`; protocol words are decoded and stamped `arrived`.
-    fn read_pipe(&mut self, i: usize, fd: BorrowedFd<'_>, buf: &mut [u8], arrived: u64) {
-        let n = match read_some(fd, buf) {
-            Ok(0) | Err(_) => {
-                self.open[i] = false;
-                0
-            }
-            Ok(n) => n,
-        };
-        if i > 0 {
-            if n > 0 {
-                self.out[i - 1].push(&buf[..n]);
-            }
-            return;
-        }
-        self.proto_buf.extend_from_slice(&buf[..n]);
-        let whole = self.proto_buf.len() / 4 * 4;
-        for w in self.proto_buf[..whole].chunks_exact(4) {
-            let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            let kept = match Event::decode(word) {
-                Some(e) if self.events.len() < MAX_EVENTS => {
-                    self.events.push((e, arrived));
-                    true
-                }
-                None if self.bad_words.len() < MAX_EVENTS => {
-                    self.bad_words.push(word);
-                    true
-                }
-                _ => false,
-            };
-            if !kept {
-                self.dropped.events += 1;
-            }
-        }
-        self.proto_buf.drain(..whole);
-    }
-
-    fn finish(mut self, child: &Child<'_>) -> Watched {
-        let (status, reaped_at) = reap(child);
-        self.dropped.stdout_bytes = self.out[0].dropped();
-        self.dropped.stderr_bytes = self.out[1].dropped();
-        Watched {
-            events: self.events,
-            bad_words: self.bad_words,
-            stdout: kept(&self.out[0]),
-            stderr: kept(&self.out[1]),
-            dropped: self.dropped,
-            status,
-            reaped_at,
-            stop: self.stop,
-        }
-    }
-}
 
 /// The fds to poll now and the slot of each (see [`PIDFD`]).
 fn poll_set<'a>(
@@ -303,7 +173,20 @@ pub fn watch(
     cancel: Option<BorrowedFd<'_>>,
     how: Kill,
 ) -> Watched {
-    let mut s = State::new(timeout);
+    watch_from(child, pipes, timeout, cancel, how, Early::default())
+}
+
+/// [`watch`], going on from the protocol words [`until`] read already
+/// (they come first in the events; `timeout` counts from now).
+pub fn watch_from(
+    child: &Child<'_>,
+    pipes: Pipes,
+    timeout: Duration,
+    cancel: Option<BorrowedFd<'_>>,
+    how: Kill,
+    early: Early,
+) -> Watched {
+    let mut s = State::new(timeout, early.0);
     let mut buf = vec![0u8; 16384];
     let fds = [
         pipes.proto.as_fd(),
