@@ -6,7 +6,7 @@
 //! `launch`, and is added to the in-process to-ready figure. To-exit is
 //! measured by the parent (the child reaped). In-process figures, without
 //! the launch, are what `cargo bench --bench boot` measures.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -56,15 +56,12 @@ impl Backend for Ours {
     }
 
     fn command(&self, args: &[String]) -> anyhow::Result<Prepared<'_>> {
-        Ok(Prepared::new(self.run_command(args, false)))
+        Ok(Prepared::new(self.run_command(args, false, None)))
     }
 
     fn io(&self) -> Result<super::io::Reach, SkipReason> {
         match self.id {
-            BackendId::Process => Ok(super::io::Reach::ALL),
-            BackendId::Sandbox => Ok(super::io::Reach {
-                no_disk: Some("the sandbox's configuration takes no bind mount of a host file yet"),
-            }),
+            BackendId::Process | BackendId::Sandbox => Ok(super::io::Reach::ALL),
             _ => Err(SkipReason(super::io::NO_VIRTIO.into())),
         }
     }
@@ -77,10 +74,15 @@ impl Backend for Ours {
     ) -> anyhow::Result<Sample> {
         let timeout = self.timeout();
         let mut args = args.to_vec();
-        if self.id == BackendId::Process {
+        let mut cmd = if self.id == BackendId::Process {
             args.extend(["--disk".into(), disk.display().to_string()]);
-        }
-        let mut cmd = self.run_command(&args, true);
+            self.run_command(&args, true, None)
+        } else {
+            // The sandbox binds the disk in (`vmlab run --disk`) at the
+            // containers' inside path.
+            args.extend(["--disk".into(), crate::io::disk::INSIDE.into()]);
+            self.run_command(&args, true, Some(disk))
+        };
         link.enter_on_spawn(&mut cmd)?;
         let l = launch_opts(&mut cmd, Options::vmlab_run(timeout, false))?;
         end_to_end(self.id.name(), &l, timeout)
@@ -108,8 +110,9 @@ impl Backend for Ours {
 
 impl Ours {
     /// `vmlab run` for `args`; `io`: inside a prepared network namespace,
-    /// which the sandbox then shares (`--net host`) instead of making one.
-    fn run_command(&self, args: &[String], io: bool) -> Command {
+    /// which the sandbox then shares (`--net host`) instead of making one;
+    /// `disk`: the host file the sandbox binds in (`--disk`).
+    fn run_command(&self, args: &[String], io: bool, disk: Option<&Path>) -> Command {
         let mut cmd = Command::new(&self.exe);
         cmd.args(["run", "--backend", self.id.name(), "--json", "--timeout"])
             .arg(format!("{}", self.timeout().as_secs_f64() * 0.9))
@@ -119,6 +122,9 @@ impl Ours {
             // Like the peers (crun, runc, bwrap bring `lo` up), so that the
             // tcp kernel runs and boot figures include the same work.
             cmd.args(["--net", if io { "host" } else { "loopback" }]);
+            if let Some(disk) = disk {
+                cmd.arg("--disk").arg(disk);
+            }
         }
         cmd.arg("--").args(args);
         cmd

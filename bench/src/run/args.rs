@@ -57,6 +57,13 @@ pub struct RunArgs {
     /// Sandbox: network namespace setup.
     #[arg(long, value_enum, default_value_t = Net::None)]
     pub net: Net,
+    /// Sandbox: bind this host file read-write (`nosuid,nodev,noexec`) at
+    /// /tmp/vmlab-disk inside, for the blk kernels (give the workload
+    /// `--disk /tmp/vmlab-disk`). A regular file, never a link; with the
+    /// user namespace it must be readable and writable by the host id the
+    /// sandbox runs as (nobody when started by root, else the caller).
+    #[arg(long, value_name = "FILE")]
+    pub disk: Option<PathBuf>,
     /// Sandbox: memory limit (e.g. 256M, or `max`). Default: a quarter of
     /// the host's memory.
     #[arg(long)]

@@ -10,6 +10,13 @@ use super::{process, restore, sandbox, vm, RunArgs};
 /// Runs `vmlab run` and returns the process exit code.
 pub fn main(args: RunArgs) -> anyhow::Result<u8> {
     let started = monotonic_ns();
+    if args.disk.is_some() && args.backend != BackendId::Sandbox {
+        anyhow::bail!(
+            "--disk binds a host file into the sandbox only; the {} reaches its disk otherwise \
+             (a process opens the file itself: pass it to the workload's own --disk)",
+            args.backend
+        );
+    }
     let mut out = match args.backend {
         _ if args.restore.is_some() => restore::run(&args)?,
         BackendId::Process => process::run(&args)?,

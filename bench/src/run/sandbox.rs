@@ -23,6 +23,10 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
     c.args = args.workload.clone();
     c.timeout = timeout(args.timeout)?;
     c.pass_stdio = holds(&args.workload);
+    c.bind_file = args.disk.as_ref().map(|host| vmlab_sandbox::FileBind {
+        host: host.clone(),
+        inside: vmlab_bench::io::disk::INSIDE.into(),
+    });
     c.ns.net = match args.net {
         Net::None => vmlab_sandbox::Net::None,
         Net::Loopback => vmlab_sandbox::Net::Loopback,
@@ -82,6 +86,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let mut out = launch(BackendId::Sandbox, &config, args.json)?;
     out.facts
         .insert("net".into(), format!("{:?}", args.net).to_lowercase());
+    if let Some(d) = &args.disk {
+        out.facts.insert(
+            "disk".into(),
+            format!("{} bound at {}", d.display(), vmlab_bench::io::disk::INSIDE),
+        );
+    }
     Ok(out)
 }
 

@@ -37,6 +37,8 @@ pub(crate) struct Started {
     timeout: Duration,
     kill: Kill,
     user_ns: bool,
+    /// The detached bind mount of a host file the child attaches.
+    _bind: Option<OwnedFd>,
 }
 
 impl Started {
@@ -51,6 +53,10 @@ impl Started {
         let mut cg = cgroup_before_clone(config, &mut phases)?;
         let wiring = Wiring::new(config.pass_stdio)?;
         let into = cg.cgroup.as_ref().and_then(|c| c.clone_fd());
+        let bind = match &config.bind_file {
+            Some(b) => Some(super::bind::detached(&b.host, config.ns.user.as_ref())?),
+            None => None,
+        };
         let tasks = std::mem::take(&mut cg.tasks);
         let mut plan = Box::new(plan::build(
             config,
@@ -59,6 +65,9 @@ impl Started {
             tasks,
         )?);
         plan.park = park;
+        if let (Some(fd), Some(file)) = (&bind, plan.root.as_mut().and_then(|r| r.file.as_mut())) {
+            file.fd = fd.as_raw_fd();
+        }
         let flags = plan::clone_flags(config, into.is_some());
         phases.mark("plan");
         // SAFETY: the plan lives on the heap, which does not move with the
@@ -90,6 +99,7 @@ impl Started {
                 Kill::Group
             },
             user_ns: config.ns.user.is_some(),
+            _bind: bind,
         };
         s.setup(config, cg)?;
         Ok(s)

@@ -5,7 +5,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::types::{
-    ChildFds, DevPlan, Exec, Mask, MaskKind, NewMount, Plan, RootPlan, Under, MAX_DEV_NODES,
+    ChildFds, DevPlan, Exec, FileMount, Mask, MaskKind, NewMount, Plan, RootPlan, Under,
+    MAX_DEV_NODES,
 };
 use crate::capability::CapPlan;
 use crate::config::{Config, ConfigError, Net, Root, SysMount};
@@ -150,8 +151,26 @@ fn root_plan(
         dev,
         sys: sys_mount,
         tmp: tmp_mount,
+        file: None,
         masks,
         empty: fs("tmpfs", &[("size", Some("4k"))], attr::RDONLY | hardened)?,
+    })
+}
+
+/// Where a file bind goes: `inside` (checked by [`Config::validate`] to be
+/// absolute with plain components) split into its directory and name.
+fn file_mount(inside: &Path) -> Result<FileMount, ConfigError> {
+    let rel = inside.strip_prefix("/").unwrap_or(inside);
+    let dir = match rel.parent() {
+        Some(d) if !d.as_os_str().is_empty() => path(d)?,
+        _ => cstr(".")?,
+    };
+    let name = rel.file_name().map(Path::new).unwrap_or(rel);
+    Ok(FileMount {
+        fd: -1,
+        dir,
+        name: path(name)?,
+        path: path(rel)?,
     })
 }
 
@@ -297,6 +316,10 @@ pub fn build(
             config.tmp,
         )?),
     };
+    let mut root = root;
+    if let (Some(r), Some(b)) = (root.as_mut(), &config.bind_file) {
+        r.file = Some(file_mount(&b.inside)?);
+    }
     let entry = match &config.root {
         Root::Host => config.entry.clone(),
         Root::Dir { .. } => Path::new("/").join(&config.entry),

@@ -72,6 +72,21 @@ pub struct DevPlan {
     pub links: Vec<(CString, CString)>,
 }
 
+/// A host file bound in ([`crate::config::FileBind`]).
+#[derive(Debug)]
+pub struct FileMount {
+    /// The detached bind mount of the host file (`open_tree` by the
+    /// launcher, `nosuid,nodev,noexec`), or -1 until the launcher made it.
+    pub fd: RawFd,
+    /// The directory it goes in, relative to the root (`tmp`; `.` for one
+    /// directly under `/`), opened beneath the root without following links.
+    pub dir: CString,
+    /// Its name in that directory (created as an empty file when missing).
+    pub name: CString,
+    /// The whole inside path relative to the root (checked after the pivot).
+    pub path: CString,
+}
+
 /// What the child does with a root filesystem. Every path inside it is
 /// resolved beneath a mount fd without following links (`openat2`) and
 /// every filesystem is attached through fds (the new mount API), so a
@@ -93,6 +108,8 @@ pub struct RootPlan {
     pub sys: Option<NewMount>,
     /// A tmpfs on `/tmp`, if wanted.
     pub tmp: Option<NewMount>,
+    /// A host file bound in, if any (after `/tmp`).
+    pub file: Option<FileMount>,
     /// Masked and read-only paths (after `pivot_root`).
     pub masks: Vec<Mask>,
     /// The empty read-only tmpfs put over masked directories.

@@ -120,6 +120,9 @@ fn root_filesystem<S: Sys>(
     if let Some(tmp) = &root.tmp {
         m.tmp = c.step(Step::MountTmp, |sys| mounts::mount_new(sys, tree, tmp))?;
     }
+    if let Some(file) = &root.file {
+        c.step(Step::BindFile, |sys| mounts::bind_file(sys, tree, file))?;
+    }
     join_cgroup(plan, c)?;
     c.step(Step::PivotRoot, |sys| {
         sys.fchdir(tree)?;
@@ -139,7 +142,8 @@ fn root_filesystem<S: Sys>(
         mounts::verify_mounts(sys, root, &m)
     })?;
     // Every fd above is close-on-exec; close them now all the same.
-    for fd in [m.tree, m.proc, m.dev, m.sys, m.tmp] {
+    let file = root.file.as_ref().map_or(-1, |f| f.fd);
+    for fd in [m.tree, m.proc, m.dev, m.sys, m.tmp, file] {
         if fd >= 0 {
             c.sys.close(fd);
         }

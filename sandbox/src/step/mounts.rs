@@ -5,7 +5,9 @@ use std::os::fd::RawFd;
 
 use nix::errno::Errno;
 
-use crate::plan::{DevPlan, Mask, MaskKind, NewMount, RootPlan, Under, MAX_DEV_NODES};
+use crate::plan::{
+    DevPlan, FileMount, Mask, MaskKind, NewMount, RootPlan, Under, MAX_DEV_NODES,
+};
 use crate::sys::{attr, Sys};
 
 /// Mounts `m` on its mount point beneath `parent`; returns the new
@@ -24,6 +26,26 @@ pub(super) fn mount_new<S: Sys>(sys: &mut S, parent: RawFd, m: &NewMount) -> Res
         });
     sys.close(target);
     mounted
+}
+
+/// Attaches the launcher's detached bind of a host file at `f` beneath
+/// `tree`: its directory opened without following links and the file
+/// created there when missing (`O_EXCL | O_NOFOLLOW`: a link planted there
+/// stays a link), then the whole path opened beneath `tree` without
+/// following links (`ELOOP` on a link anywhere on it) and the bind moved
+/// onto what was opened.
+pub(super) fn bind_file<S: Sys>(sys: &mut S, tree: RawFd, f: &FileMount) -> Result<(), Errno> {
+    let dir = sys.open_beneath(tree, &f.dir, true)?;
+    let created = match sys.create_at(dir, &f.name) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    };
+    sys.close(dir);
+    created?;
+    let target = sys.open_beneath(tree, &f.path, false)?;
+    let r = sys.move_mount(f.fd, target);
+    sys.close(target);
+    r
 }
 
 /// Host device nodes cloned as detached mounts, before the pivot.
@@ -140,8 +162,10 @@ pub(super) fn verify_mounts<S: Sys>(
     root: &RootPlan,
     m: &Mounted,
 ) -> Result<(), Errno> {
+    // `magic`: the filesystem a directory mount must be of; a file bind
+    // (no magic) is opened as a file.
     let mut check = |name: &CStr, fd: RawFd, magic: Option<i64>| -> Result<(), Errno> {
-        let at = sys.open_beneath(libc::AT_FDCWD, name, true)?;
+        let at = sys.open_beneath(libc::AT_FDCWD, name, magic.is_some() || fd == m.tree)?;
         let same = (|| {
             let mut ok = sys.mount_id(at)? == sys.mount_id(fd)?;
             if let Some(magic) = magic {
@@ -164,6 +188,9 @@ pub(super) fn verify_mounts<S: Sys>(
     }
     if let Some(tmp) = &root.tmp {
         check(&tmp.name, m.tmp, Some(tmp.magic))?;
+    }
+    if let Some(file) = &root.file {
+        check(&file.path, file.fd, None)?;
     }
     Ok(())
 }

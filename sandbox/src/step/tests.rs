@@ -331,3 +331,41 @@ fn namespaces_are_all_created_by_one_clone() {
         0
     );
 }
+
+#[test]
+fn a_file_bind_goes_beneath_the_root_after_tmp_and_is_verified() {
+    let fs = Fs::new("bind");
+    let mut c = Config::sandbox(&fs.0);
+    c.bind_file = Some(crate::config::FileBind {
+        host: "/host/disk.img".into(),
+        inside: "/tmp/vmlab-disk".into(),
+    });
+    let mut plan = plan::build(&c, FDS, false, Vec::new()).unwrap();
+    plan.root.as_mut().unwrap().file.as_mut().unwrap().fd = 77;
+    let mut rec = Recorder::default();
+    let mut st = Status::new();
+    child_steps(&plan, &mut rec, &mut st).unwrap();
+    let tree = rec.root_tree.expect("the rootfs mount");
+    let dir = rec.pos(&format!("open_beneath {tree} tmp dir"));
+    let target = rec.pos(&format!("open_beneath {tree} tmp/vmlab-disk any"));
+    let moved = rec.pos("move_mount 77 ");
+    assert!(rec.pos("move_mount") < dir, "/tmp is mounted first");
+    let created = rec
+        .calls
+        .iter()
+        .position(|c| c.starts_with("create_at") && c.ends_with(" vmlab-disk"))
+        .expect("the target created");
+    assert!(dir < created && created < target && target < moved);
+    assert!(moved < rec.pos("pivot_root"));
+    // After the pivot the bind is checked to be where it was made.
+    assert!(rec.pos("open_beneath -100 tmp/vmlab-disk any") > rec.pos("pivot_root"));
+    assert!(rec.has("close 77"));
+    // A link at the target stops the step before anything is moved.
+    let rec = Recorder {
+        fail_at: Some(format!("open_beneath {tree} tmp/vmlab-disk")),
+        ..Recorder::default()
+    };
+    let mut st = Status::new();
+    let err = child_steps(&plan, &mut { rec }, &mut st).unwrap_err();
+    assert_eq!(err.step, Step::BindFile);
+}
