@@ -196,7 +196,15 @@ fn snapshot_and_restore_refuse_bad_input_naming_the_file_and_the_fix() {
 #[test]
 fn run_refuses_a_disk_bind_for_backends_other_than_the_sandbox() {
     for backend in ["process", "vm-bare", "vm-linux"] {
-        let (code, stderr) = vmlab(&["run", "--backend", backend, "--disk", "/dev/null", "--", "cpu"]);
+        let (code, stderr) = vmlab(&[
+            "run",
+            "--backend",
+            backend,
+            "--disk",
+            "/dev/null",
+            "--",
+            "cpu",
+        ]);
         assert_ne!(code, 0, "{backend} --disk exited 0: {stderr}");
         assert!(
             stderr.contains("--disk binds a host file into the sandbox only"),

@@ -65,15 +65,26 @@ fn a_bound_file_is_shared_read_write_and_nosuid_nodev() {
         let host = disk(&fs, "host data");
         let out = run(&config(&fs, &host, "/tmp/vmlab-disk", rootless), None).unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(out.status, ExitStatus::Code(0), "rootless {rootless}: {stdout}");
+        assert_eq!(
+            out.status,
+            ExitStatus::Code(0),
+            "rootless {rootless}: {stdout}"
+        );
         let line = json_lines(&out.stdout)
             .into_iter()
             .find(|l| l["vmlab"] == "file")
             .unwrap_or_else(|| panic!("no file line: {stdout}"));
         assert_eq!(line["read"], "host data", "{stdout}");
-        let opts = line["options"].as_str().unwrap().split(',').collect::<Vec<_>>();
+        let opts = line["options"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .collect::<Vec<_>>();
         for want in ["rw", "nosuid", "nodev", "noexec"] {
-            assert!(opts.contains(&want), "rootless {rootless}: options {opts:?}");
+            assert!(
+                opts.contains(&want),
+                "rootless {rootless}: options {opts:?}"
+            );
         }
         assert_eq!(std::fs::read_to_string(&host).unwrap(), "host data+inside");
         assert!(out.phases.iter().any(|(n, _)| *n == "bind_file"));
@@ -121,7 +132,10 @@ fn a_link_planted_at_or_above_the_target_is_refused_where_it_would_redirect() {
         }
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim data");
-    assert_eq!(std::fs::read_to_string(outside.join("disk")).unwrap(), "outside data");
+    assert_eq!(
+        std::fs::read_to_string(outside.join("disk")).unwrap(),
+        "outside data"
+    );
     assert_eq!(std::fs::read_to_string(&host).unwrap(), "disk data");
     assert_eq!(HostState::settled(&before), before);
 }

@@ -26,10 +26,14 @@ pub enum BindError {
         errno: Errno,
     },
     /// It is a symbolic link (never followed).
-    #[error("the file {0} to bind into the sandbox is a symbolic link; give the file it points to")]
+    #[error(
+        "the file {0} to bind into the sandbox is a symbolic link; give the file it points to"
+    )]
     Symlink(PathBuf),
     /// It is not a regular file.
-    #[error("the file {path} to bind into the sandbox is {kind}; only a regular file can be bound")]
+    #[error(
+        "the file {path} to bind into the sandbox is {kind}; only a regular file can be bound"
+    )]
     NotRegular {
         /// The host file.
         path: PathBuf,
@@ -91,9 +95,14 @@ fn may_read_write(mode: u32, (owner, group): (u32, u32), (uid, gid): (u32, u32))
 pub(super) fn detached(host: &Path, user: Option<&UserNs>) -> Result<OwnedFd, BindError> {
     let path = || host.to_path_buf();
     let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = nix::fcntl::open(host, flags, Mode::empty())
-        .map_err(|errno| BindError::Open { path: path(), errno })?;
-    let st = nix::sys::stat::fstat(&fd).map_err(|errno| BindError::Open { path: path(), errno })?;
+    let fd = nix::fcntl::open(host, flags, Mode::empty()).map_err(|errno| BindError::Open {
+        path: path(),
+        errno,
+    })?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|errno| BindError::Open {
+        path: path(),
+        errno,
+    })?;
     match kind(st.st_mode) {
         None => {}
         Some("a symbolic link") => return Err(BindError::Symlink(path())),
@@ -112,13 +121,21 @@ pub(super) fn detached(host: &Path, user: Option<&UserNs>) -> Result<OwnedFd, Bi
     let mount = match Real.clone_tree(fd.as_raw_fd(), c"", false) {
         Ok(m) => m,
         Err(Errno::EPERM) => return Err(BindError::NeedRoot(path())),
-        Err(errno) => return Err(BindError::Mount { path: path(), errno }),
+        Err(errno) => {
+            return Err(BindError::Mount {
+                path: path(),
+                errno,
+            })
+        }
     };
     // SAFETY: open_tree returned a new fd that nothing else owns.
     let mount = unsafe { OwnedFd::from_raw_fd(mount) };
     let hardened = attr::NOSUID | attr::NODEV | attr::NOEXEC;
     Real.set_mount_attrs(mount.as_raw_fd(), hardened, false)
-        .map_err(|errno| BindError::Mount { path: path(), errno })?;
+        .map_err(|errno| BindError::Mount {
+            path: path(),
+            errno,
+        })?;
     Ok(mount)
 }
 
@@ -154,21 +171,59 @@ mod tests {
         let e = detached(&link, None).unwrap_err();
         assert!(matches!(e, BindError::Symlink(_)), "{e}");
         let e = detached(dir.path(), None).unwrap_err();
-        assert!(matches!(e, BindError::NotRegular { kind: "a directory", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                BindError::NotRegular {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = detached(Path::new("/dev/null"), None).unwrap_err();
-        assert!(matches!(e, BindError::NotRegular { kind: "a device node", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                BindError::NotRegular {
+                    kind: "a device node",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = detached(&dir.path().join("missing"), None).unwrap_err();
-        assert!(matches!(e, BindError::Open { errno: Errno::ENOENT, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                BindError::Open {
+                    errno: Errno::ENOENT,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let nobody = UserNs {
-            uid: crate::config::IdMap { inside: 0, outside: 65534, count: 1 },
-            gid: crate::config::IdMap { inside: 0, outside: 65534, count: 1 },
+            uid: crate::config::IdMap {
+                inside: 0,
+                outside: 65534,
+                count: 1,
+            },
+            gid: crate::config::IdMap {
+                inside: 0,
+                outside: 65534,
+                count: 1,
+            },
         };
         let me = nix::unistd::geteuid().as_raw();
         if me != 65534 {
             std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
                 .unwrap();
             let e = detached(&file, Some(&nobody)).unwrap_err();
-            assert!(matches!(e, BindError::NotAccessible { uid: 65534, .. }), "{e}");
+            assert!(
+                matches!(e, BindError::NotAccessible { uid: 65534, .. }),
+                "{e}"
+            );
         }
     }
 }

@@ -5,9 +5,7 @@ use std::os::fd::RawFd;
 
 use nix::errno::Errno;
 
-use crate::plan::{
-    DevPlan, FileMount, Mask, MaskKind, NewMount, RootPlan, Under, MAX_DEV_NODES,
-};
+use crate::plan::{DevPlan, FileMount, Mask, MaskKind, NewMount, RootPlan, Under, MAX_DEV_NODES};
 use crate::sys::{attr, Sys};
 
 /// Mounts `m` on its mount point beneath `parent`; returns the new
