@@ -78,3 +78,55 @@ fn the_io_section_gives_units_ratios_and_labels() {
     assert!(io.contains("O_DIRECT"));
     assert_eq!(io.matches("not like for like</span>").count(), 1);
 }
+
+/// The claims' I/O row of `r`.
+fn io_claim(r: &Results) -> vmlab_reports::claims::Claim {
+    vmlab_reports::claims::claims(r)
+        .into_iter()
+        .find(|c| c.metric.starts_with("what isolation costs in I/O"))
+        .expect("the I/O row")
+}
+
+/// `r` as if its KVM were hardware and qemu native.
+fn native_vms(mut r: Results) -> Results {
+    r.host.kvm = vmlab_reports::model::KvmKind::Hardware;
+    for b in r.backends.iter_mut() {
+        b.emulated = false;
+    }
+    r
+}
+
+#[test]
+fn the_io_claim_needs_a_native_linux_vm_and_says_why_not() {
+    use vmlab_reports::claims::Verdict;
+    let c = io_claim(&fixture());
+    assert_eq!(c.verdict, Verdict::NotMeasurable);
+    assert!(c.reason.contains("no I/O kernel ran"), "{}", c.reason);
+    // The fixture's host is software nested: qemu's rows are emulated.
+    let r = with_io(&[("sandbox", 1.2), ("bwrap", 1.05), ("qemu", 8.0)]);
+    let c = io_claim(&r);
+    assert_eq!(c.verdict, Verdict::NotMeasurable);
+    assert!(c.reason.contains("qemu ran only emulated"), "{}", c.reason);
+    assert!(c.container.contains("net-rr: bwrap 1.0"), "{}", c.container);
+    // The cached reads are left out: the lightest like-for-like container is sandbox.
+    assert!(
+        c.container.contains("blk-seq/read: sandbox 1.2"),
+        "{}",
+        c.container
+    );
+}
+
+#[test]
+fn native_io_ratios_decide_the_claim_both_ways() {
+    use vmlab_reports::claims::Verdict;
+    let r = native_vms(with_io(&[("sandbox", 1.2), ("bwrap", 1.05), ("qemu", 8.0)]));
+    let c = io_claim(&r);
+    assert_eq!(c.verdict, Verdict::Supported, "{}", c.reason);
+    assert!(c.vm.contains("net-rr: qemu 8.0"), "{}", c.vm);
+    let r = native_vms(with_io(&[("sandbox", 3.0), ("bwrap", 3.0), ("qemu", 1.2)]));
+    let c = io_claim(&r);
+    assert_eq!(c.verdict, Verdict::Contradicted, "{}", c.reason);
+    // Within noise of each other: no verdict either way.
+    let r = native_vms(with_io(&[("sandbox", 1.2), ("bwrap", 1.2), ("qemu", 1.21)]));
+    assert_eq!(io_claim(&r).verdict, Verdict::Mixed);
+}
