@@ -296,6 +296,18 @@ pub fn clone_flags(config: &Config, cgroup_ns_at_clone: bool) -> u64 {
     f
 }
 
+/// The root plan of `config`, its file bind included.
+fn root_of(config: &Config) -> Result<Option<RootPlan>, ConfigError> {
+    let Root::Dir { path, readonly } = &config.root else {
+        return Ok(None);
+    };
+    let mut root = root_plan(path, *readonly, config.rootfs_nodev, config.sys, config.tmp)?;
+    if let Some(b) = &config.bind_file {
+        root.file = Some(file_mount(&b.inside)?);
+    }
+    Ok(Some(root))
+}
+
 /// Builds the child's plan. `cgroup_ns_at_clone`: the cgroup namespace is
 /// created by `clone3` itself (the child is born in its cgroup).
 /// `cgroup_tasks`: the v1 `tasks` files the child moves itself into.
@@ -306,20 +318,7 @@ pub fn build(
     cgroup_tasks: Vec<CString>,
 ) -> Result<Plan, PlanError> {
     config.validate()?;
-    let root = match &config.root {
-        Root::Host => None,
-        Root::Dir { path, readonly } => Some(root_plan(
-            path,
-            *readonly,
-            config.rootfs_nodev,
-            config.sys,
-            config.tmp,
-        )?),
-    };
-    let mut root = root;
-    if let (Some(r), Some(b)) = (root.as_mut(), &config.bind_file) {
-        r.file = Some(file_mount(&b.inside)?);
-    }
+    let root = root_of(config)?;
     let entry = match &config.root {
         Root::Host => config.entry.clone(),
         Root::Dir { .. } => Path::new("/").join(&config.entry),
