@@ -130,3 +130,18 @@ fn native_io_ratios_decide_the_claim_both_ways() {
     let r = native_vms(with_io(&[("sandbox", 1.2), ("bwrap", 1.2), ("qemu", 1.21)]));
     assert_eq!(io_claim(&r).verdict, Verdict::Mixed);
 }
+
+#[test]
+fn the_csv_export_carries_each_io_kernels_latency_and_throughput() {
+    let r = with_io(&[("sandbox", 1.2)]);
+    let csv = vmlab_reports::export::csv::render(&r);
+    let row = |figure: &str| {
+        csv.lines()
+            .find(|l| l.starts_with("process,") && l.contains(&format!(",{figure},")))
+            .unwrap_or_else(|| panic!("no {figure} row"))
+            .to_string()
+    };
+    assert!(row("latency_p99/net-rr").contains(",ns,9,"));
+    assert!(row("latency_p50/blk-rand/read").contains(",ns,9,"));
+    assert!(row("throughput/net-stream/up").contains(",MiB/s,9,"));
+}

@@ -137,7 +137,18 @@ mod tests {
         std::fs::write(&dead, b"x").unwrap();
         std::fs::write(&live, b"x").unwrap();
         let disk = Disk::new(dir.path()).unwrap();
-        assert_eq!(std::fs::metadata(disk.path()).unwrap().len(), DISK_BYTES);
+        let meta = std::fs::metadata(disk.path()).unwrap();
+        assert_eq!(meta.len(), DISK_BYTES);
+        use std::os::unix::fs::MetadataExt;
+        if nix::unistd::geteuid().is_root() {
+            // The rootless sandbox's host id may use it through its group.
+            assert_eq!(
+                (meta.gid(), meta.mode() & 0o777),
+                (vmlab_sandbox::config::NOBODY, 0o660)
+            );
+        } else {
+            assert_eq!(meta.mode() & 0o777, 0o600);
+        }
         assert!(!dead.exists() && live.exists());
         let path = disk.path();
         drop(disk);
