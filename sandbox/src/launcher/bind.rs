@@ -103,10 +103,12 @@ pub(super) fn detached(host: &Path, user: Option<&UserNs>) -> Result<OwnedFd, Bi
         path: path(),
         errno,
     })?;
-    match kind(st.st_mode) {
-        None => {}
-        Some("a symbolic link") => return Err(BindError::Symlink(path())),
-        Some(kind) => return Err(BindError::NotRegular { path: path(), kind }),
+    // O_PATH | O_NOFOLLOW opens a link itself rather than failing.
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(BindError::Symlink(path()));
+    }
+    if let Some(kind) = kind(st.st_mode) {
+        return Err(BindError::NotRegular { path: path(), kind });
     }
     if let Some(u) = user {
         let ids = (u.uid.outside, u.gid.outside);
