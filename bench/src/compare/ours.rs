@@ -187,6 +187,37 @@ mod tests {
     }
 
     #[test]
+    fn the_sandbox_binds_the_disk_and_its_workload_is_told_where() {
+        let ours = |id| Ours {
+            id,
+            exe: "/vmlab".into(),
+            images: "/img".into(),
+        };
+        let args = |c: &Command| -> Vec<String> {
+            c.get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let c = ours(BackendId::Sandbox).run_command(
+            &["blk-rand".into()],
+            true,
+            Some(Path::new("/d.img")),
+        );
+        let a = args(&c);
+        let dash = a.iter().position(|x| x == "--").unwrap();
+        let disk = a.iter().position(|x| x == "--disk").unwrap();
+        assert!(disk < dash && a[disk + 1] == "/d.img", "{a:?}");
+        assert!(a.windows(2).any(|w| w == ["--net", "host"]), "{a:?}");
+        assert_eq!(
+            ours(BackendId::Sandbox).io(),
+            Ok(super::super::io::Reach::ALL)
+        );
+        // The process gets no bind: it opens the file itself.
+        let c = ours(BackendId::Process).run_command(&[], true, Some(Path::new("/d.img")));
+        assert!(!args(&c).contains(&"--disk".to_string()));
+    }
+
+    #[test]
     fn adds_the_launch_gap() {
         let out = r#"{"backend":"process","exit_code":0,"to_ready_ns":500,"to_exit_ns":700,
             "phases":[["clone",100],["exec",300]],"marks":[],"counters":{},
