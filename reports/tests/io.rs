@@ -145,3 +145,19 @@ fn the_csv_export_carries_each_io_kernels_latency_and_throughput() {
     assert!(row("latency_p50/blk-rand/read").contains(",ns,9,"));
     assert!(row("throughput/net-stream/up").contains(",MiB/s,9,"));
 }
+
+#[test]
+fn the_markdown_export_has_the_io_table_only_when_there_is_io() {
+    let md = vmlab_reports::export::markdown::render(&fixture());
+    assert!(!md.contains("### I/O across the boundary"));
+    let md = vmlab_reports::export::markdown::render(&with_io(&[("sandbox", 1.2), ("bwrap", 1.0)]));
+    let at = md
+        .find("### I/O across the boundary")
+        .expect("the I/O table");
+    let table = &md[at..md[at..].find("\n### ").map_or(md.len(), |e| at + e)];
+    assert!(
+        table.contains("| net-rr |") && table.contains("IOPS"),
+        "{table}"
+    );
+    assert!(table.contains("not like for like"), "{table}");
+}
