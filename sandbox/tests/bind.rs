@@ -176,3 +176,77 @@ fn refused_host_files_and_targets_name_the_cause() {
     }
     assert_eq!(HostState::settled(&before), before);
 }
+
+const HARNESS: [&str; 3] = ["VMLAB_BIND_ROOTFS", "VMLAB_BIND_HOST", "VMLAB_BIND_INSIDE"];
+
+/// The sandbox with a file bind, started as `nobody` (a launcher that may
+/// not clone mounts): run by [`as_nobody`].
+#[test]
+#[ignore = "run by the rootless bind test as an unprivileged child process"]
+fn harness_rootless_bind() {
+    let Ok(v) = HARNESS
+        .map(std::env::var)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return;
+    };
+    let mut c = Config::sandbox(&v[0]);
+    c.args = vec!["file".into(), v[2].clone()];
+    c.cgroup = false;
+    c.limits = vmlab_sandbox::Limits::default();
+    c.devices = false;
+    c.bind_file = Some(FileBind {
+        host: v[1].clone().into(),
+        inside: v[2].clone().into(),
+    });
+    match run(&c, None) {
+        Ok(o) => print!("HARNESS-OK\n{}", String::from_utf8_lossy(&o.stdout)),
+        Err(e) => println!("HARNESS-ERROR {e}"),
+    }
+}
+
+/// Runs [`harness_rootless_bind`] as `nobody`; its stdout.
+fn as_nobody(fs: &Rootfs, host: &Path, inside: &str) -> String {
+    use std::os::unix::process::CommandExt;
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "harness_rootless_bind",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(HARNESS[0], &fs.path)
+        .env(HARNESS[1], host)
+        .env(HARNESS[2], inside)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_unprivileged_launcher_binds_the_file_too_and_refuses_a_planted_link() {
+    if !have_root("an_unprivileged_launcher_binds_the_file_too_and_refuses_a_planted_link") {
+        return;
+    }
+    let _s = serial();
+    let fs = Rootfs::probe();
+    let host = disk(&fs, "host data");
+    let out = as_nobody(&fs, &host, "/tmp/vmlab-disk");
+    assert!(out.contains("HARNESS-OK"), "{out}");
+    assert!(out.contains("\"read\":\"host data\""), "{out}");
+    assert!(out.contains("nosuid") && out.contains("nodev"), "{out}");
+    assert_eq!(std::fs::read_to_string(&host).unwrap(), "host data+inside");
+    let victim = fs.top().join("victim");
+    std::fs::write(&victim, "victim data").unwrap();
+    std::fs::create_dir(fs.path.join("data")).unwrap();
+    std::os::unix::fs::symlink(&victim, fs.path.join("data/disk")).unwrap();
+    let out = as_nobody(&fs, &host, "/data/disk");
+    assert!(
+        out.contains("HARNESS-ERROR") && out.contains("symbolic link"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim data");
+}

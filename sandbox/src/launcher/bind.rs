@@ -50,9 +50,6 @@ pub enum BindError {
         /// Its host gid.
         gid: u32,
     },
-    /// Cloning a mount needs `CAP_SYS_ADMIN` in the caller's mount namespace.
-    #[error("binding the file {0} into the sandbox needs root (the launcher clones the bind mount before the sandbox starts)")]
-    NeedRoot(PathBuf),
     /// `open_tree` or `mount_setattr` failed otherwise.
     #[error("cannot make the bind mount of {path}: {errno}")]
     Mount {
@@ -90,9 +87,20 @@ fn may_read_write(mode: u32, (owner, group): (u32, u32), (uid, gid): (u32, u32))
     bits & 0o6 == 0o6
 }
 
-/// The detached bind mount of `host`, for a sandbox whose root maps to
-/// `user`'s ids (`None`: real root, which may open anything).
-pub(super) fn detached(host: &Path, user: Option<&UserNs>) -> Result<OwnedFd, BindError> {
+/// The host file checked, and its bind where the launcher may make one.
+#[derive(Debug)]
+pub(super) struct Bound {
+    /// The detached bind mount; `None` when the launcher is not privileged
+    /// to clone mounts (the child then clones it in its own namespaces).
+    pub(super) mount: Option<OwnedFd>,
+    /// The device and inode checked, which the child's open must match.
+    pub(super) id: (u64, u64),
+}
+
+/// The host file `host` checked and, where the launcher may, its detached
+/// bind mount, for a sandbox whose root maps to `user`'s ids (`None`: real
+/// root, which may open anything).
+pub(super) fn detached(host: &Path, user: Option<&UserNs>) -> Result<Bound, BindError> {
     let path = || host.to_path_buf();
     let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::open(host, flags, Mode::empty()).map_err(|errno| BindError::Open {
@@ -120,9 +128,17 @@ pub(super) fn detached(host: &Path, user: Option<&UserNs>) -> Result<OwnedFd, Bi
             });
         }
     }
+    let id = Real
+        .file_id(fd.as_raw_fd())
+        .map_err(|errno| BindError::Open {
+            path: path(),
+            errno,
+        })?;
     let mount = match Real.clone_tree(fd.as_raw_fd(), c"", false) {
         Ok(m) => m,
-        Err(Errno::EPERM) => return Err(BindError::NeedRoot(path())),
+        // Not privileged over this mount namespace: the child, root of its
+        // own, clones the same file there.
+        Err(Errno::EPERM) if user.is_some() => return Ok(Bound { mount: None, id }),
         Err(errno) => {
             return Err(BindError::Mount {
                 path: path(),
@@ -138,7 +154,10 @@ pub(super) fn detached(host: &Path, user: Option<&UserNs>) -> Result<OwnedFd, Bi
             path: path(),
             errno,
         })?;
-    Ok(mount)
+    Ok(Bound {
+        mount: Some(mount),
+        id,
+    })
 }
 
 #[cfg(test)]

@@ -79,6 +79,7 @@ fn hint(f: Failure, rootless: bool) -> &'static str {
         (Step::BindRootfs, Errno::EACCES) => {
             " (a mount point (proc, dev, sys, tmp) is missing in the rootfs and cannot be created there)"
         }
+        (Step::BindFile, Errno::EXDEV) => " (the host file to bind was replaced between the launcher's check and the sandbox's own open of it)",
         (Step::BindFile, Errno::ELOOP) => " (the file bind's target inside the rootfs is, or lies below, a symbolic link: it is never followed)",
         (Step::BindFile, Errno::EROFS | Errno::EACCES | Errno::ENOENT) => " (the file bind's target is missing and cannot be created there: put it on /tmp or ship it in the rootfs)",
         (Step::BindFile, Errno::ENOTDIR | Errno::EISDIR | Errno::EINVAL) => " (the file bind's target inside the rootfs is a directory, or a file lies on its way)",

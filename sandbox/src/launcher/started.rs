@@ -38,7 +38,7 @@ pub(crate) struct Started {
     kill: Kill,
     user_ns: bool,
     /// The detached bind mount of a host file the child attaches.
-    _bind: Option<OwnedFd>,
+    _bind: Option<super::bind::Bound>,
 }
 
 impl Started {
@@ -65,8 +65,9 @@ impl Started {
             tasks,
         )?);
         plan.park = park;
-        if let (Some(fd), Some(file)) = (&bind, plan.root.as_mut().and_then(|r| r.file.as_mut())) {
-            file.fd = fd.as_raw_fd();
+        if let (Some(b), Some(file)) = (&bind, plan.root.as_mut().and_then(|r| r.file.as_mut())) {
+            file.fd = b.mount.as_ref().map_or(-1, |m| m.as_raw_fd());
+            file.id = b.id;
         }
         let flags = plan::clone_flags(config, into.is_some());
         phases.mark("plan");

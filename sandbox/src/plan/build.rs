@@ -157,9 +157,9 @@ fn root_plan(
     })
 }
 
-/// Where a file bind goes: `inside` (checked by [`Config::validate`] to be
+/// Where a file bind of `host` goes: `inside` (checked by [`Config::validate`] to be
 /// absolute with plain components) split into its directory and name.
-fn file_mount(inside: &Path) -> Result<FileMount, ConfigError> {
+fn file_mount(host: &Path, inside: &Path) -> Result<FileMount, ConfigError> {
     let rel = inside.strip_prefix("/").unwrap_or(inside);
     let dir = match rel.parent() {
         Some(d) if !d.as_os_str().is_empty() => path(d)?,
@@ -168,6 +168,8 @@ fn file_mount(inside: &Path) -> Result<FileMount, ConfigError> {
     let name = rel.file_name().map(Path::new).unwrap_or(rel);
     Ok(FileMount {
         fd: -1,
+        host: path(host)?,
+        id: (0, 0),
         dir,
         name: path(name)?,
         path: path(rel)?,
@@ -303,7 +305,7 @@ fn root_of(config: &Config) -> Result<Option<RootPlan>, ConfigError> {
     };
     let mut root = root_plan(path, *readonly, config.rootfs_nodev, config.sys, config.tmp)?;
     if let Some(b) = &config.bind_file {
-        root.file = Some(file_mount(&b.inside)?);
+        root.file = Some(file_mount(&b.host, &b.inside)?);
     }
     Ok(Some(root))
 }

@@ -76,8 +76,14 @@ pub struct DevPlan {
 #[derive(Debug)]
 pub struct FileMount {
     /// The detached bind mount of the host file (`open_tree` by the
-    /// launcher, `nosuid,nodev,noexec`), or -1 until the launcher made it.
+    /// launcher, `nosuid,nodev,noexec`), or -1: the launcher may not clone
+    /// mounts (not root), so the child clones it in its own namespaces from
+    /// `host`, which must still be the file the launcher checked (`id`).
     pub fd: RawFd,
+    /// The host file (opened by the child when `fd` is -1).
+    pub host: CString,
+    /// The device and inode the launcher checked ([`crate::sys::Sys::file_id`]).
+    pub id: (u64, u64),
     /// The directory it goes in, relative to the root (`tmp`; `.` for one
     /// directly under `/`), opened beneath the root without following links.
     pub dir: CString,

@@ -110,6 +110,7 @@ fn root_filesystem<S: Sys>(
         dev: -1,
         sys: -1,
         tmp: -1,
+        file: -1,
     };
     m.dev = c.step(Step::MountDev, |sys| {
         mounts::mount_dev(sys, tree, &root.dev, &nodes)
@@ -121,7 +122,7 @@ fn root_filesystem<S: Sys>(
         m.tmp = c.step(Step::MountTmp, |sys| mounts::mount_new(sys, tree, tmp))?;
     }
     if let Some(file) = &root.file {
-        c.step(Step::BindFile, |sys| mounts::bind_file(sys, tree, file))?;
+        m.file = c.step(Step::BindFile, |sys| mounts::bind_file(sys, tree, file))?;
     }
     join_cgroup(plan, c)?;
     c.step(Step::PivotRoot, |sys| {
@@ -142,8 +143,7 @@ fn root_filesystem<S: Sys>(
         mounts::verify_mounts(sys, root, &m)
     })?;
     // Every fd above is close-on-exec; close them now all the same.
-    let file = root.file.as_ref().map_or(-1, |f| f.fd);
-    for fd in [m.tree, m.proc, m.dev, m.sys, m.tmp, file] {
+    for fd in [m.tree, m.proc, m.dev, m.sys, m.tmp, m.file] {
         if fd >= 0 {
             c.sys.close(fd);
         }

@@ -26,13 +26,17 @@ pub(super) fn mount_new<S: Sys>(sys: &mut S, parent: RawFd, m: &NewMount) -> Res
     mounted
 }
 
-/// Attaches the launcher's detached bind of a host file at `f` beneath
-/// `tree`: its directory opened without following links and the file
-/// created there when missing (`O_EXCL | O_NOFOLLOW`: a link planted there
-/// stays a link), then the whole path opened beneath `tree` without
-/// following links (`ELOOP` on a link anywhere on it) and the bind moved
-/// onto what was opened.
-pub(super) fn bind_file<S: Sys>(sys: &mut S, tree: RawFd, f: &FileMount) -> Result<(), Errno> {
+/// Attaches the bind of a host file at `f` beneath `tree`: the launcher's
+/// detached bind, or (`f.fd` is -1) one cloned here from the host path
+/// opened without following a link, refused (`EXDEV`) unless it is the
+/// file the launcher checked. Its directory is opened beneath `tree`
+/// without following links and the file created there when missing
+/// (`O_EXCL | O_NOFOLLOW`: a link planted there stays a link), then the
+/// whole path is opened beneath `tree` without following links (`ELOOP` on
+/// a link anywhere on it) and the bind moved onto what was opened. Returns
+/// the bind's fd.
+pub(super) fn bind_file<S: Sys>(sys: &mut S, tree: RawFd, f: &FileMount) -> Result<RawFd, Errno> {
+    let bind = if f.fd >= 0 { f.fd } else { clone_file(sys, f)? };
     let dir = sys.open_beneath(tree, &f.dir, true)?;
     let created = match sys.create_at(dir, &f.name) {
         Ok(()) | Err(Errno::EEXIST) => Ok(()),
@@ -41,9 +45,28 @@ pub(super) fn bind_file<S: Sys>(sys: &mut S, tree: RawFd, f: &FileMount) -> Resu
     sys.close(dir);
     created?;
     let target = sys.open_beneath(tree, &f.path, false)?;
-    let r = sys.move_mount(f.fd, target);
+    let r = sys.move_mount(bind, target);
     sys.close(target);
-    r
+    r.map(|()| bind)
+}
+
+/// The child's own detached, hardened bind of `f.host`.
+fn clone_file<S: Sys>(sys: &mut S, f: &FileMount) -> Result<RawFd, Errno> {
+    let fd = sys.open_nofollow(&f.host)?;
+    let cloned = match sys.file_id(fd) {
+        Ok(id) if id == f.id => sys.clone_tree(fd, c"", false),
+        Ok(_) => Err(Errno::EXDEV),
+        Err(e) => Err(e),
+    };
+    sys.close(fd);
+    let m = cloned?;
+    match sys.set_mount_attrs(m, attr::NOSUID | attr::NODEV | attr::NOEXEC, false) {
+        Ok(()) => Ok(m),
+        Err(e) => {
+            sys.close(m);
+            Err(e)
+        }
+    }
 }
 
 /// Host device nodes cloned as detached mounts, before the pivot.
@@ -115,6 +138,8 @@ pub(super) struct Mounted {
     pub(super) dev: RawFd,
     pub(super) sys: RawFd,
     pub(super) tmp: RawFd,
+    /// The file bind's mount, or -1.
+    pub(super) file: RawFd,
 }
 
 pub(super) fn apply_mask<S: Sys>(
@@ -188,7 +213,7 @@ pub(super) fn verify_mounts<S: Sys>(
         check(&tmp.name, m.tmp, Some(tmp.magic))?;
     }
     if let Some(file) = &root.file {
-        check(&file.path, file.fd, None)?;
+        check(&file.path, m.file, None)?;
     }
     Ok(())
 }
