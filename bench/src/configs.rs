@@ -28,6 +28,9 @@ pub struct SandboxOptions {
     pub pids: Option<String>,
     /// CPU limit in cores.
     pub cpus: Option<f64>,
+    /// A host file bound read-write at [`crate::io::disk::INSIDE`] (the
+    /// blk kernels' disk).
+    pub disk: Option<PathBuf>,
 }
 
 impl SandboxOptions {
@@ -42,6 +45,7 @@ impl SandboxOptions {
             memory: None,
             pids: None,
             cpus: None,
+            disk: None,
         }
     }
 }
@@ -60,6 +64,10 @@ pub fn sandbox(o: &SandboxOptions) -> anyhow::Result<Config> {
     c.timeout = o.timeout;
     c.pass_stdio = holds(&o.workload);
     c.ns.net = o.net;
+    c.bind_file = o.disk.as_ref().map(|host| vmlab_sandbox::FileBind {
+        host: host.clone(),
+        inside: crate::io::disk::INSIDE.into(),
+    });
     if o.net == Net::Host {
         // A sysfs mount in a user namespace needs a network namespace that
         // namespace owns; the one the sandbox shares here (the host's, or

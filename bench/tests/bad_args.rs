@@ -192,3 +192,26 @@ fn snapshot_and_restore_refuse_bad_input_naming_the_file_and_the_fix() {
     assert!(stderr.contains("--timeout"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_refuses_a_disk_for_a_process_and_a_tap_for_a_non_vm() {
+    let (code, stderr) = vmlab(&[
+        "run",
+        "--backend",
+        "process",
+        "--disk",
+        "/dev/null",
+        "--",
+        "cpu",
+    ]);
+    assert_ne!(code, 0, "process --disk exited 0: {stderr}");
+    assert!(
+        stderr.contains("a process opens the file itself"),
+        "{stderr}"
+    );
+    for backend in ["process", "sandbox"] {
+        let (code, stderr) = vmlab(&["run", "--backend", backend, "--tap", "t0", "--", "cpu"]);
+        assert_ne!(code, 0, "{backend} --tap exited 0: {stderr}");
+        assert!(stderr.contains("use --backend vm-bare"), "{backend}: {stderr}");
+    }
+}

@@ -30,6 +30,7 @@ pub mod claims;
 pub mod export;
 pub mod figures;
 pub mod html;
+pub mod io;
 pub mod model;
 pub mod stats;
 

@@ -32,6 +32,7 @@ fn every_section_and_chart_is_present() {
         "phases",
         "images",
         "overhead",
+        "io",
         "memory",
         "methodology",
     ] {

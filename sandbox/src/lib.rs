@@ -63,6 +63,6 @@ pub mod signal;
 pub mod step;
 pub mod sys;
 
-pub use config::{Config, Limits, Namespaces, Net, Root, SysMount, UserNs};
-pub use launcher::{run, LaunchError, Outcome};
+pub use config::{Config, FileBind, Limits, Namespaces, Net, Root, SysMount, UserNs};
+pub use launcher::{run, BindError, LaunchError, Outcome};
 pub use monitor::ExitStatus;

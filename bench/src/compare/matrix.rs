@@ -80,7 +80,9 @@ impl Plan {
                 memory_runs: 5,
                 slow_memory_runs: 1,
                 instances: 4,
-                io_runs: runs.clamp(1, 5),
+                // As many as the overhead runs: a ratio's interval needs
+                // n ≥ 7 on each side.
+                io_runs: runs.clamp(1, 10),
                 cooldown: Duration::from_millis(50),
                 seed,
             }

@@ -6,7 +6,7 @@
 //! `launch`, and is added to the in-process to-ready figure. To-exit is
 //! measured by the parent (the child reaped). In-process figures, without
 //! the launch, are what `cargo bench --bench boot` measures.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -28,6 +28,28 @@ pub struct Ours {
 }
 
 impl Ours {
+    /// How an I/O run reaches the disk and the link: adds to the
+    /// workload's `args` and returns `vmlab run`'s own flags.
+    fn io_devices(&self, args: &mut Vec<String>, disk: &Path, tap: String) -> Vec<String> {
+        let host_disk = disk.display().to_string();
+        match self.id {
+            // The process opens the file itself.
+            BackendId::Process => {
+                args.extend(["--disk".into(), host_disk]);
+                Vec::new()
+            }
+            // The sandbox binds the disk in (`vmlab run --disk`) at the
+            // containers' inside path.
+            BackendId::Sandbox => {
+                args.extend(["--disk".into(), crate::io::disk::INSIDE.into()]);
+                vec!["--disk".into(), host_disk]
+            }
+            // vm-bare: jailed, the disk as virtio-blk, the link's TAP as
+            // virtio-net.
+            _ => vec!["--disk".into(), host_disk, "--tap".into(), tap],
+        }
+    }
+
     /// `id` (one of ours), launched through `exe` on the images in `images`.
     pub fn new(id: BackendId, exe: PathBuf, images: PathBuf) -> Self {
         debug_assert!(id.is_ours(), "{id} is not one of ours");
@@ -61,11 +83,7 @@ impl Backend for Ours {
 
     fn io(&self) -> Result<super::io::Reach, SkipReason> {
         match self.id {
-            BackendId::Process => Ok(super::io::Reach::ALL),
-            BackendId::Sandbox => Ok(super::io::Reach {
-                no_disk: Some("the sandbox's configuration takes no bind mount of a host file yet"),
-                vm: false,
-            }),
+            BackendId::Process | BackendId::Sandbox => Ok(super::io::Reach::ALL),
             BackendId::VmBare => Ok(super::io::Reach::VM),
             _ => Err(SkipReason(super::io::NO_VIRTIO.into())),
         }
@@ -79,19 +97,7 @@ impl Backend for Ours {
     ) -> anyhow::Result<Sample> {
         let timeout = self.timeout();
         let mut args = args.to_vec();
-        if self.id == BackendId::Process {
-            args.extend(["--disk".into(), disk.display().to_string()]);
-        }
-        // vm-bare: jailed, the disk as virtio-blk, the link's TAP as virtio-net.
-        let devices = match self.id {
-            BackendId::VmBare => vec![
-                "--disk".into(),
-                disk.display().to_string(),
-                "--tap".into(),
-                link.subnet().tap_if(),
-            ],
-            _ => Vec::new(),
-        };
+        let devices = self.io_devices(&mut args, disk, link.subnet().tap_if());
         let mut cmd = self.run_command(&args, true, &devices);
         link.enter_on_spawn(&mut cmd)?;
         let l = launch_opts(&mut cmd, Options::vmlab_run(timeout, false))?;
@@ -121,7 +127,8 @@ impl Backend for Ours {
 impl Ours {
     /// `vmlab run` for `args`; `io`: inside a prepared network namespace,
     /// which the sandbox then shares (`--net host`) instead of making one;
-    /// `flags`: more of `vmlab run`'s own (a VM's devices).
+    /// `flags`: more of `vmlab run`'s own (the sandbox's or a VM's disk, a
+    /// VM's TAP).
     fn run_command(&self, args: &[String], io: bool, flags: &[String]) -> Command {
         let mut cmd = Command::new(&self.exe);
         cmd.args(["run", "--backend", self.id.name(), "--json", "--timeout"])
@@ -191,6 +198,45 @@ mod tests {
             max_rss_bytes: 4096,
             ..Launched::default()
         }
+    }
+
+    #[test]
+    fn the_sandbox_binds_the_disk_and_its_workload_is_told_where() {
+        let ours = |id| Ours {
+            id,
+            exe: "/vmlab".into(),
+            images: "/img".into(),
+        };
+        let args = |c: &Command| -> Vec<String> {
+            c.get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let disk = Path::new("/d.img");
+        let mut w = vec!["blk-rand".to_string()];
+        let flags = ours(BackendId::Sandbox).io_devices(&mut w, disk, "vt1".into());
+        let c = ours(BackendId::Sandbox).run_command(&w, true, &flags);
+        let a = args(&c);
+        let dash = a.iter().position(|x| x == "--").unwrap();
+        let bind = a.iter().position(|x| x == "--disk").unwrap();
+        assert!(bind < dash && a[bind + 1] == "/d.img", "{a:?}");
+        assert_eq!(a[dash + 1..], ["blk-rand", "--disk", "/tmp/vmlab-disk"]);
+        assert!(a.windows(2).any(|w| w == ["--net", "host"]), "{a:?}");
+        assert_eq!(
+            ours(BackendId::Sandbox).io(),
+            Ok(super::super::io::Reach::ALL)
+        );
+        // The process gets no bind: it opens the file itself.
+        let mut w = Vec::new();
+        assert!(ours(BackendId::Process)
+            .io_devices(&mut w, disk, "vt1".into())
+            .is_empty());
+        assert_eq!(w, ["--disk", "/d.img"]);
+        // A VM: the disk as virtio-blk and the link's TAP.
+        let mut w = Vec::new();
+        let flags = ours(BackendId::VmBare).io_devices(&mut w, disk, "vt1".into());
+        assert_eq!(flags, ["--disk", "/d.img", "--tap", "vt1"]);
+        assert!(w.is_empty());
     }
 
     #[test]

@@ -93,17 +93,33 @@ fn dropped_note(m: &Measured) -> Option<String> {
     })
 }
 
-/// ns/iteration per kernel across runs, kernels in first-seen order.
+/// ns/iteration per kernel across runs, kernels in first-seen order, with
+/// each run's p50/p99 latency and throughput where the kernel reports them.
 pub fn kernel_samples(runs: &[Sample]) -> Vec<KernelSamples> {
     let mut out: Vec<KernelSamples> = Vec::new();
-    for (kernel, ns) in runs.iter().flat_map(Sample::kernel_timings) {
-        match out.iter_mut().find(|k| k.kernel == kernel) {
-            Some(k) => k.ns_per_iter.push(ns),
-            None => out.push(KernelSamples {
-                kernel,
-                ns_per_iter: vec![ns],
-            }),
-        }
+    let lines = runs
+        .iter()
+        .flat_map(|s| &s.results)
+        .filter_map(|l| match l {
+            vmlab_workload_host::protocol::Line::Result(r) => Some(r),
+            _ => None,
+        });
+    for r in lines {
+        let name = r.name();
+        let k = match out.iter().position(|k| k.kernel == name) {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(KernelSamples {
+                    kernel: name,
+                    ..KernelSamples::default()
+                });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        k.ns_per_iter.push(r.ns_per_iter);
+        k.p50_ns.extend(r.p50_ns);
+        k.p99_ns.extend(r.p99_ns);
+        k.mib_per_s.extend(r.mib_per_s);
     }
     out
 }
@@ -188,6 +204,30 @@ mod tests {
     use super::*;
     use vmlab_reports::model::RunFailure;
     use vmlab_workload_host::protocol::Line;
+
+    #[test]
+    fn kernel_samples_keep_each_runs_latency_and_throughput() {
+        let io = |p50: u64, mib: f64| {
+            let Line::Result(mut r) = result("blk-rand", Some("read"), 100.0) else {
+                unreachable!()
+            };
+            (r.p50_ns, r.p99_ns, r.mib_per_s) = (Some(p50), Some(p50 * 3), Some(mib));
+            Line::Result(r)
+        };
+        let runs = [
+            sample(1, 0, vec![io(90, 39.0), result("cpu", None, 2.0)]),
+            sample(1, 0, vec![io(95, 38.0), result("cpu", None, 3.0)]),
+        ];
+        let k = kernel_samples(&runs);
+        assert_eq!(k[0].kernel, "blk-rand/read");
+        assert_eq!(
+            (k[0].p50_ns.clone(), k[0].p99_ns.clone()),
+            (vec![90, 95], vec![270, 285])
+        );
+        assert_eq!(k[0].mib_per_s, vec![39.0, 38.0]);
+        assert!(k[1].p50_ns.is_empty() && k[1].mib_per_s.is_empty());
+        assert_eq!(k[1].ns_per_iter, vec![2.0, 3.0]);
+    }
 
     fn sample(ready: u64, rss: u64, results: Vec<Line>) -> Sample {
         Sample {

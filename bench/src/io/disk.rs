@@ -4,6 +4,10 @@
 //! filesystem: `vmlab-io-PID.img` in the temporary directory, mode 0600,
 //! created new (never an existing file or a planted link). It must have a
 //! name: the kernel refuses to bind-mount an unlinked (`O_TMPFILE`) file.
+//! When vmlab runs as root the file's group is the rootless sandbox's host
+//! gid (`nogroup`) with mode 0660, so that the sandbox (root inside is
+//! `nobody` outside) can bind and use it as the containers do; as another
+//! user the sandbox runs as that user, who owns it.
 //! It is removed on drop; a file whose run was killed (its PID no longer a
 //! live process) is removed by the next run's [`Disk::new`]. It is filled
 //! with data up front, so that the kernels' reads read blocks, not holes.
@@ -92,6 +96,17 @@ impl Disk {
                 source,
             })?;
         let disk = Disk { path };
+        if nix::unistd::geteuid().is_root() {
+            let gid = nix::unistd::Gid::from_raw(vmlab_sandbox::config::NOBODY);
+            nix::unistd::fchown(&file, None, Some(gid))
+                .and_then(|()| {
+                    nix::sys::stat::fchmod(&file, nix::sys::stat::Mode::from_bits_truncate(0o660))
+                })
+                .map_err(|e| DiskError::Create {
+                    dir: dir.into(),
+                    source: e.into(),
+                })?;
+        }
         let block = vec![0x5au8; 1 << 20];
         (0..DISK_BYTES >> 20)
             .try_for_each(|_| file.write_all(&block))
@@ -122,7 +137,18 @@ mod tests {
         std::fs::write(&dead, b"x").unwrap();
         std::fs::write(&live, b"x").unwrap();
         let disk = Disk::new(dir.path()).unwrap();
-        assert_eq!(std::fs::metadata(disk.path()).unwrap().len(), DISK_BYTES);
+        let meta = std::fs::metadata(disk.path()).unwrap();
+        assert_eq!(meta.len(), DISK_BYTES);
+        use std::os::unix::fs::MetadataExt;
+        if nix::unistd::geteuid().is_root() {
+            // The rootless sandbox's host id may use it through its group.
+            assert_eq!(
+                (meta.gid(), meta.mode() & 0o777),
+                (vmlab_sandbox::config::NOBODY, 0o660)
+            );
+        } else {
+            assert_eq!(meta.mode() & 0o777, 0o600);
+        }
         assert!(!dead.exists() && live.exists());
         let path = disk.path();
         drop(disk);

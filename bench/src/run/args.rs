@@ -84,9 +84,13 @@ pub struct RunArgs {
     /// checked, so that memory stays demand-paged).
     #[arg(long, requires = "restore")]
     pub verify_snapshot: bool,
-    /// vm-*: a virtio-blk disk on this raw file (read-write, opened with
-    /// O_DIRECT like the process's disk; the guest's blk-rand and blk-seq
-    /// use it). Its contents are overwritten by those kernels.
+    /// The blk kernels' disk, a raw file (its contents are overwritten).
+    /// Sandbox: bound read-write (`nosuid,nodev,noexec`) at
+    /// /tmp/vmlab-disk inside (give the workload `--disk /tmp/vmlab-disk`);
+    /// a regular file, never a link; with the user namespace it must be
+    /// readable and writable by the host id the sandbox runs as (nobody
+    /// when started by root, else the caller). vm-*: a virtio-blk disk on
+    /// it (read-write, opened with O_DIRECT like the process's disk).
     #[arg(long, value_name = "FILE")]
     pub disk: Option<PathBuf>,
     /// vm-*: a virtio-net device on the TAP interface NAME in the current

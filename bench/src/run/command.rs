@@ -10,6 +10,18 @@ use super::{process, restore, sandbox, vm, RunArgs};
 /// Runs `vmlab run` and returns the process exit code.
 pub fn main(args: RunArgs) -> anyhow::Result<u8> {
     let started = monotonic_ns();
+    if args.disk.is_some() && args.backend == BackendId::Process {
+        anyhow::bail!(
+            "--disk gives the sandbox or a VM its disk; a process opens the file itself: \
+             pass it to the workload's own --disk"
+        );
+    }
+    if args.tap.is_some() && !matches!(args.backend, BackendId::VmBare | BackendId::VmLinux) {
+        anyhow::bail!(
+            "--tap gives a VM a virtio-net device; {} has none (use --backend vm-bare)",
+            args.backend
+        );
+    }
     let mut out = match args.backend {
         _ if args.restore.is_some() => restore::run(&args)?,
         BackendId::Process => process::run(&args)?,

@@ -29,7 +29,7 @@ pub(super) fn virtio(args: &RunArgs) -> anyhow::Result<Vec<DeviceConfig>> {
     }
     if !matches!(args.backend, BackendId::VmBare | BackendId::VmLinux) {
         bail!(
-            "--disk and --tap give a VM virtio devices; {} has none (use --backend vm-bare)",
+            "--tap gives a VM a virtio-net device; {} has none (use --backend vm-bare)",
             args.backend
         );
     }

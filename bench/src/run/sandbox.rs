@@ -32,6 +32,7 @@ pub fn config(args: &RunArgs) -> anyhow::Result<Config> {
     o.memory = args.memory.clone();
     o.pids = args.pids.clone();
     o.cpus = args.cpus;
+    o.disk = args.disk.clone();
     configs::sandbox(&o)
 }
 
@@ -47,6 +48,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let mut out = launch(BackendId::Sandbox, &config, args.json)?;
     out.facts
         .insert("net".into(), format!("{:?}", args.net).to_lowercase());
+    if let Some(d) = &args.disk {
+        out.facts.insert(
+            "disk".into(),
+            format!("{} bound at {}", d.display(), vmlab_bench::io::disk::INSIDE),
+        );
+    }
     Ok(out)
 }
 

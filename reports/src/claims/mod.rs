@@ -8,10 +8,11 @@
 //!
 //! - [`pairs`]: backend classes and which backends a claim may use;
 //! - [`verdict`]: the row and the ratio rule;
-//! - `boot`, `footprint`, `isolation`, `warm`: the claims themselves;
+//! - `boot`, `footprint`, `io`, `isolation`, `warm`: the claims themselves;
 //! - `table`: all of them in the notes' order.
 mod boot;
 mod footprint;
+mod io;
 mod isolation;
 pub mod pairs;
 mod table;

@@ -1,6 +1,6 @@
 //! The claims in the order the notes make them.
 use super::verdict::Claim;
-use super::{boot, footprint, isolation, warm};
+use super::{boot, footprint, io, isolation, warm};
 
 /// Every claim, in the order the notes make them.
 pub fn claims(results: &crate::model::Results) -> Vec<Claim> {
@@ -8,6 +8,7 @@ pub fn claims(results: &crate::model::Results) -> Vec<Claim> {
         boot::linux(results),
         boot::unikernel(results),
         footprint::memory(results),
+        io::io_cost(results),
         isolation::vms_isolate_better(results),
         footprint::dependencies(results),
         footprint::size(results),

@@ -11,6 +11,10 @@
 //! - `overhead/KERNEL` (unit `ns/iter`): the same, over the runs' ns per
 //!   iteration; `overhead_ratio/KERNEL` (unit `ratio`): median over the
 //!   plain process's median with its distribution-free interval (n is the backend's).
+//! - `latency_p50/KERNEL`, `latency_p99/KERNEL` (unit `ns`) and
+//!   `throughput/KERNEL` (unit `MiB/s`): over the runs' p50 and p99
+//!   latencies and throughputs, for the kernels that report them (the I/O
+//!   kernels, and the others' throughput).
 //! - `memory/rss`, `memory/pss`, `memory/per_instance` (unit `bytes`): the
 //!   single figure in `median`.
 //! - `image/uncompressed`, `image/gzip`, `image/zstd`, `image/on_disk`
@@ -48,6 +52,12 @@ pub fn render(results: &Results) -> String {
         for k in &b.overhead {
             let figure = format!("overhead/{}", k.kernel);
             out.summary(&id, &figure, "ns/iter", &k.ns_per_iter);
+            let p50 = format!("latency_p50/{}", k.kernel);
+            out.summary(&id, &p50, "ns", &as_f64(&k.p50_ns));
+            let p99 = format!("latency_p99/{}", k.kernel);
+            out.summary(&id, &p99, "ns", &as_f64(&k.p99_ns));
+            let mib = format!("throughput/{}", k.kernel);
+            out.summary(&id, &mib, "MiB/s", &k.mib_per_s);
         }
         for r in ratios.iter().filter(|r| r.backend == b.name) {
             let mut row = id.row(&format!("overhead_ratio/{}", r.kernel), "ratio");

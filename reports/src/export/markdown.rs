@@ -1,6 +1,6 @@
 //! The summary as GitHub-flavoured Markdown: the run's context in one
 //! paragraph, then the page's tables (boot, skipped backends, the notes'
-//! claims, overhead ratios, memory, image sizes, built artifacts) with the
+//! claims, overhead ratios, I/O, memory, image sizes, built artifacts) with the
 //! same human units as `index.html`. Phases and raw samples stay in the CSV
 //! and `results.json`.
 use crate::html::{self, Page};
@@ -21,6 +21,11 @@ pub fn render(results: &Results) -> String {
         &mut out,
         "Isolation overhead (ratio to the plain process)",
         &overhead(&page),
+    );
+    section(
+        &mut out,
+        "I/O across the boundary (ratio to the plain process)",
+        &io(&page),
     );
     section(&mut out, "Memory", &memory(&page));
     section(&mut out, "Image size", &images(&page));
@@ -186,6 +191,32 @@ fn overhead(p: &Page) -> Table {
             o.ratio.clone(),
             o.ci.clone(),
             o.n.clone(),
+        ]);
+    }
+    t
+}
+
+fn io(p: &Page) -> Table {
+    let mut t = Table::new(&[
+        ("kernel", false),
+        ("process", true),
+        ("backend", false),
+        ("its figure", true),
+        ("ratio", true),
+        ("CI", true),
+        ("n (backend / process)", true),
+        ("note", false),
+    ]);
+    for o in &p.io {
+        t.rows.push(vec![
+            o.kernel.clone(),
+            o.process.clone(),
+            emu(&o.backend, o.emulated),
+            o.value.clone(),
+            o.ratio.clone(),
+            o.ci.clone(),
+            o.n.clone(),
+            o.note.clone(),
         ]);
     }
     t

@@ -35,6 +35,8 @@ pub struct Page {
     pub images: Vec<ImageRow>,
     pub artifacts: Vec<ImageRow>,
     pub overhead: Vec<OverheadRow>,
+    /// The I/O section's rows (empty: no I/O kernels in this run).
+    pub io: Vec<super::io::IoLine>,
     pub memory: Vec<MemoryRow>,
     pub scale: Vec<super::scale::ScaleRow>,
     pub baseline: Option<Baseline>,
@@ -365,5 +367,6 @@ pub fn page(
             .map_or("not recorded (fixed order)".into(), |s| format!("{s:#x}")),
         methodology: super::METHODOLOGY,
         warm: super::warm::lines(results),
+        io: super::io::lines(results),
     }
 }

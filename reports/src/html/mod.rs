@@ -2,6 +2,7 @@
 //! file, inline CSS and inline SVG, no scripts and nothing fetched.
 mod context;
 mod evidence;
+mod io;
 mod render;
 mod scale;
 mod warm;

@@ -148,12 +148,23 @@ pub struct Phase {
 }
 
 /// Timings of one workload kernel in one backend.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct KernelSamples {
     /// Kernel name as the workload reports it (`cpu`, `memory`, `pagetouch`, `crossing`, ...).
     pub kernel: String,
     /// ns per iteration, one value per run.
     pub ns_per_iter: Vec<f64>,
+    /// Median latency of one iteration in each run, ns, for the kernels
+    /// that time every iteration (`net-rr`, `blk-rand/*`); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub p50_ns: Vec<u64>,
+    /// 99th-percentile latency of one iteration in each run, ns (same kernels).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub p99_ns: Vec<u64>,
+    /// Throughput of each run, MiB/s (2^20 bytes per second), for the
+    /// kernels that move data; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mib_per_s: Vec<f64>,
 }
 
 /// Memory used by one backend.

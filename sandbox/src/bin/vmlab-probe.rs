@@ -19,6 +19,8 @@
 //!   and fds 0-2 (`escaped` = a character was pushed);
 //! - `flood MIB`: write MIB MiB to stdout, leave a daemon (its own session)
 //!   that keeps writing, and exit 0;
+//! - `file PATH`: read PATH, append to it, print both and the options of
+//!   the mount it is on;
 //! - `syscalls`: call what the seccomp policy refuses and what it must
 //!   allow, one JSON line per call (see `src/probe/syscalls.rs`).
 use std::io::Write;
@@ -34,7 +36,7 @@ mod modes;
 #[path = "../probe/syscalls.rs"]
 mod syscalls;
 
-use modes::{devnode, flood, forkbomb, info, memhog, mounts, tty};
+use modes::{devnode, file, flood, forkbomb, info, memhog, mounts, tty};
 
 fn send(e: Event) {
     if let Some(fd) = std::env::var(FD_ENV)
@@ -88,6 +90,7 @@ fn main() {
         "mounts" => mounts(),
         "devnode" => devnode(&arg(1)),
         "tty" => tty(),
+        "file" => file(&arg(1)),
         "flood" => flood(arg(1).parse().unwrap_or(64)),
         "syscalls" => syscalls::run(),
         other => {

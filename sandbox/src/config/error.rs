@@ -38,4 +38,10 @@ pub enum ConfigError {
     /// Cgroup limits asked for without a cgroup.
     #[error("resource limits need a cgroup; drop the limits or enable the cgroup")]
     LimitsWithoutCgroup,
+    /// A file bind for a sandbox without a root filesystem of its own.
+    #[error("binding the host file {0} needs a root filesystem to bind it into; a plain process opens host files directly")]
+    BindWithoutRootfs(PathBuf),
+    /// A bind target that is not an absolute path of plain components.
+    #[error("the inside path {0} of a file bind must be absolute, without `.` or `..` (e.g. /tmp/vmlab-disk)")]
+    BadBindTarget(PathBuf),
 }

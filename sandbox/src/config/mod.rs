@@ -13,7 +13,7 @@ pub use isolation::{IdMap, Namespaces, Net, SysMount, UserNs, NOBODY};
 pub use limits::{
     host_memory, parse_size, Limits, DEFAULT_MEMORY_SHARE, DEFAULT_PIDS, MAX_TIMEOUT,
 };
-pub use run::{Config, Root};
+pub use run::{Config, FileBind, Root};
 
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,20 @@ pub enum Root {
     },
 }
 
+/// One host file bound read-write at a path inside (a disk for the I/O
+/// kernels). The launcher opens the host file itself without following a
+/// link and refuses anything but a regular file; the inside path is
+/// resolved beneath the rootfs without following links, and created there
+/// (on `/tmp`'s tmpfs, or a writable rootfs) when missing. The bind is
+/// `nosuid,nodev,noexec`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileBind {
+    /// The host file.
+    pub host: PathBuf,
+    /// Where it appears inside: an absolute path of plain components.
+    pub inside: PathBuf,
+}
+
 /// Everything the sandbox needs to start one workload.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -70,6 +84,8 @@ pub struct Config {
     /// ready as it happens and releases it by closing the pipe. Off by
     /// default: nothing of the caller reaches the workload.
     pub pass_stdio: bool,
+    /// A host file bound in read-write ([`FileBind`]); needs a rootfs.
+    pub bind_file: Option<FileBind>,
 }
 
 impl Config {
@@ -107,6 +123,7 @@ impl Config {
             new_session: true,
             timeout: Duration::from_secs(30),
             pass_stdio: false,
+            bind_file: None,
         }
     }
 
@@ -132,6 +149,7 @@ impl Config {
             new_session: false,
             timeout: Duration::from_secs(30),
             pass_stdio: false,
+            bind_file: None,
         }
     }
 
@@ -179,6 +197,9 @@ impl Config {
         if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
             return Err(ConfigError::BadTimeout(self.timeout));
         }
+        if let Some(b) = &self.bind_file {
+            check_bind(&self.root, b)?;
+        }
         if self.limits.any() && !self.cgroup {
             return Err(ConfigError::LimitsWithoutCgroup);
         }
@@ -193,4 +214,22 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The inside path of `b`: absolute, plain components only (no `.`, `..`
+/// or `/` alone), and a rootfs to put it in.
+fn check_bind(root: &Root, b: &FileBind) -> Result<(), ConfigError> {
+    use std::path::Component;
+    if *root == Root::Host {
+        return Err(ConfigError::BindWithoutRootfs(b.host.clone()));
+    }
+    let mut parts = b.inside.components();
+    let plain = parts.next() == Some(Component::RootDir)
+        && parts.clone().next().is_some()
+        && parts.all(|c| matches!(c, Component::Normal(_)));
+    let nul = b.inside.as_os_str().as_encoded_bytes().contains(&0);
+    if !plain || nul {
+        return Err(ConfigError::BadBindTarget(b.inside.clone()));
+    }
+    Ok(())
 }

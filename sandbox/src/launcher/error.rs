@@ -12,6 +12,9 @@ pub enum LaunchError {
     /// The plan could not be built.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The host file to bind in was refused.
+    #[error(transparent)]
+    Bind(#[from] super::BindError),
     /// The cgroup could not be set up.
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
@@ -87,6 +90,10 @@ fn hint(f: Failure, rootless: bool) -> &'static str {
         (Step::BindRootfs, Errno::EACCES) => {
             " (a mount point (proc, dev, sys, tmp) is missing in the rootfs and cannot be created there)"
         }
+        (Step::BindFile, Errno::EXDEV) => " (the host file to bind was replaced between the launcher's check and the sandbox's own open of it)",
+        (Step::BindFile, Errno::ELOOP) => " (the file bind's target inside the rootfs is, or lies below, a symbolic link: it is never followed)",
+        (Step::BindFile, Errno::EROFS | Errno::EACCES | Errno::ENOENT) => " (the file bind's target is missing and cannot be created there: put it on /tmp or ship it in the rootfs)",
+        (Step::BindFile, Errno::ENOTDIR | Errno::EISDIR | Errno::EINVAL) => " (the file bind's target inside the rootfs is a directory, or a file lies on its way)",
         (Step::MaskPaths, _) => " (a masked or read-only path under /proc or /sys could not be covered; the sandbox does not start without every mask)",
         (Step::VerifyMounts, Errno::EXDEV) => {
             " (a mount is not where it was made: the root filesystem changed during setup)"

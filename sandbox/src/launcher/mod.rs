@@ -2,6 +2,7 @@
 //! child's status record, watching, usage, cleanup.
 //!
 //! - `error`: [`LaunchError`] and the hint for each failed step;
+//! - `bind`: a host file's detached bind mount ([`BindError`]);
 //! - `outcome`: what a run produced ([`Outcome`]);
 //! - `fds`: the pipes and the status record read through one;
 //! - `child`: the cloned child's entry;
@@ -10,6 +11,7 @@
 //! - `run`: [`run`] itself, and the parent's steps and the outcome;
 //! - `started`: a cloned sandbox that owns its plan, set up to `execve` or
 //!   parked just before it (for [`crate::pool`]).
+mod bind;
 mod cgroup_setup;
 mod child;
 mod error;
@@ -20,6 +22,7 @@ mod run;
 mod started;
 mod wiring;
 
+pub use bind::BindError;
 pub use error::LaunchError;
 pub use outcome::Outcome;
 pub use run::run;

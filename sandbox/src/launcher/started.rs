@@ -39,6 +39,8 @@ pub(crate) struct Started {
     timeout: Duration,
     kill: Kill,
     user_ns: bool,
+    /// The detached bind mount of a host file the child attaches.
+    _bind: Option<super::bind::Bound>,
 }
 
 impl Started {
@@ -65,6 +67,10 @@ impl Started {
         let pass = config.pass_stdio && stdin.is_none();
         let wiring = Wiring::new(pass, stdin)?;
         let into = cg.cgroup.as_ref().and_then(|c| c.clone_fd());
+        let bind = match &config.bind_file {
+            Some(b) => Some(super::bind::detached(&b.host, config.ns.user.as_ref())?),
+            None => None,
+        };
         let tasks = std::mem::take(&mut cg.tasks);
         let mut plan = Box::new(plan::build(
             config,
@@ -73,6 +79,10 @@ impl Started {
             tasks,
         )?);
         plan.park = park;
+        if let (Some(b), Some(file)) = (&bind, plan.root.as_mut().and_then(|r| r.file.as_mut())) {
+            file.fd = b.mount.as_ref().map_or(-1, |m| m.as_raw_fd());
+            file.id = b.id;
+        }
         let flags = plan::clone_flags(config, into.is_some());
         phases.mark("plan");
         // SAFETY: the plan lives on the heap, which does not move with the
@@ -104,6 +114,7 @@ impl Started {
                 Kill::Group
             },
             user_ns: config.ns.user.is_some(),
+            _bind: bind,
         };
         s.setup(config, cg)?;
         Ok(s)

@@ -5,7 +5,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::types::{
-    ChildFds, DevPlan, Exec, Mask, MaskKind, NewMount, Plan, RootPlan, Under, MAX_DEV_NODES,
+    ChildFds, DevPlan, Exec, FileMount, Mask, MaskKind, NewMount, Plan, RootPlan, Under,
+    MAX_DEV_NODES,
 };
 use crate::capability::CapPlan;
 use crate::config::{Config, ConfigError, Net, Root, SysMount};
@@ -150,8 +151,28 @@ fn root_plan(
         dev,
         sys: sys_mount,
         tmp: tmp_mount,
+        file: None,
         masks,
         empty: fs("tmpfs", &[("size", Some("4k"))], attr::RDONLY | hardened)?,
+    })
+}
+
+/// Where a file bind of `host` goes: `inside` (checked by [`Config::validate`] to be
+/// absolute with plain components) split into its directory and name.
+fn file_mount(host: &Path, inside: &Path) -> Result<FileMount, ConfigError> {
+    let rel = inside.strip_prefix("/").unwrap_or(inside);
+    let dir = match rel.parent() {
+        Some(d) if !d.as_os_str().is_empty() => path(d)?,
+        _ => cstr(".")?,
+    };
+    let name = rel.file_name().map(Path::new).unwrap_or(rel);
+    Ok(FileMount {
+        fd: -1,
+        host: path(host)?,
+        id: (0, 0),
+        dir,
+        name: path(name)?,
+        path: path(rel)?,
     })
 }
 
@@ -277,6 +298,18 @@ pub fn clone_flags(config: &Config, cgroup_ns_at_clone: bool) -> u64 {
     f
 }
 
+/// The root plan of `config`, its file bind included.
+fn root_of(config: &Config) -> Result<Option<RootPlan>, ConfigError> {
+    let Root::Dir { path, readonly } = &config.root else {
+        return Ok(None);
+    };
+    let mut root = root_plan(path, *readonly, config.rootfs_nodev, config.sys, config.tmp)?;
+    if let Some(b) = &config.bind_file {
+        root.file = Some(file_mount(&b.host, &b.inside)?);
+    }
+    Ok(Some(root))
+}
+
 /// Builds the child's plan. `cgroup_ns_at_clone`: the cgroup namespace is
 /// created by `clone3` itself (the child is born in its cgroup).
 /// `cgroup_tasks`: the v1 `tasks` files the child moves itself into.
@@ -287,16 +320,7 @@ pub fn build(
     cgroup_tasks: Vec<CString>,
 ) -> Result<Plan, PlanError> {
     config.validate()?;
-    let root = match &config.root {
-        Root::Host => None,
-        Root::Dir { path, readonly } => Some(root_plan(
-            path,
-            *readonly,
-            config.rootfs_nodev,
-            config.sys,
-            config.tmp,
-        )?),
-    };
+    let root = root_of(config)?;
     let entry = match &config.root {
         Root::Host => config.entry.clone(),
         Root::Dir { .. } => Path::new("/").join(&config.entry),

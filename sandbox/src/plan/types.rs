@@ -72,6 +72,27 @@ pub struct DevPlan {
     pub links: Vec<(CString, CString)>,
 }
 
+/// A host file bound in ([`crate::config::FileBind`]).
+#[derive(Debug)]
+pub struct FileMount {
+    /// The detached bind mount of the host file (`open_tree` by the
+    /// launcher, `nosuid,nodev,noexec`), or -1: the launcher may not clone
+    /// mounts (not root), so the child clones it in its own namespaces from
+    /// `host`, which must still be the file the launcher checked (`id`).
+    pub fd: RawFd,
+    /// The host file (opened by the child when `fd` is -1).
+    pub host: CString,
+    /// The device and inode the launcher checked ([`crate::sys::Sys::file_id`]).
+    pub id: (u64, u64),
+    /// The directory it goes in, relative to the root (`tmp`; `.` for one
+    /// directly under `/`), opened beneath the root without following links.
+    pub dir: CString,
+    /// Its name in that directory (created as an empty file when missing).
+    pub name: CString,
+    /// The whole inside path relative to the root (checked after the pivot).
+    pub path: CString,
+}
+
 /// What the child does with a root filesystem. Every path inside it is
 /// resolved beneath a mount fd without following links (`openat2`) and
 /// every filesystem is attached through fds (the new mount API), so a
@@ -93,6 +114,8 @@ pub struct RootPlan {
     pub sys: Option<NewMount>,
     /// A tmpfs on `/tmp`, if wanted.
     pub tmp: Option<NewMount>,
+    /// A host file bound in, if any (after `/tmp`).
+    pub file: Option<FileMount>,
     /// Masked and read-only paths (after `pivot_root`).
     pub masks: Vec<Mask>,
     /// The empty read-only tmpfs put over masked directories.

@@ -118,3 +118,29 @@ pub fn flood(mib: usize) -> i32 {
     }
     0
 }
+
+/// `file PATH`: reads PATH, appends `+inside`, and prints what it read and
+/// the mount options of the mount PATH is on (from `/proc/self/mountinfo`).
+pub fn file(path: &str) -> i32 {
+    let read = std::fs::read_to_string(path);
+    let wrote = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(b"+inside"));
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // Field 5 is the mount point, field 6 its per-mount options.
+    let opts = info
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .filter(|f| f.len() > 5 && f[4] == path)
+        .map(|f| f[5].to_string())
+        .next_back()
+        .unwrap_or_default();
+    let text = read.as_deref().unwrap_or("").escape_default().to_string();
+    line(&format!(
+        "{{\"vmlab\":\"file\",\"read\":\"{text}\",\"read_ok\":{},\"wrote\":{},\"options\":\"{opts}\"}}",
+        read.is_ok(),
+        wrote.is_ok()
+    ));
+    i32::from(read.is_err() || wrote.is_err())
+}

@@ -110,6 +110,7 @@ fn root_filesystem<S: Sys>(
         dev: -1,
         sys: -1,
         tmp: -1,
+        file: -1,
     };
     m.dev = c.step(Step::MountDev, |sys| {
         mounts::mount_dev(sys, tree, &root.dev, &nodes)
@@ -119,6 +120,9 @@ fn root_filesystem<S: Sys>(
     }
     if let Some(tmp) = &root.tmp {
         m.tmp = c.step(Step::MountTmp, |sys| mounts::mount_new(sys, tree, tmp))?;
+    }
+    if let Some(file) = &root.file {
+        m.file = c.step(Step::BindFile, |sys| mounts::bind_file(sys, tree, file))?;
     }
     join_cgroup(plan, c)?;
     c.step(Step::PivotRoot, |sys| {
@@ -139,7 +143,7 @@ fn root_filesystem<S: Sys>(
         mounts::verify_mounts(sys, root, &m)
     })?;
     // Every fd above is close-on-exec; close them now all the same.
-    for fd in [m.tree, m.proc, m.dev, m.sys, m.tmp] {
+    for fd in [m.tree, m.proc, m.dev, m.sys, m.tmp, m.file] {
         if fd >= 0 {
             c.sys.close(fd);
         }

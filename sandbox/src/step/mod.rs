@@ -21,7 +21,10 @@
 //!    (`openat2`), and each filesystem is made detached (`fsopen`,
 //!    `fsmount`) and attached through the fds (`move_mount`): no path is
 //!    resolved twice, so a symlinked or swapped mount point cannot steer a
-//!    mount out of place;
+//!    mount out of place; then `bind_file` (only with a file bind): the
+//!    launcher's detached bind of a host file moved onto its target, whose
+//!    directory and path are opened beneath the rootfs without following
+//!    links (the file created `O_EXCL | O_NOFOLLOW` when missing);
 //! 7. `wait_cgroup`, `join_cgroup` (cgroup v1): the child moves itself by
 //!    writing `0` to each controller's `tasks` file (owned by its user when
 //!    rootless). Moving the calling thread skips the global thread-group
@@ -33,7 +36,7 @@
 //! 9. `mask_paths`: OCI masked and read-only paths under `/proc` and `/sys`,
 //!    each resolved beneath our own proc or sysfs mount; one that cannot be
 //!    applied fails the start;
-//! 10. `verify_mounts`: `/`, `/proc`, `/dev`, `/sys` and `/tmp` are exactly
+//! 10. `verify_mounts`: `/`, `/proc`, `/dev`, `/sys`, `/tmp` (and a file bind) are exactly
 //!     the mounts made above (mount id) of the filesystem meant (`statfs`);
 //! 11. `set_hostname`, `loopback_up`, `rlimits`, `session` (`setsid`: no
 //!     controlling terminal; a plain process gets a process group of its own);

@@ -5,7 +5,7 @@ use std::os::fd::RawFd;
 
 use nix::errno::Errno;
 
-use crate::plan::{DevPlan, Mask, MaskKind, NewMount, RootPlan, Under, MAX_DEV_NODES};
+use crate::plan::{DevPlan, FileMount, Mask, MaskKind, NewMount, RootPlan, Under, MAX_DEV_NODES};
 use crate::sys::{attr, Sys};
 
 /// Mounts `m` on its mount point beneath `parent`; returns the new
@@ -24,6 +24,49 @@ pub(super) fn mount_new<S: Sys>(sys: &mut S, parent: RawFd, m: &NewMount) -> Res
         });
     sys.close(target);
     mounted
+}
+
+/// Attaches the bind of a host file at `f` beneath `tree`: the launcher's
+/// detached bind, or (`f.fd` is -1) one cloned here from the host path
+/// opened without following a link, refused (`EXDEV`) unless it is the
+/// file the launcher checked. Its directory is opened beneath `tree`
+/// without following links and the file created there when missing
+/// (`O_EXCL | O_NOFOLLOW`: a link planted there stays a link), then the
+/// whole path is opened beneath `tree` without following links (`ELOOP` on
+/// a link anywhere on it) and the bind moved onto what was opened. Returns
+/// the bind's fd.
+pub(super) fn bind_file<S: Sys>(sys: &mut S, tree: RawFd, f: &FileMount) -> Result<RawFd, Errno> {
+    let bind = if f.fd >= 0 { f.fd } else { clone_file(sys, f)? };
+    let dir = sys.open_beneath(tree, &f.dir, true)?;
+    let created = match sys.create_at(dir, &f.name) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    };
+    sys.close(dir);
+    created?;
+    let target = sys.open_beneath(tree, &f.path, false)?;
+    let r = sys.move_mount(bind, target);
+    sys.close(target);
+    r.map(|()| bind)
+}
+
+/// The child's own detached, hardened bind of `f.host`.
+fn clone_file<S: Sys>(sys: &mut S, f: &FileMount) -> Result<RawFd, Errno> {
+    let fd = sys.open_nofollow(&f.host)?;
+    let cloned = match sys.file_id(fd) {
+        Ok(id) if id == f.id => sys.clone_tree(fd, c"", false),
+        Ok(_) => Err(Errno::EXDEV),
+        Err(e) => Err(e),
+    };
+    sys.close(fd);
+    let m = cloned?;
+    match sys.set_mount_attrs(m, attr::NOSUID | attr::NODEV | attr::NOEXEC, false) {
+        Ok(()) => Ok(m),
+        Err(e) => {
+            sys.close(m);
+            Err(e)
+        }
+    }
 }
 
 /// Host device nodes cloned as detached mounts, before the pivot.
@@ -95,6 +138,8 @@ pub(super) struct Mounted {
     pub(super) dev: RawFd,
     pub(super) sys: RawFd,
     pub(super) tmp: RawFd,
+    /// The file bind's mount, or -1.
+    pub(super) file: RawFd,
 }
 
 pub(super) fn apply_mask<S: Sys>(
@@ -140,8 +185,10 @@ pub(super) fn verify_mounts<S: Sys>(
     root: &RootPlan,
     m: &Mounted,
 ) -> Result<(), Errno> {
+    // `magic`: the filesystem a directory mount must be of; a file bind
+    // (no magic) is opened as a file.
     let mut check = |name: &CStr, fd: RawFd, magic: Option<i64>| -> Result<(), Errno> {
-        let at = sys.open_beneath(libc::AT_FDCWD, name, true)?;
+        let at = sys.open_beneath(libc::AT_FDCWD, name, magic.is_some() || fd == m.tree)?;
         let same = (|| {
             let mut ok = sys.mount_id(at)? == sys.mount_id(fd)?;
             if let Some(magic) = magic {
@@ -164,6 +211,9 @@ pub(super) fn verify_mounts<S: Sys>(
     }
     if let Some(tmp) = &root.tmp {
         check(&tmp.name, m.tmp, Some(tmp.magic))?;
+    }
+    if let Some(file) = &root.file {
+        check(&file.path, m.file, None)?;
     }
     Ok(())
 }

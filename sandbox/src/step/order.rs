@@ -28,6 +28,8 @@ pub enum Step {
     MountSys,
     /// Child: a tmpfs on `/tmp`.
     MountTmp,
+    /// Child: a host file bound in.
+    BindFile,
     /// Child: waited for the parent to create the cgroup (v1).
     WaitCgroup,
     /// Child: moved itself into its cgroup (v1).
@@ -66,7 +68,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 29] = [
+    pub const ALL: [Step; 30] = [
         Step::IdMaps,
         Step::Release,
         Step::ReleaseCgroup,
@@ -79,6 +81,7 @@ impl Step {
         Step::MountDev,
         Step::MountSys,
         Step::MountTmp,
+        Step::BindFile,
         Step::WaitCgroup,
         Step::JoinCgroup,
         Step::UnshareCgroup,
@@ -119,6 +122,7 @@ impl Step {
             Step::MountDev => "mount_dev",
             Step::MountSys => "mount_sys",
             Step::MountTmp => "mount_tmp",
+            Step::BindFile => "bind_file",
             Step::PivotRoot => "pivot_root",
             Step::DetachOldRoot => "detach_old_root",
             Step::MaskPaths => "mask_paths",

@@ -331,3 +331,73 @@ fn namespaces_are_all_created_by_one_clone() {
         0
     );
 }
+
+#[test]
+fn a_file_bind_goes_beneath_the_root_after_tmp_and_is_verified() {
+    let fs = Fs::new("bind");
+    let mut c = Config::sandbox(&fs.0);
+    c.bind_file = Some(crate::config::FileBind {
+        host: "/host/disk.img".into(),
+        inside: "/tmp/vmlab-disk".into(),
+    });
+    let mut plan = plan::build(&c, FDS, false, Vec::new()).unwrap();
+    plan.root.as_mut().unwrap().file.as_mut().unwrap().fd = 77;
+    let mut rec = Recorder::default();
+    let mut st = Status::new();
+    child_steps(&plan, &mut rec, &mut st).unwrap();
+    let tree = rec.root_tree.expect("the rootfs mount");
+    let dir = rec.pos(&format!("open_beneath {tree} tmp dir"));
+    let target = rec.pos(&format!("open_beneath {tree} tmp/vmlab-disk any"));
+    let moved = rec.pos("move_mount 77 ");
+    assert!(rec.pos("move_mount") < dir, "/tmp is mounted first");
+    let created = rec
+        .calls
+        .iter()
+        .position(|c| c.starts_with("create_at") && c.ends_with(" vmlab-disk"))
+        .expect("the target created");
+    assert!(dir < created && created < target && target < moved);
+    assert!(moved < rec.pos("pivot_root"));
+    // After the pivot the bind is checked to be where it was made.
+    assert!(rec.pos("open_beneath -100 tmp/vmlab-disk any") > rec.pos("pivot_root"));
+    assert!(rec.has("close 77"));
+    // A link at the target stops the step before anything is moved.
+    let rec = Recorder {
+        fail_at: Some(format!("open_beneath {tree} tmp/vmlab-disk")),
+        ..Recorder::default()
+    };
+    let mut st = Status::new();
+    let err = child_steps(&plan, &mut { rec }, &mut st).unwrap_err();
+    assert_eq!(err.step, Step::BindFile);
+}
+
+#[test]
+fn an_unprivileged_launcher_leaves_the_clone_to_the_child_which_checks_the_file() {
+    let fs = Fs::new("bind-child");
+    let mut c = Config::sandbox(&fs.0);
+    c.bind_file = Some(crate::config::FileBind {
+        host: "/host/disk.img".into(),
+        inside: "/tmp/vmlab-disk".into(),
+    });
+    let mut plan = plan::build(&c, FDS, false, Vec::new()).unwrap();
+    // The recorder's file_id is (8, 42): the file the launcher checked.
+    plan.root.as_mut().unwrap().file.as_mut().unwrap().id = (8, 42);
+    let mut rec = Recorder::default();
+    child_steps(&plan, &mut rec, &mut Status::new()).unwrap();
+    let open = rec.pos("open_nofollow /host/disk.img");
+    let fd = rec.calls[open].rsplit(' ').next().unwrap().to_string();
+    let clone = rec.pos(&format!("clone_tree {fd} \"\""));
+    assert!(rec.pos(&format!("file_id {fd}")) < clone);
+    let attrs = format!(
+        "set_attrs {} {:#x}",
+        fd.parse::<i32>().unwrap() + 1,
+        attr::NOSUID | attr::NODEV | attr::NOEXEC
+    );
+    assert!(rec.pos(&attrs) > clone, "hardened before it is attached");
+    assert!(
+        rec.pos(&format!("move_mount {} ", fd.parse::<i32>().unwrap() + 1)) < rec.pos("pivot_root")
+    );
+    // Another file at that path (replaced since the check): refused.
+    plan.root.as_mut().unwrap().file.as_mut().unwrap().id = (8, 43);
+    let err = child_steps(&plan, &mut Recorder::default(), &mut Status::new()).unwrap_err();
+    assert_eq!((err.step, err.errno), (Step::BindFile, Errno::EXDEV));
+}

@@ -54,6 +54,12 @@ pub trait Sys {
     fn fs_magic(&mut self, fd: RawFd) -> Result<i64, Errno>;
     /// `statx(fd, STATX_MNT_ID)`: the id of the mount `fd` is on.
     fn mount_id(&mut self, fd: RawFd) -> Result<u64, Errno>;
+    /// `openat(AT_FDCWD, path, O_PATH | O_NOFOLLOW)`: the object at `path`
+    /// itself (a link is opened as the link, not followed).
+    fn open_nofollow(&mut self, path: &CStr) -> Result<RawFd, Errno>;
+    /// `statx(fd)`: the device (major in the high 32 bits, minor in the
+    /// low) and inode of what `fd` refers to.
+    fn file_id(&mut self, fd: RawFd) -> Result<(u64, u64), Errno>;
     /// `mkdirat(dirfd, name, mode)`; an existing entry is fine (a link
     /// there is caught when it is opened).
     fn mkdir_at(&mut self, dirfd: RawFd, name: &CStr, mode: u32) -> Result<(), Errno>;

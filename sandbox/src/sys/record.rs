@@ -204,6 +204,15 @@ impl Sys for Recorder {
         self.log(format!("mount_id {fd}"))?;
         Ok(self.mounted_on(fd) as u64)
     }
+    fn open_nofollow(&mut self, path: &CStr) -> Result<RawFd, Errno> {
+        let fd = self.fd();
+        self.log(format!("open_nofollow {} = {fd}", s(path)))?;
+        Ok(fd)
+    }
+    fn file_id(&mut self, fd: RawFd) -> Result<(u64, u64), Errno> {
+        self.log(format!("file_id {fd}"))?;
+        Ok((8, 42))
+    }
     fn mkdir_at(&mut self, dirfd: RawFd, name: &CStr, mode: u32) -> Result<(), Errno> {
         self.log(format!("mkdir_at {dirfd} {} {mode:o}", s(name)))
     }

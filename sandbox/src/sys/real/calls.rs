@@ -89,6 +89,14 @@ impl Sys for Real {
         files::mkdir_at(dirfd, name, mode)
     }
 
+    fn open_nofollow(&mut self, path: &CStr) -> Result<RawFd, Errno> {
+        files::open_nofollow(path)
+    }
+
+    fn file_id(&mut self, fd: RawFd) -> Result<(u64, u64), Errno> {
+        mounts::file_id(fd)
+    }
+
     fn create_at(&mut self, dirfd: RawFd, name: &CStr) -> Result<(), Errno> {
         files::create_at(dirfd, name)
     }

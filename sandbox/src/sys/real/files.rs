@@ -78,6 +78,19 @@ pub(super) fn open_beneath(dirfd: RawFd, path: &CStr, dir: bool) -> Result<RawFd
     .map(|fd| fd as RawFd)
 }
 
+pub(super) fn open_nofollow(path: &CStr) -> Result<RawFd, Errno> {
+    // SAFETY: `path` is NUL-terminated; the new fd is returned to the caller.
+    unsafe {
+        sys!(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC
+        )
+    }
+    .map(|fd| fd as RawFd)
+}
+
 pub(super) fn mkdir_at(dirfd: RawFd, name: &CStr, mode: u32) -> Result<(), Errno> {
     // SAFETY: `name` is NUL-terminated.
     exist_ok(unsafe { sys!(libc::SYS_mkdirat, dirfd, name.as_ptr(), mode) })

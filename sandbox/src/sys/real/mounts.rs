@@ -126,6 +126,24 @@ pub(super) fn mount_id(fd: RawFd) -> Result<u64, Errno> {
     Ok(st.stx_mnt_id)
 }
 
+pub(super) fn file_id(fd: RawFd) -> Result<(u64, u64), Errno> {
+    // SAFETY: statx is plain data; all zeroes is a valid value.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: an empty path on our fd; `st` is a valid, writable statx.
+    unsafe {
+        sys!(
+            libc::SYS_statx,
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_INO,
+            &mut st as *mut libc::statx
+        )
+    }?;
+    let dev = (u64::from(st.stx_dev_major) << 32) | u64::from(st.stx_dev_minor);
+    Ok((dev, st.stx_ino))
+}
+
 pub(super) fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<(), Errno> {
     // SAFETY: both are NUL-terminated.
     unsafe { sys!(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) }.map(drop)
