@@ -104,6 +104,23 @@ pub(crate) fn capture_vcpu(
     })
 }
 
+/// A 64-bit TSS descriptor's type: available, and busy.
+const TSS_AVAILABLE: u8 = 9;
+const TSS_BUSY: u8 = 11;
+
+/// The task register as an SVM guest's VMCB holds it: KVM on AMD SVM
+/// reports the TSS as busy on every read (SVM does not keep the busy bit,
+/// so KVM adds it), and setting that back makes an emulated SVM CPU (QEMU
+/// TCG, `vmlab rig`'s L1) fault every port access a user process makes
+/// with `ioperm`: it allows the TSS's I/O bitmap only with the available
+/// type its own `ltr` keeps. SVM itself does not check the type, and on
+/// VT-x (where VM entry needs the busy type) nothing changes.
+pub(crate) fn tr_as_svm_holds_it(sregs: &mut kvm_bindings::kvm_sregs) {
+    if sregs.tr.type_ == TSS_BUSY {
+        sregs.tr.type_ = TSS_AVAILABLE;
+    }
+}
+
 /// Sets `s` on a fresh vCPU.
 pub(crate) fn apply_vcpu(vcpu: &VcpuFd, s: &Vcpu) -> Result<(), Error> {
     if !s.cpuid.is_empty() {
@@ -297,6 +314,19 @@ mod tests {
             ecx,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn only_a_busy_task_register_becomes_available() {
+        let mut s = kvm_bindings::kvm_sregs::default();
+        s.tr.type_ = TSS_BUSY;
+        s.tr.base = 0xfffe_0000_0000_3000;
+        tr_as_svm_holds_it(&mut s);
+        assert_eq!(s.tr.type_, TSS_AVAILABLE);
+        assert_eq!(s.tr.base, 0xfffe_0000_0000_3000);
+        s.tr.type_ = 3;
+        tr_as_svm_holds_it(&mut s);
+        assert_eq!(s.tr.type_, 3, "a 16-bit TSS is left alone");
     }
 
     #[test]

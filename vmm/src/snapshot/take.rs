@@ -104,7 +104,10 @@ pub fn take(config: VmConfig<'_>, out: &Path) -> Result<Taken, crate::Error> {
         .find(|(id, _)| *id == SNAPSHOT_MARK)
         .map_or(Duration::ZERO, |&(_, d)| d);
     let kvm = m.kvm.as_ref().expect("set above");
-    let vcpu = ioctls::capture_vcpu(&kvm.kvm, &m.vm, &m.vcpu, m.is_linux)?;
+    let mut vcpu = ioctls::capture_vcpu(&kvm.kvm, &m.vm, &m.vcpu, m.is_linux)?;
+    if m.kvm_kind == KvmKind::Amd {
+        ioctls::tr_as_svm_holds_it(&mut vcpu.sregs);
+    }
     let vm_state = ioctls::capture_vm(&m.vm, m.is_linux)?;
     let state = State {
         config: Config {
