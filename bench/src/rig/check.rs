@@ -141,7 +141,8 @@ fn judge_snapshot(run: &CheckRun, mem_bytes: u64) -> Result<(), String> {
             field("mem_bytes")
         ));
     }
-    if !field("data_pages").is_some_and(|n| n > 0) || !field("msrs").is_some_and(|n| n > 0) {
+    let has = |name: &str| field(name).is_some_and(|n| n > 0);
+    if !(has("data_pages") && has("msrs")) {
         return Err(format!(
             "the snapshot has no guest pages or no MSRs: {}",
             run.stdout.trim()
