@@ -21,9 +21,9 @@ enum Command {
     /// Build the artifacts every backend boots, or show their sizes.
     #[command(subcommand)]
     Images(cmd::images::ImagesCommand),
-    /// Boot the workload once in one backend (or, vm-bare, from a snapshot: --restore).
+    /// Boot the workload once in one backend (or, vm-bare and vm-linux, from a snapshot: --restore).
     Run(run::RunArgs),
-    /// Boot vm-bare to the workload's snapshot mark and write a snapshot
+    /// Boot vm-bare or vm-linux to the workload's snapshot mark and write a snapshot
     /// file for `vmlab run --restore`.
     Snapshot(run::snapshot::SnapshotArgs),
     /// Run every backend this host supports and write results.json + index.html.

@@ -90,3 +90,73 @@ fn a_restored_run_reports_like_a_cold_one() {
     assert!(warm.counters["restored_resident_bytes"] > 0);
     assert!(warm.counters["restored_resident_bytes"] < 32 << 20);
 }
+
+#[test]
+fn a_snapshot_is_restored_only_by_the_backend_it_was_taken_of() {
+    if !kvm_available() {
+        return;
+    }
+    let dir = TempDir::new("bench-restore-backend");
+    let snap = dir.path().join("bare.vmlab");
+    let snap = snap.to_str().unwrap();
+    let (code, _, stderr) = vmlab(&[
+        "snapshot",
+        "--backend",
+        "vm-bare",
+        "--mem",
+        "16",
+        "--out",
+        snap,
+        "--",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = vmlab(&[
+        "run",
+        "--backend",
+        "vm-linux",
+        "--no-jail",
+        "--json",
+        "--restore",
+        snap,
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("is a snapshot of vm-bare") && stderr.contains("--backend vm-bare"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn snapshot_arguments_that_do_not_fit_the_backend_are_refused() {
+    // Refused before anything boots: runs on any host.
+    let dir = TempDir::new("bench-snapshot-args");
+    let snap = dir.path().join("s.vmlab");
+    let snap = snap.to_str().unwrap();
+    let (code, _, stderr) = vmlab(&["snapshot", "--backend", "sandbox", "--out", snap]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("vm-bare or vm-linux"), "{stderr}");
+    let (code, _, stderr) = vmlab(&[
+        "snapshot",
+        "--backend",
+        "vm-bare",
+        "--kernel",
+        "/k",
+        "--out",
+        snap,
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--backend vm-linux"), "{stderr}");
+    let (code, _, stderr) = vmlab(&[
+        "run",
+        "--backend",
+        "vm-linux",
+        "--kernel",
+        "/k",
+        "--restore",
+        snap,
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no --kernel"), "{stderr}");
+    assert!(!std::path::Path::new(snap).exists());
+}

@@ -1,7 +1,9 @@
 //! The nested test rigs prove the VMM on hardware-style KVM: L1 under QEMU
 //! TCG with emulated AMD SVM (`kvm-amd` inside), or under Bochs with
 //! emulated Intel VT-x (`kvm-intel` inside), the VMM booting the Debian
-//! cloud kernel (and the bare guest) as L2.
+//! cloud kernel (and the bare guest) as L2; the Linux guest is also
+//! snapshotted and restored twice from that snapshot, and bad snapshots are
+//! refused.
 //!
 //! Needs qemu-system-x86_64 (AMD) or Bochs and the boot-disk tools (Intel),
 //! a static busybox and the kernel cache (`vmlab images build` fills it).
@@ -78,8 +80,17 @@ fn linux_bare_and_negative(cpu: &str, workload: &[&str]) {
     let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(
         names,
-        ["vm-linux", "vm-bare", "vm-linux-corrupt-initramfs"],
-        "the rig runs the Linux, bare and negative checks"
+        [
+            "vm-linux",
+            "vm-bare",
+            "vm-linux-snapshot",
+            "vm-linux-restore",
+            "vm-linux-restore-again",
+            "vm-linux-corrupt-initramfs",
+            "vm-linux-restore-truncated",
+            "vm-linux-restore-corrupt",
+        ],
+        "the rig runs the Linux, bare, snapshot, restore and negative checks"
     );
     for c in checks {
         assert_eq!(
@@ -88,23 +99,47 @@ fn linux_bare_and_negative(cpu: &str, workload: &[&str]) {
             c["name"], c["reason"]
         );
     }
-    let linux = &checks[0]["run"];
+    let check = |name: &str| checks.iter().find(|c| c["name"] == name).unwrap();
+    let linux = &check("vm-linux")["run"];
     assert_eq!(linux["exit_code"], 3);
     assert!(linux["to_ready_ns"].as_u64().unwrap() > 0);
-    // The negative case failed, and cleanly: an error message, no hang.
-    let corrupt = &checks[2];
-    assert_ne!(corrupt["exit_code"], 0);
-    assert!(corrupt["stderr"].as_str().unwrap().contains("kernel panic"));
+    // Both restores ran the kernels from the one snapshot and exited with
+    // the code it was taken with.
+    for name in ["vm-linux-restore", "vm-linux-restore-again"] {
+        let run = &check(name)["run"];
+        assert_eq!(run["exit_code"], 3, "{name}");
+        assert_eq!(run["facts"]["start"], "restore", "{name}");
+        assert!(run["to_ready_ns"].as_u64().unwrap() > 0, "{name}");
+    }
+    // The negative cases failed, and cleanly: an error message, no hang.
+    for (name, says) in [
+        ("vm-linux-corrupt-initramfs", "kernel panic"),
+        ("vm-linux-restore-truncated", "is truncated"),
+        ("vm-linux-restore-corrupt", "state checksum does not match"),
+    ] {
+        let c = check(name);
+        assert_ne!(c["exit_code"], 0, "{name}");
+        assert!(c["stderr"].as_str().unwrap().contains(says), "{name}");
+    }
     assert_eq!(report["cpu"], cpu);
     assert_eq!(
         report["emulated"], true,
         "rig timings are labelled emulated"
     );
     // vmlab inside L1 says "hardware (...)"; the rig must not repeat it.
-    for c in &checks[..2] {
-        let kvm = c["run"]["facts"]["kvm"].as_str().expect("facts.kvm");
+    for name in [
+        "vm-linux",
+        "vm-bare",
+        "vm-linux-restore",
+        "vm-linux-restore-again",
+    ] {
+        let kvm = check(name)["run"]["facts"]["kvm"]
+            .as_str()
+            .expect("facts.kvm");
         assert!(kvm.starts_with("emulated"), "{kvm}");
     }
+    let snapshot_kvm = check("vm-linux-snapshot")["run"]["kvm"].as_str().unwrap();
+    assert!(snapshot_kvm.starts_with("emulated"), "{snapshot_kvm}");
     assert!(!report.to_string().contains("hardware ("));
     assert_eq!(report["passed"], true);
     assert!(out.status.success());

@@ -29,7 +29,7 @@
 //! [`held::HeldVm`] instead parks the VM at that point, without a thread,
 //! so one process can keep thousands of held guests and release each one.
 //!
-//! [`snapshot`] takes the bare guest's state and memory at its snapshot
+//! [`snapshot`] takes the guest's (bare or Linux) state and memory at its snapshot
 //! mark into one file and restores it into a fresh VM (the same run loop
 //! and teardown as a cold boot).
 #![deny(missing_docs)]

@@ -14,7 +14,7 @@ pub struct RigArgs {
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,
-    /// Kill L1 after this many seconds (1 to 86400; default 180 for amd, 300 for intel).
+    /// Kill L1 after this many seconds (1 to 86400; default 180 for amd, 600 for intel).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::run::MAX_TIMEOUT_S))]
     pub timeout: Option<u64>,
     /// Guest kernel (bzImage) for L1 and L2. Default: $VMLAB_KERNEL, then the cache.

@@ -11,18 +11,35 @@ use super::outcome::CheckRun;
 pub enum Expect {
     /// The guest reached ready, ran these kernels and exited with this code.
     Exit { code: u8, kernels: Vec<String> },
-    /// `vmlab run` failed cleanly: non-zero exit, this text in its error, and
+    /// As [`Expect::Exit`], and the run was a restore from a snapshot
+    /// (`vmlab run --restore`: its record says `start: restore`).
+    Restored { code: u8, kernels: Vec<String> },
+    /// `vmlab snapshot --json` wrote a snapshot of a guest with this much
+    /// memory, with guest pages and MSRs in it.
+    Snapshot { mem_bytes: u64 },
+    /// The command failed cleanly: non-zero exit, this text in its error, and
     /// well before the rig's own per-check timeout.
     Error { contains: String },
 }
 
-/// One `vmlab run` inside L1.
+/// One command inside L1 (`vmlab run` mostly).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
     pub name: String,
-    /// Arguments after `vmlab run`.
+    /// The command line, program first (see [`vmlab`]).
     pub argv: Vec<String>,
     pub expect: Expect,
+}
+
+/// Where the rig's `vmlab` sits inside L1.
+pub const VMLAB: &str = "/rig/vmlab";
+
+/// `/rig/vmlab` with `args` (the subcommand first): a check's command line.
+pub fn vmlab<S: AsRef<str>>(args: &[S]) -> Vec<String> {
+    std::iter::once(VMLAB)
+        .chain(args.iter().map(AsRef::as_ref))
+        .map(String::from)
+        .collect()
 }
 
 /// The exit status busybox `timeout` gives a command it had to kill.
@@ -42,40 +59,17 @@ pub fn judge(check: &Check, run: Option<&CheckRun>) -> Result<(), String> {
         return Err("vmlab run hung and was killed by the L1 timeout".into());
     }
     match &check.expect {
-        Expect::Exit { code, kernels } => {
-            let out: RunRecord = serde_json::from_str(&run.stdout).map_err(|e| {
-                format!(
-                    "exit {}, output is not vmlab run's JSON ({e}); stderr: {}",
-                    run.rc,
-                    tail(&run.stderr)
-                )
-            })?;
-            if run.rc != i32::from(*code) {
-                return Err(format!(
-                    "exit code {} (wanted {code}); stderr: {}",
-                    run.rc,
-                    tail(&run.stderr)
-                ));
+        Expect::Exit { code, kernels } => judge_exit(run, *code, kernels).map(|_| ()),
+        Expect::Restored { code, kernels } => {
+            let out = judge_exit(run, *code, kernels)?;
+            match out.facts.get("start").map(String::as_str) {
+                Some("restore") => Ok(()),
+                other => Err(format!(
+                    "the run was not a restore (its start fact is {other:?})"
+                )),
             }
-            if out.to_ready_ns.is_none() {
-                return Err("the guest never signalled ready".into());
-            }
-            let got: Vec<String> = out
-                .results
-                .iter()
-                .filter_map(|l| match l {
-                    Line::Result(r) => Some(r.name()),
-                    _ => None,
-                })
-                .collect();
-            for k in kernels {
-                // Some kernels report several results (e.g. spawn-fork, spawn-exec).
-                if !got.iter().any(|g| g.starts_with(k.as_str())) {
-                    return Err(format!("no result for kernel {k} (got {got:?})"));
-                }
-            }
-            Ok(())
         }
+        Expect::Snapshot { mem_bytes } => judge_snapshot(run, *mem_bytes),
         Expect::Error { contains } => {
             if run.rc == 0 {
                 Err("vmlab run succeeded but was expected to fail".into())
@@ -90,6 +84,71 @@ pub fn judge(check: &Check, run: Option<&CheckRun>) -> Result<(), String> {
             }
         }
     }
+}
+
+/// The run's record when it exited with `code` after ready and ran `kernels`.
+fn judge_exit(run: &CheckRun, code: u8, kernels: &[String]) -> Result<RunRecord, String> {
+    let out: RunRecord = serde_json::from_str(&run.stdout).map_err(|e| {
+        format!(
+            "exit {}, output is not vmlab run's JSON ({e}); stderr: {}",
+            run.rc,
+            tail(&run.stderr)
+        )
+    })?;
+    if run.rc != i32::from(code) {
+        return Err(format!(
+            "exit code {} (wanted {code}); stderr: {}",
+            run.rc,
+            tail(&run.stderr)
+        ));
+    }
+    if out.to_ready_ns.is_none() {
+        return Err("the guest never signalled ready".into());
+    }
+    let got: Vec<String> = out
+        .results
+        .iter()
+        .filter_map(|l| match l {
+            Line::Result(r) => Some(r.name()),
+            _ => None,
+        })
+        .collect();
+    for k in kernels {
+        // Some kernels report several results (e.g. spawn-fork, spawn-exec).
+        if !got.iter().any(|g| g.starts_with(k.as_str())) {
+            return Err(format!("no result for kernel {k} (got {got:?})"));
+        }
+    }
+    Ok(out)
+}
+
+/// `vmlab snapshot --json` succeeded and describes a snapshot of
+/// `mem_bytes` of guest memory with pages and MSRs in it.
+fn judge_snapshot(run: &CheckRun, mem_bytes: u64) -> Result<(), String> {
+    if run.rc != 0 {
+        return Err(format!(
+            "vmlab snapshot failed (exit {}): {}",
+            run.rc,
+            tail(&run.stderr)
+        ));
+    }
+    let out: serde_json::Value = serde_json::from_str(&run.stdout)
+        .map_err(|e| format!("output is not vmlab snapshot's JSON ({e})"))?;
+    let field = |name: &str| out[name].as_u64();
+    if field("mem_bytes") != Some(mem_bytes) {
+        return Err(format!(
+            "a snapshot of {:?} bytes of memory (wanted {mem_bytes})",
+            field("mem_bytes")
+        ));
+    }
+    let has = |name: &str| field(name).is_some_and(|n| n > 0);
+    if !(has("data_pages") && has("msrs")) {
+        return Err(format!(
+            "the snapshot has no guest pages or no MSRs: {}",
+            run.stdout.trim()
+        ));
+    }
+    Ok(())
 }
 
 fn tail(s: &str) -> String {
@@ -151,6 +210,48 @@ mod tests {
         assert!(judge(&exit_check(3), Some(&run(3, no_kernel, ""))).is_err());
         assert!(judge(&exit_check(3), Some(&run(TIMED_OUT, GOOD, ""))).is_err());
         assert!(judge(&exit_check(3), None).is_err());
+    }
+
+    #[test]
+    fn a_restore_must_say_it_was_one() {
+        let c = Check {
+            name: "restore".into(),
+            argv: vec![],
+            expect: Expect::Restored {
+                code: 3,
+                kernels: vec!["cpu".into()],
+            },
+        };
+        assert!(judge(&c, Some(&run(3, GOOD, ""))).is_err(), "a cold run");
+        let restored = GOOD.replace(
+            r#""to_exit_ns":9,"#,
+            r#""to_exit_ns":9,"facts":{"start":"restore"},"#,
+        );
+        assert_ne!(restored, GOOD);
+        assert_eq!(judge(&c, Some(&run(3, &restored, ""))), Ok(()));
+        assert!(judge(&c, Some(&run(4, &restored, ""))).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_needs_its_memory_pages_and_msrs() {
+        let c = Check {
+            name: "snap".into(),
+            argv: vec![],
+            expect: Expect::Snapshot { mem_bytes: 1024 },
+        };
+        let good = r#"{"mem_bytes":1024,"data_pages":5,"msrs":40}"#;
+        assert_eq!(judge(&c, Some(&run(0, good, ""))), Ok(()));
+        assert!(judge(&c, Some(&run(1, good, "error"))).is_err());
+        let other = r#"{"mem_bytes":2048,"data_pages":5,"msrs":40}"#;
+        assert!(judge(&c, Some(&run(0, other, ""))).is_err());
+        let empty = r#"{"mem_bytes":1024,"data_pages":0,"msrs":40}"#;
+        assert!(judge(&c, Some(&run(0, empty, ""))).is_err());
+        assert!(judge(&c, Some(&run(0, "wrote it", ""))).is_err());
+    }
+
+    #[test]
+    fn a_check_runs_the_rigs_vmlab() {
+        assert_eq!(vmlab(&["run", "--json"]), ["/rig/vmlab", "run", "--json"]);
     }
 
     #[test]

@@ -46,11 +46,14 @@ impl Cpu {
         }
     }
 
-    /// Replaces the inside label in `vmlab run --json` output (`facts.kvm`).
+    /// Replaces the inside label in `vmlab run --json` output (`facts.kvm`)
+    /// and `vmlab snapshot --json` output (`kvm`).
     pub fn relabel_run(self, run: &mut serde_json::Value) {
-        if let Some(kvm) = run.pointer_mut("/facts/kvm") {
-            if kvm.as_str() == Some(self.label_inside()) {
-                *kvm = self.label().into();
+        for at in ["/facts/kvm", "/kvm"] {
+            if let Some(kvm) = run.pointer_mut(at) {
+                if kvm.as_str() == Some(self.label_inside()) {
+                    *kvm = self.label().into();
+                }
             }
         }
     }
@@ -73,6 +76,9 @@ mod tests {
             let kvm = run["facts"]["kvm"].as_str().unwrap();
             assert!(kvm.starts_with("emulated"), "{kvm}");
             assert!(!kvm.contains("hardware ("), "{kvm}");
+            let mut snap = serde_json::json!({"kvm": cpu.label_inside(), "msrs": 3});
+            cpu.relabel_run(&mut snap);
+            assert_eq!(snap["kvm"], cpu.label());
             let text = cpu.relabel_text(&format!("kvm: {}\n", cpu.label_inside()));
             assert_eq!(text, format!("kvm: {}\n", cpu.label()));
         }

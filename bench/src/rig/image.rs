@@ -177,13 +177,12 @@ fn init_script(check_timeout_s: u64, modules: &[(String, PathBuf)]) -> String {
         .replace("@MODULES@", &names.join(" "))
 }
 
-/// One `check NAME /rig/vmlab run ARGS...` line per check, shell-quoted.
+/// One `check NAME COMMAND...` line per check, shell-quoted.
 fn checks_script(checks: &[Check]) -> String {
     let mut s = String::new();
     for c in checks {
         s.push_str("check ");
         s.push_str(&quote(&c.name));
-        s.push_str(" /rig/vmlab run");
         for a in &c.argv {
             s.push(' ');
             s.push_str(&quote(a));
@@ -256,19 +255,14 @@ mod tests {
     fn checks_become_one_line_each() {
         let c = Check {
             name: "vm-bare".into(),
-            argv: vec![
-                "--backend".into(),
-                "vm-bare".into(),
-                "--".into(),
-                "cpu".into(),
-            ],
+            argv: super::super::check::vmlab(&["run", "--backend", "vm-bare", "--", "cpu"]),
             expect: super::super::check::Expect::Error {
                 contains: "x".into(),
             },
         };
         assert_eq!(
             checks_script(&[c]),
-            "check 'vm-bare' /rig/vmlab run '--backend' 'vm-bare' '--' 'cpu'\n"
+            "check 'vm-bare' '/rig/vmlab' 'run' '--backend' 'vm-bare' '--' 'cpu'\n"
         );
     }
 

@@ -8,8 +8,10 @@
 //!    that kernel's `irqbypass`, `kvm` and vendor module, this (static)
 //!    `vmlab` binary and the L2 artifacts.
 //! 2. L1's `/init` waits for its TSC clocksource to be final, loads the
-//!    modules, then runs each check (`vmlab run --backend vm-linux|vm-bare`)
-//!    and frames its output on a second serial port (see [`outcome`]).
+//!    modules, then runs each check (`vmlab run --backend vm-linux|vm-bare`,
+//!    then `vmlab snapshot` of the Linux guest and two `vmlab run --restore`
+//!    from it) and frames its output on a second serial port (see
+//!    [`outcome`]).
 //! 3. The host runs the emulator under a timeout (see [`proc`]), parses that
 //!    channel and judges every check (see [`check`], [`report`]).
 //!

@@ -73,7 +73,7 @@ pub struct RunArgs {
     /// an empty root, unprivileged, under a seccomp allow-list.
     #[arg(long)]
     pub no_jail: bool,
-    /// vm-bare: boot from this snapshot (written by `vmlab snapshot`)
+    /// vm-bare, vm-linux: boot from this snapshot (written by `vmlab snapshot`)
     /// instead of cold; the workload's arguments and the guest memory
     /// size are the snapshot's (--mem does not apply).
     /// `to_ready` counts from the start of the restore.

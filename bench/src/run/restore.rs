@@ -1,6 +1,6 @@
-//! `vmlab run --backend vm-bare --restore FILE`: one boot from a snapshot
-//! in the tiny VMM, in this process (jailed like a cold boot unless
-//! `--no-jail`). Timings count from the start of the restore.
+//! `vmlab run --backend vm-bare|vm-linux --restore FILE`: one boot from a
+//! snapshot in the tiny VMM, in this process (jailed like a cold boot
+//! unless `--no-jail`). Timings count from the start of the restore.
 use anyhow::{bail, Context};
 use vmlab_bench::record::RunRecord;
 use vmlab_bench::BackendId;
@@ -14,26 +14,47 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let Some(path) = &args.restore else {
         bail!("no snapshot to restore: pass --restore FILE");
     };
-    if args.backend != BackendId::VmBare {
+    if !matches!(args.backend, BackendId::VmBare | BackendId::VmLinux) {
         bail!(
-            "--restore boots the bare guest only: use --backend vm-bare (not {})",
+            "--restore boots the tiny VMM's guests only: use --backend vm-bare or vm-linux (not {})",
             args.backend
         );
     }
     if args.disk.is_some() || args.tap.is_some() {
         bail!("--restore boots a snapshot without devices: drop --disk and --tap");
     }
+    if args.kernel.is_some() || args.initramfs.is_some() {
+        bail!(
+            "--restore takes no --kernel or --initramfs: the guest in {} is already booted; take \
+             a snapshot of another kernel with `vmlab snapshot --backend vm-linux --kernel PATH`",
+            path.display()
+        );
+    }
     if !args.workload.is_empty() {
         bail!(
             "--restore takes no workload arguments: the guest in {} continues with the ones it \
              was snapshotted with; take a snapshot with others: `vmlab snapshot --backend \
-             vm-bare --out FILE -- ARGS`",
-            path.display()
+             {} --out FILE -- ARGS`",
+            path.display(),
+            args.backend
         );
     }
     let timeout = super::timeout(args.timeout)?;
     // The jailed VMM's cgroup is sized for the snapshot's memory.
     let info = snapshot::inspect(path)?;
+    let taken_of = if info.linux {
+        BackendId::VmLinux
+    } else {
+        BackendId::VmBare
+    };
+    if taken_of != args.backend {
+        bail!(
+            "{} is a snapshot of {taken_of} ({}), not {}: restore it with --backend {taken_of}",
+            path.display(),
+            info.entry,
+            args.backend
+        );
+    }
     let sized = RunArgs {
         mem: info.mem_mib,
         ..args.clone()

@@ -1,6 +1,7 @@
-//! `vmlab snapshot --backend vm-bare --out FILE [-- ARGS]`: boot the bare
-//! guest with `--snapshot` added to its arguments, write a snapshot at its
-//! snapshot mark (just before ready), stop the VM.
+//! `vmlab snapshot --backend vm-bare|vm-linux --out FILE [-- ARGS]`: boot
+//! the bare guest (or the Linux kernel with the workload initramfs) with
+//! `--snapshot` added to its arguments, write a snapshot at its snapshot
+//! mark (just before ready), stop the VM.
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -13,9 +14,18 @@ use super::{vm, RunArgs};
 /// Arguments of `vmlab snapshot`.
 #[derive(Args, Debug, Clone)]
 pub struct SnapshotArgs {
-    /// Which backend to snapshot (vm-bare only).
+    /// Which backend to snapshot: vm-bare or vm-linux.
     #[arg(long)]
     pub backend: String,
+    /// Guest kernel (vm-linux): bzImage or vmlinux ELF. Default: $VMLAB_KERNEL, then the cache.
+    #[arg(long)]
+    pub kernel: Option<PathBuf>,
+    /// Initramfs for vm-linux. Default: the one in the images directory.
+    #[arg(long)]
+    pub initramfs: Option<PathBuf>,
+    /// Directory of built images (see `vmlab images build`).
+    #[arg(long, default_value = "target/vmlab/images")]
+    pub images: PathBuf,
     /// Where to write the snapshot (replaced atomically if it exists).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -49,12 +59,16 @@ struct Written {
 
 /// Runs `vmlab snapshot`.
 pub fn main(a: SnapshotArgs) -> anyhow::Result<u8> {
-    if a.backend != BackendId::VmBare.to_string() {
-        bail!(
-            "vmlab snapshot takes --backend vm-bare only (not {:?}): the tiny VMM snapshots the \
-             bare guest",
-            a.backend
-        );
+    let backend = match a.backend.as_str() {
+        "vm-bare" => BackendId::VmBare,
+        "vm-linux" => BackendId::VmLinux,
+        other => bail!(
+            "vmlab snapshot takes --backend vm-bare or vm-linux (not {other:?}): the tiny VMM \
+             snapshots its own guests"
+        ),
+    };
+    if backend == BackendId::VmBare && (a.kernel.is_some() || a.initramfs.is_some()) {
+        bail!("--kernel and --initramfs are for --backend vm-linux; vm-bare boots the bare guest");
     }
     if a.out.as_os_str().is_empty() || a.out.is_dir() {
         bail!(
@@ -71,15 +85,18 @@ pub fn main(a: SnapshotArgs) -> anyhow::Result<u8> {
         );
     }
     let run = RunArgs {
-        backend: BackendId::VmBare,
+        backend,
+        images: a.images.clone(),
+        kernel: a.kernel.clone(),
+        initramfs: a.initramfs.clone(),
         mem: a.mem,
         timeout: a.timeout,
         json: true,
         no_jail: true,
         workload: a.workload.clone(),
-        ..RunArgs::for_backend(BackendId::VmBare)
+        ..RunArgs::for_backend(backend)
     };
-    let custom = vm::custom_elf(BackendId::VmBare)?;
+    let custom = vm::custom_elf(backend)?;
     let elf = custom.as_deref().unwrap_or(vmlab_images::embedded::GUEST);
     let cfg = vm::config(&run, elf)?;
     let taken = vmlab_vmm::snapshot::take(cfg, &a.out).map_err(|e| {
@@ -90,7 +107,7 @@ pub fn main(a: SnapshotArgs) -> anyhow::Result<u8> {
             None => err,
         }
     });
-    let t = taken.with_context(|| format!("cannot snapshot vm-bare to {}", a.out.display()))?;
+    let t = taken.with_context(|| format!("cannot snapshot {backend} to {}", a.out.display()))?;
     if a.json {
         let w = Written {
             path: t.path.clone(),
@@ -107,7 +124,7 @@ pub fn main(a: SnapshotArgs) -> anyhow::Result<u8> {
     } else {
         println!(
             "wrote {}: {:.1} MiB ({} KiB on disk: {} guest pages, the rest holes), taken {:.3} ms \
-             into the boot; boot from it with `vmlab run --backend vm-bare --restore {}`",
+             into the boot; boot from it with `vmlab run --backend {backend} --restore {}`",
             t.path.display(),
             t.bytes as f64 / f64::from(1 << 20),
             t.disk_bytes / 1024,

@@ -156,6 +156,11 @@ pub struct Info {
     pub disk_bytes: u64,
     /// From the start of the boot it was taken of to its snapshot mark, ns.
     pub to_mark_ns: u64,
+    /// Whether it is of a Linux guest (in-kernel irqchip and PIT), not
+    /// the bare guest.
+    pub linux: bool,
+    /// How the guest was entered when it booted (the report's `entry`).
+    pub entry: String,
 }
 
 /// Opens and checks the snapshot `path` (header and state, not the memory
@@ -169,6 +174,8 @@ pub fn inspect(path: &Path) -> Result<Info, Error> {
         bytes: meta.len(),
         disk_bytes: meta.blocks() * 512,
         to_mark_ns: o.state.config.to_mark_ns,
+        linux: o.state.config.irqchip,
+        entry: o.state.config.entry.clone(),
     })
 }
 

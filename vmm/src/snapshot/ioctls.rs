@@ -2,9 +2,10 @@
 //!
 //! Restore order: CPUID, special then general registers, FPU then xsave
 //! (xsave holds the FPU too and wins), XCRs, MSRs (after the special
-//! registers: EFER is in both), debug registers, LAPIC, mp_state, events
-//! (pending exceptions and interrupt shadow last); then the VM's irqchip,
-//! PIT and clock.
+//! registers: EFER is in both), debug registers, LAPIC (then the TSC
+//! deadline once more: KVM keeps a deadline only in the LAPIC's
+//! TSC-deadline mode), mp_state, events (pending exceptions and interrupt
+//! shadow last); then the VM's irqchip, PIT and clock.
 use kvm_bindings::{
     kvm_irqchip, kvm_msr_entry, CpuId, Msrs, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER,
     KVM_IRQCHIP_PIC_SLAVE, KVM_MAX_CPUID_ENTRIES,
@@ -103,6 +104,23 @@ pub(crate) fn capture_vcpu(
     })
 }
 
+/// A 64-bit TSS descriptor's type: available, and busy.
+const TSS_AVAILABLE: u8 = 9;
+const TSS_BUSY: u8 = 11;
+
+/// The task register as an SVM guest's VMCB holds it: KVM on AMD SVM
+/// reports the TSS as busy on every read (SVM does not keep the busy bit,
+/// so KVM adds it), and setting that back makes an emulated SVM CPU (QEMU
+/// TCG, `vmlab rig`'s L1) fault every port access a user process makes
+/// with `ioperm`: it allows the TSS's I/O bitmap only with the available
+/// type its own `ltr` keeps. SVM itself does not check the type, and on
+/// VT-x (where VM entry needs the busy type) nothing changes.
+pub(crate) fn tr_as_svm_holds_it(sregs: &mut kvm_bindings::kvm_sregs) {
+    if sregs.tr.type_ == TSS_BUSY {
+        sregs.tr.type_ = TSS_AVAILABLE;
+    }
+}
+
 /// Sets `s` on a fresh vCPU.
 pub(crate) fn apply_vcpu(vcpu: &VcpuFd, s: &Vcpu) -> Result<(), Error> {
     if !s.cpuid.is_empty() {
@@ -141,9 +159,34 @@ pub(crate) fn apply_vcpu(vcpu: &VcpuFd, s: &Vcpu) -> Result<(), Error> {
     }
     if let Some(l) = &s.lapic {
         kvm("set the LAPIC (KVM_SET_LAPIC)", vcpu.set_lapic(l))?;
+        set_tsc_deadline(vcpu, &s.msrs)?;
     }
     kvm("set the mp_state", vcpu.set_mp_state(s.mp_state))?;
     kvm("set the vCPU events", vcpu.set_vcpu_events(&s.events))
+}
+
+/// IA32_TSC_DEADLINE: the LAPIC timer's deadline in TSC-deadline mode.
+pub(crate) const MSR_IA32_TSC_DEADLINE: u32 = 0x6e0;
+
+/// Sets the saved TSC deadline again once the LAPIC is back: KVM drops a
+/// deadline written while the LAPIC timer is not in TSC-deadline mode, as
+/// a fresh vCPU's is not when the MSRs go in, and a Linux guest whose
+/// armed timer is lost never gets its next tick.
+fn set_tsc_deadline(vcpu: &VcpuFd, msrs: &[kvm_msr_entry]) -> Result<(), Error> {
+    let Some(d) = msrs.iter().find(|m| m.index == MSR_IA32_TSC_DEADLINE) else {
+        return Ok(());
+    };
+    if d.data == 0 {
+        return Ok(());
+    }
+    let n = kvm(
+        "set the TSC deadline (KVM_SET_MSRS)",
+        vcpu.set_msrs(&one(d.index, d.data)),
+    )?;
+    if n != 1 {
+        return Err(Error::Msrs { set: n, total: 1 });
+    }
+    Ok(())
 }
 
 const CHIPS: [u32; 3] = [
@@ -271,6 +314,19 @@ mod tests {
             ecx,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn only_a_busy_task_register_becomes_available() {
+        let mut s = kvm_bindings::kvm_sregs::default();
+        s.tr.type_ = TSS_BUSY;
+        s.tr.base = 0xfffe_0000_0000_3000;
+        tr_as_svm_holds_it(&mut s);
+        assert_eq!(s.tr.type_, TSS_AVAILABLE);
+        assert_eq!(s.tr.base, 0xfffe_0000_0000_3000);
+        s.tr.type_ = 3;
+        tr_as_svm_holds_it(&mut s);
+        assert_eq!(s.tr.type_, 3, "a 16-bit TSS is left alone");
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Snapshot and restore of the bare guest.
+//! Snapshot and restore of the bare guest and of a Linux guest (one vCPU).
 //!
-//! [`take`] boots the bare guest with the workload's `--snapshot` flag; at
+//! [`take`] boots the guest with the workload's `--snapshot` flag; at
 //! the snapshot mark (sent just before ready) the run loop stops, the
 //! pending `out` is completed without running guest code
 //! (`immediate_exit`), and the vCPU's registers (regs, sregs, FPU, xsave,
@@ -8,7 +8,11 @@
 //! registers, CPUID), the VM's clock (and irqchip and PIT where created),
 //! the devices (COM1's registers, the CMOS index, the unhandled-traffic
 //! counters), the configuration and the host CPU's feature leaves go to one
-//! file with guest memory ([`format`]), written atomically.
+//! file with guest memory ([`format`]), written atomically. A Linux guest
+//! adds what it depends on: its CPUID, the PICs, IOAPIC, LAPIC (timer
+//! included: the TSC deadline is set again after the LAPIC) and PIT, and
+//! among the MSRs the TSC and kvmclock's; a guest with virtio devices is
+//! refused ([`Error::Unsupported`]).
 //!
 //! [`restore`] opens that file, checks it (header and state checksums,
 //! version, length, memory size, CPU features and TSC frequency), creates a

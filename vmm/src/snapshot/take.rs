@@ -1,4 +1,4 @@
-//! Taking a snapshot: boot the bare guest to its snapshot mark, complete
+//! Taking a snapshot: boot the guest to its snapshot mark, complete
 //! the pending port I/O, read the state and write the file.
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,7 +7,7 @@ use vmlab_workload::protocol::SNAPSHOT_MARK;
 
 use super::state::{Config, State};
 use super::{file, ioctls, Error};
-use crate::builder::BARE_MIN_MIB;
+use crate::builder;
 use crate::kvm::{KvmHandle, KvmKind};
 use crate::machine::{self, Machine, Timeline};
 use crate::{memory, vm, Guest, VmConfig};
@@ -40,8 +40,11 @@ pub struct Taken {
     pub console: Vec<u8>,
 }
 
-/// Boots the bare guest of `config` (its arguments get `--snapshot` when
-/// they lack it) to its snapshot mark and writes a snapshot to `out`.
+/// Boots the guest of `config` (the bare guest, or a Linux kernel with the
+/// workload initramfs; its arguments get `--snapshot` when they lack it)
+/// to its snapshot mark and writes a snapshot to `out`. A Linux guest's
+/// snapshot also holds its in-kernel irqchip (PICs, IOAPIC, LAPIC), PIT,
+/// CPUID and kvmclock MSRs (see [`crate::snapshot`]).
 /// The VMM runs unjailed (a jailed VMM cannot create files); virtio
 /// devices are refused. A hold gate is not used: the run stops at the mark,
 /// before the guest's hold, and a restore answers the hold port at once.
@@ -52,25 +55,25 @@ pub fn take(config: VmConfig<'_>, out: &Path) -> Result<Taken, crate::Error> {
     if !config.virtio.is_empty() {
         return Err(Error::Unsupported("virtio devices (their queues are not saved)").into());
     }
-    let Guest::Bare { elf, args } = &config.guest else {
-        return Err(Error::Unsupported("a Linux guest (only the bare guest)").into());
-    };
-    let args = if args.split_whitespace().any(|a| a == SNAPSHOT_FLAG) {
-        args.clone()
-    } else {
-        format!("{args} {SNAPSHOT_FLAG}").trim().to_string()
-    };
-    memory::check_size(config.mem_mib, BARE_MIN_MIB, memory::host_mib())?;
+    let guest = with_snapshot_flag(&config.guest);
     let mut t = Timeline::new();
-    let kvm = KvmHandle::open(false)?;
+    // A Linux guest's kernel and initramfs are read first (`read_files`).
+    let linux_files = builder::prepare(&mut t, &guest, config.mem_mib)?;
+    let kvm = KvmHandle::open(linux_files.is_some())?;
     t.mark("kvm_open");
-    let guest = Guest::Bare { elf, args };
     let devices = machine::Devices {
         serial_stream: config.serial_stream,
         virtio: Vec::new(),
         virtio_selftest: false,
     };
-    let mut m = machine::setup(t, &kvm, &guest, None, config.mem_mib, devices)?;
+    let mut m = machine::setup(
+        t,
+        &kvm,
+        &guest,
+        linux_files.as_ref(),
+        config.mem_mib,
+        devices,
+    )?;
     let timer = machine::arm(config.timeout)?;
     let result = m.run_until(config.timeout, vm::Hold::Answer, true, &timer);
     drop(timer);
@@ -101,7 +104,10 @@ pub fn take(config: VmConfig<'_>, out: &Path) -> Result<Taken, crate::Error> {
         .find(|(id, _)| *id == SNAPSHOT_MARK)
         .map_or(Duration::ZERO, |&(_, d)| d);
     let kvm = m.kvm.as_ref().expect("set above");
-    let vcpu = ioctls::capture_vcpu(&kvm.kvm, &m.vm, &m.vcpu, m.is_linux)?;
+    let mut vcpu = ioctls::capture_vcpu(&kvm.kvm, &m.vm, &m.vcpu, m.is_linux)?;
+    if m.kvm_kind == KvmKind::Amd {
+        ioctls::tr_as_svm_holds_it(&mut vcpu.sregs);
+    }
     let vm_state = ioctls::capture_vm(&m.vm, m.is_linux)?;
     let state = State {
         config: Config {
@@ -143,6 +149,29 @@ pub fn take(config: VmConfig<'_>, out: &Path) -> Result<Taken, crate::Error> {
         kvm_kind,
         console,
     })
+}
+
+/// `guest` with the workload's [`SNAPSHOT_FLAG`] added to its arguments
+/// where they lack it (the bare guest's argument string, a Linux guest's
+/// init arguments).
+fn with_snapshot_flag<'a>(guest: &Guest<'a>) -> Guest<'a> {
+    match guest {
+        Guest::Bare { elf, args } => {
+            let args = if args.split_whitespace().any(|a| a == SNAPSHOT_FLAG) {
+                args.clone()
+            } else {
+                format!("{args} {SNAPSHOT_FLAG}").trim().to_string()
+            };
+            Guest::Bare { elf, args }
+        }
+        Guest::Linux(l) => {
+            let mut l = l.clone();
+            if !l.init_args.iter().any(|a| a == SNAPSHOT_FLAG) {
+                l.init_args.push(SNAPSHOT_FLAG.to_string());
+            }
+            Guest::Linux(l)
+        }
+    }
 }
 
 /// Completes the port I/O the vCPU last exited on without running guest

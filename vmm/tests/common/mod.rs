@@ -95,6 +95,29 @@ pub fn tiny_elf(code: &[u8]) -> Vec<u8> {
     f
 }
 
+/// A stand-in Linux kernel: a bzImage (4 setup sectors, protocol 2.15,
+/// 64-bit entry) whose protected-mode payload has `startup_64` code at
+/// offset 0x200. It boots on any KVM, software nested too.
+pub fn stand_in_bzimage(startup_64: &[u8]) -> Vec<u8> {
+    let mut payload = vec![0x90u8; 0x200];
+    payload.extend_from_slice(startup_64);
+    payload.resize(payload.len().next_multiple_of(16), 0);
+    let mut k = vec![0u8; 5 * 512];
+    k[0x1f1] = 4;
+    k[0x1f4..0x1f8].copy_from_slice(&((payload.len() / 16) as u32).to_le_bytes());
+    k[0x1fe..0x200].copy_from_slice(&0xaa55u16.to_le_bytes());
+    k[0x202..0x206].copy_from_slice(b"HdrS");
+    k[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+    k[0x211] = 1;
+    k[0x214..0x218].copy_from_slice(&0x10_0000u32.to_le_bytes());
+    k[0x22c..0x230].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    k[0x236..0x238].copy_from_slice(&1u16.to_le_bytes());
+    k[0x238..0x23c].copy_from_slice(&2048u32.to_le_bytes());
+    k[0x260..0x264].copy_from_slice(&0x40_0000u32.to_le_bytes());
+    k.extend_from_slice(&payload);
+    k
+}
+
 /// Whether a failure is the bare guest using SSE on software KVM (a build
 /// problem of the guest, not of the VMM): prints why and returns true unless
 /// KVM tests are required.
