@@ -62,6 +62,11 @@ impl Host {
     pub fn kind(&self) -> KvmKind {
         self.kvm.kind
     }
+
+    /// The checked `/dev/kvm`.
+    pub(crate) fn handle(&self) -> &KvmHandle {
+        &self.kvm
+    }
 }
 
 /// Raises this process's soft limit on open fds to its hard limit (a held

@@ -111,7 +111,7 @@ pub fn take(config: VmConfig<'_>, out: &Path) -> Result<Taken, crate::Error> {
             entry: m.entry.to_string(),
             to_mark_ns: to_mark.as_nanos() as u64,
         },
-        host_cpuid: ioctls::host_cpuid(),
+        host_cpuid: ioctls::host_cpuid().to_vec(),
         devices: m.bus.state(),
         vcpu,
         vm: vm_state,
