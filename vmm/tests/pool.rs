@@ -110,7 +110,10 @@ fn pool_handoffs_run_like_a_restore_and_the_pool_refills() {
         let o = pool.run().unwrap();
         assert_eq!(o.exit_code, 7);
         assert_eq!(kernels(&o.console), kernels(&cold.console));
-        assert_eq!(names(&o), ["handoff", "arm", "first_exit", "guest_to_ready"]);
+        assert_eq!(
+            names(&o),
+            ["handoff", "arm", "first_exit", "guest_to_ready"]
+        );
         assert_eq!(o.phases.last().unwrap().1, o.to_ready_ns);
         assert_eq!(pool.ready(), 2, "refilled after the run");
     }
@@ -172,9 +175,7 @@ fn a_dropped_pool_leaves_nothing_behind() {
 
 #[test]
 fn a_pool_refuses_the_jail_a_serial_stream_and_a_bad_snapshot() {
-    if !kvm_available()
-        || !in_child("a_pool_refuses_the_jail_a_serial_stream_and_a_bad_snapshot")
-    {
+    if !kvm_available() || !in_child("a_pool_refuses_the_jail_a_serial_stream_and_a_bad_snapshot") {
         return;
     }
     let elf = guest_elf();

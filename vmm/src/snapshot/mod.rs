@@ -26,6 +26,7 @@ mod pool;
 mod probe;
 mod restore;
 pub(crate) mod state;
+mod sweep;
 mod take;
 mod touched;
 

@@ -38,6 +38,9 @@ pub struct Taken {
     pub kvm_kind: KvmKind,
     /// What the guest wrote to COM1 before the mark.
     pub console: Vec<u8>,
+    /// Temporary files of snapshot writers that died mid-write, found in
+    /// the target's directory and removed before this one was written.
+    pub swept: Vec<PathBuf>,
 }
 
 /// Boots the bare guest of `config` (its arguments get `--snapshot` when
@@ -142,6 +145,7 @@ pub fn take(config: VmConfig<'_>, out: &Path) -> Result<Taken, crate::Error> {
         write_ns,
         kvm_kind,
         console,
+        swept: written.swept,
     })
 }
 
