@@ -55,7 +55,7 @@ fn a_killed_snapshots_temp_file_is_swept_by_the_next_and_a_live_ones_stays() {
     assert!(!out.exists(), "killed before the rename");
     assert_eq!(
         temps(dir.path()),
-        [want.clone()],
+        std::slice::from_ref(&want),
         "the killed writer's file stays"
     );
 
