@@ -161,6 +161,16 @@ impl HeldVm {
         }
     }
 
+    /// A machine already parked at its hold port (a restored guest's:
+    /// [`crate::snapshot::restore_held`]).
+    pub(crate) fn parked(m: Machine, timeout: Duration) -> HeldVm {
+        HeldVm {
+            m,
+            timeout,
+            probe: None,
+        }
+    }
+
     /// Start to the guest's ready event, ns.
     pub fn to_ready_ns(&self) -> u64 {
         self.m.ready().map_or(0, ns)

@@ -204,3 +204,29 @@ fn a_pool_refuses_the_jail_a_serial_stream_and_a_bad_snapshot() {
         "{e}"
     );
 }
+
+#[test]
+fn a_restored_held_guest_waits_until_released() {
+    if !kvm_available() || !in_child("a_restored_held_guest_waits_until_released") {
+        return;
+    }
+    let elf = guest_elf();
+    let dir = TempDir::new("vmm-restore-held");
+    let held = dir.path().join("held.vmlab");
+    snapshot::take(bare(&elf, "--hold --exit 7", T), &held).unwrap();
+    let host = Host::open().unwrap();
+    // Several held at once from the one file, released in reverse order.
+    let vms: Vec<_> = (0..3)
+        .map(|_| snapshot::restore_held(&host, restore_cfg(&held)).unwrap())
+        .collect();
+    for vm in &vms {
+        assert!(vm.to_ready_ns() > 0 && vm.held_ns() >= vm.to_ready_ns(), "{vm:?}");
+    }
+    for vm in vms.into_iter().rev() {
+        assert_eq!(vm.release().unwrap().exit_code, 7);
+    }
+    // A snapshot of a guest without --hold exits instead of holding.
+    let plain = take(dir.path(), &elf);
+    let e = snapshot::restore_held(&host, restore_cfg(&plain)).unwrap_err();
+    assert!(e.to_string().contains("--hold"), "{e}");
+}

@@ -35,7 +35,7 @@ use std::path::PathBuf;
 pub use file::{inspect, Info};
 pub use pool::{PooledVm, VmPool};
 pub use probe::{check_ioctls, IoctlCheck};
-pub use restore::{restore, restore_measured, restore_on, RestoreConfig};
+pub use restore::{restore, restore_held, restore_measured, restore_on, RestoreConfig};
 pub use take::{take, Taken, SNAPSHOT_FLAG};
 pub use touched::Touched;
 

@@ -12,7 +12,7 @@ use super::touched::{self, Touched};
 use super::{ioctls, Error};
 use crate::builder;
 use crate::devices::port::PortBus;
-use crate::held::Host;
+use crate::held::{self, HeldVm, Host};
 use crate::kvm::KvmHandle;
 use crate::machine::{self, Machine, Timeline};
 use crate::{jail, memory, vcpu, vm, VmOutcome};
@@ -109,6 +109,38 @@ pub fn restore_measured(
 /// [`restore`] in this process on `host`'s `/dev/kvm` (opened once for
 /// many VMs): no `kvm_open` phase; `cpu_check` instead. Unjailed only.
 pub fn restore_on(host: &Host, config: RestoreConfig) -> Result<VmOutcome, crate::Error> {
+    let timeout = config.timeout;
+    let mut m = build_on(host, config)?;
+    let timer = machine::arm(timeout)?;
+    let result = m.run(timeout, vm::Hold::Answer, &timer).map(|_| ());
+    drop(timer);
+    m.finish(result, false, None)
+}
+
+/// [`restore_on`] for a snapshot of a guest started with `--hold`: runs
+/// the restored guest until it waits at its hold port (after ready and its
+/// kernels) and returns it parked there, as [`HeldVm::start`] does after a
+/// cold boot; its `to_ready_ns` counts from this call.
+pub fn restore_held(host: &Host, config: RestoreConfig) -> Result<HeldVm, crate::Error> {
+    let timeout = config.timeout;
+    let mut m = build_on(host, config)?;
+    let timer = machine::arm(timeout)?;
+    let stop = m.run(timeout, vm::Hold::Park, &timer);
+    drop(timer);
+    match stop {
+        Ok(vm::Stop::Held) => Ok(HeldVm::parked(m, timeout)),
+        Ok(vm::Stop::Exited | vm::Stop::Snapshot) => Err(held::Error::NotHeld {
+            code: m.exit_code(),
+        }
+        .into()),
+        Err(failure) => Err(m
+            .finish(Err(failure), false, None)
+            .expect_err("a failed run is an error")),
+    }
+}
+
+/// The checks and [`build`] of a restore on a shared `/dev/kvm`.
+fn build_on(host: &Host, config: RestoreConfig) -> Result<Machine, crate::Error> {
     if config.jail {
         return Err(Error::InProcess(
             "a restore on a shared /dev/kvm runs in the calling process and cannot be jailed",
@@ -125,11 +157,7 @@ pub fn restore_on(host: &Host, config: RestoreConfig) -> Result<VmOutcome, crate
     }
     check_cpu(&config.path, &opened)?;
     t.mark("cpu_check");
-    let mut m = build(t, kvm, &opened, &config.path, config.serial_stream)?;
-    let timer = machine::arm(config.timeout)?;
-    let result = m.run(config.timeout, vm::Hold::Answer, &timer).map(|_| ());
-    drop(timer);
-    m.finish(result, false, None)
+    build(t, kvm, &opened, &config.path, config.serial_stream)
 }
 
 /// Creates the VM on `kvm`, maps `o`'s memory image privately, creates the
