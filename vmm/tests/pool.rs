@@ -220,7 +220,10 @@ fn a_restored_held_guest_waits_until_released() {
         .map(|_| snapshot::restore_held(&host, restore_cfg(&held)).unwrap())
         .collect();
     for vm in &vms {
-        assert!(vm.to_ready_ns() > 0 && vm.held_ns() >= vm.to_ready_ns(), "{vm:?}");
+        assert!(
+            vm.to_ready_ns() > 0 && vm.held_ns() >= vm.to_ready_ns(),
+            "{vm:?}"
+        );
     }
     for vm in vms.into_iter().rev() {
         assert_eq!(vm.release().unwrap().exit_code, 7);
