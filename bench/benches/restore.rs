@@ -7,6 +7,11 @@
 //!   in process (no jail), timed from the library call to the guest's ready
 //!   event (open and check the file, KVM, VM, private mapping of the memory
 //!   image, state, first `KVM_RUN`, ready);
+//! - `warm/vm-bare-pool`: a hand-off from a `vmlab_vmm::VmPool` of one VM
+//!   prepared from the same snapshot (created, mapped, state loaded, paused
+//!   before its first `KVM_RUN`), timed from the hand-off request to the
+//!   ready event; the refill after each run is untimed (the sandbox pool's
+//!   `warm/sandbox-pool` is its like);
 //! - `warm/vm-bare-cold`: a cold boot of the same guest with the same
 //!   memory and the same clock in the same run, for the like-for-like ratio.
 //!
@@ -19,7 +24,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
 use vmlab_vmm::snapshot::{self, RestoreConfig};
-use vmlab_vmm::VmConfig;
+use vmlab_vmm::{Host, VmConfig, VmPool};
 
 #[path = "shared/mode.rs"]
 mod mode;
@@ -94,7 +99,9 @@ fn benches(c: &mut Criterion) {
             return;
         }
     };
-    let (mut warm, mut cold_ready) = (Vec::new(), Vec::new());
+    let (mut warm, mut pooled, mut cold_ready) = (Vec::new(), Vec::new(), Vec::new());
+    let host = Host::open().expect("KVM opened for the restore above");
+    let mut pool = VmPool::new(&host, restore_cfg(&path), 1).expect("the pool fills");
     let mut g = c.benchmark_group(GROUP);
     TIMING.apply(&mut g).bench_function("vm-bare-restore", |b| {
         record::ran(GROUP, "vm-bare-restore");
@@ -103,6 +110,18 @@ fn benches(c: &mut Criterion) {
             for _ in 0..iters {
                 let o = snapshot::restore(restore_cfg(&path)).expect("the snapshot restores");
                 warm.push(o.to_ready_ns);
+                total += Duration::from_nanos(o.to_ready_ns);
+            }
+            total
+        })
+    });
+    TIMING.apply(&mut g).bench_function("vm-bare-pool", |b| {
+        record::ran(GROUP, "vm-bare-pool");
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let o = pool.run().expect("a pooled VM runs");
+                pooled.push(o.to_ready_ns);
                 total += Duration::from_nanos(o.to_ready_ns);
             }
             total
@@ -121,7 +140,9 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+    drop(pool);
     eprintln!("warm/vm-bare-restore to_ready: {}", summary(&mut warm));
+    eprintln!("warm/vm-bare-pool to_ready:    {}", summary(&mut pooled));
     eprintln!(
         "warm/vm-bare-cold to_ready:    {}",
         summary(&mut cold_ready)

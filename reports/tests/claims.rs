@@ -605,12 +605,13 @@ mod warm {
             .unwrap_or_else(|| panic!("no row {pair}"))
     }
 
-    const WARM: &str = "VM restored from a snapshot vs container warm";
+    const RESTORE: &str = "VM restored from a snapshot vs container restored";
+    const POOL: &str = "VM from a pool vs container from a pool";
     const COLD: &str = "VM cold vs container cold";
     const CROSS: &str = "VM restored from a snapshot vs container cold";
 
     #[test]
-    fn a_native_restore_against_a_pool_on_one_clock_gets_a_verdict() {
+    fn pool_pairs_with_pool_cold_with_cold_and_never_across() {
         use StartKind::*;
         let r = with_warm(vec![
             warm_row(
@@ -629,12 +630,28 @@ mod warm {
             ),
             warm_row("vm-bare", BackendKind::Vm, Cold, Timing::InProcess, 1000),
             warm_row("vm-bare", BackendKind::Vm, Restore, Timing::InProcess, 400),
+            warm_row(
+                "vm-bare-inproc",
+                BackendKind::Vm,
+                Pool,
+                Timing::InProcess,
+                100,
+            ),
         ]);
         let cs = claims(&r);
-        // Warm with warm: the restored VM is faster than the pool's hand-off.
-        let w = claim(&cs, WARM);
-        assert_eq!(w.verdict, Verdict::Contradicted, "{w:?}");
-        assert!(w.vm.contains("vm-bare restore") && w.container.contains("sandbox pool"));
+        // Pool with pool: the pooled VM is faster than the pooled sandbox.
+        let p = claim(&cs, POOL);
+        assert_eq!(p.verdict, Verdict::Contradicted, "{p:?}");
+        assert!(p.vm.contains("vm-bare-inproc pool") && p.container.contains("sandbox pool"));
+        // A restored VM is not set against the sandbox pool: no container
+        // restore ran, so that row says so.
+        let w = claim(&cs, RESTORE);
+        assert_eq!(w.verdict, Verdict::NotMeasurable, "{w:?}");
+        assert!(
+            w.reason.contains("no such VM row and container row"),
+            "{}",
+            w.reason
+        );
         // Cold with cold, same run: the VM is faster here too.
         let c = claim(&cs, COLD);
         assert_eq!(c.verdict, Verdict::Contradicted, "{c:?}");
@@ -646,7 +663,7 @@ mod warm {
     }
 
     #[test]
-    fn a_slower_restore_supports_the_claim() {
+    fn slower_vms_support_the_claim_restore_with_restore_pool_with_pool() {
         use StartKind::*;
         let r = with_warm(vec![
             warm_row(
@@ -656,9 +673,33 @@ mod warm {
                 Timing::InProcess,
                 300,
             ),
-            warm_row("vm-bare", BackendKind::Vm, Restore, Timing::InProcess, 900),
+            warm_row(
+                "vm-bare-inproc",
+                BackendKind::Vm,
+                Pool,
+                Timing::InProcess,
+                900,
+            ),
+            warm_row(
+                "runc",
+                BackendKind::Container,
+                Restore,
+                Timing::EndToEnd,
+                1000,
+            ),
+            warm_row(
+                "qemu-bare",
+                BackendKind::Vm,
+                Restore,
+                Timing::EndToEnd,
+                9000,
+            ),
         ]);
-        assert_eq!(claim(&claims(&r), WARM).verdict, Verdict::Supported);
+        let cs = claims(&r);
+        assert_eq!(claim(&cs, POOL).verdict, Verdict::Supported);
+        let w = claim(&cs, RESTORE);
+        assert_eq!(w.verdict, Verdict::Supported, "{w:?}");
+        assert!(w.vm.contains("qemu-bare restore") && w.container.contains("runc restore"));
     }
 
     #[test]
@@ -666,9 +707,9 @@ mod warm {
         use StartKind::*;
         let r = with_warm(vec![
             warm_row(
-                "sandbox",
+                "runc",
                 BackendKind::Container,
-                Pool,
+                Restore,
                 Timing::InProcess,
                 1000,
             ),
@@ -681,7 +722,7 @@ mod warm {
             ),
         ]);
         let w = claims(&r);
-        let w = claim(&w, WARM);
+        let w = claim(&w, RESTORE);
         assert_eq!(w.verdict, Verdict::NotMeasurable);
         assert!(w.reason.contains("share a clock"), "{}", w.reason);
     }
@@ -708,7 +749,7 @@ mod warm {
             vm,
         ]);
         let cs = claims(&r);
-        let w = claim(&cs, WARM);
+        let w = claim(&cs, RESTORE);
         assert_eq!(w.verdict, Verdict::NotMeasurable);
         assert!(w.reason.contains("emulated"), "{}", w.reason);
     }
@@ -720,7 +761,7 @@ mod warm {
             .skip("`criu check` failed");
         let vm = warm_row("vm-bare", BackendKind::Vm, Restore, Timing::EndToEnd, 400);
         let cs = claims(&with_warm(vec![skipped, vm]));
-        let w = claim(&cs, WARM);
+        let w = claim(&cs, RESTORE);
         assert_eq!(w.verdict, Verdict::NotMeasurable);
         assert!(
             w.reason.contains("no such VM row and container row"),
@@ -728,7 +769,7 @@ mod warm {
             w.reason
         );
         let none = claims(&results(base()));
-        for pair in [WARM, COLD] {
+        for pair in [RESTORE, POOL, COLD] {
             let c = claim(&none, pair);
             assert_eq!(c.verdict, Verdict::NotMeasurable);
             assert!(c.reason.contains("no warm-start section"), "{}", c.reason);

@@ -62,6 +62,11 @@ impl Host {
     pub fn kind(&self) -> KvmKind {
         self.kvm.kind
     }
+
+    /// The checked `/dev/kvm`.
+    pub(crate) fn handle(&self) -> &KvmHandle {
+        &self.kvm
+    }
 }
 
 /// Raises this process's soft limit on open fds to its hard limit (a held
@@ -153,6 +158,16 @@ impl HeldVm {
             Err(failure) => Err(m
                 .finish(Err(failure), false, probe)
                 .expect_err("a failed run is an error")),
+        }
+    }
+
+    /// A machine already parked at its hold port (a restored guest's:
+    /// [`crate::snapshot::restore_held`]).
+    pub(crate) fn parked(m: Machine, timeout: Duration) -> HeldVm {
+        HeldVm {
+            m,
+            timeout,
+            probe: None,
         }
     }
 

@@ -59,6 +59,7 @@ pub use devices::port::Unhandled;
 pub use held::{HeldVm, Host};
 pub use hold::HoldGate;
 pub use kvm::KvmKind;
+pub use snapshot::VmPool;
 pub use vm::ExitCounts;
 
 /// What to boot and how.

@@ -119,7 +119,7 @@ pub(crate) fn setup(
     memory::register(&vm, &mem)?;
     t.mark("memory");
     let vcpu = vcpu::create(&vm)?;
-    let tsc_khz = vcpu::tsc_khz(&vcpu);
+    let tsc_khz = vcpu::tsc_khz(&vm, &vcpu);
     t.mark("vcpu_create");
 
     let mem_bytes = memory::bytes(mem_mib).ok_or(memory::Error::BeyondLimit {

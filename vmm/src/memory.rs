@@ -56,12 +56,13 @@ pub enum Error {
     },
 }
 
-/// Host RAM in MiB from `/proc/meminfo` (`None` when unreadable).
+/// Host RAM in MiB (`MemTotal`), from one `sysinfo(2)` call (reading
+/// `/proc/meminfo` costs more: the kernel formats the whole file); `None`
+/// when the call fails.
 pub fn host_mib() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
+    nix::sys::sysinfo::sysinfo()
+        .ok()
+        .map(|s| s.ram_total() >> 20)
 }
 
 /// The most guest RAM this VMM maps, whatever the host has: 4 TiB.

@@ -161,6 +161,16 @@ pub fn measure_all(
             eprintln!("vmlab: {}", summary(&r));
             out.push(r);
         }
+        if id == BackendId::VmBare && !stop.fired() {
+            eprintln!(
+                "vmlab: {}: holding up to {} VMs restored from one snapshot in this process",
+                scale::restored::NAME,
+                s.max
+            );
+            let r = scale::restored::measure(s, stop, probe.emulated)?;
+            eprintln!("vmlab: {}", summary(&r));
+            out.push(r);
+        }
     }
     Ok(out)
 }

@@ -108,6 +108,12 @@ pub fn main(a: SnapshotArgs) -> anyhow::Result<u8> {
         }
     });
     let t = taken.with_context(|| format!("cannot snapshot {backend} to {}", a.out.display()))?;
+    for stale in &t.swept {
+        eprintln!(
+            "vmlab: removed {}, the temporary file of a snapshot whose writer died",
+            stale.display()
+        );
+    }
     if a.json {
         let w = Written {
             path: t.path.clone(),

@@ -45,15 +45,20 @@ impl Holder for InProcessVm {
     fn start_held(&self) -> anyhow::Result<Held<'_>> {
         let config = VmConfig::bare(vmlab_images::embedded::GUEST, "--hold", MEM_MIB, TIMEOUT);
         let vm = HeldVm::start(&self.host, config).context("a held bare VM did not start")?;
-        let ns = vm.to_ready_ns();
-        Ok(Held::new(
-            ns,
-            Box::new(Parked {
-                vm: Some(vm),
-                code: None,
-            }),
-        ))
+        Ok(held(vm))
     }
+}
+
+/// A parked VM as a held instance (released when reaped).
+pub(super) fn held(vm: HeldVm) -> Held<'static> {
+    let ns = vm.to_ready_ns();
+    Held::new(
+        ns,
+        Box::new(Parked {
+            vm: Some(vm),
+            code: None,
+        }),
+    )
 }
 
 /// One parked VM; released (run to its exit) when reaped.

@@ -23,6 +23,7 @@ pub mod holders;
 pub mod host;
 pub mod indriver;
 pub mod inproc;
+pub mod restored;
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;

@@ -13,7 +13,8 @@ pub fn claims(results: &crate::model::Results) -> Vec<Claim> {
         footprint::dependencies(results),
         footprint::size(results),
         isolation::containers_contain(results),
-        warm::restored_vs_warm(results),
+        warm::restored_vs_restored(results),
+        warm::pool_vs_pool(results),
         warm::restored_vs_cold(results),
         warm::cold_vs_cold(results),
     ]

@@ -1,6 +1,7 @@
-//! Warm-start claims: a VM restored from a snapshot against a warm
-//! container (a pool's hand-off or a checkpoint's restore), and the cold
-//! pair from the same run. Like for like only: warm with warm, cold with
+//! Warm-start claims: a VM restored from a snapshot against a container
+//! restored from a checkpoint, a VM handed off by a pool against a
+//! container handed off by a pool, and the cold pair from the same run.
+//! Like for like only: restore with restore, pool with pool, cold with
 //! cold, both rows on one clock (in-process or end to end), native VM
 //! figures, enough samples; otherwise the row says which of these failed.
 use super::verdict::{ratio_verdict, Claim};
@@ -16,15 +17,15 @@ fn test() -> String {
     format!(
         "ratio of medians VM ÷ container with its distribution-free 95 % interval; it must exclude 1 \
          and pass {CLAIM_THRESHOLD}× (or 1/{CLAIM_THRESHOLD}×); both rows started the same way \
-         (warm with warm, cold with cold) and timed on the same clock; native VM runs only; n ≥ {MIN_N_RATIO} per side"
+         (restore with restore, pool with pool, cold with cold) and timed on the same clock; native VM runs only; n ≥ {MIN_N_RATIO} per side"
     )
 }
 
-/// The measured rows of `kind` whose start is warm (`warm`) or cold.
-fn rows(s: &WarmSection, kind: BackendKind, warm: bool) -> Vec<&WarmRow> {
+/// The measured rows of `kind` started as `start`.
+fn rows(s: &WarmSection, kind: BackendKind, start: StartKind) -> Vec<&WarmRow> {
     s.rows
         .iter()
-        .filter(|r| r.kind == kind && r.start.is_warm() == warm && r.measured())
+        .filter(|r| r.kind == kind && r.start == start && r.measured())
         .collect()
 }
 
@@ -95,23 +96,37 @@ fn decide(mut c: Claim, vms: &[&WarmRow], cts: &[&WarmRow]) -> Claim {
     c
 }
 
-/// "VM restored from a snapshot vs warm container".
-pub fn restored_vs_warm(results: &Results) -> Claim {
-    let c = Claim::new(
-        QUOTES.to_vec(),
-        "VM restored from a snapshot vs container warm (pool or checkpoint)",
-        METRIC,
-        &test(),
-    );
+/// The claim `pair` formed from the VM and container rows started as `start`.
+fn same_start(results: &Results, pair: &'static str, start: StartKind) -> Claim {
+    let c = Claim::new(QUOTES.to_vec(), pair, METRIC, &test());
     let Some(s) = &results.warm else {
         return c
             .not_measurable("this run has no warm-start section (run compare without --no-warm)");
     };
-    let vms: Vec<_> = rows(s, BackendKind::Vm, true)
-        .into_iter()
-        .filter(|r| r.start == StartKind::Restore)
-        .collect();
-    decide(c, &vms, &rows(s, BackendKind::Container, true))
+    decide(
+        c,
+        &rows(s, BackendKind::Vm, start),
+        &rows(s, BackendKind::Container, start),
+    )
+}
+
+/// "VM restored from a snapshot vs container restored from a checkpoint".
+pub fn restored_vs_restored(results: &Results) -> Claim {
+    same_start(
+        results,
+        "VM restored from a snapshot vs container restored from a checkpoint",
+        StartKind::Restore,
+    )
+}
+
+/// "VM from a pool vs container from a pool": both handed a prepared
+/// instance.
+pub fn pool_vs_pool(results: &Results) -> Claim {
+    same_start(
+        results,
+        "VM from a pool vs container from a pool (prepared, handed off)",
+        StartKind::Pool,
+    )
 }
 
 /// "VM restored from a snapshot vs cold container": not formed, by rule.
@@ -125,15 +140,15 @@ pub fn restored_vs_cold(results: &Results) -> Claim {
     let has = results
         .warm
         .as_ref()
-        .is_some_and(|s| !rows(s, BackendKind::Vm, true).is_empty());
+        .is_some_and(|s| !rows(s, BackendKind::Vm, StartKind::Restore).is_empty());
     let what = if has {
         ""
     } else {
         " (and this run has no restored VM row)"
     };
     c.not_measurable(format!(
-        "not like for like: a warm VM is compared with a warm container and a cold VM with a cold one; \
-         see the two rows beside this one{what}"
+        "not like for like: a restored VM is compared with a restored container, a pooled VM with a \
+         pooled container and a cold VM with a cold one; see the rows beside this one{what}"
     ))
 }
 
@@ -151,7 +166,7 @@ pub fn cold_vs_cold(results: &Results) -> Claim {
     };
     decide(
         c,
-        &rows(s, BackendKind::Vm, false),
-        &rows(s, BackendKind::Container, false),
+        &rows(s, BackendKind::Vm, StartKind::Cold),
+        &rows(s, BackendKind::Container, StartKind::Cold),
     )
 }

@@ -10,7 +10,7 @@ use vm_memory::{Bytes, FileOffset, GuestAddress, GuestMemoryBackend, GuestMemory
 
 use super::format::{self, Header, HEADER_LEN};
 use super::state::State;
-use super::Error;
+use super::{sweep, Error};
 use crate::layout;
 use crate::memory::{self, GuestMemoryMmap};
 
@@ -33,13 +33,19 @@ pub(crate) struct Written {
     pub disk_bytes: u64,
     /// Guest memory pages written (the rest are holes).
     pub data_pages: u64,
+    /// Stale temporary files of dead writers removed first ([`sweep`]).
+    pub swept: Vec<std::path::PathBuf>,
 }
 
 /// Writes `state` and `mem` to `out`: first to a temporary file next to
 /// it, synced, then renamed over `out`. The temporary file goes on failure.
+/// Stale temporary files of writers that died are removed first ([`sweep`]).
 pub(crate) fn write(out: &Path, state: &State, mem: &GuestMemoryMmap) -> Result<Written, Error> {
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty());
+    let swept = sweep::sweep(dir.unwrap_or(Path::new(".")));
     let tmp = format::temp_path(out);
-    let r = write_to(&tmp, state, mem).and_then(|w| {
+    let r = write_to(&tmp, state, mem).map(|w| Written { swept, ..w });
+    let r = r.and_then(|w| {
         std::fs::rename(&tmp, out).map_err(io(out, "rename the finished snapshot to"))?;
         Ok(w)
     });
@@ -55,6 +61,11 @@ fn write_to(tmp: &Path, state: &State, mem: &GuestMemoryMmap) -> Result<Written,
         .create_new(true)
         .open(tmp)
         .map_err(io(tmp, "create"))?;
+    // The magic first, so that a writer killed mid-write leaves a file the
+    // next writer recognises as a snapshot writer's ([`sweep`]); the real
+    // header replaces it last.
+    file.write_all_at(&format::MAGIC, 0)
+        .map_err(io(tmp, "write the header to"))?;
     let state = state.encode();
     let mem_len: u64 = mem.iter().map(|r| r.len()).sum();
     // The offset does not depend on the memory checksum: write memory
@@ -97,6 +108,7 @@ fn write_to(tmp: &Path, state: &State, mem: &GuestMemoryMmap) -> Result<Written,
         bytes: len,
         disk_bytes: meta.blocks() * 512,
         data_pages,
+        swept: Vec::new(),
     })
 }
 

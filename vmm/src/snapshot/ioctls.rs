@@ -1,16 +1,19 @@
 //! Reading the vCPU's and VM's state out of KVM and setting it back.
 //!
-//! Restore order: CPUID, special then general registers, FPU then xsave
-//! (xsave holds the FPU too and wins), XCRs, MSRs (after the special
-//! registers: EFER is in both), debug registers, LAPIC (then the TSC
-//! deadline once more: KVM keeps a deadline only in the LAPIC's
-//! TSC-deadline mode), mp_state, events (pending exceptions and interrupt
-//! shadow last); then the VM's irqchip, PIT and clock.
+//! Restore order (with ioctls): CPUID, special then general registers,
+//! xsave (which holds the FPU; the FPU alone where xsave is not saved),
+//! XCRs, MSRs (after the special registers: EFER is in both), debug
+//! registers, LAPIC (then the TSC deadline once more: KVM keeps a deadline
+//! only in the LAPIC's TSC-deadline mode), mp_state, events (pending
+//! exceptions and interrupt shadow last); the VM's irqchip, PIT and clock
+//! are set before. State a fresh vCPU already holds is not set again; the
+//! bare guest's registers and events can ride in the run area instead
+//! ([`apply_vcpu`]).
 use kvm_bindings::{
     kvm_irqchip, kvm_msr_entry, CpuId, Msrs, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER,
     KVM_IRQCHIP_PIC_SLAVE, KVM_MAX_CPUID_ENTRIES,
 };
-use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
+use kvm_ioctls::{Cap, Kvm, SyncReg, VcpuFd, VmFd};
 
 use super::state::{Vcpu, Vm};
 use super::Error;
@@ -121,8 +124,41 @@ pub(crate) fn tr_as_svm_holds_it(sregs: &mut kvm_bindings::kvm_sregs) {
     }
 }
 
-/// Sets `s` on a fresh vCPU.
-pub(crate) fn apply_vcpu(vcpu: &VcpuFd, s: &Vcpu) -> Result<(), Error> {
+/// `KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS`: what
+/// `KVM_CAP_SYNC_REGS` must offer for [`apply_vcpu`] to pass the registers
+/// and events in the run area.
+const SYNC_ALL: i32 = 0b111;
+
+/// Whether `kvm` sets general and special registers and events from the
+/// vCPU's run area on entry (`KVM_CAP_SYNC_REGS`).
+pub(crate) fn can_sync_regs(kvm_fd: &Kvm) -> bool {
+    kvm_fd.check_extension_int(Cap::SyncRegs) & SYNC_ALL == SYNC_ALL
+}
+
+/// DR6 and DR7 as KVM resets them (DR0-DR3 are zero).
+const DR6_RESET: u64 = 0xffff_0ff0;
+const DR7_RESET: u64 = 0x400;
+
+/// Whether `d` is a fresh vCPU's debug state (nothing to set).
+fn reset_debugregs(d: &kvm_bindings::kvm_debugregs) -> bool {
+    d.db == [0; 4] && d.dr6 == DR6_RESET && d.dr7 == DR7_RESET
+}
+
+/// Whether `x` is a fresh vCPU's XCRs: XCR0 with x87 state only.
+fn reset_xcrs(x: &kvm_bindings::kvm_xcrs) -> bool {
+    x.nr_xcrs == 1 && x.xcrs[0].xcr == 0 && x.xcrs[0].value == 1
+}
+
+/// Sets `s` on a fresh vCPU, leaving out what a fresh vCPU already holds:
+/// the FPU where xsave (which holds it) is set, debug registers and XCRs
+/// at their reset values, a runnable mp_state. With `sync` (and no
+/// in-kernel LAPIC: the bare guest), the general and special registers and
+/// the events go in the run area and KVM sets them, in that order, on the
+/// first `KVM_RUN` (three ioctls fewer; each vCPU ioctl costs about 10 us
+/// on software nested KVM); otherwise each has its ioctl, in the order of
+/// the module docs.
+pub(crate) fn apply_vcpu(vcpu: &mut VcpuFd, s: &Vcpu, sync: bool) -> Result<(), Error> {
+    let sync = sync && s.lapic.is_none();
     if !s.cpuid.is_empty() {
         let cpuid = CpuId::from_entries(&s.cpuid).map_err(|_| Error::Ioctl {
             what: "build the CPUID list",
@@ -130,15 +166,17 @@ pub(crate) fn apply_vcpu(vcpu: &VcpuFd, s: &Vcpu) -> Result<(), Error> {
         })?;
         kvm("set the CPUID (KVM_SET_CPUID2)", vcpu.set_cpuid2(&cpuid))?;
     }
-    kvm("set the special registers", vcpu.set_sregs(&s.sregs))?;
-    kvm("set the registers (KVM_SET_REGS)", vcpu.set_regs(&s.regs))?;
-    kvm("set the FPU (KVM_SET_FPU)", vcpu.set_fpu(&s.fpu))?;
-    if let Some(x) = &s.xsave {
+    if !sync {
+        kvm("set the special registers", vcpu.set_sregs(&s.sregs))?;
+        kvm("set the registers (KVM_SET_REGS)", vcpu.set_regs(&s.regs))?;
+    }
+    match &s.xsave {
         // SAFETY: `x` is a whole `kvm_xsave`, and one was only saved where
         // KVM's xsave area fits it (`xsave_fits`), so KVM reads no further.
-        kvm("set xsave (KVM_SET_XSAVE)", unsafe { vcpu.set_xsave(x) })?;
+        Some(x) => kvm("set xsave (KVM_SET_XSAVE)", unsafe { vcpu.set_xsave(x) })?,
+        None => kvm("set the FPU (KVM_SET_FPU)", vcpu.set_fpu(&s.fpu))?,
     }
-    if let Some(x) = &s.xcrs {
+    if let Some(x) = s.xcrs.as_ref().filter(|x| !reset_xcrs(x)) {
         kvm("set the XCRs (KVM_SET_XCRS)", vcpu.set_xcrs(x))?;
     }
     if !s.msrs.is_empty() {
@@ -154,15 +192,31 @@ pub(crate) fn apply_vcpu(vcpu: &VcpuFd, s: &Vcpu) -> Result<(), Error> {
             });
         }
     }
-    if let Some(d) = &s.debugregs {
+    if let Some(d) = s.debugregs.as_ref().filter(|d| !reset_debugregs(d)) {
         kvm("set the debug registers", vcpu.set_debug_regs(d))?;
     }
     if let Some(l) = &s.lapic {
         kvm("set the LAPIC (KVM_SET_LAPIC)", vcpu.set_lapic(l))?;
         set_tsc_deadline(vcpu, &s.msrs)?;
     }
-    kvm("set the mp_state", vcpu.set_mp_state(s.mp_state))?;
-    kvm("set the vCPU events", vcpu.set_vcpu_events(&s.events))
+    if s.mp_state.mp_state != kvm_bindings::KVM_MP_STATE_RUNNABLE || s.lapic.is_some() {
+        kvm("set the mp_state", vcpu.set_mp_state(s.mp_state))?;
+    }
+    if !sync {
+        return kvm("set the vCPU events", vcpu.set_vcpu_events(&s.events));
+    }
+    let run = vcpu.sync_regs_mut();
+    run.regs = s.regs;
+    run.sregs = s.sregs;
+    run.events = s.events;
+    for r in [
+        SyncReg::Register,
+        SyncReg::SystemRegister,
+        SyncReg::VcpuEvents,
+    ] {
+        vcpu.set_sync_dirty_reg(r);
+    }
+    Ok(())
 }
 
 /// IA32_TSC_DEADLINE: the LAPIC timer's deadline in TSC-deadline mode.
@@ -254,7 +308,18 @@ const FEATURE_LEAVES: [(u32, u32); 7] = [
 /// about 0.4 ms on software nested KVM). The bare guest gets no CPUID
 /// from the VMM, so the instructions and xsave state it may use are the
 /// host CPU's; a Linux guest's CPUID is restored with the vCPU.
-pub(crate) fn host_cpuid() -> Vec<kvm_bindings::kvm_cpuid_entry2> {
+///
+/// Read once per process and kept: the host's features do not change
+/// while it runs, and each `cpuid` traps to the hypervisor under nested
+/// KVM (about 60 us for the seven leaves here). A process's first restore
+/// pays that; later ones compare against the kept leaves.
+pub(crate) fn host_cpuid() -> &'static [kvm_bindings::kvm_cpuid_entry2] {
+    static LEAVES: std::sync::OnceLock<Vec<kvm_bindings::kvm_cpuid_entry2>> =
+        std::sync::OnceLock::new();
+    LEAVES.get_or_init(read_host_cpuid)
+}
+
+fn read_host_cpuid() -> Vec<kvm_bindings::kvm_cpuid_entry2> {
     FEATURE_LEAVES
         .iter()
         .map(|&(function, index)| {

@@ -26,17 +26,20 @@
 mod file;
 pub mod format;
 mod ioctls;
+mod pool;
 mod probe;
 mod restore;
 pub(crate) mod state;
+mod sweep;
 mod take;
 mod touched;
 
 use std::path::PathBuf;
 
 pub use file::{inspect, Info};
+pub use pool::{PooledVm, VmPool};
 pub use probe::{check_ioctls, IoctlCheck};
-pub use restore::{restore, restore_measured, RestoreConfig};
+pub use restore::{restore, restore_held, restore_measured, restore_on, RestoreConfig};
 pub use take::{take, Taken, SNAPSHOT_FLAG};
 pub use touched::Touched;
 
@@ -153,6 +156,10 @@ pub enum Error {
         /// Its exit code.
         code: u8,
     },
+    /// A restore on a shared `/dev/kvm`, or a pool, asked for what only a
+    /// restore of its own offers.
+    #[error("{0}")]
+    InProcess(&'static str),
     /// Something this VMM does not snapshot.
     #[error("snapshots are not supported for {0}")]
     Unsupported(&'static str),

@@ -38,6 +38,9 @@ pub struct Taken {
     pub kvm_kind: KvmKind,
     /// What the guest wrote to COM1 before the mark.
     pub console: Vec<u8>,
+    /// Temporary files of snapshot writers that died mid-write, found in
+    /// the target's directory and removed before this one was written.
+    pub swept: Vec<PathBuf>,
 }
 
 /// Boots the guest of `config` (the bare guest, or a Linux kernel with the
@@ -117,7 +120,7 @@ pub fn take(config: VmConfig<'_>, out: &Path) -> Result<Taken, crate::Error> {
             entry: m.entry.to_string(),
             to_mark_ns: to_mark.as_nanos() as u64,
         },
-        host_cpuid: ioctls::host_cpuid(),
+        host_cpuid: ioctls::host_cpuid().to_vec(),
         devices: m.bus.state(),
         vcpu,
         vm: vm_state,
@@ -148,6 +151,7 @@ pub fn take(config: VmConfig<'_>, out: &Path) -> Result<Taken, crate::Error> {
         write_ns,
         kvm_kind,
         console,
+        swept: written.swept,
     })
 }
 

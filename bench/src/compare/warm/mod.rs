@@ -7,6 +7,8 @@
 //!   end to end;
 //! - [`vm_bare`]: vm-bare cold and restored from its snapshot (`vmlab
 //!   snapshot`, `vmlab run --restore`), in-process figures;
+//! - [`vm_inproc`]: vm-bare in this process, unjailed: cold, restored and
+//!   handed off by a VM pool;
 //! - [`criu`]: runc and crun checkpoint/restore through CRIU, where
 //!   `criu check` passes;
 //!
@@ -17,6 +19,7 @@ mod monitor;
 pub mod qemu;
 pub mod sandbox;
 pub mod vm_bare;
+pub mod vm_inproc;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,6 +55,8 @@ pub fn section(
     if ids.contains(&BackendId::VmBare) {
         eprintln!("vmlab: warm start: vm-bare cold and restored from a snapshot");
         rows.extend(vm_bare::rows(exe, images, host, runs));
+        eprintln!("vmlab: warm start: vm-bare in this process cold, restored and from a pool");
+        rows.extend(vm_inproc::rows(host, runs));
     }
     if ids.contains(&BackendId::QemuBare) {
         eprintln!("vmlab: warm start: qemu-bare cold and restored from a migration file");
