@@ -14,5 +14,6 @@ pub mod id;
 pub mod io;
 pub mod record;
 pub mod scale;
+pub mod vmm_cgroup;
 
 pub use id::BackendId;

@@ -40,6 +40,7 @@ pub mod devices;
 pub mod held;
 pub mod hold;
 pub mod jail;
+pub mod jailed;
 pub mod kvm;
 pub(crate) mod layout;
 pub mod loader;
@@ -58,6 +59,7 @@ pub use builder::run;
 pub use devices::port::Unhandled;
 pub use held::{HeldVm, Host};
 pub use hold::HoldGate;
+pub use jailed::JailedVm;
 pub use kvm::KvmKind;
 pub use vm::ExitCounts;
 

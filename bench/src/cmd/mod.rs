@@ -4,3 +4,4 @@ pub mod generate;
 pub mod images;
 pub mod report;
 pub mod scale;
+pub mod zygote;

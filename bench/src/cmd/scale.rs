@@ -127,22 +127,21 @@ pub fn measure_all(
         if stop.fired() {
             break;
         }
+        if id == BackendId::VmBare {
+            let say = |line: &str| eprintln!("vmlab: {line}");
+            for r in scale::zygote::rows::measure_all(&exe, &images, s, stop, probe.emulated, &say)?
+            {
+                eprintln!("vmlab: {}", summary(&r));
+                out.push(r);
+            }
+            continue;
+        }
         eprintln!("vmlab: {id}: holding up to {} instances", s.max);
         let holder = holders::holder(id, exe.clone(), images.clone(), b);
         let mut r = scale::measure(holder.as_ref(), Some(id.kind()), s, stop)?;
         r.emulated = probe.emulated;
         eprintln!("vmlab: {}", summary(&r));
         out.push(r);
-        if id == BackendId::VmBare && !stop.fired() {
-            eprintln!(
-                "vmlab: {}: holding up to {} VMs in this process",
-                scale::inproc::NAME,
-                s.max
-            );
-            let r = scale::inproc::measure(s, stop, probe.emulated)?;
-            eprintln!("vmlab: {}", summary(&r));
-            out.push(r);
-        }
     }
     Ok(out)
 }

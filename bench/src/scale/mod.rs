@@ -22,6 +22,7 @@ pub mod held;
 pub mod holders;
 pub mod host;
 pub mod inproc;
+pub mod zygote;
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;
