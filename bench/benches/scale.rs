@@ -11,7 +11,7 @@ use criterion::{
     criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode, Throughput,
 };
 use vmlab_bench::compare::setup::BenchImages;
-use vmlab_bench::scale::{concurrency, holders, Holder};
+use vmlab_bench::scale::{concurrency, holders, zygote, Holder};
 use vmlab_bench::BackendId;
 
 #[path = "shared/mode.rs"]
@@ -51,21 +51,48 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("scale");
     TIMING.apply(&mut group);
     group.throughput(Throughput::Elements(u64::from(CONCURRENCY)));
-    for id in [BackendId::Process, BackendId::Sandbox, BackendId::VmBare] {
-        let h = holders::Ours::new(id, exe.to_path_buf(), images.dir().to_path_buf());
-        if let Some(why) = cannot(&h) {
-            record::skipped(&format!("scale/{id}"), &why);
+    let ours = |id: BackendId| -> Box<dyn Holder> {
+        Box::new(holders::Ours::new(
+            id,
+            exe.to_path_buf(),
+            images.dir().to_path_buf(),
+        ))
+    };
+    let mut rows: Vec<Result<Box<dyn Holder>, (String, String)>> =
+        vec![Ok(ours(BackendId::Process)), Ok(ours(BackendId::Sandbox))];
+    // vm-bare: jailed VMs from the fork server; vm-bare-run: `vmlab run`.
+    rows.push(
+        zygote::Zygote::start(exe)
+            .map(|z| Box::new(z) as Box<dyn Holder>)
+            .map_err(|e| (zygote::NAME.to_string(), format!("{e:#}"))),
+    );
+    rows.push(Ok(Box::new(zygote::run_row::RunVm::new(
+        exe.to_path_buf(),
+        images.dir().to_path_buf(),
+    ))));
+    for row in rows {
+        let h = match row {
+            Ok(h) => h,
+            Err((name, why)) => {
+                record::skipped(&format!("scale/{name}"), &why);
+                continue;
+            }
+        };
+        let h = h.as_ref();
+        let name = h.name().to_string();
+        if let Some(why) = cannot(h) {
+            record::skipped(&format!("scale/{name}"), &why);
             continue;
         }
-        group.bench_function(id.name(), |bench| {
-            record::ran("scale", id.name());
+        group.bench_function(name.as_str(), |bench| {
+            record::ran("scale", &name);
             bench.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let boots = concurrency::wave(&h, CONCURRENCY);
+                    let boots = concurrency::wave(h, CONCURRENCY);
                     let ok: Vec<(Instant, Duration)> = boots
                         .into_iter()
-                        .map(|b| b.unwrap_or_else(|e| panic!("{id}: {e}")))
+                        .map(|b| b.unwrap_or_else(|e| panic!("{name}: {e}")))
                         .collect();
                     let first = ok.iter().map(|(t, _)| *t).min().expect("a wave");
                     let last = ok.iter().map(|(t, d)| *t + *d).max().expect("a wave");
