@@ -103,6 +103,44 @@ fn own(pids: &[u32]) -> BTreeMap<&'static str, i64> {
     sum
 }
 
+/// Summed bytes over the VMMs' own v1 memory cgroups (each VMM has one):
+/// usage, its kernel part, and `memory.stat`'s rss and cache.
+fn own_cgroups(pids: &[u32]) -> BTreeMap<&'static str, i64> {
+    let mut sum = BTreeMap::new();
+    for &pid in pids {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let Some(path) = text.lines().find_map(|l| {
+            let (ctrls, path) = l.split_once(':')?.1.split_once(':')?;
+            (ctrls.split(',').any(|c| c == "memory") && path.contains("/vmlab/")).then_some(path)
+        }) else {
+            continue;
+        };
+        let dir = format!("/sys/fs/cgroup/memory{path}");
+        let read = |f: &str| -> i64 {
+            std::fs::read_to_string(format!("{dir}/{f}"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let stat = std::fs::read_to_string(format!("{dir}/memory.stat")).unwrap_or_default();
+        let stat_of = |k: &str| -> i64 {
+            stat.lines()
+                .find_map(|l| l.strip_prefix(k)?.strip_prefix(' ')?.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        for (k, v) in [
+            ("cgroups", 1),
+            ("usage", read("memory.usage_in_bytes")),
+            ("kmem", read("memory.kmem.usage_in_bytes")),
+            ("rss", stat_of("rss")),
+            ("cache", stat_of("cache")),
+        ] {
+            *sum.entry(k).or_insert(0) += v;
+        }
+    }
+    sum
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let which = args.get(1).map_or("zygote", String::as_str).to_string();
@@ -137,6 +175,7 @@ fn main() {
     let (m1, s1, c1) = (meminfo(), slabs(), cgroup_bytes());
     let pids: Vec<u32> = held.iter().filter_map(|h| h.pid()).flat_map(tree).collect();
     let mine = own(&pids);
+    let charged = own_cgroups(&pids);
     let per = |d: i64| d as f64 / n as f64;
     println!(
         "{which}: {n} held in {secs:.1} s ({:.0}/s, one at a time)",
@@ -152,6 +191,11 @@ fn main() {
     println!("the instances' processes, KiB per instance:");
     for (k, v) in &mine {
         println!("  {k:<14} {:>8.1}", per(*v));
+    }
+    println!("the VMMs' own cgroups (v1 memory), KiB per instance:");
+    for (k, v) in &charged {
+        let v = if *k == "cgroups" { *v * 1024 } else { *v };
+        println!("  {k:<14} {:>8.1}", per(v) / 1024.0);
     }
     let mut grew: Vec<(String, i64)> = s1
         .iter()
