@@ -10,7 +10,8 @@
 //! namespace. Names of any other form are not touched.
 //!
 //! Cost with nothing to sweep: one `readdir` per hierarchy and one
-//! `kill(pid, 0)` per entry of a live run.
+//! `kill(pid, 0)` per live owner (a process owning many cgroups, such as
+//! the scale driver's VM fork server, is checked once).
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -36,6 +37,8 @@ fn gone(pid: i32) -> bool {
 /// removed.
 pub fn sweep<'a>(parents: impl IntoIterator<Item = &'a Path>) -> Vec<PathBuf> {
     let mut removed = Vec::new();
+    // One check per owner, not per entry: a fork server owns thousands.
+    let mut owner_gone = std::collections::HashMap::new();
     for parent in parents {
         let Ok(entries) = std::fs::read_dir(parent) else {
             continue;
@@ -45,7 +48,7 @@ pub fn sweep<'a>(parents: impl IntoIterator<Item = &'a Path>) -> Vec<PathBuf> {
             let Some(pid) = name.to_str().and_then(owner_pid) else {
                 continue;
             };
-            if !gone(pid) {
+            if !*owner_gone.entry(pid).or_insert_with(|| gone(pid)) {
                 continue;
             }
             let dir = e.path();
