@@ -60,6 +60,8 @@ pub struct Zygote {
 
 impl Zygote {
     /// Starts `exe zygote` and waits for it to be ready (`/dev/kvm` open).
+    /// Its parent-death signal follows the calling thread (the kernel's
+    /// rule): start it on a thread that outlives it, such as the main one.
     pub fn start(exe: &Path) -> anyhow::Result<Zygote> {
         let (mine, theirs) = socketpair(
             AddressFamily::Unix,
