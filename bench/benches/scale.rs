@@ -13,7 +13,7 @@ use criterion::{
 };
 use vmlab_bench::compare::setup::BenchImages;
 use vmlab_bench::scale::indriver::InDriver;
-use vmlab_bench::scale::{concurrency, holders, Holder};
+use vmlab_bench::scale::{concurrency, zygote, Holder};
 use vmlab_bench::BackendId;
 
 #[path = "shared/mode.rs"]
@@ -53,31 +53,48 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("scale");
     TIMING.apply(&mut group);
     group.throughput(Throughput::Elements(u64::from(CONCURRENCY)));
-    for id in [BackendId::Process, BackendId::Sandbox, BackendId::VmBare] {
-        // Process and sandbox held in the driver, as `vmlab scale` does.
-        let h: Box<dyn Holder> = match id {
-            BackendId::Process => Box::new(InDriver::process(images.dir()).expect("a process")),
-            BackendId::Sandbox => Box::new(InDriver::sandbox(images.dir()).expect("a sandbox")),
-            _ => Box::new(holders::Ours::new(
-                id,
-                exe.to_path_buf(),
-                images.dir().to_path_buf(),
-            )),
+    // Process and sandbox held in the driver, as `vmlab scale` does.
+    let in_driver = |id: BackendId, h: anyhow::Result<InDriver>| {
+        h.map(|h| Box::new(h) as Box<dyn Holder>)
+            .map_err(|e| (id.name().to_string(), format!("{e:#}")))
+    };
+    let mut rows: Vec<Result<Box<dyn Holder>, (String, String)>> = vec![
+        in_driver(BackendId::Process, InDriver::process(images.dir())),
+        in_driver(BackendId::Sandbox, InDriver::sandbox(images.dir())),
+    ];
+    // vm-bare: jailed VMs from the fork server; vm-bare-run: `vmlab run`.
+    rows.push(
+        zygote::Zygote::start(exe)
+            .map(|z| Box::new(z) as Box<dyn Holder>)
+            .map_err(|e| (zygote::NAME.to_string(), format!("{e:#}"))),
+    );
+    rows.push(Ok(Box::new(zygote::run_row::RunVm::new(
+        exe.to_path_buf(),
+        images.dir().to_path_buf(),
+    ))));
+    for row in rows {
+        let h = match row {
+            Ok(h) => h,
+            Err((name, why)) => {
+                record::skipped(&format!("scale/{name}"), &why);
+                continue;
+            }
         };
         let h = h.as_ref();
+        let name = h.name().to_string();
         if let Some(why) = cannot(h) {
-            record::skipped(&format!("scale/{id}"), &why);
+            record::skipped(&format!("scale/{name}"), &why);
             continue;
         }
-        group.bench_function(id.name(), |bench| {
-            record::ran("scale", id.name());
+        group.bench_function(name.as_str(), |bench| {
+            record::ran("scale", &name);
             bench.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let boots = concurrency::wave(h, CONCURRENCY);
                     let ok: Vec<(Instant, Duration)> = boots
                         .into_iter()
-                        .map(|b| b.unwrap_or_else(|e| panic!("{id}: {e}")))
+                        .map(|b| b.unwrap_or_else(|e| panic!("{name}: {e}")))
                         .collect();
                     let first = ok.iter().map(|(t, _)| *t).min().expect("a wave");
                     let last = ok.iter().map(|(t, d)| *t + *d).max().expect("a wave");

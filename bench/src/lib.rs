@@ -15,5 +15,6 @@ pub mod id;
 pub mod io;
 pub mod record;
 pub mod scale;
+pub mod vmm_cgroup;
 
 pub use id::BackendId;

@@ -45,6 +45,9 @@ enum Command {
     /// Print the man page as roff (e.g. `vmlab man | man -l -`), or write
     /// one page per subcommand with --out.
     Man(cmd::generate::ManArgs),
+    /// The scale driver's VM fork server (internal: started by `vmlab scale`).
+    #[command(hide = true)]
+    Zygote(cmd::zygote::ZygoteArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Rig(args) => rig::main(args),
         Command::Completions(args) => cmd::generate::completions(args, Cli::command()),
         Command::Man(args) => cmd::generate::man(args, Cli::command()),
+        Command::Zygote(args) => cmd::zygote::main(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -57,22 +57,37 @@ pub fn run(config: VmConfig<'_>) -> Result<VmOutcome, Error> {
     if config.jail {
         let start = t.start;
         jail::run_in_child(start, move |report, parent| {
-            t.mark("fork");
-            if !config.cgroup_tasks.is_empty() {
-                jail::join_cgroup(&config.cgroup_tasks)?;
-                t.mark("cgroup");
-            }
-            boot(t, kvm, config, linux_files.as_ref(), Some((report, parent)))
+            in_child(t, &kvm, config, linux_files.as_ref(), report, parent)
         })
     } else {
-        boot(t, kvm, config, linux_files.as_ref(), None)
+        boot(t, &kvm, config, linux_files.as_ref(), None)
     }
 }
 
-/// Everything after opening KVM: create, load, (jail,) run, tear down.
+/// The jailed child's part (it was forked by `parent` and reports on
+/// `report`): the cgroup, then [`boot`] with the jail. The same for a
+/// one-shot jailed run and for a jailed VMM started by [`crate::jailed`].
+pub(crate) fn in_child(
+    mut t: Timeline,
+    kvm: &KvmHandle,
+    config: VmConfig<'_>,
+    linux_files: Option<&linux::Files>,
+    report: RawFd,
+    parent: Pid,
+) -> Result<VmOutcome, Error> {
+    t.mark("fork");
+    if !config.cgroup_tasks.is_empty() {
+        jail::join_cgroup(&config.cgroup_tasks)?;
+        t.mark("cgroup");
+    }
+    boot(t, kvm, config, linux_files, Some((report, parent)))
+}
+
+/// Everything after opening KVM: create, load, (jail,) run, tear down
+/// (the caller closes `kvm`).
 fn boot(
     t: Timeline,
-    kvm: KvmHandle,
+    kvm: &KvmHandle,
     config: VmConfig<'_>,
     linux_files: Option<&linux::Files>,
     jailed: Option<(RawFd, Pid)>,
@@ -94,14 +109,13 @@ fn boot(
         virtio,
         virtio_selftest,
     };
-    let mut m = machine::setup(t, &kvm, &guest, linux_files, mem_mib, devices)?;
+    let mut m = machine::setup(t, kvm, &guest, linux_files, mem_mib, devices)?;
     // Armed before the jail: the filter does not allow creating timers.
     let timer = machine::arm(timeout)?;
     if let Some(jailed) = jailed {
         let hold_fd = hold.as_ref().map(crate::HoldGate::raw_fd);
-        m.jail(&kvm, jailed, hold_fd, &[], &device_fds)?;
+        m.jail(kvm, jailed, hold_fd, &[], &device_fds)?;
     }
-    m.kvm = Some(kvm);
     let probe = probe.map(jail::Probe::attempt);
     let mode = hold.as_ref().map_or(vm::Hold::Answer, vm::Hold::Gate);
     // Neither mode parks, so the run ends at the exit event or an error.

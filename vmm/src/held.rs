@@ -17,7 +17,8 @@
 //!
 //! Held VMs are not jailed: they live in the caller's process. A jailed held
 //! guest is one VMM process per guest waiting on a [`HoldGate`](crate::HoldGate)
-//! ([`VmConfig::hold`]).
+//! ([`VmConfig::hold`]): [`crate::run`] with the jail, or, without waiting
+//! for each, [`crate::jailed::JailedVm::start`] on a shared [`Host`].
 use std::time::Duration;
 
 use crate::builder::prepare;
@@ -36,6 +37,9 @@ pub enum Error {
         "a held VM is parked at its hold port and released by its owner; it takes no hold gate"
     )]
     Gate,
+    /// A jailed VMM was asked for without the jail.
+    #[error("a jailed VMM process needs the configuration's jail on")]
+    NotJailed,
     /// The guest exited without reading the hold port.
     #[error("the guest exited with code {code} without waiting at the hold port (start the workload with --hold)")]
     NotHeld {

@@ -5,3 +5,4 @@ pub mod images;
 pub mod janitor;
 pub mod report;
 pub mod scale;
+pub mod zygote;

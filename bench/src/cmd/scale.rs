@@ -137,6 +137,15 @@ pub fn measure_all(
         if stop.fired() {
             break;
         }
+        if id == BackendId::VmBare {
+            let say = |line: &str| eprintln!("vmlab: {line}");
+            for r in scale::zygote::rows::measure_all(&exe, &images, s, stop, probe.emulated, &say)?
+            {
+                eprintln!("vmlab: {}", summary(&r));
+                out.push(r);
+            }
+            continue;
+        }
         eprintln!("vmlab: {id}: holding up to {} instances", s.max);
         let holder = indriver::holder(id, exe.clone(), images.clone(), b)?;
         let mut r = scale::measure(holder.as_ref(), Some(id.kind()), s, stop)?;
@@ -148,26 +157,6 @@ pub fn measure_all(
             eprintln!("vmlab: {name}: holding up to {} instances", s.max);
             let holder = indriver::via_run(id, exe.clone(), images.clone());
             let r = scale::measure(holder.as_ref(), Some(id.kind()), s, stop)?;
-            eprintln!("vmlab: {}", summary(&r));
-            out.push(r);
-        }
-        if id == BackendId::VmBare && !stop.fired() {
-            eprintln!(
-                "vmlab: {}: holding up to {} VMs in this process",
-                scale::inproc::NAME,
-                s.max
-            );
-            let r = scale::inproc::measure(s, stop, probe.emulated)?;
-            eprintln!("vmlab: {}", summary(&r));
-            out.push(r);
-        }
-        if id == BackendId::VmBare && !stop.fired() {
-            eprintln!(
-                "vmlab: {}: holding up to {} VMs restored from one snapshot in this process",
-                scale::restored::NAME,
-                s.max
-            );
-            let r = scale::restored::measure(s, stop, probe.emulated)?;
             eprintln!("vmlab: {}", summary(&r));
             out.push(r);
         }

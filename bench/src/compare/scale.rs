@@ -43,18 +43,20 @@ pub fn section(
         let backend = super::backends(&[id], exe.to_path_buf(), images.to_path_buf(), host, true)
             .pop()
             .expect("one backend per id");
-        eprintln!("vmlab: scale: holding up to {max} instances of {id}");
-        let holder = scale::indriver::holder(id, exe.to_path_buf(), images.to_path_buf(), backend)?;
-        let mut r = scale::measure(holder.as_ref(), Some(id.kind()), &s, &stop)?;
-        r.emulated =
+        let emulated =
             id.kind() == vmlab_reports::model::BackendKind::Vm && host.host.kvm.is_software();
-        if let Some(f) = &r.failure {
-            eprintln!("vmlab: warning: scale of {id}: {f}");
-        }
-        let emulated = r.emulated;
-        out.push(r);
-        if id == BackendId::VmBare {
-            let r = scale::inproc::measure(&s, &stop, emulated)?;
+        let rows = if id == BackendId::VmBare {
+            let say = |line: &str| eprintln!("vmlab: scale: {line}");
+            scale::zygote::rows::measure_all(exe, images, &s, &stop, emulated, &say)?
+        } else {
+            eprintln!("vmlab: scale: holding up to {max} instances of {id}");
+            let holder =
+                scale::indriver::holder(id, exe.to_path_buf(), images.to_path_buf(), backend)?;
+            let mut r = scale::measure(holder.as_ref(), Some(id.kind()), &s, &stop)?;
+            r.emulated = emulated;
+            vec![r]
+        };
+        for r in rows {
             if let Some(f) = &r.failure {
                 eprintln!("vmlab: warning: scale of {}: {f}", r.backend);
             }

@@ -11,8 +11,7 @@ use anyhow::{anyhow, bail, Context};
 use vmlab_bench::record::RunRecord;
 use vmlab_bench::BackendId;
 use vmlab_images::kernel::{self, Cache};
-use vmlab_sandbox::cgroup::{Cgroup, Controller, Hierarchy, Mode};
-use vmlab_sandbox::Limits;
+use vmlab_sandbox::cgroup::Cgroup;
 use vmlab_vmm::{Guest, KvmKind, LinuxGuest, VmConfig, VmOutcome};
 
 use super::RunArgs;
@@ -25,60 +24,13 @@ const GUEST_ENV: &str = "VMLAB_GUEST_ELF";
 /// call works).
 const PROBE_ENV: &str = "VMLAB_VMM_PROBE";
 
-/// Memory a jailed VMM may use beyond guest RAM (its own heap, the console
-/// tail and mark list, the report, KVM's per-VM kernel memory where the
-/// cgroup counts it), with room to spare.
-pub const VMM_OVERHEAD_MIB: u64 = 64;
-
-/// Tasks a jailed VMM may have: itself and the worker thread KVM starts in
-/// it on the first `KVM_RUN` (x86's NX huge page recovery; with no room
-/// for it `KVM_RUN` fails with `EAGAIN`). Its filter kills fork and clone.
-pub const VMM_PIDS: u64 = 2;
-
-/// The jailed VMM's cgroup (memory: guest RAM + [`VMM_OVERHEAD_MIB`],
-/// pids: [`VMM_PIDS`]) and the fact describing it. None with `--no-jail`,
-/// without root (no cgroup can be created) or without either controller.
+/// The jailed VMM's cgroup and the fact describing it
+/// ([`vmlab_bench::vmm_cgroup::create`]); none with `--no-jail`.
 pub(super) fn vmm_cgroup(args: &RunArgs) -> anyhow::Result<(Option<Cgroup>, String)> {
     if args.no_jail {
         return Ok((None, "none (--no-jail)".into()));
     }
-    if !nix_is_root() {
-        return Ok((None, "none (not root: no cgroup can be created)".into()));
-    }
-    let hier = match Hierarchy::cached() {
-        Ok(h) => h,
-        Err(_) => {
-            return Ok((
-                None,
-                "none (no cgroup hierarchy under /sys/fs/cgroup)".into(),
-            ))
-        }
-    };
-    let memory = (args.mem + VMM_OVERHEAD_MIB) << 20;
-    let limits = Limits {
-        memory: Some(memory).filter(|_| hier.has(Controller::Memory)),
-        pids: Some(VMM_PIDS).filter(|_| hier.has(Controller::Pids)),
-        cpus: None,
-    };
-    if !limits.any() {
-        return Ok((None, "none (no memory or pids controller)".into()));
-    }
-    let cg = Cgroup::create(&hier, &limits).context("cannot create the jailed VMM's cgroup")?;
-    let mut fact = Vec::new();
-    if let Some(m) = limits.memory {
-        fact.push(format!("memory {} MiB", m >> 20));
-    }
-    if let Some(p) = limits.pids {
-        fact.push(format!("pids {p}"));
-    }
-    Ok((
-        Some(cg),
-        format!("{} (cgroup {})", fact.join(", "), hier.mode.name()),
-    ))
-}
-
-fn nix_is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+    vmlab_bench::vmm_cgroup::create(args.mem)
 }
 
 /// Console lines shown when a guest fails and its console was not streamed.
@@ -227,11 +179,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<RunRecord> {
     let mut cfg = config(args, elf)?;
     let (cgroup, cgroup_fact) = vmm_cgroup(args)?;
     if let Some(cg) = &cgroup {
-        let file = match cg.mode() {
-            Mode::V2 => "cgroup.procs",
-            Mode::V1 | Mode::Hybrid => "tasks",
-        };
-        cfg.cgroup_tasks = cg.dirs().map(|d| d.join(file)).collect();
+        cfg.cgroup_tasks = vmlab_bench::vmm_cgroup::task_files(cg);
     }
     let streamed = cfg.serial_stream.is_some();
     let linux = matches!(cfg.guest, Guest::Linux(_));

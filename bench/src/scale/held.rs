@@ -167,40 +167,7 @@ impl<'a> Spawned<'a> {
 
     /// Reads stdout until the ready line; spawn to ready, ns.
     fn wait_ready(&mut self, t0: Instant, limit: Duration) -> Result<u64, String> {
-        let out = self.stdout.as_mut().expect("stdout is piped");
-        let fd = out.as_raw_fd();
-        let mut seen = Vec::with_capacity(256);
-        let mut buf = [0u8; 4096];
-        loop {
-            let left = limit.saturating_sub(t0.elapsed());
-            if left.is_zero() {
-                return Err(format!("was not ready within {:.1} s", limit.as_secs_f64()));
-            }
-            let mut p = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-            // SAFETY: poll reads and writes the one valid pollfd.
-            let r = unsafe { libc::poll(&mut p, 1, ms) };
-            if r <= 0 {
-                continue;
-            }
-            let n = match out.read(&mut buf) {
-                Ok(0) => return Err("ended its output before the ready line".into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(format!("output could not be read: {e}")),
-            };
-            seen.extend_from_slice(&buf[..n]);
-            if contains(&seen, READY_LINE.as_bytes()) {
-                return Ok(t0.elapsed().as_nanos() as u64);
-            }
-            if seen.len() > READ_CAP {
-                return Err(format!("printed {READ_CAP} bytes without the ready line"));
-            }
-        }
+        wait_for_ready(self.stdout.as_mut().expect("stdout is piped"), t0, limit)
     }
 
     /// The end of stderr, as `: text` (empty when there is none).
@@ -298,6 +265,48 @@ impl Drop for Spawned<'_> {
             self.let_go();
             self.signal(libc::SIGTERM);
             let _ = self.reap(Duration::from_secs(3));
+        }
+    }
+}
+
+/// Reads `out` (at most [`READ_CAP`] bytes) until the workload's ready
+/// line, for up to `limit` from `t0`; `t0` to ready, ns, or why not.
+pub fn wait_for_ready(
+    out: &mut (impl Read + AsRawFd),
+    t0: Instant,
+    limit: Duration,
+) -> Result<u64, String> {
+    let fd = out.as_raw_fd();
+    let mut seen = Vec::with_capacity(256);
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = limit.saturating_sub(t0.elapsed());
+        if left.is_zero() {
+            return Err(format!("was not ready within {:.1} s", limit.as_secs_f64()));
+        }
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: poll reads and writes the one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r <= 0 {
+            continue;
+        }
+        let n = match out.read(&mut buf) {
+            Ok(0) => return Err("ended its output before the ready line".into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("output could not be read: {e}")),
+        };
+        seen.extend_from_slice(&buf[..n]);
+        if contains(&seen, READY_LINE.as_bytes()) {
+            return Ok(t0.elapsed().as_nanos() as u64);
+        }
+        if seen.len() > READ_CAP {
+            return Err(format!("printed {READ_CAP} bytes without the ready line"));
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod host;
 pub mod indriver;
 pub mod inproc;
 pub mod restored;
+pub mod zygote;
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;

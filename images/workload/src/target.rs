@@ -159,8 +159,14 @@ mod tests {
             assert_eq!(Cidr::parse(bad), None, "{bad}");
         }
         assert_eq!(c.netmask(), [255, 255, 255, 0]);
-        assert_eq!(Cidr::parse("1.2.3.4/30").unwrap().netmask(), [255, 255, 255, 252]);
-        assert_eq!(std::format!("{}", Cidr::parse("1.2.3.4/1").unwrap()), "1.2.3.4/1");
+        assert_eq!(
+            Cidr::parse("1.2.3.4/30").unwrap().netmask(),
+            [255, 255, 255, 252]
+        );
+        assert_eq!(
+            std::format!("{}", Cidr::parse("1.2.3.4/1").unwrap()),
+            "1.2.3.4/1"
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!
 //! Cost with nothing to sweep: one `readdir` per hierarchy and one
 //! `kill(pid, 0)` per live run owning entries (none for this process's
-//! own).
+//! own; a process owning many cgroups, such as the scale driver or its VM
+//! fork server, is checked once).
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;

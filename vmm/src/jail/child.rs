@@ -17,11 +17,18 @@ pub(super) const PANICKED: i32 = 101;
 /// Exit status of a jailed VMM whose parent was already gone.
 pub(super) const ORPHANED: i32 = 102;
 
-/// Runs `boot` in a forked, jailed child and returns what it reported.
-/// `boot` gets the report pipe's fd (for [`enter`]) and the parent's pid.
-/// The outcome's `to_exit_ns` is taken here, from `start` to the child
-/// reaped.
-pub(crate) fn run_in_child<F>(start: std::time::Instant, boot: F) -> Result<VmOutcome, crate::Error>
+/// A forked, jailed VMM not waited for yet: its pid and the read end of
+/// its report pipe.
+pub(crate) struct Child {
+    /// The child's pid.
+    pub pid: libc::pid_t,
+    /// The read end of its report pipe (end of file once it exited).
+    pub report: OwnedFd,
+}
+
+/// Forks the jailed child that runs `boot` and returns at once. `boot`
+/// gets the report pipe's fd (for [`enter`]) and this process's pid.
+pub(crate) fn spawn<F>(boot: F) -> Result<Child, crate::Error>
 where
     F: FnOnce(RawFd, Pid) -> Result<VmOutcome, crate::Error>,
 {
@@ -34,51 +41,73 @@ where
         }
         sys::Forked::Parent(pid) => {
             drop(write);
-            let mut report = Vec::new();
-            // A report too long is cut short here and fails to decode.
-            let read_ok = File::from(read)
-                .take(wire::MAX_REPORT as u64 + 1)
-                .read_to_end(&mut report)
-                .is_ok();
-            let status = loop {
-                match waitpid(Pid::from_raw(pid), None) {
-                    Err(nix::Error::EINTR) => continue,
-                    other => break other,
-                }
-            };
-            match status {
-                Ok(WaitStatus::Exited(_, 0)) if read_ok => {
-                    let mut result = wire::decode(&report).map_err(|_| Error::Malformed)?;
-                    if let Ok(o) = &mut result {
-                        o.to_exit_ns = start.elapsed().as_nanos() as u64;
-                    }
-                    result
-                }
-                Ok(WaitStatus::Signaled(_, Signal::SIGSYS, _)) => {
-                    Err(Error::Seccomp { pid }.into())
-                }
-                Ok(WaitStatus::Signaled(_, sig, _)) => Err(Error::Died {
-                    how: format!("was killed by {sig}"),
-                }
-                .into()),
-                Ok(WaitStatus::Exited(_, PANICKED)) => Err(Error::Died {
-                    how: "panicked (see its message above)".into(),
-                }
-                .into()),
-                Ok(WaitStatus::Exited(_, code)) => Err(Error::Died {
-                    how: format!("exited with status {code}"),
-                }
-                .into()),
-                Ok(other) => Err(Error::Died {
-                    how: format!("ended as {other:?}"),
-                }
-                .into()),
-                Err(e) => Err(Error::Died {
-                    how: format!("could not be waited for ({e})"),
-                }
-                .into()),
-            }
+            Ok(Child { pid, report: read })
         }
+    }
+}
+
+/// Runs `boot` in a forked, jailed child and returns what it reported.
+/// The outcome's `to_exit_ns` is taken here, from `start` to the child
+/// reaped.
+pub(crate) fn run_in_child<F>(start: std::time::Instant, boot: F) -> Result<VmOutcome, crate::Error>
+where
+    F: FnOnce(RawFd, Pid) -> Result<VmOutcome, crate::Error>,
+{
+    let Child { pid, report } = spawn(boot)?;
+    let mut bytes = Vec::new();
+    // A report too long is cut short here and fails to decode.
+    let read_ok = File::from(report)
+        .take(wire::MAX_REPORT as u64 + 1)
+        .read_to_end(&mut bytes)
+        .is_ok();
+    let status = loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Err(nix::Error::EINTR) => continue,
+            other => break other,
+        }
+    };
+    conclude(read_ok.then_some(&bytes[..]), status, start)
+}
+
+/// What a reaped jailed VMM's report (`None`: it could not be read) and
+/// wait status say; `to_exit_ns` is from `start` to now.
+pub(crate) fn conclude(
+    report: Option<&[u8]>,
+    status: nix::Result<WaitStatus>,
+    start: std::time::Instant,
+) -> Result<VmOutcome, crate::Error> {
+    match status {
+        Ok(WaitStatus::Exited(_, 0)) if report.is_some() => {
+            let bytes = report.unwrap_or_default();
+            let mut result = wire::decode(bytes).map_err(|_| Error::Malformed)?;
+            if let Ok(o) = &mut result {
+                o.to_exit_ns = start.elapsed().as_nanos() as u64;
+            }
+            result
+        }
+        Ok(WaitStatus::Signaled(pid, Signal::SIGSYS, _)) => {
+            Err(Error::Seccomp { pid: pid.as_raw() }.into())
+        }
+        Ok(WaitStatus::Signaled(_, sig, _)) => Err(Error::Died {
+            how: format!("was killed by {sig}"),
+        }
+        .into()),
+        Ok(WaitStatus::Exited(_, PANICKED)) => Err(Error::Died {
+            how: "panicked (see its message above)".into(),
+        }
+        .into()),
+        Ok(WaitStatus::Exited(_, code)) => Err(Error::Died {
+            how: format!("exited with status {code}"),
+        }
+        .into()),
+        Ok(other) => Err(Error::Died {
+            how: format!("ended as {other:?}"),
+        }
+        .into()),
+        Err(e) => Err(Error::Died {
+            how: format!("could not be waited for ({e})"),
+        }
+        .into()),
     }
 }
 

@@ -54,7 +54,7 @@ pub mod seccomp;
 mod sys;
 pub(crate) mod wire;
 
-pub(crate) use child::run_in_child;
+pub(crate) use child::{conclude, run_in_child, spawn};
 pub(crate) use enter::{enter, join_cgroup};
 pub use enter::{NEW_ROOT_AT, NOBODY};
 pub use error::Error;
