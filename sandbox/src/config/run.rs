@@ -71,8 +71,11 @@ pub struct Config {
     pub no_new_privs: bool,
     /// Apply [`crate::plan::rlimits`].
     pub rlimits: bool,
-    /// A session of its own (`setsid`): no controlling terminal, so no
-    /// way to type into the caller's (`TIOCSTI`). Otherwise the workload
+    /// No controlling terminal (given up with `TIOCNOTTY`, or a session of
+    /// its own where that cannot be done), so no way to type into the
+    /// caller's (`TIOCSTI`), and a process group of its own. (`setsid`
+    /// alone costs milliseconds on a host with scheduler autogroups: each
+    /// session gets a task group.) Otherwise the workload
     /// gets a process group of its own, which is killed when it exits.
     pub new_session: bool,
     /// Kill the workload after this long.

@@ -208,7 +208,8 @@ pub struct Plan {
     pub hostname: Option<CString>,
     /// Bring `lo` up.
     pub loopback: bool,
-    /// `setsid`: no controlling terminal, no way to the caller's one.
+    /// No controlling terminal, no way to the caller's one (`TIOCNOTTY`, or
+    /// `setsid` where that cannot be done), and a process group of its own.
     pub new_session: bool,
     /// Otherwise `setpgid(0, 0)`: a process group of its own.
     pub own_group: bool,

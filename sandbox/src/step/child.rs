@@ -35,12 +35,13 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
     let mut c = Child { sys, st };
     wait_and_set_ids(plan, &mut c)?;
     c.step(Step::DieWithParent, |sys| sys.die_with_parent())?;
+    session(plan, &mut c)?;
     match &plan.root {
         Some(root) => root_filesystem(plan, root, &mut c)?,
         None => join_cgroup(plan, &mut c)?,
     }
     identity(plan, &mut c)?;
-    session_and_stdio(plan, &mut c)?;
+    stdio(plan, &mut c)?;
     lockdown(plan, &mut c)?;
     if plan.park {
         park(plan, &mut c)?;
@@ -169,14 +170,25 @@ fn identity<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `session` (a session of its own, or a process group), then `stdio`:
-/// the pipes become fds 0-3, every other fd close-on-exec.
-fn session_and_stdio<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+/// `session`: no controlling terminal and a process group of its own, or
+/// (a plain process) the process group only. Early, while the host's
+/// `/dev/tty` is still the one in view: the caller's terminal is given up
+/// there (`TIOCNOTTY`), checked gone, and where that cannot be done (no
+/// `/dev/tty` on the host) a session of its own (`setsid`) does it.
+fn session<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
     if plan.new_session {
-        c.step(Step::Session, |sys| sys.setsid())?;
+        c.step(Step::Session, |sys| match sys.detach_terminal() {
+            Ok(()) => sys.own_process_group(),
+            Err(_) => sys.setsid(),
+        })?;
     } else if plan.own_group {
         c.step(Step::Session, |sys| sys.own_process_group())?;
     }
+    Ok(())
+}
+
+/// `stdio`: the pipes become fds 0-3, every other fd close-on-exec.
+fn stdio<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
     let fds = plan.fds;
     c.step(Step::Stdio, |sys| {
         sys.dup2(fds.stdin, 0)?;

@@ -38,8 +38,11 @@
 //!    applied fails the start;
 //! 10. `verify_mounts`: `/`, `/proc`, `/dev`, `/sys`, `/tmp` (and a file bind) are exactly
 //!     the mounts made above (mount id) of the filesystem meant (`statfs`);
-//! 11. `set_hostname`, `loopback_up`, `rlimits`, `session` (`setsid`: no
-//!     controlling terminal; a plain process gets a process group of its own);
+//! 11. `set_hostname`, `loopback_up`, `rlimits` (`session`, no controlling
+//!     terminal and a process group of its own, ran early, right after
+//!     `die_with_parent`: `TIOCNOTTY` on the host's `/dev/tty`, checked,
+//!     `setsid` where that cannot be done; a plain process gets the process
+//!     group only);
 //! 12. `stdio`: the pipes become fds 0-3, every other fd close-on-exec;
 //! 13. `drop_caps`, `no_new_privs`, `seccomp`: last, so setup keeps its power;
 //! 14. `exec`: the status record (with each step's end time) goes to the

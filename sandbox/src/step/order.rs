@@ -16,6 +16,9 @@ pub enum Step {
     SetIds,
     /// Child: parent-death signal set.
     DieWithParent,
+    /// Child: no controlling terminal and a process group of its own (for
+    /// a plain process, the process group only).
+    Session,
     /// Child: mount propagation made private.
     MakePrivate,
     /// Child: rootfs bind-mounted.
@@ -50,8 +53,6 @@ pub enum Step {
     LoopbackUp,
     /// Child: rlimits set.
     Rlimits,
-    /// Child: a session of its own (or, for a plain process, a process group).
-    Session,
     /// Child: fds 0-3 in place.
     Stdio,
     /// Child: capabilities reduced.
@@ -75,6 +76,7 @@ impl Step {
         Step::WaitParent,
         Step::SetIds,
         Step::DieWithParent,
+        Step::Session,
         Step::MakePrivate,
         Step::BindRootfs,
         Step::MountProc,
@@ -92,7 +94,6 @@ impl Step {
         Step::SetHostname,
         Step::LoopbackUp,
         Step::Rlimits,
-        Step::Session,
         Step::Stdio,
         Step::DropCaps,
         Step::NoNewPrivs,

@@ -98,6 +98,12 @@ fn ids_then_cgroup(r: &Recorder, tree: i32) {
     assert!(r.pos(tasks) < r.pos("pivot_root"));
     // The parent-death signal after the id change (which clears it).
     assert!(r.pos("setresuid 0") < r.pos("pdeathsig"));
+    // The terminal given up (and a process group of its own) while the
+    // host's /dev/tty is in view, before any mount; no session needed.
+    assert!(r.pos("pdeathsig") < r.pos("detach_terminal"));
+    assert!(r.pos("detach_terminal") < r.pos("setpgid 0 0"));
+    assert!(r.pos("setpgid 0 0") < r.pos("mount - / - REC|PRIVATE"));
+    assert!(!r.has("setsid"));
     // Cgroup namespace after joining the cgroup.
     assert!(r.pos(tasks) < r.pos("unshare 0x2000000"));
 }
@@ -150,12 +156,11 @@ fn masks_then_lockdown(r: &Recorder) {
         assert!(r.pos("open_beneath -100 . dir") < r.pos(&format!("open_beneath -100 {name} dir")));
     }
     let verified = r.pos("open_beneath -100 tmp dir");
-    // Then hostname, lo, rlimits, a session, fds, and the lockdown, seccomp last.
+    // Then hostname, lo, rlimits, fds, and the lockdown, seccomp last.
     assert!(verified < r.pos("sethostname vmlab"));
     assert!(r.pos("sethostname") < r.pos("loopback_up"));
     assert!(r.pos("loopback_up") < r.pos("setrlimit"));
-    assert!(r.pos("setrlimit") < r.pos("setsid"));
-    assert!(r.pos("setsid") < r.pos("dup2 12 0"));
+    assert!(r.pos("setrlimit") < r.pos("dup2 12 0"));
     assert!(r.pos("dup2 15 3") < r.pos("cloexec_from 4"));
     assert!(r.pos("cloexec_from 4") < r.pos("capbset_drop"));
     assert!(r.pos("capbset_drop") < r.pos("ambient_clear"));
@@ -198,8 +203,10 @@ fn plain_process_does_no_isolation() {
     assert!(!r.has("capset"));
     assert!(r.calls.last().unwrap().starts_with("execve /bin/true"));
     assert_eq!(plan::clone_flags(&c, false), 0);
-    // Not a session of its own, but a process group (killed as one).
+    // Not a session of its own, but a process group (killed as one); its
+    // terminal is the caller's.
     assert!(!r.has("setsid"));
+    assert!(!r.has("detach_terminal"));
     assert!(r.has("setpgid 0 0"));
 }
 
@@ -210,6 +217,23 @@ fn the_sandbox_is_user_namespaced_by_default() {
     assert!(c.ns.user.is_some());
     assert!(c.new_session);
     assert_ne!(plan::clone_flags(&c, false) & libc::CLONE_NEWUSER as u64, 0);
+}
+
+#[test]
+fn without_a_dev_tty_to_give_up_the_sandbox_takes_a_session_of_its_own() {
+    let fs = Fs::new("nodevtty");
+    let c = Config::sandbox(&fs.0);
+    let plan = plan::build(&c, FDS, false, Vec::new()).unwrap();
+    let mut rec = Recorder {
+        fail_at: Some("detach_terminal".into()),
+        ..Recorder::default()
+    };
+    let mut st = Status::new();
+    child_steps(&plan, &mut rec, &mut st).unwrap();
+    assert!(rec.pos("detach_terminal") < rec.pos("setsid"));
+    assert!(rec.pos("setsid") < rec.pos("mount - / - REC|PRIVATE"));
+    assert!(!rec.has("setpgid"), "a session leader leads its own group");
+    assert!(rec.has("execve"));
 }
 
 /// The recorded run of `c` with `rec`, stopped at the first failure.

@@ -79,6 +79,12 @@ pub trait Sys {
     /// `setpgid(0, 0)`: a process group of its own (so that it can be
     /// killed as a group).
     fn own_process_group(&mut self) -> Result<(), Errno>;
+    /// Gives up the controlling terminal, if any (`TIOCNOTTY` on
+    /// `/dev/tty`, then checks that `/dev/tty` no longer opens): what a
+    /// session of its own gives, without the session. (On a host with
+    /// scheduler autogroups, `setsid` creates a task group and costs
+    /// milliseconds.)
+    fn detach_terminal(&mut self) -> Result<(), Errno>;
     /// `pivot_root(new_root, put_old)`.
     fn pivot_root(&mut self, new_root: &CStr, put_old: &CStr) -> Result<(), Errno>;
     /// `sethostname(name)`.

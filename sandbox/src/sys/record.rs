@@ -234,6 +234,9 @@ impl Sys for Recorder {
     fn own_process_group(&mut self) -> Result<(), Errno> {
         self.log("setpgid 0 0".into())
     }
+    fn detach_terminal(&mut self) -> Result<(), Errno> {
+        self.log("detach_terminal".into())
+    }
     fn chdir(&mut self, path: &CStr) -> Result<(), Errno> {
         self.log(format!("chdir {}", s(path)))
     }

@@ -121,6 +121,10 @@ impl Sys for Real {
         process::own_process_group()
     }
 
+    fn detach_terminal(&mut self) -> Result<(), Errno> {
+        process::detach_terminal()
+    }
+
     fn chdir(&mut self, path: &CStr) -> Result<(), Errno> {
         files::chdir(path)
     }

@@ -38,6 +38,40 @@ pub(super) fn setsid() -> Result<(), Errno> {
     unsafe { sys!(libc::SYS_setsid) }.map(drop)
 }
 
+/// The path of the caller's controlling terminal, whatever it is.
+const DEV_TTY: &CStr = c"/dev/tty";
+
+/// Opens the controlling terminal (`/dev/tty`); `ENXIO`: there is none.
+fn open_controlling_tty() -> Result<i32, Errno> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    // SAFETY: DEV_TTY is a NUL-terminated string that outlives the call.
+    unsafe { sys!(libc::SYS_openat, libc::AT_FDCWD, DEV_TTY.as_ptr(), flags) }.map(|fd| fd as i32)
+}
+
+pub(super) fn detach_terminal() -> Result<(), Errno> {
+    match open_controlling_tty() {
+        Err(Errno::ENXIO) => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(fd) => {
+            // SAFETY: `fd` is the open terminal; TIOCNOTTY takes no argument.
+            let r = unsafe { sys!(libc::SYS_ioctl, fd, libc::TIOCNOTTY) };
+            // SAFETY: closes the fd opened above, used nowhere else.
+            let _ = unsafe { sys!(libc::SYS_close, fd) };
+            r?;
+        }
+    }
+    // Checked, not assumed: no terminal is reachable any more.
+    match open_controlling_tty() {
+        Err(Errno::ENXIO) => Ok(()),
+        Err(e) => Err(e),
+        Ok(fd) => {
+            // SAFETY: closes the fd just opened.
+            let _ = unsafe { sys!(libc::SYS_close, fd) };
+            Err(Errno::EPERM)
+        }
+    }
+}
+
 pub(super) fn own_process_group() -> Result<(), Errno> {
     // SAFETY: setpgid with integer arguments (0, 0: this process).
     unsafe { sys!(libc::SYS_setpgid, 0, 0) }.map(drop)
