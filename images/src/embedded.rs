@@ -25,7 +25,10 @@ mod tests {
 
     #[test]
     fn the_guest_stays_small_and_carries_its_pvh_entry() {
-        assert!(GUEST.len() < 64 * 1024, "{} bytes", GUEST.len());
+        // About 105 KiB since the I/O kernels: smoltcp's TCP/IP stack and
+        // the virtio drivers are most of it; still two orders of magnitude
+        // below a Linux kernel and initramfs.
+        assert!(GUEST.len() < 128 * 1024, "{} bytes", GUEST.len());
         // XEN_ELFNOTE_PHYS32_ENTRY (18) in a "Xen" note: what stock VMMs
         // look for to boot an ELF through PVH.
         let note = [4u32.to_le_bytes(), 8u32.to_le_bytes(), 18u32.to_le_bytes()].concat();
