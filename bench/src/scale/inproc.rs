@@ -101,21 +101,5 @@ pub fn measure(
     stop: &super::Stopper,
     emulated: bool,
 ) -> anyhow::Result<vmlab_reports::model::ScaleResult> {
-    let kind = Some(vmlab_reports::model::BackendKind::Vm);
-    let holder = match InProcessVm::open() {
-        Ok(h) => h,
-        Err(e) => {
-            return Ok(vmlab_reports::model::ScaleResult {
-                backend: NAME.into(),
-                kind,
-                stopped: "skipped".into(),
-                failure: Some(format!("{e:#}")),
-                budget_bytes: s.budget_bytes,
-                ..Default::default()
-            })
-        }
-    };
-    let mut r = super::measure(&holder, kind, s, stop)?;
-    r.emulated = emulated;
-    Ok(r)
+    super::vm_row(NAME, InProcessVm::open(), s, stop, emulated)
 }

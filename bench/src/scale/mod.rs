@@ -84,6 +84,31 @@ impl Stopper {
     }
 }
 
+/// A VM row of `name` held by `opened` (the holder, or why it could not
+/// be made: then a skipped row with that failure), labelled `emulated`.
+pub fn vm_row<H: Holder>(
+    name: &str,
+    opened: anyhow::Result<H>,
+    s: &Settings,
+    stop: &Stopper,
+    emulated: bool,
+) -> anyhow::Result<ScaleResult> {
+    let kind = Some(BackendKind::Vm);
+    let mut r = match opened {
+        Ok(h) => measure(&h, kind, s, stop)?,
+        Err(e) => ScaleResult {
+            backend: name.into(),
+            kind,
+            stopped: "skipped".into(),
+            failure: Some(format!("{e:#}")),
+            budget_bytes: s.budget_bytes,
+            ..Default::default()
+        },
+    };
+    r.emulated = emulated;
+    Ok(r)
+}
+
 /// The density run and the concurrency levels of `holder`, as `s` says;
 /// everything it started is torn down before it returns.
 pub fn measure(

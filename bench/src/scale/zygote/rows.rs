@@ -6,21 +6,9 @@ use std::path::Path;
 
 use vmlab_reports::model::{BackendKind, ScaleResult};
 
-use super::super::{inproc, measure, restored, Settings, Stopper};
+use super::super::{inproc, measure, restored, vm_row, Settings, Stopper};
 use super::run_row::RunVm;
 use super::Zygote;
-
-/// A row that could not run, with why.
-fn failed(name: &str, s: &Settings, why: String) -> ScaleResult {
-    ScaleResult {
-        backend: name.into(),
-        kind: Some(BackendKind::Vm),
-        stopped: "skipped".into(),
-        failure: Some(why),
-        budget_bytes: s.budget_bytes,
-        ..Default::default()
-    }
-}
 
 /// Measures the four rows as `s` says (`say` gets a line before and after
 /// each); a row that cannot run is kept with its failure.
@@ -39,12 +27,7 @@ pub fn measure_all(
         super::NAME,
         s.max
     ));
-    let mut r = match Zygote::start(exe) {
-        Ok(z) => measure(&z, kind, s, stop)?,
-        Err(e) => failed(super::NAME, s, format!("{e:#}")),
-    };
-    r.emulated = emulated;
-    out.push(r);
+    out.push(vm_row(super::NAME, Zygote::start(exe), s, stop, emulated)?);
     if stop.fired() {
         return Ok(out);
     }
