@@ -155,7 +155,7 @@ fn main() {
             .cloned()
             .unwrap_or_else(|| "target/vmlab/images".into()),
     );
-    vmlab_bench::scale::host::raise_nofile();
+    vmlab_vmm::held::raise_fd_limit(1 << 16).expect("the fd limit can be raised");
     let holder: Box<dyn Holder> = match which.as_str() {
         "zygote" => Box::new(Zygote::start(&exe).expect("the fork server starts")),
         "run" => Box::new(RunVm::new(exe, images)),

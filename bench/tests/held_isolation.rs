@@ -211,3 +211,45 @@ fn a_held_sandbox_that_ends_before_ready_says_how_and_leaves_nothing() {
     );
     assert_eq!(cgroups(std::process::id()), 0, "its cgroup was removed");
 }
+
+/// This process's open fds now.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn a_held_instance_keeps_at_most_four_fds_in_the_driver() {
+    if !have_root("a_held_instance_keeps_at_most_four_fds_in_the_driver") {
+        return;
+    }
+    let _one = serial();
+    let images = images();
+    // 4000 held instances must fit under a hard open-file limit of 20000
+    // (this host's; no CAP_SYS_RESOURCE to lift it): pidfd, protocol
+    // (also the release), stdout, stderr.
+    const N: usize = 16;
+    for driver in [
+        InDriver::sandbox(&images).unwrap(),
+        InDriver::process(&images).unwrap(),
+    ] {
+        let before = open_fds();
+        let held: Vec<_> = (0..N).map(|_| driver.start_held().unwrap()).collect();
+        let per = (open_fds() - before) as f64 / N as f64;
+        // The count sees them (the control: at least the pidfd and the
+        // three channels), and no more than four stay.
+        assert!(
+            (3.0..=4.0).contains(&per),
+            "{}: {per} fds per held instance",
+            driver.name()
+        );
+        for h in held {
+            assert_eq!(h.release().unwrap(), 0);
+        }
+        assert_eq!(
+            open_fds(),
+            before,
+            "{}: every fd closed after release",
+            driver.name()
+        );
+    }
+}

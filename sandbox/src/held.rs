@@ -4,23 +4,24 @@
 //! [`HeldSandbox::start`] runs exactly the cold start of
 //! [`run`](crate::run) for the same [`Config`] (namespaces, mounts,
 //! cgroup, ids, capabilities, seccomp, `execve`), with one difference in
-//! wiring: the workload's stdin is a hold pipe of its own (the caller keeps
-//! the write end) and its stdout is captured, instead of `/dev/null` or,
-//! with [`Config::pass_stdio`], the caller's own stdin and stdout — so
-//! `pass_stdio` does not apply here. It returns once the workload's `ready`
-//! event arrived on the protocol pipe. No thread watches a held sandbox:
-//! its output waits in its pipes (a held workload writes one line) until
-//! [`HeldSandbox::release`] closes the hold pipe (the workload reads end of
-//! file and exits) and watches it to its end like a cold run.
+//! wiring: the protocol channel is a socket pair instead of a pipe, and the
+//! workload's stdin is its own end of it, so that the one fd the caller
+//! reads the protocol from also releases the hold (four fds per held
+//! instance in the caller: pidfd, protocol, stdout, stderr); its stdout is
+//! captured, instead of `/dev/null` or, with [`Config::pass_stdio`], the
+//! caller's own stdin and stdout — so `pass_stdio` does not apply here. It
+//! returns once the workload's `ready` event arrived. No thread watches a
+//! held sandbox: its output waits in its pipes (a held workload writes one
+//! line) until [`HeldSandbox::release`] shuts down the caller's side of the
+//! channel (the workload reads end of file on its stdin and exits) and
+//! watches it to its end like a cold run.
 //!
 //! Dropping one kills and reaps the workload, closes its pipes and removes
 //! its cgroup; its mounts die with its mount namespace. The workload gets
 //! `SIGKILL` when the thread that started it exits (its parent-death
 //! signal): start and release on one long-lived thread.
-use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use nix::fcntl::OFlag;
 use vmlab_workload::protocol::Event;
 
 use crate::config::Config;
@@ -37,8 +38,6 @@ const STDERR_TAIL: usize = 600;
 /// A started sandbox whose workload is ready and held.
 pub struct HeldSandbox {
     started: Started,
-    /// The hold pipe's write end: closing it releases the workload.
-    hold: Option<OwnedFd>,
     early: Early,
     ready_ns: u64,
 }
@@ -57,18 +56,15 @@ impl HeldSandbox {
     /// waits up to `limit` for its ready event. On any failure everything
     /// started is torn down.
     pub fn start(config: &Config, limit: Duration) -> Result<HeldSandbox, LaunchError> {
-        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-        let started = Started::start_with(config, false, Some(read))?;
+        let started = Started::start_with(config, false, true)?;
         let mut early = Early::default();
         match started.until(Event::Ready, limit, &mut early) {
             Ok(at) => Ok(HeldSandbox {
                 ready_ns: at.saturating_sub(started.phases_start()),
                 started,
-                hold: Some(write),
                 early,
             }),
             Err(NotYet::Exited) => {
-                drop(write);
                 let out = started.wait_from(None, early, LAST_WORDS)?;
                 Err(ended_before_ready(&out))
             }
@@ -98,10 +94,10 @@ impl HeldSandbox {
         self.started.exited()
     }
 
-    /// Closes the hold pipe: the workload reads end of file and goes on to
-    /// its exit (not waited for here).
+    /// Ends the hold: the workload reads end of file on its stdin and goes
+    /// on to its exit (not waited for here).
     pub fn let_go(&mut self) {
-        drop(self.hold.take());
+        self.started.let_go();
     }
 
     /// Releases the workload and watches it to its end, for at most

@@ -39,7 +39,7 @@ fn main() {
     let step: usize = arg(3, 100).max(1);
     let mem_mib: u64 = arg(4, 2);
     let args: String = arg(5, "--hold".to_string());
-    vmlab_vmm::held::raise_fd_limit().expect("the fd limit can be raised");
+    vmlab_vmm::held::raise_fd_limit(0).expect("the fd limit can be raised");
     let elf = vmlab_images::embedded::GUEST;
     let host = Host::open().expect("KVM");
     let config = || VmConfig::bare(elf, &args, mem_mib, Duration::from_secs(30));

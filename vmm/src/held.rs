@@ -73,15 +73,29 @@ impl Host {
     }
 }
 
-/// Raises this process's soft limit on open fds to its hard limit (a held
-/// VM keeps two fds, its VM's and its vCPU's) and returns the new limit.
-pub fn raise_fd_limit() -> Result<u64, nix::Error> {
+/// Raises this process's limit on open fds (a held VM keeps two, its VM's
+/// and its vCPU's; children inherit the limit) to at least its hard limit,
+/// and to `at_least` where that is higher: the hard limit is lifted too,
+/// up to the kernel's `fs.nr_open`, when this process holds
+/// `CAP_SYS_RESOURCE`; otherwise the hard limit stays. Returns the soft
+/// limit now in force.
+pub fn raise_fd_limit(at_least: u64) -> Result<u64, nix::Error> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if at_least > hard {
+        let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(hard);
+        let want = at_least.min(ceiling);
+        if want > hard && setrlimit(Resource::RLIMIT_NOFILE, want, want).is_ok() {
+            return Ok(want);
+        }
+    }
     if soft < hard {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
     }
-    Ok(hard)
+    Ok(hard.max(soft))
 }
 
 /// A guest parked at its hold port. Dropping it tears it down without
@@ -206,10 +220,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fd_limit_is_raised_to_the_hard_limit() {
+    fn the_fd_limit_is_raised_to_the_hard_limit_and_beyond_when_privileged() {
         use nix::sys::resource::{getrlimit, Resource};
-        let hard = raise_fd_limit().unwrap();
-        assert_eq!(getrlimit(Resource::RLIMIT_NOFILE).unwrap(), (hard, hard));
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        let now = raise_fd_limit(0).unwrap();
+        assert_eq!(getrlimit(Resource::RLIMIT_NOFILE).unwrap(), (now, now));
+        assert!(now >= hard);
+        // One more than the hard limit: granted to root (fs.nr_open permitting), refused
+        // without changing anything otherwise.
+        let more = raise_fd_limit(now + 1).unwrap();
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        assert_eq!((soft, hard), (more, more));
+        let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // CAP_SYS_RESOURCE (bit 24 of CapEff) lifts a hard limit; root may lack it.
+        let cap_eff = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        if cap_eff & (1 << 24) != 0 && now < nr_open {
+            assert_eq!(more, now + 1);
+        } else {
+            assert_eq!(more, now);
+        }
     }
 
     #[test]

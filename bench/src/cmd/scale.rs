@@ -202,14 +202,7 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
     let stop = Stopper::install()?;
     vmlab_bench::compare::keep_inherited_fds_out();
     let s = settings(&args)?;
-    let nofile = scale::host::raise_nofile();
-    // Each held instance keeps up to six fds open here (pipes, a pidfd).
-    if nofile < 6 * u64::from(s.max) + 64 {
-        eprintln!(
-            "vmlab: warning: the open-file limit ({nofile}) may stop the run before --max {}",
-            s.max
-        );
-    }
+    s.lift_fd_limit();
     let ids = if args.backends.is_empty() {
         vec![BackendId::Process, BackendId::Sandbox]
     } else {

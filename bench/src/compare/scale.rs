@@ -37,6 +37,7 @@ pub fn section(
         time_limit: TIME_LIMIT,
         levels: LEVELS.to_vec(),
     };
+    s.lift_fd_limit();
     let stop = Stopper::never();
     let mut out = Vec::new();
     for &id in ids.iter().filter(|&&id| holders::cannot_hold(id).is_none()) {

@@ -43,31 +43,6 @@ pub fn vmlab_cgroups() -> Option<(usize, u64)> {
     })
 }
 
-/// Raises the soft open-file limit to the hard one (each held instance
-/// keeps pipes open here); the limit now in force.
-pub fn raise_nofile() -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit read and write the one valid rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
-            return 0;
-        }
-        if r.rlim_cur < r.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: r.rlim_max,
-                rlim_max: r.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                r.rlim_cur = r.rlim_max;
-            }
-        }
-    }
-    r.rlim_cur
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,17 +53,5 @@ mod tests {
         assert_eq!(parse_mem_available(text), Some(12345 * 1024));
         assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
         assert!(mem_available().unwrap() > 0);
-    }
-
-    #[test]
-    fn the_soft_nofile_limit_reaches_the_hard_one() {
-        let now = raise_nofile();
-        let mut r = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the one valid rlimit.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
-        assert_eq!((now, r.rlim_cur), (r.rlim_max, r.rlim_max));
     }
 }

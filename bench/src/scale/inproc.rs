@@ -32,7 +32,7 @@ impl InProcessVm {
     /// VM keeps two fds).
     pub fn open() -> anyhow::Result<InProcessVm> {
         let host = Host::open().context("cannot open /dev/kvm for held VMs")?;
-        vmlab_vmm::held::raise_fd_limit().context("cannot raise the open-file limit")?;
+        vmlab_vmm::held::raise_fd_limit(0).context("cannot raise the open-file limit")?;
         Ok(InProcessVm { host })
     }
 }

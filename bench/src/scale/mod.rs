@@ -51,6 +51,28 @@ pub struct Settings {
     pub levels: Vec<u32>,
 }
 
+/// The most fds one held instance keeps open in the driver (pipes, a
+/// pidfd, a cgroup directory).
+const FDS_PER_INSTANCE: u64 = 6;
+
+impl Settings {
+    /// Lifts this process's open-file limit (children, such as the VM fork
+    /// server, inherit it) so that `max` held instances fit, warning where
+    /// it cannot be lifted that far; the limit now in force.
+    pub fn lift_fd_limit(&self) -> u64 {
+        let want = FDS_PER_INSTANCE * u64::from(self.max) + 256;
+        let now = vmlab_vmm::held::raise_fd_limit(want).unwrap_or(0);
+        if now < want {
+            eprintln!(
+                "vmlab: warning: the open-file limit ({now}) may stop the run before {} instances \
+                 (raise it with `ulimit -n {want}`)",
+                self.max
+            );
+        }
+        now
+    }
+}
+
 /// Whether SIGINT or SIGTERM arrived (checked between starts).
 pub struct Stopper {
     interrupt: Option<vmlab_sandbox::signal::Interrupt>,

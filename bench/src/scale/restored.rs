@@ -37,7 +37,7 @@ impl RestoredVm {
     /// Opens `/dev/kvm` once, lifts the fd limit and takes the snapshot.
     pub fn open() -> anyhow::Result<RestoredVm> {
         let host = Host::open().context("cannot open /dev/kvm for restored VMs")?;
-        vmlab_vmm::held::raise_fd_limit().context("cannot raise the open-file limit")?;
+        vmlab_vmm::held::raise_fd_limit(0).context("cannot raise the open-file limit")?;
         let dir = tempfile::Builder::new()
             .prefix("vmlab-scale-restored-")
             .tempdir()

@@ -108,6 +108,13 @@ impl Cgroup {
         self.fd.as_ref().map(|f| f.as_raw_fd())
     }
 
+    /// Closes the directory's fd once the child is in the cgroup (it is
+    /// only for `CLONE_INTO_CGROUP` and the device program's attach): one
+    /// fd fewer per live sandbox.
+    pub fn close_fd(&mut self) {
+        self.fd = None;
+    }
+
     /// The directories (one in v2).
     pub fn dirs(&self) -> impl Iterator<Item = &Path> {
         self.dirs.iter().map(|(_, d)| d.as_path())

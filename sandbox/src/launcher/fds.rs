@@ -26,6 +26,24 @@ pub(super) fn pipe(child_reads: bool) -> Result<Pipe, Errno> {
     })
 }
 
+/// A connected pair of stream sockets, the child's end moved to at least
+/// [`ChildFds::MIN`]: a protocol channel that also carries the parent's
+/// word back (a held workload's release: the parent shuts down its
+/// writing side and the child reads end of file).
+pub(super) fn duplex() -> Result<Pipe, Errno> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    let (parent, child) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    Ok(Pipe {
+        parent,
+        child: high(child)?,
+    })
+}
+
 pub(super) fn high(fd: OwnedFd) -> Result<OwnedFd, Errno> {
     let n = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(ChildFds::MIN))?;
     // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.

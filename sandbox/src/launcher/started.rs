@@ -30,7 +30,8 @@ pub(crate) struct Started {
     plan: Box<Plan>,
     /// The sync pipe, kept open while parked: one byte releases the child.
     sync: Option<OwnedFd>,
-    status: OwnedFd,
+    /// The status pipe, until the child's `execve` closed its end.
+    status: Option<OwnedFd>,
     pipes: Option<Pipes>,
     cgroup: Option<Cgroup>,
     phases: Phases,
@@ -47,16 +48,17 @@ impl Started {
     /// Checks `config`, creates the cgroup, clones the child and runs the
     /// setup: to `execve` when `park` is false, else to the `park` step.
     pub(crate) fn start(config: &Config, park: bool) -> Result<Started, LaunchError> {
-        Started::start_with(config, park, None)
+        Started::start_with(config, park, false)
     }
 
-    /// [`Started::start`], with `stdin` as the child's stdin when given
-    /// (then `config.pass_stdio` does not apply: nothing of the caller's
-    /// stdio reaches the child).
+    /// [`Started::start`]; `held` wires the child's stdin to the protocol
+    /// channel, which [`Started::let_go`] then ends (and
+    /// `config.pass_stdio` does not apply: nothing of the caller's stdio
+    /// reaches the child).
     pub(crate) fn start_with(
         config: &Config,
         park: bool,
-        stdin: Option<OwnedFd>,
+        held: bool,
     ) -> Result<Started, LaunchError> {
         let mut phases = Phases {
             start: monotonic_ns(),
@@ -64,8 +66,8 @@ impl Started {
         };
         config.validate().map_err(PlanError::from)?;
         let mut cg = cgroup_before_clone(config, &mut phases)?;
-        let pass = config.pass_stdio && stdin.is_none();
-        let wiring = Wiring::new(pass, stdin)?;
+        let pass = config.pass_stdio && !held;
+        let wiring = Wiring::new(pass, held)?;
         let into = cg.cgroup.as_ref().and_then(|c| c.clone_fd());
         let bind = match &config.bind_file {
             Some(b) => Some(super::bind::detached(&b.host, config.ns.user.as_ref())?),
@@ -98,7 +100,7 @@ impl Started {
             child: Some(child),
             plan,
             sync: Some(w.sync.parent),
-            status: w.status.parent,
+            status: Some(w.status.parent),
             pipes: Some(Pipes {
                 proto: w.proto.parent,
                 stdout: w.stdout.parent,
@@ -117,6 +119,9 @@ impl Started {
             _bind: bind,
         };
         s.setup(config, cg)?;
+        if let Some(c) = &mut s.cgroup {
+            c.close_fd();
+        }
         Ok(s)
     }
 
@@ -124,7 +129,8 @@ impl Started {
     /// become phases. On error `self` is dropped by the caller: the child
     /// dies before `cg` is removed (it is dropped after `self`'s child).
     fn setup(&mut self, config: &Config, mut cg: CgroupSetup) -> Result<(), LaunchError> {
-        let (Some(child), Some(sync)) = (&self.child, &self.sync) else {
+        let (Some(child), Some(sync), Some(status)) = (&self.child, &self.sync, &self.status)
+        else {
             return Err(LaunchError::DiedInSetup);
         };
         let sync_fd = sync.as_raw_fd();
@@ -132,7 +138,7 @@ impl Started {
             config,
             &self.plan,
             child,
-            (sync_fd, &self.status),
+            (sync_fd, status),
             &mut cg,
             &mut self.phases,
         );
@@ -142,10 +148,14 @@ impl Started {
             self.sync = None;
         }
         let st = if self.plan.park {
-            read_first_status(&self.status, self.timeout.as_nanos() as u64)?
+            read_first_status(status, self.timeout.as_nanos() as u64)?
         } else {
-            read_status(&self.status, self.timeout.as_nanos() as u64)?
+            read_status(status, self.timeout.as_nanos() as u64)?
         };
+        if !self.plan.park {
+            // Read to its end: the child exec'd (or failed); nothing more comes.
+            self.status = None;
+        }
         let st = st.ok_or(LaunchError::DiedInSetup)?;
         if let Some(f) = st.failure {
             return Err(LaunchError::setup(f, self.user_ns));
@@ -178,14 +188,26 @@ impl Started {
         Real.send_byte(sync.as_raw_fd())
             .map_err(|_| LaunchError::DiedParked)?;
         drop(sync);
-        let st = read_status(&self.status, self.timeout.as_nanos() as u64)?
-            .ok_or(LaunchError::DiedParked)?;
+        let status = self.status.take().ok_or(LaunchError::DiedParked)?;
+        let st =
+            read_status(&status, self.timeout.as_nanos() as u64)?.ok_or(LaunchError::DiedParked)?;
         if let Some(f) = st.failure {
             return Err(LaunchError::setup(f, self.user_ns));
         }
         self.phases
             .at(Step::Exec.name(), st.times[Step::Exec as usize]);
         Ok(())
+    }
+
+    /// Ends a held child's wait: shuts down the parent's writing side of
+    /// the protocol channel (the child's stdin reads end of file). Its
+    /// protocol words still arrive. A no-op once the child is watched.
+    pub(crate) fn let_go(&self) {
+        if let Some(p) = &self.pipes {
+            // ENOTCONN once the child is gone: nothing to release.
+            let _ =
+                nix::sys::socket::shutdown(p.proto.as_raw_fd(), nix::sys::socket::Shutdown::Write);
+        }
     }
 
     /// `CLOCK_MONOTONIC` ns when the current phases began (the start, or

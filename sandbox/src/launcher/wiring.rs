@@ -1,9 +1,9 @@
 //! Every pipe between parent and child, made before the clone.
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::fcntl::OFlag;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
-use super::fds::{high, pipe, Pipe};
+use super::fds::{duplex, high, pipe, Pipe};
 use super::LaunchError;
 use crate::plan::ChildFds;
 
@@ -14,8 +14,8 @@ pub(super) struct Wiring {
     pub(super) proto: Pipe,
     pub(super) stdout: Pipe,
     pub(super) stderr: Pipe,
-    /// The child's stdin: `/dev/null`, a copy of the caller's, or a pipe
-    /// given for it.
+    /// The child's stdin: `/dev/null`, a copy of the caller's, or (held) a
+    /// copy of the child's end of the protocol channel.
     pub(super) devnull: OwnedFd,
     /// A copy of the caller's stdout the child writes to instead of the
     /// stdout pipe (with `pass_stdio`).
@@ -24,9 +24,30 @@ pub(super) struct Wiring {
 
 impl Wiring {
     /// Every pipe; with `pass_stdio`, copies of the caller's stdin and
-    /// stdout stand in for `/dev/null` and the stdout pipe; `stdin`, when
-    /// given, is the child's stdin instead (a held sandbox's hold pipe).
-    pub(super) fn new(pass_stdio: bool, stdin: Option<OwnedFd>) -> Result<Wiring, LaunchError> {
+    /// stdout stand in for `/dev/null` and the stdout pipe. `held` makes
+    /// the protocol channel a socket pair whose child end is also the
+    /// child's stdin: a held workload waits on its stdin, and the parent
+    /// releases it on the same fd it reads the protocol from (one fd per
+    /// held instance fewer than a separate hold pipe).
+    pub(super) fn new(pass_stdio: bool, held: bool) -> Result<Wiring, LaunchError> {
+        if held {
+            let w = (|| {
+                let proto = duplex()?;
+                let stdin = fcntl(&proto.child, FcntlArg::F_DUPFD_CLOEXEC(ChildFds::MIN))?;
+                Ok(Wiring {
+                    passed_stdout: None,
+                    sync: pipe(true)?,
+                    status: pipe(false)?,
+                    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing
+                    // else owns.
+                    devnull: unsafe { std::os::fd::FromRawFd::from_raw_fd(stdin) },
+                    proto,
+                    stdout: pipe(false)?,
+                    stderr: pipe(false)?,
+                })
+            })();
+            return w.map_err(LaunchError::Pipe);
+        }
         if pass_stdio {
             // SAFETY: fds 0 and 1 stay open for the whole call; the borrows
             // only live for the check.
@@ -38,9 +59,7 @@ impl Wiring {
             };
             refuse_terminals(&[stdin, stdout])?;
         }
-        let devnull = if let Some(fd) = stdin {
-            high(fd)
-        } else if pass_stdio {
+        let devnull = if pass_stdio {
             caller(0)
         } else {
             nix::fcntl::open(

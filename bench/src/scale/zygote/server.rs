@@ -84,7 +84,7 @@ pub fn serve(sock: OwnedFd, guest: Guest) -> anyhow::Result<()> {
 
 fn open() -> anyhow::Result<Host> {
     let host = Host::open().context("cannot open /dev/kvm for the VM fork server")?;
-    vmlab_vmm::held::raise_fd_limit().context("cannot raise the open-file limit")?;
+    vmlab_vmm::held::raise_fd_limit(0).context("cannot raise the open-file limit")?;
     Ok(host)
 }
 
