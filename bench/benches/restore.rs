@@ -10,8 +10,8 @@
 //! - `warm/vm-bare-pool`: a hand-off from a `vmlab_vmm::VmPool` of one VM
 //!   prepared from the same snapshot (created, mapped, state loaded, paused
 //!   before its first `KVM_RUN`), timed from the hand-off request to the
-//!   ready event; the refill after each run is untimed (the sandbox pool's
-//!   `warm/sandbox-pool` is its like);
+//!   ready event; the refill after each run is untimed (the sandbox pool
+//!   parked in its workload, `warm/sandbox-pool-exec`, is its like);
 //! - `warm/vm-bare-cold`: a cold boot of the same guest with the same
 //!   memory and the same clock in the same run, for the like-for-like ratio.
 //!

@@ -1,9 +1,11 @@
 //! `cargo bench --bench warm`: the sandbox started cold against one handed
 //! off from a pool, in this process (no `vmlab run` spawn on either side).
 //! `warm/sandbox-cold` times `vmlab_sandbox::run` from its call to the
-//! workload's ready mark; `warm/sandbox-pool` times a parked sandbox's
-//! release request to the ready mark (its preparation, and the pool's
-//! refill after each run, are not timed). Both boot the workload with no
+//! workload's ready mark; `warm/sandbox-pool` times a sandbox parked
+//! before `execve` from its release request to the ready mark, and
+//! `warm/sandbox-pool-exec` one parked in the workload after `execve`
+//! (its `--park`) likewise (the preparation, and the pool's refill after
+//! each run, are not timed). Both boot the workload with no
 //! kernel, on the images the bench builds, with compare's configuration.
 //! `VMLAB_BENCH_QUICK=1` shortens it (`shared/mode.rs`).
 use std::time::Duration;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, PlottingBackend, SamplingMode};
 use vmlab_bench::compare::setup::BenchImages;
 use vmlab_bench::compare::warm::sandbox::config;
-use vmlab_sandbox::pool::Pool;
+use vmlab_sandbox::pool::{ParkAt, Pool};
 use vmlab_sandbox::{LaunchError, Outcome};
 
 #[path = "shared/mode.rs"]
@@ -51,6 +53,8 @@ fn benches(c: &mut Criterion) {
         return;
     }
     let mut pool = Pool::new(cfg.clone(), 1).expect("a sandbox parks");
+    let mut in_workload =
+        Pool::new_at(cfg.clone(), 1, ParkAt::Workload).expect("a sandbox parks in its workload");
     let mut g = c.benchmark_group("warm");
     TIMING.apply(&mut g);
     g.bench_function("sandbox-cold", |b| {
@@ -65,6 +69,14 @@ fn benches(c: &mut Criterion) {
         b.iter_custom(|n| (0..n).map(|_| ready(pool.run(None), "sandbox-pool")).sum())
     });
     record::ran("warm", "sandbox-pool");
+    g.bench_function("sandbox-pool-exec", |b| {
+        b.iter_custom(|n| {
+            (0..n)
+                .map(|_| ready(in_workload.run(None), "sandbox-pool-exec"))
+                .sum()
+        })
+    });
+    record::ran("warm", "sandbox-pool-exec");
     g.finish();
     record::save("warm");
 }

@@ -30,7 +30,7 @@ use crate::monitor::{Early, ExitStatus, NotYet};
 
 /// How long a workload that exited before its ready has to be reaped and
 /// its output read.
-const LAST_WORDS: Duration = Duration::from_secs(2);
+pub(crate) const LAST_WORDS: Duration = Duration::from_secs(2);
 
 /// Most bytes of a failed start's stderr put in its error.
 const STDERR_TAIL: usize = 600;
@@ -124,6 +124,13 @@ pub fn ended(out: &Outcome) -> String {
 
 /// The error for a workload that exited before its ready event.
 fn ended_before_ready(out: &Outcome) -> LaunchError {
+    let (ended, stderr) = last_words(out);
+    LaunchError::EndedBeforeReady { ended, stderr }
+}
+
+/// How a workload that ended too early ended, and the end of its stderr as
+/// `: text` (empty when there was none).
+pub(crate) fn last_words(out: &Outcome) -> (String, String) {
     let ended = ended(out);
     let text = String::from_utf8_lossy(&out.stderr);
     let text = text.trim();
@@ -135,5 +142,5 @@ fn ended_before_ready(out: &Outcome) -> LaunchError {
     } else {
         format!(": {}", &text[from..])
     };
-    LaunchError::EndedBeforeReady { ended, stderr }
+    (ended, stderr)
 }

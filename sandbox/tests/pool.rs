@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{cgroups_of, json_lines, serial, HostState, Rootfs, PROBE};
-use vmlab_sandbox::pool::{Parked, Pool};
+use vmlab_sandbox::pool::{ParkAt, Parked, Pool};
 use vmlab_sandbox::{run, Config, ExitStatus, Limits, Outcome, UserNs};
 use vmlab_test_util::have_root;
 
@@ -36,8 +36,8 @@ fn lines(out: &Outcome) -> Vec<serde_json::Value> {
     v
 }
 
-fn parked_run(c: &Config) -> Outcome {
-    Parked::prepare(c).unwrap().run(None).unwrap()
+fn parked_run(c: &Config, at: ParkAt) -> Outcome {
+    Parked::prepare_at(c, at).unwrap().run(None).unwrap()
 }
 
 fn syscalls(out: &Outcome) -> BTreeMap<String, (i64, i64)> {
@@ -59,19 +59,22 @@ fn a_released_sandbox_sees_what_a_cold_one_sees() {
     }
     let _s = serial();
     let fs = Rootfs::probe();
-    for rootless in [false, true] {
+    for (rootless, at) in [false, true]
+        .into_iter()
+        .flat_map(|r| [(r, ParkAt::Exec), (r, ParkAt::Workload)])
+    {
         for mode in ["info", "mounts"] {
             let c = config(&fs, rootless, &[mode]);
             let cold = lines(&run(&c, None).unwrap());
-            let warm = lines(&parked_run(&c));
+            let warm = lines(&parked_run(&c, at));
             assert!(!cold.is_empty());
-            assert_eq!(cold, warm, "{mode}, rootless {rootless}");
+            assert_eq!(cold, warm, "{mode}, rootless {rootless}, {at:?}");
         }
         let c = config(&fs, rootless, &["syscalls"]);
         let cold = syscalls(&run(&c, None).unwrap());
-        let warm = syscalls(&parked_run(&c));
+        let warm = syscalls(&parked_run(&c, at));
         assert_eq!(cold.len(), 22);
-        assert_eq!(cold, warm, "rootless {rootless}");
+        assert_eq!(cold, warm, "rootless {rootless}, {at:?}");
         // The filter was loaded before the park: refused calls stay refused.
         assert_eq!(warm["keyctl"], (-1, i64::from(libc::EPERM)));
     }
@@ -79,8 +82,10 @@ fn a_released_sandbox_sees_what_a_cold_one_sees() {
     // so the probe tells a filtered workload from an unfiltered one.
     let mut plain = Config::process(PROBE);
     plain.args = vec!["syscalls".into()];
-    let open = syscalls(&parked_run(&plain));
-    assert!(open["keyctl"].0 >= 0, "{:?}", open["keyctl"]);
+    for at in [ParkAt::Exec, ParkAt::Workload] {
+        let open = syscalls(&parked_run(&plain, at));
+        assert!(open["keyctl"].0 >= 0, "{at:?}: {:?}", open["keyctl"]);
+    }
 }
 
 /// The fd numbers `pid` has open.
@@ -114,6 +119,17 @@ fn the_workload_inherits_fds_0_to_3_only() {
     let after = fds_of(pid);
     assert_eq!(after, [0, 1, 2, 3], "workload fds");
     drop(running);
+    // Parked in its workload: fds 0-3 while parked and after, fd 0 the go
+    // pipe.
+    let parked =
+        Parked::prepare_at(&config(&fs, false, &["sleep", "5"]), ParkAt::Workload).unwrap();
+    let pid = parked.pid();
+    assert_eq!(fds_of(pid), [0, 1, 2, 3], "fds parked in the workload");
+    let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    assert!(stdin.to_string_lossy().starts_with("pipe:"), "{stdin:?}");
+    let running = parked.release().unwrap();
+    assert_eq!(fds_of(pid), [0, 1, 2, 3], "workload fds");
+    drop(running);
 }
 
 #[test]
@@ -126,16 +142,22 @@ fn a_pools_tear_down_leaves_nothing_behind() {
     let me = std::process::id();
     let before = HostState::now();
     let fds = fds_of(me as i32).len();
-    for rootless in [false, true] {
+    for (rootless, at) in [false, true]
+        .into_iter()
+        .flat_map(|r| [(r, ParkAt::Exec), (r, ParkAt::Workload)])
+    {
         let mut c = config(&fs, rootless, &["ready", "3"]);
         c.ns.net = vmlab_sandbox::Net::Loopback;
         c.timeout = Duration::from_secs(10);
-        let mut pool = Pool::new(c, 3).unwrap();
-        // The control: the parked sandboxes are there to be found.
+        let mut pool = Pool::new_at(c, 3, at).unwrap();
+        // The control: the parked sandboxes are there to be found, and so
+        // are the pipes this process holds for them.
         let live = HostState::now();
-        assert_eq!(live.children, before.children + 3);
+        assert_eq!(live.children, before.children + 3, "{at:?}");
         assert!(!cgroups_of(me).is_empty());
         assert!(live.netns >= before.netns + 3);
+        assert!(live.mntns >= before.mntns + 3);
+        assert!(fds_of(me as i32).len() >= fds + 3 * 4, "{at:?}");
         let out = pool.run(None).unwrap();
         assert_eq!(out.status, ExitStatus::Code(3));
         assert!(out.ready.is_some());
@@ -146,4 +168,39 @@ fn a_pools_tear_down_leaves_nothing_behind() {
     assert_eq!(HostState::settled(&before), before);
     assert!(cgroups_of(me).is_empty());
     assert_eq!(fds_of(me as i32).len(), fds, "fds of the test process");
+}
+
+/// The rootfs `vmlab images build` makes (the real workload as `/init`).
+fn real_rootfs(top: &std::path::Path) -> std::path::PathBuf {
+    let rootfs = vmlab_images::rootfs::Rootfs::new(vmlab_images::embedded::WORKLOAD);
+    let dir = top.join("real-rootfs");
+    rootfs.write_to(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_real_workload_parks_in_its_sandbox_until_released() {
+    if !have_root("the_real_workload_parks_in_its_sandbox_until_released") {
+        return;
+    }
+    let _s = serial();
+    let scratch = Rootfs::probe();
+    let dir = real_rootfs(scratch.top());
+    for rootless in [false, true] {
+        let mut c = Config::sandbox(&dir);
+        c.args = vec!["--exit".into(), "5".into()];
+        c.ns.user = rootless.then(UserNs::rootless);
+        let parked = Parked::prepare_at(&c, ParkAt::Workload).unwrap();
+        // Exec'd: its command line is the workload's, with --park.
+        let cmd = std::fs::read(format!("/proc/{}/cmdline", parked.pid())).unwrap();
+        assert_eq!(cmd, b"/init\0--exit\x005\0--park\0", "rootless {rootless}");
+        std::thread::sleep(Duration::from_millis(20));
+        let out = parked.run(None).unwrap();
+        assert_eq!(out.status, ExitStatus::Code(5), "{out:?}");
+        let names: Vec<_> = out.phases.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["release", "go", "ready"]);
+        assert!(out.ready.is_some_and(|r| r > 0), "ready before the release");
+        let l = json_lines(&out.stdout);
+        assert_eq!(l.first().map(|v| v["vmlab"].clone()), Some("ready".into()));
+    }
 }

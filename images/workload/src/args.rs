@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE] [--hold] [--snapshot]
-//!            [--peer ADDR:PORT] [--addr ADDR/PREFIX] [--disk PATH] [--help]
+//!            [--park] [--peer ADDR:PORT] [--addr ADDR/PREFIX] [--disk PATH] [--help]
 //! ```
 //!
 //! No kernel at all is valid: the workload then only signals ready and exit,
@@ -38,8 +38,8 @@ pub const MAX_TIME_NS: u64 = 3_600_000_000_000;
 /// The usage text `--help` prints.
 pub const USAGE: &str = "\
 usage: vmlab-workload [KERNEL...] [--size BYTES] [--time DURATION] [--exit CODE]
-                      [--hold] [--snapshot] [--peer ADDR:PORT] [--addr ADDR/PREFIX]
-                      [--disk PATH]
+                      [--hold] [--snapshot] [--park] [--peer ADDR:PORT]
+                      [--addr ADDR/PREFIX] [--disk PATH]
        vmlab-workload attacks SECRET HOSTPID PORT   (Linux only)
 
 Runs each KERNEL for about DURATION and prints one JSON line per result.
@@ -56,6 +56,10 @@ kernels:  cpu, memory, pagetouch, crossing (everywhere);
           guest: the VMM answers a read of the hold port)
 --snapshot  send the snapshot mark just before ready, so that a VMM can
           snapshot there and a restored guest goes on from ready
+--park    started and initialised, send the park mark and wait for the
+          host's go before ready (Linux: one byte on the fd in VMLAB_PARK_FD,
+          else on stdin; end of file instead: exit 1 without ready; bare
+          guest: goes on at once)
 --peer    the host side's TCP server for net-rr and net-stream (a mode
           byte first: e echo, u upload, d download), e.g. 10.77.1.1:7077
 --addr    the instance's own address and prefix on its virtio-net link,
@@ -86,6 +90,9 @@ pub struct Spec {
     /// `--snapshot`: send [`SNAPSHOT_MARK`](crate::protocol::SNAPSHOT_MARK)
     /// just before ready.
     pub snapshot: bool,
+    /// `--park`: send [`PARK_MARK`](crate::protocol::PARK_MARK) and wait
+    /// for the host's go before ready.
+    pub park: bool,
     /// `--peer`: the host side's server for the network kernels.
     pub peer: Option<Peer>,
     /// `--disk`: the target of the block kernels.
@@ -106,6 +113,7 @@ impl Default for Spec {
             exit: None,
             hold: false,
             snapshot: false,
+            park: false,
             peer: None,
             disk: None,
             addr: None,
@@ -158,6 +166,10 @@ impl Spec {
                 }
                 "--snapshot" if inline.is_none() => {
                     spec.snapshot = true;
+                    continue;
+                }
+                "--park" if inline.is_none() => {
+                    spec.park = true;
                     continue;
                 }
                 _ => return Err(ArgsError::UnknownOption(word)),

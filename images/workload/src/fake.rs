@@ -42,6 +42,10 @@ pub struct Fake<'a> {
     pub released: usize,
     /// Calls of `hold`.
     pub holds: usize,
+    /// Calls of `park`.
+    pub parks: usize,
+    /// What `park` answers (`false`: the host went away).
+    pub go: bool,
 }
 
 impl<'a> Fake<'a> {
@@ -59,6 +63,8 @@ impl<'a> Fake<'a> {
             regions_left: 3,
             released: 0,
             holds: 0,
+            parks: 0,
+            go: true,
         }
     }
 }
@@ -79,6 +85,10 @@ impl<'a> Platform for Fake<'a> {
     }
     fn hold(&mut self) {
         self.holds += 1;
+    }
+    fn park(&mut self) -> bool {
+        self.parks += 1;
+        self.go
     }
     fn scratch(&mut self, words: usize) -> Option<&mut [u64]> {
         if self.scratch_limit.is_some_and(|limit| words > limit) {

@@ -42,6 +42,15 @@ pub trait Platform {
     /// not answer the port).
     fn hold(&mut self);
 
+    /// Blocks until the host's go (`--park`): Linux reads one byte from the
+    /// fd in [`PARK_FD_ENV`](crate::protocol::PARK_FD_ENV) or stdin.
+    /// `false`: the host is gone (end of file, a read error), so the
+    /// workload must not start. The default (the bare guest, whose VMM
+    /// parks it at the snapshot mark instead) goes on at once.
+    fn park(&mut self) -> bool {
+        true
+    }
+
     /// Runs a kernel that is not [shared](Kernel::is_shared), passing each
     /// result to `report`. The default says the kernel is unsupported.
     fn native(

@@ -46,6 +46,14 @@ pub const SNAPSHOT_MARK: u32 = 0x00ff_fff0;
 /// The mark a held workload (`--hold`) sends just before it starts waiting.
 pub const HOLD_MARK: u32 = 0x00ff_fff1;
 
+/// The mark a parked workload (`--park`) sends when it is started and
+/// initialised, just before it waits for the host's go (then ready).
+pub const PARK_MARK: u32 = 0x00ff_fff2;
+
+/// Environment variable naming the fd a parked workload (`--park`) reads
+/// its go from: one byte. Without it, stdin is read.
+pub const PARK_FD_ENV: &str = "VMLAB_PARK_FD";
+
 /// Every JSON line the workload prints starts with this.
 pub const LINE_PREFIX: &str = "{\"vmlab\":";
 

@@ -11,6 +11,8 @@ use crate::report::{self, Failure};
 
 /// Runs the workload described by `spec` and returns its exit code.
 ///
+/// With `--park`, first sends [`protocol::PARK_MARK`] and waits for the
+/// host's go ([`Platform::park`]; none: an error line, exit 1, no ready).
 /// Sends [`Event::Ready`] and prints the ready line; for kernel `i` (from 1)
 /// sends `Mark(i)` before it starts, and `Mark(n + 1)` after the last of `n`
 /// kernels; prints one result line per measurement, or an error line for a
@@ -25,6 +27,14 @@ where
 {
     if spec.snapshot {
         p.event(Event::Mark(protocol::SNAPSHOT_MARK));
+    }
+    if spec.park {
+        p.event(Event::Mark(protocol::PARK_MARK));
+        if !p.park() {
+            let _ = report::error(out, None, &NO_GO);
+            let _ = report::exit(out, 1);
+            return 1;
+        }
     }
     p.event(Event::Ready);
     let _ = report::ready(out);
@@ -63,6 +73,9 @@ where
     let _ = report::exit(out, code);
     code
 }
+
+/// The error of a parked workload whose host went away before its go.
+const NO_GO: &str = "parked (--park), the host closed the go pipe before its go; not started";
 
 /// Exit code for arguments the workload does not understand.
 pub const EXIT_USAGE: u8 = 2;
@@ -204,5 +217,33 @@ mod tests {
         run(&mut p, &plain, &mut out);
         assert_eq!(p.holds, 0);
         assert_eq!(p.events[0], Event::Ready);
+    }
+
+    #[test]
+    fn park_waits_for_the_go_before_ready_and_no_go_means_no_start() {
+        let now = Cell::new(0);
+        let mut p = Fake::new(&now, 1000);
+        let spec = Spec::parse(["cpu", "--park", "--time", "1us"]).unwrap();
+        let mut out = String::new();
+        assert_eq!(run(&mut p, &spec, &mut out), 0);
+        assert_eq!(p.parks, 1);
+        assert_eq!(
+            p.events[..2],
+            [Event::Mark(protocol::PARK_MARK), Event::Ready]
+        );
+        // The host went away while it was parked: nothing runs.
+        let mut p = Fake::new(&now, 1000);
+        p.go = false;
+        let mut out = String::new();
+        assert_eq!(run(&mut p, &spec, &mut out), 1);
+        assert_eq!(p.events, [Event::Mark(protocol::PARK_MARK)]);
+        let l = lines(&out);
+        assert_eq!(l.len(), 2, "{out}");
+        assert!(l[0].contains("closed the go pipe"), "{out}");
+        assert_eq!(l[1], "{\"vmlab\":\"exit\",\"code\":1}");
+        // Without --park, park is never called.
+        let mut p = Fake::new(&now, 1000);
+        run(&mut p, &Spec::parse(["--time", "1us"]).unwrap(), &mut out);
+        assert_eq!(p.parks, 0);
     }
 }

@@ -247,3 +247,26 @@ fn a_held_workload_waits_on_its_hold_fd_until_end_of_file() {
     drop(write);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn a_parked_workload_waits_for_its_go_and_without_one_never_starts() {
+    use std::io::Write;
+    let mut child = workload(&["--park", "--exit", "4"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    assert!(still_running(&mut child), "a parked workload went on alone");
+    child.stdin.as_mut().unwrap().write_all(b"g").unwrap();
+    let _out = wait_ready(child.stdout.take().unwrap());
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    // The host gone (end of file on stdin): exit 1, no ready line.
+    let out = workload(&["--park", "--exit", "4"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("\"ready\""), "{text}");
+    assert!(text.contains("closed the go pipe"), "{text}");
+}

@@ -60,7 +60,7 @@ fn line(r: &WarmRow, all: &[WarmRow]) -> WarmLine {
             .filter(|(n, _)| {
                 matches!(
                     n.as_str(),
-                    "release" | "exec" | "seccomp" | "park" | "clone" | "ready"
+                    "release" | "go" | "exec" | "seccomp" | "park" | "clone" | "ready"
                 )
             })
             .map(|(n, t)| format!("{n} {}", fmt_ns(*t as f64)))

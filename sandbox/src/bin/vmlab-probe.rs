@@ -23,9 +23,15 @@
 //!   the mount it is on;
 //! - `syscalls`: call what the seccomp policy refuses and what it must
 //!   allow, one JSON line per call (see `src/probe/syscalls.rs`).
+//!
+//! A last argument `--park` (what a pool parked in the workload adds) makes
+//! it park as the vmlab workload does: the park mark, then one byte from
+//! stdin (end of file: exit 1 without ready), then the mode.
 use std::io::Write;
 
-use vmlab_workload::protocol::{Event, FD_ENV};
+use std::io::Read;
+
+use vmlab_workload::protocol::{Event, FD_ENV, PARK_MARK};
 
 // The workload's battery; its `attacks` summary line is the workload's own.
 #[allow(dead_code)]
@@ -71,7 +77,15 @@ fn escape(words: &[String]) -> i32 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.last().map(String::as_str) == Some("--park") {
+        args.pop();
+        send(Event::Mark(PARK_MARK));
+        let mut go = [0u8; 1];
+        if !matches!(std::io::stdin().read(&mut go), Ok(1)) {
+            std::process::exit(1);
+        }
+    }
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     send(Event::Ready);
     let code = match arg(0).as_str() {

@@ -60,6 +60,18 @@ pub enum LaunchError {
         /// The end of its stderr, as `: text` (empty when there was none).
         stderr: String,
     },
+    /// A pooled workload (parked in the workload) exited before its park
+    /// mark.
+    #[error("the pooled workload exited ({ended}) before it parked{stderr} (a sandbox parked in its workload needs the vmlab workload, which knows --park)")]
+    EndedBeforePark {
+        /// How it ended (`code 1`, `signal 9`).
+        ended: String,
+        /// The end of its stderr, as `: text` (empty when there was none).
+        stderr: String,
+    },
+    /// A pooled workload did not reach its park mark in time; it was killed.
+    #[error("the pooled workload did not park within {:.1} s and was killed (a sandbox parked in its workload needs the vmlab workload, which knows --park)", .0.as_secs_f64())]
+    NotParked(std::time::Duration),
     /// A held workload was not ready in time; it was killed.
     #[error("the held workload was not ready within {:.1} s and was killed", .0.as_secs_f64())]
     NotReady(std::time::Duration),

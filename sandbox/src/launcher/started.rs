@@ -173,17 +173,7 @@ impl Started {
     /// here on are relative to the release request; the preparation's
     /// phases are kept apart.
     pub(crate) fn release(&mut self) -> Result<(), LaunchError> {
-        let t0 = monotonic_ns();
-        let before = std::mem::replace(
-            &mut self.phases,
-            Phases {
-                start: t0,
-                list: Vec::new(),
-            },
-        );
-        self.prepared = before.list;
-        // `release`: the request (the child may run before the write returns).
-        self.phases.at("release", t0);
+        self.restart_clock();
         let sync = self.sync.take().ok_or(LaunchError::DiedParked)?;
         Real.send_byte(sync.as_raw_fd())
             .map_err(|_| LaunchError::DiedParked)?;
@@ -208,6 +198,46 @@ impl Started {
             let _ =
                 nix::sys::socket::shutdown(p.proto.as_raw_fd(), nix::sys::socket::Shutdown::Write);
         }
+    }
+
+    /// A workload parked in itself: one go byte on the protocol channel
+    /// (its stdin), then the parent's writing side shut down.
+    pub(crate) fn go(&self) -> Result<(), nix::errno::Errno> {
+        let p = self.pipes.as_ref().ok_or(nix::errno::Errno::EPIPE)?;
+        Real.send_byte(p.proto.as_raw_fd())?;
+        self.let_go();
+        Ok(())
+    }
+
+    /// A parked sandbox's release request: times from here on count from
+    /// now (phase `release` at 0); the preparation's phases are kept apart.
+    pub(crate) fn restart_clock(&mut self) {
+        let t0 = monotonic_ns();
+        let before = std::mem::replace(
+            &mut self.phases,
+            Phases {
+                start: t0,
+                list: Vec::new(),
+            },
+        );
+        self.prepared = before.list;
+        // `release`: the request (the child may run before the write returns).
+        self.phases.at("release", t0);
+    }
+
+    /// Ends phase `name` now.
+    pub(crate) fn mark(&mut self, name: &'static str) {
+        self.phases.mark(name);
+    }
+
+    /// Ends phase `name` at `t` (`CLOCK_MONOTONIC` ns).
+    pub(crate) fn mark_at(&mut self, name: &'static str, t: u64) {
+        self.phases.at(name, t);
+    }
+
+    /// The timeout of its configuration.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// `CLOCK_MONOTONIC` ns when the current phases began (the start, or

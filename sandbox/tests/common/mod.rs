@@ -87,6 +87,8 @@ pub struct HostState {
     pub children: usize,
     /// Network namespaces other than ours held by our descendants.
     pub netns: usize,
+    /// Mount namespaces other than ours held by our descendants.
+    pub mntns: usize,
     /// The hostname.
     pub hostname: String,
 }
@@ -146,13 +148,15 @@ impl HostState {
     /// Takes a snapshot.
     pub fn now() -> HostState {
         let me = std::process::id();
-        let my_net = std::fs::read_link("/proc/self/ns/net").ok();
         let kids = descendants(me);
-        let netns: std::collections::BTreeSet<_> = kids
-            .iter()
-            .filter_map(|p| std::fs::read_link(format!("/proc/{p}/ns/net")).ok())
-            .filter(|n| Some(n) != my_net.as_ref())
-            .collect();
+        let others = |ns: &str| {
+            let mine = std::fs::read_link(format!("/proc/self/ns/{ns}")).ok();
+            kids.iter()
+                .filter_map(|p| std::fs::read_link(format!("/proc/{p}/ns/{ns}")).ok())
+                .filter(|n| Some(n) != mine.as_ref())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        };
         HostState {
             mounts: std::fs::read_to_string("/proc/self/mountinfo")
                 .unwrap_or_default()
@@ -162,7 +166,8 @@ impl HostState {
                 .collect(),
             cgroups: cgroups_of(me),
             children: processes().iter().filter(|(_, pp)| *pp == me).count(),
-            netns: netns.len(),
+            netns: others("net"),
+            mntns: others("mnt"),
             hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default(),
         }
     }

@@ -2,7 +2,8 @@
 //! its warm starts, measured in the same run, row by row interleaved where
 //! one process measures both.
 //!
-//! - [`sandbox`]: the sandbox cold and from a pool, in this process;
+//! - [`sandbox`]: the sandbox cold and from two pools (parked in the
+//!   workload after `execve`, and parked before it), in this process;
 //! - [`qemu`]: QEMU (`qemu-bare`) cold and restored from a migration file,
 //!   end to end;
 //! - [`vm_bare`]: vm-bare cold and restored from its snapshot (`vmlab
@@ -49,7 +50,7 @@ pub fn section(
     let args: Vec<String> = Vec::new();
     let mut rows = Vec::new();
     if ids.contains(&BackendId::Sandbox) {
-        eprintln!("vmlab: warm start: sandbox cold and from a pool");
+        eprintln!("vmlab: warm start: sandbox cold and from two pools (parked in the workload, before execve)");
         rows.extend(sandbox::rows(images, &args, runs));
     }
     if ids.contains(&BackendId::VmBare) {

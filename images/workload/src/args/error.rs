@@ -41,7 +41,7 @@ impl fmt::Display for ArgsError<'_> {
             }
             ArgsError::UnknownOption(w) => write!(
                 f,
-                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot, --peer, --addr, \
+                "unknown option `{w}`: valid options are --size, --time, --exit, --hold, --snapshot, --park, --peer, --addr, \
                  --disk and --help"
             ),
             ArgsError::MissingValue(o) => write!(f, "option `{o}` needs a value after it"),

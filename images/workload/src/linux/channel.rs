@@ -4,7 +4,9 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use vmlab_workload::protocol::{Event, FD_ENV, HOLD_FD_ENV, HOLD_PORT, PORT, PORT_ENV};
+use vmlab_workload::protocol::{
+    Event, FD_ENV, HOLD_FD_ENV, HOLD_PORT, PARK_FD_ENV, PORT, PORT_ENV,
+};
 
 use super::sys;
 
@@ -96,25 +98,45 @@ impl Channel {
             sys::in32(HOLD_PORT);
             return;
         }
-        let mut byte = [0u8; 1];
-        let read = match std::env::var_os(HOLD_FD_ENV) {
-            Some(v) => {
-                let v = v.to_string_lossy().into_owned();
-                match v
-                    .parse()
-                    .map_err(|_| io::ErrorKind::InvalidInput.into())
-                    .and_then(sys::inherited_fd)
-                {
-                    Ok(fd) => File::from(fd).read(&mut byte),
-                    Err(e) => Err(e),
-                }
-            }
-            None => io::stdin().lock().read(&mut byte),
-        };
-        if let Err(e) = read {
+        if let Err(e) = read_byte(HOLD_FD_ENV) {
             eprintln!(
                 "vmlab-workload: cannot wait for the host ({HOLD_FD_ENV} or stdin): {e}; exiting"
             );
         }
+    }
+
+    /// Waits for a parked workload's go: one byte on the fd in
+    /// `VMLAB_PARK_FD`, else on stdin. `false` at end of file or on a read
+    /// error (reported): the host is gone. In a VM (the port channel) it
+    /// goes on at once: a VMM parks its guest at the snapshot mark instead.
+    pub fn park(&self) -> bool {
+        if let Channel::Port = self {
+            return true;
+        }
+        match read_byte(PARK_FD_ENV) {
+            Ok(1) => true,
+            Ok(_) => false,
+            Err(e) => {
+                eprintln!("vmlab-workload: cannot wait for the go ({PARK_FD_ENV} or stdin): {e}");
+                false
+            }
+        }
+    }
+}
+
+/// Reads one byte from the inherited fd named in `env`, else from stdin;
+/// how many bytes came (0: end of file).
+fn read_byte(env: &str) -> io::Result<usize> {
+    let mut byte = [0u8; 1];
+    match std::env::var_os(env) {
+        Some(v) => {
+            let fd = v
+                .to_string_lossy()
+                .parse()
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+                .and_then(sys::inherited_fd)?;
+            File::from(fd).read(&mut byte)
+        }
+        None => io::stdin().lock().read(&mut byte),
     }
 }

@@ -73,6 +73,10 @@ impl Platform for Linux {
         self.channel.hold();
     }
 
+    fn park(&mut self) -> bool {
+        self.channel.park()
+    }
+
     fn scratch(&mut self, words: usize) -> Option<&mut [u64]> {
         if let Some(more) = words.checked_sub(self.scratch.len()) {
             self.scratch.try_reserve_exact(more).ok()?;
