@@ -351,3 +351,58 @@ fn bad_snapshot_checks() -> Vec<Check> {
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(names: &[&str]) -> Vec<Check> {
+        names
+            .iter()
+            .map(|n| Check {
+                name: n.to_string(),
+                argv: vec![],
+                expect: Expect::Error {
+                    contains: String::new(),
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_keeps_the_named_checks_in_order_and_refuses_unknown_names() {
+        let all = named(&["vm-linux", "vm-bare", "vm-linux-io"]);
+        let names = |c: Vec<Check>| c.into_iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(names(only(all.clone(), &[]).unwrap()).len(), 3);
+        let picked = only(all.clone(), &["vm-linux-io".into(), "vm-linux".into()]).unwrap();
+        assert_eq!(names(picked), ["vm-linux", "vm-linux-io"]);
+        let e = only(all, &["vm-linux-oi".into()]).unwrap_err().to_string();
+        assert!(e.contains("--only vm-linux-oi: no such check"), "{e}");
+        assert!(e.contains("vm-linux, vm-bare, vm-linux-io"), "{e}");
+    }
+
+    #[test]
+    fn the_io_check_runs_the_four_kernels_over_a_tap_and_a_disk_in_its_own_netns() {
+        let c = io_check();
+        let script = &c.argv[2];
+        assert!(script.contains("exec unshare -n /bin/sh -c"), "{script}");
+        assert!(script.contains("tunctl -t vt1"), "{script}");
+        assert!(
+            script.contains("ip addr add 10.77.1.1/24 dev vt1"),
+            "{script}"
+        );
+        for word in [
+            "'io-serve'",
+            "'--tap'",
+            "'/rig/initramfs-io.cpio'",
+            "'net-rr'",
+            "'blk-seq'",
+            "'--addr'",
+            "'10.77.1.2/24'",
+            "'/dev/vda'",
+        ] {
+            assert!(script.contains(word), "{word} in {script}");
+        }
+        assert!(matches!(c.expect, Expect::Io { ref devices, .. } if devices.len() == 2));
+    }
+}
