@@ -48,6 +48,10 @@ enum Command {
     /// The scale driver's VM fork server (internal: started by `vmlab scale`).
     #[command(hide = true)]
     Zygote(cmd::zygote::ZygoteArgs),
+    /// The I/O kernels' host-side server while a command runs (internal:
+    /// the rig's I/O check inside its L1).
+    #[command(hide = true)]
+    IoServe(cmd::io_serve::IoServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => cmd::generate::completions(args, Cli::command()),
         Command::Man(args) => cmd::generate::man(args, Cli::command()),
         Command::Zygote(args) => cmd::zygote::main(args),
+        Command::IoServe(args) => cmd::io_serve::main(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

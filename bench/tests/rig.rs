@@ -3,7 +3,8 @@
 //! emulated Intel VT-x (`kvm-intel` inside), the VMM booting the Debian
 //! cloud kernel (and the bare guest) as L2; the Linux guest is also
 //! snapshotted and restored twice from that snapshot, and bad snapshots are
-//! refused.
+//! refused; the Linux guest also runs the four I/O kernels over virtio-net
+//! (a TAP in L1) and virtio-blk.
 //!
 //! Needs qemu-system-x86_64 (AMD) or Bochs and the boot-disk tools (Intel),
 //! a static busybox and the kernel cache (`vmlab images build` fills it).
@@ -83,6 +84,7 @@ fn linux_bare_and_negative(cpu: &str, workload: &[&str]) {
         [
             "vm-linux",
             "vm-bare",
+            "vm-linux-io",
             "vm-linux-snapshot",
             "vm-linux-restore",
             "vm-linux-restore-again",
@@ -90,7 +92,7 @@ fn linux_bare_and_negative(cpu: &str, workload: &[&str]) {
             "vm-linux-restore-truncated",
             "vm-linux-restore-corrupt",
         ],
-        "the rig runs the Linux, bare, snapshot, restore and negative checks"
+        "the rig runs the Linux, bare, I/O, snapshot, restore and negative checks"
     );
     for c in checks {
         assert_eq!(
@@ -103,6 +105,23 @@ fn linux_bare_and_negative(cpu: &str, workload: &[&str]) {
     let linux = &check("vm-linux")["run"];
     assert_eq!(linux["exit_code"], 3);
     assert!(linux["to_ready_ns"].as_u64().unwrap() > 0);
+    // The Linux guest's four I/O kernels reported, over both virtio devices.
+    let io = &check("vm-linux-io")["run"];
+    assert_eq!(io["exit_code"], 0);
+    let kernels: Vec<&str> = io["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["kernel"].as_str())
+        .collect();
+    for k in ["net-rr", "net-stream", "blk-rand", "blk-seq"] {
+        assert!(kernels.contains(&k), "no {k} result: {kernels:?}");
+    }
+    for d in ["virtio_net", "virtio_blk"] {
+        let done = io["counters"][format!("{d}_completed")].as_u64();
+        assert!(done.is_some_and(|n| n > 0), "{d}: {done:?}");
+        assert_eq!(io["counters"][format!("{d}_bad_chains")], 0, "{d}");
+    }
     // Both restores ran the kernels from the one snapshot and exited with
     // the code it was taken with.
     for name in ["vm-linux-restore", "vm-linux-restore-again"] {
@@ -130,6 +149,7 @@ fn linux_bare_and_negative(cpu: &str, workload: &[&str]) {
     for name in [
         "vm-linux",
         "vm-bare",
+        "vm-linux-io",
         "vm-linux-restore",
         "vm-linux-restore-again",
     ] {

@@ -111,7 +111,7 @@ fn boot(
     };
     let mut m = machine::setup(t, kvm, &guest, linux_files, mem_mib, devices)?;
     // Armed before the jail: the filter does not allow creating timers.
-    let timer = machine::arm(timeout)?;
+    let timer = machine::arm_for(&m, timeout)?;
     if let Some(jailed) = jailed {
         let hold_fd = hold.as_ref().map(crate::HoldGate::raw_fd);
         m.jail(kvm, jailed, hold_fd, &[], &device_fds)?;

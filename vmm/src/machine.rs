@@ -189,10 +189,32 @@ pub(crate) fn setup(
     })
 }
 
+/// How often the run loop of a Linux guest with a network device looks
+/// for frames from the TAP while the guest does not exit (idle in `hlt`,
+/// which the in-kernel irqchip handles): a frame waits at most this long
+/// before its interrupt.
+pub(crate) const RX_TICK: Duration = Duration::from_millis(1);
+
 /// Arms the timeout for the calling thread; a failure is a guest failure
 /// with nothing run yet.
 pub(crate) fn arm(timeout: Duration) -> Result<KickTimer, Error> {
-    KickTimer::arm(timeout).map_err(|e| Error::Guest {
+    arm_timer(KickTimer::arm(timeout))
+}
+
+/// Arms the timeout for the calling thread to run `m`: one that also ticks
+/// every [`RX_TICK`] when the guest has the in-kernel irqchip and a device
+/// with unprompted work (a network device), so that frames reach a guest
+/// that idles without exits.
+pub(crate) fn arm_for(m: &Machine, timeout: Duration) -> Result<KickTimer, Error> {
+    if m.is_linux && m.bus.virtio.has_unprompted_work() {
+        arm_timer(KickTimer::arm_ticking(timeout, RX_TICK))
+    } else {
+        arm(timeout)
+    }
+}
+
+fn arm_timer(timer: Result<KickTimer, crate::timer::Error>) -> Result<KickTimer, Error> {
+    timer.map_err(|e| Error::Guest {
         failure: vm::Error::Timer(e),
         console: Vec::new(),
         console_dropped_bytes: 0,

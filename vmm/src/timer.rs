@@ -1,7 +1,10 @@
 //! The guest timeout: a POSIX timer that signals this thread, so a blocked
 //! `KVM_RUN` returns `EINTR`. No helper thread; after the deadline the timer
 //! keeps firing every few milliseconds until it is dropped, so a signal that
-//! lands between two `KVM_RUN` calls cannot be lost.
+//! lands between two `KVM_RUN` calls cannot be lost. A ticking timer
+//! ([`KickTimer::arm_ticking`]) fires every period from the start instead,
+//! so that the run loop gets to poll devices while the guest idles in the
+//! kernel (the in-kernel irqchip handles its `hlt` without an exit).
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Once;
 use std::time::Duration;
@@ -58,6 +61,18 @@ pub(crate) struct KickTimer {
 impl KickTimer {
     /// Arms a timer that signals the calling thread after `timeout`.
     pub(crate) fn arm(timeout: Duration) -> Result<KickTimer, Error> {
+        KickTimer::arm_with(timeout.max(Duration::from_nanos(1)), REFIRE)
+    }
+
+    /// Arms a timer that signals the calling thread every `period` (at
+    /// most [`REFIRE`]) from now on, the timeout included.
+    pub(crate) fn arm_ticking(timeout: Duration, period: Duration) -> Result<KickTimer, Error> {
+        let period = period.clamp(Duration::from_micros(100), REFIRE);
+        KickTimer::arm_with(timeout.min(period).max(Duration::from_nanos(1)), period)
+    }
+
+    /// Arms a timer that first fires after `first`, then every `every`.
+    fn arm_with(first: Duration, every: Duration) -> Result<KickTimer, Error> {
         install_handler()?;
         // SAFETY: a zeroed sigevent is valid; we fill the fields SIGEV_THREAD_ID uses.
         let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
@@ -72,8 +87,8 @@ impl KickTimer {
         }
         let timer = KickTimer { id };
         let spec = libc::itimerspec {
-            it_interval: timespec(REFIRE),
-            it_value: timespec(timeout.max(Duration::from_nanos(1))),
+            it_interval: timespec(every),
+            it_value: timespec(first),
         };
         // SAFETY: id is a live timer owned by `timer`; spec is a valid itimerspec.
         if unsafe { libc::timer_settime(timer.id, 0, &spec, std::ptr::null_mut()) } != 0 {
@@ -124,6 +139,18 @@ mod tests {
         // SAFETY: nanosleep reads `nap` and may write the (null) remainder.
         let rc = unsafe { libc::nanosleep(&nap, std::ptr::null_mut()) };
         assert_eq!(rc, 0, "the timer fired");
+        drop(timer);
+    }
+
+    #[test]
+    fn a_ticking_timer_fires_every_period_long_before_the_timeout() {
+        let timer = KickTimer::arm_ticking(Duration::MAX, Duration::from_millis(2)).unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..3 {
+            // SAFETY: pause() only blocks until a signal is handled.
+            assert_eq!(unsafe { libc::pause() }, -1);
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "it did not tick");
         drop(timer);
     }
 

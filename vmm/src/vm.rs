@@ -219,7 +219,9 @@ pub(crate) fn run(
         let exit = match result {
             Ok(exit) => exit,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                // The timeout's kick, or a tick to look for frames (`KickTimer::arm_ticking`).
                 ran.exits.interrupted += 1;
+                poll_devices(vm, mem, bus, p.irqchip)?;
                 if expired() {
                     return Err(timeout(ran));
                 }
@@ -317,19 +319,31 @@ pub(crate) fn run(
                 return Err(Error::UnexpectedExit(format!("{other:?}")));
             }
         }
-        if !bus.virtio.is_empty() {
-            let mut raised = Ok(());
-            bus.virtio.poll(mem, |irq| {
-                if p.irqchip && raised.is_ok() {
-                    raised = pulse_irq(vm, irq);
-                }
-            });
-            raised?;
-        }
+        poll_devices(vm, mem, bus, p.irqchip)?;
         if expired() {
             return Err(timeout(ran));
         }
     }
+}
+
+/// Lets the virtio devices do unprompted work (frames from a TAP) and
+/// interrupts the guest for each that used buffers (with an irqchip).
+fn poll_devices(
+    vm: &VmFd,
+    mem: &GuestMemoryMmap,
+    bus: &mut PortBus,
+    irqchip: bool,
+) -> Result<(), Error> {
+    if bus.virtio.is_empty() {
+        return Ok(());
+    }
+    let mut raised = Ok(());
+    bus.virtio.poll(mem, |irq| {
+        if irqchip && raised.is_ok() {
+            raised = pulse_irq(vm, irq);
+        }
+    });
+    raised
 }
 
 /// Details of a `KVM_EXIT_INTERNAL_ERROR` exit.

@@ -23,6 +23,10 @@ pub struct RigArgs {
     /// Also run checks that must fail cleanly (corrupt initramfs, too little memory).
     #[arg(long)]
     pub negative: bool,
+    /// Run only this check (repeatable; the names the summary prints, e.g.
+    /// vm-linux-io). The restores need vm-linux-snapshot too.
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
     /// Keep L1's console log, results channel and emulator logs in this directory.
     #[arg(long)]
     pub keep: Option<PathBuf>,

@@ -14,6 +14,13 @@ pub enum Expect {
     /// As [`Expect::Exit`], and the run was a restore from a snapshot
     /// (`vmlab run --restore`: its record says `start: restore`).
     Restored { code: u8, kernels: Vec<String> },
+    /// As [`Expect::Exit`] with code 0, and each of these virtio devices
+    /// (`virtio_net`, `virtio_blk`: the prefix of `vmlab run`'s counters)
+    /// completed requests: the kernels' I/O went over virtio.
+    Io {
+        kernels: Vec<String>,
+        devices: Vec<String>,
+    },
     /// `vmlab snapshot --json` wrote a snapshot of a guest with this much
     /// memory, with guest pages and MSRs in it.
     Snapshot { mem_bytes: u64 },
@@ -68,6 +75,21 @@ pub fn judge(check: &Check, run: Option<&CheckRun>) -> Result<(), String> {
                     "the run was not a restore (its start fact is {other:?})"
                 )),
             }
+        }
+        Expect::Io { kernels, devices } => {
+            let out = judge_exit(run, 0, kernels)?;
+            for d in devices {
+                let name = format!("{d}_completed");
+                match out.counters.get(&name) {
+                    Some(&n) if n > 0 => {}
+                    n => {
+                        return Err(format!(
+                            "{name} is {n:?}: the kernels' I/O did not go over {d}"
+                        ))
+                    }
+                }
+            }
+            Ok(())
         }
         Expect::Snapshot { mem_bytes } => judge_snapshot(run, *mem_bytes),
         Expect::Error { contains } => {
@@ -230,6 +252,31 @@ mod tests {
         assert_ne!(restored, GOOD);
         assert_eq!(judge(&c, Some(&run(3, &restored, ""))), Ok(()));
         assert!(judge(&c, Some(&run(4, &restored, ""))).is_err());
+    }
+
+    #[test]
+    fn an_io_run_needs_its_kernels_and_completed_virtio_requests() {
+        let c = Check {
+            name: "io".into(),
+            argv: vec![],
+            expect: Expect::Io {
+                kernels: vec!["cpu".into()],
+                devices: vec!["virtio_net".into(), "virtio_blk".into()],
+            },
+        };
+        let good = GOOD.replace(
+            r#""exit_code":3,"#,
+            r#""exit_code":0,"counters":{"virtio_net_completed":4,"virtio_blk_completed":9},"#,
+        );
+        assert_ne!(good, GOOD);
+        assert_eq!(judge(&c, Some(&run(0, &good, ""))), Ok(()));
+        let no_blk = good.replace(r#""virtio_blk_completed":9"#, r#""virtio_blk_completed":0"#);
+        let why = judge(&c, Some(&run(0, &no_blk, ""))).unwrap_err();
+        assert!(why.contains("virtio_blk_completed is Some(0)"), "{why}");
+        let no_net = good.replace(r#""virtio_net_completed":4,"#, "");
+        let why = judge(&c, Some(&run(0, &no_net, ""))).unwrap_err();
+        assert!(why.contains("virtio_net_completed is None"), "{why}");
+        assert!(judge(&c, Some(&run(3, &good, ""))).is_err(), "a failed run");
     }
 
     #[test]

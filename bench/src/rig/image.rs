@@ -13,6 +13,9 @@ use super::cpu::Cpu;
 pub const L2_KERNEL: &str = "/rig/vmlinuz";
 pub const L2_INITRAMFS: &str = "/rig/initramfs.cpio";
 pub const L2_CORRUPT_INITRAMFS: &str = "/rig/corrupt.cpio";
+/// The L2 workload initramfs with the guest kernel's virtio modules (what
+/// `vmlab images build` writes as `initramfs-io.cpio`), for the I/O check.
+pub const L2_IO_INITRAMFS: &str = "/rig/initramfs-io.cpio";
 
 /// L1's kernel command line (both emulators; Bochs adds to it). 115200
 /// baud: Bochs paces its serial ports at the programmed rate. No crypto
@@ -28,8 +31,11 @@ pub struct Inputs {
     /// The Debian cloud kernel (bzImage): L1's kernel and L2's.
     pub kernel: PathBuf,
     /// `irqbypass`, `kvm` and the vendor module (`kvm-amd` or `kvm-intel`)
-    /// from the same kernel package, in load order.
+    /// from the same kernel package, in load order, then `tun` and `loop`
+    /// (the I/O check's TAP and disk filesystem).
     pub modules: Vec<(String, PathBuf)>,
+    /// The L2 guest's virtio modules and their dependencies, in load order.
+    pub l2_virtio: vmlab_images::kernel::modules::Loadable,
 }
 
 impl Inputs {
@@ -49,7 +55,7 @@ impl Inputs {
             )
         })?;
         let mut modules = Vec::new();
-        for name in ["irqbypass", "kvm", cpu.kvm_module()] {
+        for name in ["irqbypass", "kvm", cpu.kvm_module(), "tun", "loop"] {
             let m = k.modules.iter().find(|m| m.name == name).ok_or_else(|| {
                 anyhow::anyhow!(
                     "the kernel cache has no {name} module for {}: the rig needs the kernel \
@@ -65,9 +71,20 @@ impl Inputs {
             }
             modules.push((name.to_string(), m.path.clone()));
         }
+        let l2_virtio = vmlab_images::kernel::modules::virtio_of(&k)
+            .map_err(|why| {
+                anyhow::anyhow!("the rig's I/O check needs the L2 virtio modules: {why}")
+            })?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the rig's I/O check needs the L2 virtio modules, and the kernel came \
+                     without modules: use the one `vmlab images build` fetches"
+                )
+            })?;
         Ok(Inputs {
             kernel: bzimage.path.clone(),
             modules,
+            l2_virtio,
         })
     }
 }
@@ -95,7 +112,8 @@ pub fn build_l1(
         );
     }
     let kernel = read(&inputs.kernel)?;
-    let l2_initramfs = l2_initramfs();
+    let l2_io_initramfs = l2_initramfs(Some(&inputs.l2_virtio));
+    let l2_initramfs = l2_initramfs(None);
     let corrupt: Vec<u8> = l2_initramfs.iter().map(|b| b ^ 0x5a).collect();
 
     let dir_entry = |p: &str| Entry {
@@ -131,6 +149,7 @@ pub fn build_l1(
         file(&L2_KERNEL[1..], 0o644, kernel),
         file(&L2_INITRAMFS[1..], 0o644, l2_initramfs),
         file(&L2_CORRUPT_INITRAMFS[1..], 0o644, corrupt),
+        file(&L2_IO_INITRAMFS[1..], 0o644, l2_io_initramfs),
     ];
     for (name, path) in &inputs.modules {
         entries.push(file(&format!("rig/{name}.ko"), 0o644, read(path)?));
@@ -160,9 +179,14 @@ fn without_debug_info(exe: &Path, dir: &Path) -> Option<Vec<u8>> {
     bytes
 }
 
-/// The L2 workload initramfs, built in memory exactly as `vmlab images build` does.
-fn l2_initramfs() -> Vec<u8> {
-    let rootfs = vmlab_images::rootfs::Rootfs::new(vmlab_images::embedded::WORKLOAD).with_console();
+/// The L2 workload initramfs, built in memory exactly as `vmlab images
+/// build` does: `initramfs.cpio`, or with `virtio` modules `initramfs-io.cpio`.
+fn l2_initramfs(virtio: Option<&vmlab_images::kernel::modules::Loadable>) -> Vec<u8> {
+    let mut rootfs =
+        vmlab_images::rootfs::Rootfs::new(vmlab_images::embedded::WORKLOAD).with_console();
+    if let Some(mods) = virtio {
+        rootfs = rootfs.with_modules(vmlab_images::kernel::modules::INITRAMFS_DIR, mods);
+    }
     let mut out = Vec::new();
     vmlab_images::cpio::write(rootfs.entries(), 0, &mut out)
         .expect("writing to memory cannot fail");
@@ -193,7 +217,7 @@ fn checks_script(checks: &[Check]) -> String {
 }
 
 /// Single-quotes a word for sh.
-fn quote(word: &str) -> String {
+pub(super) fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 

@@ -7,6 +7,8 @@ use super::check::{vmlab, Check, Expect};
 use super::cpu::Cpu;
 use super::proc::{Stop, L1};
 use super::{bochs, image, outcome, qemu, report, RigArgs};
+use vmlab_bench::compare::io::IO_KERNELS;
+use vmlab_bench::compare::qemu_io::GUEST_DISK;
 
 /// L1's memory: room for its initramfs (~20 MiB), the L2 guest and slack.
 const L1_MEM_MIB: u64 = 1024;
@@ -33,7 +35,7 @@ pub fn main(args: RigArgs) -> anyhow::Result<u8> {
         .map_err(|e| anyhow::anyhow!("bad workload arguments: {e}"))?;
     let code = spec.exit.unwrap_or(0);
     let kernels: Vec<String> = spec.kernels().iter().map(|k| k.name().into()).collect();
-    let checks = checks(&args, code, kernels);
+    let checks = only(checks(&args, code, kernels), &args.only)?;
     let timeout_s = args.timeout.unwrap_or(default_timeout_s(args.cpu));
 
     let inputs = image::Inputs::resolve(args.kernel.as_deref(), args.cpu)?;
@@ -143,6 +145,7 @@ fn checks(args: &RigArgs, code: u8, kernels: Vec<String>) -> Vec<Check> {
                 kernels: kernels.clone(),
             },
         },
+        io_check(),
     ];
     checks.extend(restore_checks(args, code, kernels));
     if args.negative {
@@ -166,6 +169,95 @@ fn checks(args: &RigArgs, code: u8, kernels: Vec<String>) -> Vec<Check> {
         checks.extend(bad_snapshot_checks());
     }
     checks
+}
+
+/// The checks named in `names` (all when it is empty), in their order.
+fn only(checks: Vec<Check>, names: &[String]) -> anyhow::Result<Vec<Check>> {
+    if let Some(bad) = names.iter().find(|n| !checks.iter().any(|c| &c.name == *n)) {
+        let known: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "--only {bad}: no such check; the checks are {} (the -corrupt/-truncated ones with --negative)",
+            known.join(", ")
+        );
+    }
+    Ok(checks
+        .into_iter()
+        .filter(|c| names.is_empty() || names.contains(&c.name))
+        .collect())
+}
+
+/// The Linux guest's I/O disk inside L1, and the ext2 image holding it:
+/// L1's root is a tmpfs, which (in its 6.1 kernel) does not take
+/// `O_DIRECT`, so the disk lies on a loop-mounted ext2 filesystem.
+const IO_FS_IMAGE: &str = "/tmp/io.ext2";
+const IO_MOUNT: &str = "/mnt/io";
+const IO_DISK: &str = "/mnt/io/disk.raw";
+
+/// The Linux guest's four I/O kernels over virtio-net and virtio-blk:
+/// `vmlab run --backend vm-linux --tap vt1 --disk FILE` with the initramfs
+/// that carries the virtio modules, in a private network namespace of L1
+/// (busybox `unshare -n`) that holds the TAP `vt1` (busybox `tunctl`) with
+/// the peer's address, where `vmlab io-serve` runs the host side's server.
+/// The guest takes link 1's instance address. It passes when all four
+/// kernels report and both devices completed requests.
+fn io_check() -> Check {
+    let link = vmlab_bench::io::Subnet::new(1).expect("link 1 exists");
+    let tap = link.tap_if();
+    let mem = L2_MEM_MIB.to_string();
+    let mut run = vmlab(&[
+        "io-serve",
+        "--",
+        super::check::VMLAB,
+        "run",
+        "--backend",
+        "vm-linux",
+        "--json",
+        "--timeout",
+        "80",
+        "--kernel",
+        image::L2_KERNEL,
+        "--initramfs",
+        image::L2_IO_INITRAMFS,
+        "--mem",
+        &mem,
+        "--disk",
+        IO_DISK,
+        "--tap",
+        &tap,
+        "--",
+    ]);
+    run.extend(IO_KERNELS.iter().map(|k| k.to_string()));
+    let peer = link.peer();
+    let addr = link.guest_addr();
+    run.extend(
+        [
+            "--time", "20ms", "--peer", &peer, "--addr", &addr, "--disk", GUEST_DISK,
+        ]
+        .map(String::from),
+    );
+    let netns =
+        format!(
+        "set -e; tunctl -t {tap} >/dev/null; ip addr add {}/24 dev {tap}; ip link set {tap} up; \
+         exec {}",
+        link.host(),
+        run.iter().map(|a| image::quote(a)).collect::<Vec<_>>().join(" ")
+    );
+    let script = format!(
+        "set -e; dd if=/dev/zero of={IO_FS_IMAGE} bs=1M count=24 2>/dev/null; \
+         mke2fs -F -b 4096 {IO_FS_IMAGE} >/dev/null; mkdir -p {IO_MOUNT}; \
+         mount -o loop {IO_FS_IMAGE} {IO_MOUNT}; \
+         dd if=/dev/zero of={IO_DISK} bs=1M count=16 2>/dev/null; \
+         exec unshare -n /bin/sh -c {}",
+        image::quote(&netns)
+    );
+    Check {
+        name: "vm-linux-io".into(),
+        argv: vec!["/bin/sh".into(), "-c".into(), script],
+        expect: Expect::Io {
+            kernels: IO_KERNELS.iter().map(|k| k.to_string()).collect(),
+            devices: vec!["virtio_net".into(), "virtio_blk".into()],
+        },
+    }
 }
 
 /// `vmlab snapshot` of the Linux guest with the workload's arguments, then
@@ -258,4 +350,59 @@ fn bad_snapshot_checks() -> Vec<Check> {
             },
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(names: &[&str]) -> Vec<Check> {
+        names
+            .iter()
+            .map(|n| Check {
+                name: n.to_string(),
+                argv: vec![],
+                expect: Expect::Error {
+                    contains: String::new(),
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_keeps_the_named_checks_in_order_and_refuses_unknown_names() {
+        let all = named(&["vm-linux", "vm-bare", "vm-linux-io"]);
+        let names = |c: Vec<Check>| c.into_iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(names(only(all.clone(), &[]).unwrap()).len(), 3);
+        let picked = only(all.clone(), &["vm-linux-io".into(), "vm-linux".into()]).unwrap();
+        assert_eq!(names(picked), ["vm-linux", "vm-linux-io"]);
+        let e = only(all, &["vm-linux-oi".into()]).unwrap_err().to_string();
+        assert!(e.contains("--only vm-linux-oi: no such check"), "{e}");
+        assert!(e.contains("vm-linux, vm-bare, vm-linux-io"), "{e}");
+    }
+
+    #[test]
+    fn the_io_check_runs_the_four_kernels_over_a_tap_and_a_disk_in_its_own_netns() {
+        let c = io_check();
+        let script = &c.argv[2];
+        assert!(script.contains("exec unshare -n /bin/sh -c"), "{script}");
+        assert!(script.contains("tunctl -t vt1"), "{script}");
+        assert!(
+            script.contains("ip addr add 10.77.1.1/24 dev vt1"),
+            "{script}"
+        );
+        for word in [
+            "'io-serve'",
+            "'--tap'",
+            "'/rig/initramfs-io.cpio'",
+            "'net-rr'",
+            "'blk-seq'",
+            "'--addr'",
+            "'10.77.1.2/24'",
+            "'/dev/vda'",
+        ] {
+            assert!(script.contains(word), "{word} in {script}");
+        }
+        assert!(matches!(c.expect, Expect::Io { ref devices, .. } if devices.len() == 2));
+    }
 }

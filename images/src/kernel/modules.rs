@@ -14,13 +14,17 @@ use object::LittleEndian;
 
 use super::{GuestKernel, Module};
 
-/// The modules asked for: the KVM modules (the rig's nested guest) and the
+/// The modules asked for: the KVM modules (the rig's nested guest), TAP
+/// and loop devices (the rig's L1 host side for the I/O kernels: the VM's
+/// TAP, and a loop-mounted disk filesystem that takes `O_DIRECT`) and the
 /// virtio drivers a Linux guest needs for its I/O (the mmio transport of
 /// vmlab's VMM and QEMU's microvm, the PCI one of other VMMs, net, blk).
 /// Their dependencies are kept too.
 pub const ROOTS: &[&str] = &[
     "kvm-amd",
     "kvm-intel",
+    "tun",
+    "loop",
     "virtio_mmio",
     "virtio_pci",
     "virtio_net",

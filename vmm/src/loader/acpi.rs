@@ -68,9 +68,9 @@ pub(crate) fn fadt(dsdt_gpa: u64) -> Vec<u8> {
     sdt(b"FACP", 6, &b)
 }
 
-/// The DSDT for virtio-mmio devices at `(base, len, gsi)`.
+/// The DSDT: COM1 and the virtio-mmio devices at `(base, len, gsi)`.
 pub(crate) fn dsdt(virtio: &[(u64, u32, u32)]) -> Vec<u8> {
-    sdt(b"DSDT", 2, &super::aml::virtio_mmio_devices(virtio))
+    sdt(b"DSDT", 2, &super::aml::dsdt_body(virtio))
 }
 
 /// The XSDT pointing at `tables`.

@@ -5,6 +5,13 @@
 //! Linux's `virtio_mmio` driver binds to ACPI devices with `_HID`
 //! `LNRO0005`, which is how a kernel without
 //! `CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES` (Debian's) finds them.
+//!
+//! The DSDT also describes COM1 (`PNP0501`, its ports and ISA interrupt
+//! 4): with a hardware-reduced FADT Linux drops the legacy PIC and maps
+//! no ISA interrupt by itself, so the legacy serial port's interrupt
+//! would reach no handler and the guest's writes to its console tty
+//! (the workload's results) would never be sent. Described here, Linux's
+//! `8250_pnp` driver takes the port and maps its interrupt.
 
 /// `PkgLength` for `len` bytes of content: the encoding counts itself.
 pub(crate) fn pkg_length(len: usize) -> Vec<u8> {
@@ -86,15 +93,55 @@ pub(crate) fn edge_interrupt(gsi: u32) -> Vec<u8> {
     [&[0x89, 6, 0, 0b11, 1][..], &gsi.to_le_bytes()].concat()
 }
 
+/// `IO (Decode16, port, port, 0, len)`: a fixed 16-bit decoded port range.
+pub(crate) fn io_port(port: u16, len: u8) -> Vec<u8> {
+    let p = port.to_le_bytes();
+    vec![0x47, 0x01, p[0], p[1], p[0], p[1], 0x00, len]
+}
+
+/// `IRQNoFlags () { irq }`: an ISA interrupt (edge, active high).
+pub(crate) fn isa_irq(irq: u8) -> Vec<u8> {
+    assert!(irq < 16, "ISA interrupts are 0 to 15: {irq}");
+    let mask = (1u16 << irq).to_le_bytes();
+    vec![0x22, mask[0], mask[1]]
+}
+
 /// `ResourceTemplate () { descriptors }`: a buffer ending in the end tag.
 pub(crate) fn resource_template(descriptors: &[u8]) -> Vec<u8> {
     // End tag with a zero checksum ("the checksum is correct").
     buffer(&[descriptors, &[0x79, 0]].concat())
 }
 
+/// COM1 (`\_SB.COM1`, `_HID` `PNP0501`): ports 0x3f8 to 0x3ff, ISA
+/// interrupt 4.
+pub(crate) fn com1() -> Vec<u8> {
+    let resources = [io_port(0x3f8, 8), isa_irq(4)].concat();
+    let body = [
+        name("_HID", &string("PNP0501")),
+        name("_UID", &integer(0)),
+        name("_CRS", &resource_template(&resources)),
+    ]
+    .concat();
+    device("COM1", &body)
+}
+
+/// The DSDT body (AML): COM1 ([`com1`]) and the virtio-mmio devices at
+/// `(base, len, gsi)`.
+pub(crate) fn dsdt_body(devices: &[(u64, u32, u32)]) -> Vec<u8> {
+    let mut body = com1();
+    body.extend(virtio_mmio_device_list(devices));
+    system_bus(&body)
+}
+
 /// The DSDT body (AML) for virtio-mmio devices at `(base, len, gsi)`:
 /// `\_SB.VRnn`, `_HID` `LNRO0005`, `_UID` nn.
+#[cfg(test)]
 pub(crate) fn virtio_mmio_devices(devices: &[(u64, u32, u32)]) -> Vec<u8> {
+    system_bus(&virtio_mmio_device_list(devices))
+}
+
+/// The virtio-mmio devices at `(base, len, gsi)`, outside any scope.
+fn virtio_mmio_device_list(devices: &[(u64, u32, u32)]) -> Vec<u8> {
     let body: Vec<u8> = devices
         .iter()
         .enumerate()
@@ -109,7 +156,7 @@ pub(crate) fn virtio_mmio_devices(devices: &[(u64, u32, u32)]) -> Vec<u8> {
             device(&format!("VR{i:02X}"), &body)
         })
         .collect();
-    system_bus(&body)
+    body
 }
 
 #[cfg(test)]
@@ -135,6 +182,27 @@ mod tests {
         assert_eq!(integer(0x1234), [0x0b, 0x34, 0x12]);
         assert_eq!(integer(0xd000_0000), [0x0c, 0, 0, 0, 0xd0]);
         assert_eq!(string("AB"), [0x0d, b'A', b'B', 0]);
+    }
+
+    #[test]
+    fn com1_encodes_as_iasl_would() {
+        let crs = [
+            0x47, 1, 0xf8, 3, 0xf8, 3, 0, 8, // IO (Decode16, 0x3F8, 0x3F8, 0, 8)
+            0x22, 0x10, 0, // IRQNoFlags () {4}
+            0x79, 0, // end tag
+        ];
+        let mut dev = vec![0x5b, 0x82, 0, b'C', b'O', b'M', b'1'];
+        dev.extend([0x08, b'_', b'H', b'I', b'D', 0x0d]);
+        dev.extend(b"PNP0501\0");
+        dev.extend([0x08, b'_', b'U', b'I', b'D', 0x00]);
+        dev.extend([0x08, b'_', b'C', b'R', b'S', 0x11, 16, 0x0a, 13]);
+        dev.extend(crs);
+        dev[2] = (dev.len() - 2) as u8;
+        assert_eq!(com1(), dev);
+        let dsdt = dsdt_body(&[(0xd000_0000, 0x1000, 5)]);
+        assert!(dsdt.windows(7).any(|w| w == b"PNP0501"));
+        assert!(dsdt.windows(8).any(|w| w == b"LNRO0005"));
+        assert_eq!(&dsdt[..1], [0x10], "one scope, \\_SB");
     }
 
     #[test]

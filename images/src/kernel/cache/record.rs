@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// The cache format this vmlab writes: 2 keeps the virtio modules (and
+/// The cache format this vmlab writes: 3 also keeps `tun` and `loop` (the
+/// rig's L1 needs them for its I/O check); 2 kept the virtio modules (and
 /// their dependencies) besides the KVM ones; 1, the records without a
 /// `format`, kept the KVM modules only.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 fn format_one() -> u32 {
     1

@@ -74,6 +74,14 @@ impl MmioBus {
         self.slots.is_empty()
     }
 
+    /// Whether a device does work nobody notifies it of (a network
+    /// device's frames from its TAP), which the run loop must poll for.
+    pub(crate) fn has_unprompted_work(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.transport.device_id() == virtio_bindings::virtio_ids::VIRTIO_ID_NET)
+    }
+
     fn slot(&mut self, addr: u64) -> Option<(&mut Slot, u64)> {
         self.slots
             .iter_mut()

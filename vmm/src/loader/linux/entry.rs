@@ -10,13 +10,22 @@ use crate::memory::GuestMemoryMmap;
 use crate::LinuxGuest;
 
 /// The command line every Linux guest gets (before the caller's words).
-const BASE_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1 pci=off nomodule quiet \
+const BASE_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1 pci=off quiet \
      i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd tsc=reliable VMLAB_PORT=1";
 
-/// The full command line for `guest`.
-pub(crate) fn cmdline(guest: &LinuxGuest) -> Result<Cmdline, Error> {
+/// What keeps a guest without devices from loading kernel modules (it has
+/// none to load).
+const NO_MODULES: &str = "nomodule";
+
+/// The full command line for `guest`; `modules`: it may load kernel
+/// modules (it has virtio devices, whose drivers its initramfs carries),
+/// else `nomodule` forbids it.
+pub(crate) fn cmdline(guest: &LinuxGuest, modules: bool) -> Result<Cmdline, Error> {
     let mut c = Cmdline::new(CMDLINE_MAX).map_err(Error::Cmdline)?;
     c.insert_str(BASE_CMDLINE).map_err(Error::Cmdline)?;
+    if !modules {
+        c.insert_str(NO_MODULES).map_err(Error::Cmdline)?;
+    }
     if !guest.cmdline_extra.trim().is_empty() {
         c.insert_str(guest.cmdline_extra.trim())
             .map_err(Error::Cmdline)?;

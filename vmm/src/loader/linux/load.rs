@@ -110,7 +110,7 @@ pub(crate) fn load(
         }
     };
 
-    let cmdline = cmdline(guest)?;
+    let cmdline = cmdline(guest, !virtio.is_empty())?;
     load_cmdline(mem, GuestAddress(CMDLINE_GPA), &cmdline).map_err(Error::CmdlineWrite)?;
     let cmdline_len = cmdline
         .as_cstring()

@@ -70,15 +70,22 @@ fn command_line_has_base_extra_and_init_args() {
         init_args: vec!["cpu".into(), "--exit".into(), "3".into()],
         ..Default::default()
     };
-    let c = cmdline(&g)
-        .unwrap()
-        .as_cstring()
-        .unwrap()
-        .into_string()
-        .unwrap();
+    let line = |modules| {
+        cmdline(&g, modules)
+            .unwrap()
+            .as_cstring()
+            .unwrap()
+            .into_string()
+            .unwrap()
+    };
+    let c = line(false);
     assert!(c.starts_with("console=ttyS0 reboot=k panic=-1 pci=off"));
-    assert!(c.contains("VMLAB_PORT=1 loglevel=8"));
+    assert!(c.contains("VMLAB_PORT=1 nomodule loglevel=8"), "{c}");
     assert!(c.ends_with(" -- cpu --exit 3"));
+    // A guest with virtio devices loads their drivers.
+    let c = line(true);
+    assert!(!c.contains("nomodule"), "{c}");
+    assert!(c.contains("VMLAB_PORT=1 loglevel=8"), "{c}");
 }
 
 #[test]
