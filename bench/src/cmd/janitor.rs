@@ -17,8 +17,9 @@ use anyhow::Context;
 /// closed.
 const DRIVER_EXIT: Duration = Duration::from_secs(30);
 
-/// How long it keeps sweeping while the driver's workloads are dying.
-const SWEEP_FOR: Duration = Duration::from_secs(10);
+/// How long it keeps sweeping while the driver's workloads are dying (on a
+/// loaded host thousands of them take a while).
+const SWEEP_FOR: Duration = Duration::from_secs(60);
 
 /// Starts the janitor for this process; it works when the returned child's
 /// stdin closes (dropped with it, or at this process's end).
@@ -54,13 +55,16 @@ pub fn run(owner: u32) -> anyhow::Result<u8> {
         return Ok(0);
     };
     let t = Instant::now();
-    let mut quiet = 0;
-    // Until three sweeps in a row find nothing (a cgroup whose last task
-    // is still exiting is removed by a later sweep).
-    while quiet < 3 && t.elapsed() < SWEEP_FOR {
-        let removed = vmlab_sandbox::cgroup::sweep_owner(&hier, owner as i32);
-        quiet = if removed.is_empty() { quiet + 1 } else { 0 };
+    // Until none of the driver's cgroups is left (one whose last task is
+    // still exiting is busy and removed by a later sweep).
+    loop {
+        vmlab_sandbox::cgroup::sweep_owner(&hier, owner as i32);
+        if vmlab_sandbox::cgroup::left_by(&hier, owner as i32) == 0 {
+            return Ok(0);
+        }
+        if t.elapsed() >= SWEEP_FOR {
+            return Ok(1);
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(0)
 }

@@ -47,6 +47,12 @@ pub fn sweep_owner(hier: &Hierarchy, owner: i32) -> Vec<PathBuf> {
     sweep::sweep_owner(parents.iter().map(PathBuf::as_path), owner)
 }
 
+/// How many cgroups of the run `owner` are left on `hier`.
+pub fn left_by(hier: &Hierarchy, owner: i32) -> usize {
+    let parents = parents(hier);
+    sweep::left_by(parents.iter().map(PathBuf::as_path), owner)
+}
+
 impl Cgroup {
     /// Creates a cgroup with `limits` on the detected hierarchy.
     /// and the device policy.

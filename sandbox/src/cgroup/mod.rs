@@ -34,7 +34,7 @@ mod usage;
 
 pub use error::CgroupError;
 pub use hierarchy::{Controller, Hierarchy, Mode};
-pub use live::{sweep_leftovers, sweep_owner, unique_name, Cgroup, PARENT};
+pub use live::{left_by, sweep_leftovers, sweep_owner, unique_name, Cgroup, PARENT};
 pub use sweep::owner_pid;
 pub use usage::Usage;
 

@@ -60,6 +60,16 @@ pub fn sweep_owner<'a>(parents: impl IntoIterator<Item = &'a Path>, owner: i32) 
     sweep_where(parents, |pid| pid == owner)
 }
 
+/// How many entries of `owner` are left in `parents`.
+pub fn left_by<'a>(parents: impl IntoIterator<Item = &'a Path>, owner: i32) -> usize {
+    parents
+        .into_iter()
+        .filter_map(|p| std::fs::read_dir(p).ok())
+        .flat_map(|d| d.flatten())
+        .filter(|e| e.file_name().to_str().and_then(owner_pid) == Some(owner))
+        .count()
+}
+
 fn sweep_where<'a>(
     parents: impl IntoIterator<Item = &'a Path>,
     mut dead: impl FnMut(i32) -> bool,
