@@ -119,14 +119,17 @@ fn the_workload_inherits_fds_0_to_3_only() {
     let after = fds_of(pid);
     assert_eq!(after, [0, 1, 2, 3], "workload fds");
     drop(running);
-    // Parked in its workload: fds 0-3 while parked and after, fd 0 the go
-    // pipe.
+    // Parked in its workload: fds 0-3 while parked and after, fd 0 its end
+    // of the protocol socket pair (the go byte comes on it), and fd 3 the
+    // same socket.
     let parked =
         Parked::prepare_at(&config(&fs, false, &["sleep", "5"]), ParkAt::Workload).unwrap();
     let pid = parked.pid();
     assert_eq!(fds_of(pid), [0, 1, 2, 3], "fds parked in the workload");
     let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
-    assert!(stdin.to_string_lossy().starts_with("pipe:"), "{stdin:?}");
+    let proto = std::fs::read_link(format!("/proc/{pid}/fd/3")).unwrap();
+    assert!(stdin.to_string_lossy().starts_with("socket:"), "{stdin:?}");
+    assert_eq!(stdin, proto, "stdin is the protocol channel");
     let running = parked.release().unwrap();
     assert_eq!(fds_of(pid), [0, 1, 2, 3], "workload fds");
     drop(running);
