@@ -22,7 +22,11 @@
 //! - `file PATH`: read PATH, append to it, print both and the options of
 //!   the mount it is on;
 //! - `syscalls`: call what the seccomp policy refuses and what it must
-//!   allow, one JSON line per call (see `src/probe/syscalls.rs`).
+//!   allow, one JSON line per call (see `src/probe/syscalls.rs`);
+//! - `channel`: attack the protocol channel of a held instance (fd 0, a
+//!   socket pair with the driver): pass the driver fds with `SCM_RIGHTS`
+//!   before ready, then read who the driver is, queue garbage until the
+//!   socket is full, wait for the release (see `src/probe/modes.rs`).
 //!
 //! A last argument `--park` (what a pool parked in the workload adds) makes
 //! it park as the vmlab workload does: the park mark, then one byte from
@@ -42,7 +46,7 @@ mod modes;
 #[path = "../probe/syscalls.rs"]
 mod syscalls;
 
-use modes::{devnode, file, flood, forkbomb, info, memhog, mounts, tty};
+use modes::{channel, devnode, file, flood, forkbomb, info, memhog, mounts, pass_fds, tty};
 
 fn send(e: Event) {
     if let Some(fd) = std::env::var(FD_ENV)
@@ -87,6 +91,7 @@ fn main() {
         }
     }
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    let passed = (arg(0) == "channel").then(pass_fds);
     send(Event::Ready);
     let code = match arg(0).as_str() {
         "ready" => {
@@ -107,6 +112,7 @@ fn main() {
         "file" => file(&arg(1)),
         "flood" => flood(arg(1).parse().unwrap_or(64)),
         "syscalls" => syscalls::run(),
+        "channel" => channel(passed.unwrap_or(-1)),
         other => {
             eprintln!("vmlab-probe: unknown mode {other:?}");
             2

@@ -144,3 +144,111 @@ pub fn file(path: &str) -> i32 {
     ));
     i32::from(read.is_err() || wrote.is_err())
 }
+
+/// The payload that carries the passed fds: one protocol word (a mark the
+/// driver records and otherwise ignores).
+const CHANNEL_MARK: u32 = 0x0000_0c4a;
+
+/// Before ready, in `channel` mode: sends the driver, on fd 0 (a held
+/// instance's protocol socket pair), its root directory and the socket
+/// itself as `SCM_RIGHTS` with one protocol word. A driver that received
+/// with room for control data would now hold a directory of the rootfs;
+/// one that only `read`s gets the word and the kernel drops the fds.
+/// Returns 0 when sent, else the errno.
+pub fn pass_fds() -> i32 {
+    // SAFETY: opens "/" with a valid C string.
+    let root = unsafe { libc::open(c"/".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+    if root < 0 {
+        return errno();
+    }
+    let fds = [root, 0];
+    let word = vmlab_workload::protocol::Event::Mark(CHANNEL_MARK).to_bytes();
+    let mut iov = libc::iovec {
+        iov_base: word.as_ptr() as *mut libc::c_void,
+        iov_len: word.len(),
+    };
+    // Room for the cmsghdr and two fds, 8-byte aligned.
+    let mut space = [0u64; 8];
+    // SAFETY: msghdr is plain data; zero is valid for every field.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE only computes a size.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of_val(&fds) as u32) } as usize;
+    // SAFETY: msg_control points at `space`, which is larger than
+    // msg_controllen, so the first header and its data lie inside it.
+    let sent = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(&fds) as u32) as usize;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast::<i32>(), 2);
+        libc::sendmsg(0, &msg, 0)
+    };
+    let e = if sent == word.len() as isize {
+        0
+    } else {
+        errno()
+    };
+    // SAFETY: closes our own fd.
+    unsafe { libc::close(root) };
+    e
+}
+
+/// After ready, in `channel` mode: who the driver is as seen through the
+/// socket (`SO_PEERCRED`: its pid in our pid namespace, 0 when outside it),
+/// protocol garbage queued on fd 0 without blocking until the socket is full
+/// (at most 64 MiB), then a wait for end of file on fd 0 (the release).
+/// Prints `{"vmlab":"channel",...}` and exits 0.
+pub fn channel(passed: i32) -> i32 {
+    let mut cred = libc::ucred {
+        pid: -1,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`.
+    let peer = unsafe {
+        libc::getsockopt(
+            0,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    let garbage = [0xffu8; 4096];
+    let mut queued = 0usize;
+    while queued < 64 << 20 {
+        // SAFETY: sends from the local buffer; MSG_DONTWAIT never blocks.
+        let n = unsafe {
+            libc::send(
+                0,
+                garbage.as_ptr().cast(),
+                garbage.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+        queued += n as usize;
+    }
+    let mut buf = [0u8; 64];
+    let eof = loop {
+        // SAFETY: reads into the local buffer.
+        match unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) } {
+            0 => break true,
+            n if n < 0 && errno() != libc::EINTR => break false,
+            _ => {}
+        }
+    };
+    line(&format!(
+        "{{\"vmlab\":\"channel\",\"passed_errno\":{passed},\"peer_ok\":{},\"peer_pid\":{},\"peer_uid\":{},\"queued\":{queued},\"eof\":{eof}}}",
+        peer == 0,
+        cred.pid,
+        cred.uid
+    ));
+    0
+}
