@@ -25,16 +25,22 @@ pub fn current(m: &Manifest) -> bool {
 /// The manifest of `dir`, building every artifact first when there is none
 /// or it holds another workload (with the cached guest kernel, fetched first
 /// only when `fetch_kernel`; without one, only the Linux-guest backends are
-/// skipped).
+/// skipped). Current images built without a guest kernel (none was cached
+/// then) are rebuilt once one can be had now, so that a kernel cached or
+/// fetched later is not ignored for good.
 pub fn ensure_built(dir: &Path, fetch_kernel: bool, hidden: bool) -> anyhow::Result<Manifest> {
-    match Manifest::read(dir) {
-        Ok(m) if current(&m) => return Ok(m),
-        Ok(_) if !hidden => eprintln!(
-            "vmlab: the images in {} hold another workload build; rebuilding them",
-            dir.display()
-        ),
-        _ => {}
-    }
+    let kernelless = match Manifest::read(dir) {
+        Ok(m) if current(&m) && m.kernel.is_some() => return Ok(m),
+        Ok(m) if current(&m) => Some(m),
+        Ok(_) if !hidden => {
+            eprintln!(
+                "vmlab: the images in {} hold another workload build; rebuilding them",
+                dir.display()
+            );
+            None
+        }
+        _ => None,
+    };
     let what = if fetch_kernel {
         "looking for a guest kernel (cache, else a fetch)"
     } else {
@@ -44,9 +50,11 @@ pub fn ensure_built(dir: &Path, fetch_kernel: bool, hidden: bool) -> anyhow::Res
         Cache::default_location()
             .and_then(|cache| kernel::resolve(None, &cache, fetch_kernel, &mut |_| {}))
     });
-    let kernel = match kernel {
-        Ok(k) => Some(k),
-        Err(e) => {
+    let kernel = match (kernel, kernelless) {
+        (Ok(k), _) => Some(k),
+        // Still none to be had: the images as they are.
+        (Err(_), Some(m)) => return Ok(m),
+        (Err(e), None) => {
             if !hidden {
                 eprintln!(
                     "vmlab: building the images without a guest kernel: {:#}",
