@@ -13,6 +13,14 @@ use super::{Settings, Stopper};
 /// smaller), so that its percentiles rest on some samples.
 pub const MIN_SAMPLES: u32 = 32;
 
+/// Waves at least this large wait for the host to settle first (as every
+/// level does): the previous wave's network namespaces and cgroups are torn
+/// down by the kernel after their release, on the same CPUs.
+const SETTLE_FROM: u32 = 8;
+
+/// The longest wait for the host to settle ([`super::host::settle`]).
+const SETTLE_MAX: Duration = Duration::from_secs(2);
+
 /// One instance of a wave: when it was spawned, how long it took.
 pub type Boot = Result<(Instant, Duration), String>;
 
@@ -52,8 +60,9 @@ pub fn wave(holder: &dyn Holder, c: u32) -> Vec<Boot> {
     })
 }
 
-/// The levels `s` asks for, each measured in waves; stops at the time
-/// limit (or a signal) after the level under way.
+/// The levels `s` asks for, each measured in waves, each level (and each
+/// large wave) after the host settled; stops at the time limit (or a
+/// signal) after the level under way.
 pub fn run(holder: &dyn Holder, s: &Settings, stop: &Stopper) -> Vec<ConcurrencyLevel> {
     let t0 = Instant::now();
     let mut out = Vec::new();
@@ -67,7 +76,10 @@ pub fn run(holder: &dyn Holder, s: &Settings, stop: &Stopper) -> Vec<Concurrency
             ..Default::default()
         };
         let mut wall = Duration::ZERO;
-        for _ in 0..waves {
+        for w in 0..waves {
+            if w == 0 || c >= SETTLE_FROM {
+                super::host::settle(SETTLE_MAX);
+            }
             let boots = wave(holder, c);
             let ok: Vec<_> = boots.iter().filter_map(|b| b.as_ref().ok()).collect();
             if let (Some(first), Some(last)) = (

@@ -43,6 +43,48 @@ pub fn vmlab_cgroups() -> Option<(usize, u64)> {
     })
 }
 
+/// Busy and total jiffies from the aggregate `cpu` line of `/proc/stat`
+/// text (idle and iowait count as not busy).
+pub fn parse_cpu_busy(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+    Some((total - idle, total))
+}
+
+/// Waits, up to `max`, until the host's CPUs were mostly idle (busy under
+/// a quarter) over one 50 ms interval (`/proc/stat` counts in 10 ms
+/// ticks per CPU): the kernel tears network namespaces
+/// and cgroups down asynchronously after their instances are gone, and
+/// that work would otherwise be charged to the next measurement. Returns
+/// the time waited.
+pub fn settle(max: std::time::Duration) -> std::time::Duration {
+    let t0 = std::time::Instant::now();
+    let read = || {
+        std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| parse_cpu_busy(&s))
+    };
+    let Some(mut last) = read() else {
+        return t0.elapsed();
+    };
+    while t0.elapsed() < max {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let Some(now) = read() else { break };
+        let (busy, total) = (now.0 - last.0, now.1 - last.1);
+        last = now;
+        if total > 0 && busy * 4 < total {
+            break;
+        }
+    }
+    t0.elapsed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +95,14 @@ mod tests {
         assert_eq!(parse_mem_available(text), Some(12345 * 1024));
         assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
         assert!(mem_available().unwrap() > 0);
+    }
+
+    #[test]
+    fn reads_cpu_busy() {
+        let text = "cpu  10 2 8 100 5 1 4 0 0 0\ncpu0 5 1 4 50 2 0 2 0 0 0\n";
+        // busy: user+nice+system+irq+softirq+steal; idle+iowait are not.
+        assert_eq!(parse_cpu_busy(text), Some((25, 130)));
+        assert_eq!(parse_cpu_busy("cpu0 1 2 3 4\n"), None);
+        assert_eq!(parse_cpu_busy("cpu  1 x 3 4\n"), None);
     }
 }

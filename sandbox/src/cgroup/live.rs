@@ -1,7 +1,7 @@
 //! One live cgroup: created, read, removed (also on drop).
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::create::{parents, v1_targets};
 use super::files::rmdir_retry;
@@ -21,6 +21,9 @@ pub struct Cgroup {
     pub(super) fd: Option<OwnedFd>,
     pub(super) removed: bool,
 }
+
+/// How many [`Cgroup`]s this process holds (created, not yet removed).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// A name unique to this process and call.
 pub fn unique_name() -> String {
@@ -63,7 +66,11 @@ impl Cgroup {
     /// Creates the cgroup `name`, with the device policy when `devices`; on
     /// v1, `owner` (uid, gid) gets its `tasks` files, so that a process
     /// running as that user may move itself in (delegation to a rootless
-    /// sandbox). Sweeps the leftovers of dead runs first.
+    /// sandbox). Sweeps the leftovers of dead runs first, unless this
+    /// process already holds a live cgroup: a driver holding N instances
+    /// would otherwise read N entries per hierarchy on every start (work
+    /// quadratic in N); its first creation swept, and the next one made
+    /// while it holds none sweeps again.
     pub fn create_named(
         hier: &Hierarchy,
         limits: &Limits,
@@ -73,7 +80,10 @@ impl Cgroup {
     ) -> Result<Cgroup, CgroupError> {
         hier.check(limits)?;
         hier.check_devices(devices)?;
-        sweep_leftovers(hier);
+        if LIVE.load(Ordering::Relaxed) == 0 {
+            sweep_leftovers(hier);
+        }
+        LIVE.fetch_add(1, Ordering::Relaxed);
         let mut cg = Cgroup {
             mode: hier.mode,
             dirs: Vec::new(),
@@ -141,6 +151,7 @@ impl Cgroup {
             return Ok(());
         }
         self.removed = true;
+        LIVE.fetch_sub(1, Ordering::Relaxed);
         self.fd = None;
         let mut first_err = None;
         for (_, dir) in &self.dirs {

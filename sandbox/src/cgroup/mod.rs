@@ -16,7 +16,8 @@
 //! ([`crate::Config::devices`]): the v1 `devices` controller joins the v1
 //! hierarchies, and on v2 a device program is attached before the child is
 //! born in the cgroup. Creating a cgroup first sweeps the cgroups that runs
-//! killed with `SIGKILL` left behind ([`sweep`]).
+//! killed with `SIGKILL` left behind ([`sweep`]), when its process holds no
+//! other live cgroup (a driver holding thousands sweeps once, not per start).
 //!
 //! - `live`: [`Cgroup`], its handle, and [`sweep_leftovers`];
 //! - `create`: its directories and limits; `files`: control-file writes;

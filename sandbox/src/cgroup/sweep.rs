@@ -1,5 +1,6 @@
 //! Removing the cgroups of vmlab runs that died without cleaning up
-//! (`kill -9` of the parent): every cgroup creation sweeps first.
+//! (`kill -9` of the parent): a cgroup creation sweeps first, when its
+//! process holds no other live cgroup ([`super::Cgroup::create_named`]).
 //!
 //! A run's cgroup is `<mount>/vmlab/<pid>-<n>` ([`super::unique_name`]). An
 //! entry whose `<pid>` is no live process is a leftover: its tasks (a
