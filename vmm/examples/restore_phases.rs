@@ -70,15 +70,7 @@ fn main() {
     let path = dir.join("bare.vmlab");
     let cold = || VmConfig::bare(elf, &args, mem_mib, timeout);
     snapshot::take(cold(), &path).expect("the snapshot is taken");
-    let cfg = || RestoreConfig {
-        path: path.clone(),
-        mem_mib: None,
-        timeout,
-        serial_stream: None,
-        jail: false,
-        cgroup_tasks: Vec::new(),
-        verify_memory: false,
-    };
+    let cfg = || RestoreConfig::new(&path, timeout);
     let host = Host::open().expect("KVM");
     let mut pool = VmPool::new(&host, cfg(), 1).expect("the pool fills");
     let mut kinds: [Kind; 4] = Default::default();

@@ -121,15 +121,7 @@ fn linux(dir: &Path) -> VmConfig<'static> {
 }
 
 fn restore_cfg(path: &Path) -> RestoreConfig {
-    RestoreConfig {
-        path: path.to_path_buf(),
-        mem_mib: None,
-        timeout: T,
-        serial_stream: None,
-        jail: false,
-        cgroup_tasks: Vec::new(),
-        verify_memory: false,
-    }
+    RestoreConfig::new(path, T)
 }
 
 fn take(dir: &Path) -> PathBuf {

@@ -15,30 +15,13 @@ const T: Duration = Duration::from_secs(20);
 const ARGS: &str = "cpu --time 5ms --exit 7";
 
 fn restore_cfg(path: &Path) -> RestoreConfig {
-    RestoreConfig {
-        path: path.to_path_buf(),
-        mem_mib: None,
-        timeout: T,
-        serial_stream: None,
-        jail: false,
-        cgroup_tasks: Vec::new(),
-        verify_memory: false,
-    }
+    RestoreConfig::new(path, T)
 }
 
 fn take(dir: &Path, elf: &[u8]) -> PathBuf {
     let path = dir.join("snap.vmlab");
     snapshot::take(bare(elf, ARGS, T), &path).expect("snapshot");
     path
-}
-
-/// The protocol lines of a console, each cut to its kind and kernel name.
-fn kernels(console: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(console)
-        .lines()
-        .filter(|l| l.starts_with("{\"vmlab\":"))
-        .map(|l| l.split(",\"").take(2).collect::<Vec<_>>().join(","))
-        .collect()
 }
 
 fn names(o: &vmlab_vmm::VmOutcome) -> Vec<&'static str> {

@@ -14,15 +14,7 @@ const T: Duration = Duration::from_secs(20);
 const ARGS: &str = "cpu --time 5ms --exit 7";
 
 fn restore_cfg(path: &Path) -> RestoreConfig {
-    RestoreConfig {
-        path: path.to_path_buf(),
-        mem_mib: None,
-        timeout: T,
-        serial_stream: None,
-        jail: false,
-        cgroup_tasks: Vec::new(),
-        verify_memory: false,
-    }
+    RestoreConfig::new(path, T)
 }
 
 fn take(dir: &Path, elf: &[u8]) -> PathBuf {
@@ -32,16 +24,6 @@ fn take(dir: &Path, elf: &[u8]) -> PathBuf {
     assert_eq!(taken.bytes, std::fs::metadata(&path).unwrap().len());
     assert!(taken.data_pages > 0);
     path
-}
-
-/// The protocol lines of a console, each cut to its first two fields (the
-/// line kind and the kernel's name: what follows are timings).
-fn kernels(console: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(console)
-        .lines()
-        .filter(|l| l.starts_with("{\"vmlab\":"))
-        .map(|l| l.split(",\"").take(2).collect::<Vec<_>>().join(","))
-        .collect()
 }
 
 /// The snapshot error of a failed restore.

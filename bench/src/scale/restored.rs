@@ -60,13 +60,8 @@ impl Holder for RestoredVm {
 
     fn start_held(&self) -> anyhow::Result<Held<'_>> {
         let config = RestoreConfig {
-            path: self.path.clone(),
             mem_mib: Some(MEM_MIB),
-            timeout: TIMEOUT,
-            serial_stream: None,
-            jail: false,
-            cgroup_tasks: Vec::new(),
-            verify_memory: false,
+            ..RestoreConfig::new(&self.path, TIMEOUT)
         };
         let vm = restore_held(&self.host, config).context("a restored bare VM did not hold")?;
         Ok(inproc::held(vm))

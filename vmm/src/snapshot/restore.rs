@@ -38,6 +38,23 @@ pub struct RestoreConfig {
     pub verify_memory: bool,
 }
 
+impl RestoreConfig {
+    /// Restores `path` at the snapshot's own memory size, unjailed, with
+    /// the serial output kept in the outcome and only the header and state
+    /// checked; a guest still running after `timeout` is killed.
+    pub fn new(path: impl Into<PathBuf>, timeout: Duration) -> RestoreConfig {
+        RestoreConfig {
+            path: path.into(),
+            mem_mib: None,
+            timeout,
+            serial_stream: None,
+            jail: false,
+            cgroup_tasks: Vec::new(),
+            verify_memory: false,
+        }
+    }
+}
+
 /// Restores the snapshot of `config` and runs the guest from its snapshot
 /// mark to its exit. `to_ready_ns` and the phases count from the call.
 pub fn restore(config: RestoreConfig) -> Result<VmOutcome, crate::Error> {

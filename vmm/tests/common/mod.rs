@@ -150,3 +150,14 @@ pub fn process_usage() -> (usize, u64, u64) {
     };
     (fds, field("Threads:"), field("VmRSS:"))
 }
+
+/// The protocol lines of a console, each cut to its first two fields (the
+/// line kind and the kernel's name: what follows are timings), to compare
+/// a restored run's kernels with a cold run's.
+pub fn kernels(console: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(console)
+        .lines()
+        .filter(|l| l.starts_with("{\"vmlab\":"))
+        .map(|l| l.split(",\"").take(2).collect::<Vec<_>>().join(","))
+        .collect()
+}

@@ -39,13 +39,8 @@ fn ready_of(r: Result<VmOutcome, vmlab_vmm::Error>) -> Result<VmOutcome, String>
 
 fn restore_cfg(path: &std::path::Path) -> RestoreConfig {
     RestoreConfig {
-        path: path.to_path_buf(),
         mem_mib: Some(MEM_MIB),
-        timeout: LIMIT,
-        serial_stream: None,
-        jail: false,
-        cgroup_tasks: Vec::new(),
-        verify_memory: false,
+        ..RestoreConfig::new(path, LIMIT)
     }
 }
 
