@@ -61,9 +61,8 @@ pub fn parse_cpu_busy(stat: &str) -> Option<(u64, u64)> {
 /// a quarter) over one 50 ms interval (`/proc/stat` counts in 10 ms
 /// ticks per CPU): the kernel tears network namespaces
 /// and cgroups down asynchronously after their instances are gone, and
-/// that work would otherwise be charged to the next measurement. Returns
-/// the time waited.
-pub fn settle(max: std::time::Duration) -> std::time::Duration {
+/// that work would otherwise be charged to the next measurement.
+pub fn settle(max: std::time::Duration) {
     let t0 = std::time::Instant::now();
     let read = || {
         std::fs::read_to_string("/proc/stat")
@@ -71,18 +70,19 @@ pub fn settle(max: std::time::Duration) -> std::time::Duration {
             .and_then(|s| parse_cpu_busy(&s))
     };
     let Some(mut last) = read() else {
-        return t0.elapsed();
+        return;
     };
     while t0.elapsed() < max {
         std::thread::sleep(std::time::Duration::from_millis(50));
         let Some(now) = read() else { break };
-        let (busy, total) = (now.0 - last.0, now.1 - last.1);
+        // iowait may step back between reads: saturate, never underflow.
+        let busy = now.0.saturating_sub(last.0);
+        let total = now.1.saturating_sub(last.1);
         last = now;
         if total > 0 && busy * 4 < total {
             break;
         }
     }
-    t0.elapsed()
 }
 
 #[cfg(test)]
