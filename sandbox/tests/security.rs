@@ -193,3 +193,66 @@ fn the_probe_reports_an_escape_when_one_succeeds() {
     // reach the same "host" file.
     assert_ne!(out.status, ExitStatus::Code(0));
 }
+
+/// The host's directories the sandbox masks (the OCI list's directories).
+const MASKED_DIRS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+#[test]
+fn masked_directories_are_empty_read_only_and_share_one_tmpfs() {
+    if !have_root("masked_directories_are_empty_read_only_and_share_one_tmpfs") {
+        return;
+    }
+    let _s = serial();
+    let fs = Rootfs::probe();
+    let dirs: Vec<String> = MASKED_DIRS
+        .iter()
+        .filter(|d| std::path::Path::new(d).is_dir())
+        .map(|d| d.to_string())
+        .collect();
+    // The control that an empty listing is the mask's doing: one of them
+    // lists entries on the host.
+    assert!(
+        dirs.iter()
+            .any(|d| std::fs::read_dir(d).unwrap().count() > 0),
+        "this host lists nothing in {MASKED_DIRS:?}"
+    );
+    // /tmp (a tmpfs of its own) is the control that the probe tells
+    // tmpfs instances apart and sees a writable, listed directory.
+    let mut args = vec!["masked".to_string(), "/tmp".to_string()];
+    args.extend(dirs.iter().cloned());
+    for rootless in [false, true] {
+        let out = run(&config(&fs, rootless, &args), None).unwrap();
+        let lines: Vec<_> = json_lines(&out.stdout)
+            .into_iter()
+            .filter(|l| l["vmlab"] == "masked")
+            .collect();
+        assert_eq!(
+            lines.len(),
+            args.len() - 1,
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let tmp = &lines[0];
+        assert_eq!(tmp["create_errno"], 0, "{tmp}");
+        assert!(tmp["entries"].as_i64().unwrap() >= 1, "{tmp}");
+        let dev = &lines[1]["dev"];
+        for (l, dir) in lines[1..].iter().zip(&dirs) {
+            // Inside it is empty, whatever the host lists.
+            assert_eq!(l["entries"], 0, "{l}");
+            assert_eq!(l["create_errno"], libc::EROFS, "{l}");
+            let opts = l["options"].as_str().unwrap();
+            for o in ["ro", "nosuid", "nodev", "noexec"] {
+                assert!(opts.split(',').any(|x| x == o), "{dir}: {opts}");
+            }
+            assert_eq!(&l["dev"], dev, "{l}: one tmpfs for every masked directory");
+            assert_ne!(l["dev"], tmp["dev"], "{l}");
+        }
+        assert_eq!(out.status, ExitStatus::Code(0));
+    }
+}

@@ -21,6 +21,8 @@
 //!   that keeps writing, and exit 0;
 //! - `file PATH`: read PATH, append to it, print both and the options of
 //!   the mount it is on;
+//! - `masked PATH...`: per directory, its entry count, filesystem device,
+//!   the errno of creating a file in it and its mount's options;
 //! - `syscalls`: call what the seccomp policy refuses and what it must
 //!   allow, one JSON line per call (see `src/probe/syscalls.rs`);
 //! - `channel`: attack the protocol channel of a held instance (fd 0, a
@@ -46,7 +48,7 @@ mod modes;
 #[path = "../probe/syscalls.rs"]
 mod syscalls;
 
-use modes::{channel, devnode, file, flood, forkbomb, info, memhog, mounts, pass_fds, tty};
+use modes::{channel, devnode, file, flood, forkbomb, info, masked, memhog, mounts, pass_fds, tty};
 
 fn send(e: Event) {
     if let Some(fd) = std::env::var(FD_ENV)
@@ -110,6 +112,7 @@ fn main() {
         "devnode" => devnode(&arg(1)),
         "tty" => tty(),
         "file" => file(&arg(1)),
+        "masked" => masked(args.get(1..).unwrap_or_default()),
         "flood" => flood(arg(1).parse().unwrap_or(64)),
         "syscalls" => syscalls::run(),
         "channel" => channel(passed.unwrap_or(-1)),

@@ -145,6 +145,32 @@ pub fn file(path: &str) -> i32 {
     i32::from(read.is_err() || wrote.is_err())
 }
 
+/// In `masked` mode: for each directory, the errno of creating a file in
+/// it (0 if it was created), then how many entries it lists, the
+/// device of its filesystem and the options of the mount on it. Exits 0.
+pub fn masked(paths: &[String]) -> i32 {
+    use std::os::unix::fs::MetadataExt;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for path in paths {
+        let created = std::fs::File::create(format!("{path}/vmlab-probe"))
+            .map_or_else(|e| e.raw_os_error().unwrap_or(-1), |_| 0);
+        // Listed after the attempt: a created file shows.
+        let entries = std::fs::read_dir(path).map_or(-1, |d| d.count() as i64);
+        let dev = std::fs::metadata(path).map_or(0, |m| m.dev());
+        let opts = info
+            .lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .filter(|f| f.len() > 5 && f[4] == path)
+            .map(|f| f[5].to_string())
+            .next_back()
+            .unwrap_or_default();
+        line(&format!(
+            "{{\"vmlab\":\"masked\",\"path\":\"{path}\",\"entries\":{entries},\"dev\":{dev},\"create_errno\":{created},\"options\":\"{opts}\"}}"
+        ));
+    }
+    0
+}
+
 /// The payload that carries the passed fds: one protocol word (a mark the
 /// driver records and otherwise ignores).
 const CHANNEL_MARK: u32 = 0x0000_0c4a;

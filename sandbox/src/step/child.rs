@@ -135,11 +135,7 @@ fn root_filesystem<S: Sys>(
         sys.detach(c".")?;
         sys.chdir(c"/")
     })?;
-    c.step(Step::MaskPaths, |sys| {
-        root.masks
-            .iter()
-            .try_for_each(|mask| mounts::apply_mask(sys, root, &m, mask))
-    })?;
+    c.step(Step::MaskPaths, |sys| mounts::apply_masks(sys, root, &m))?;
     c.step(Step::VerifyMounts, |sys| {
         mounts::verify_mounts(sys, root, &m)
     })?;

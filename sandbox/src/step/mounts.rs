@@ -142,11 +142,31 @@ pub(super) struct Mounted {
     pub(super) file: RawFd,
 }
 
-pub(super) fn apply_mask<S: Sys>(
+/// The masks, in order. Every masked directory gets a mount of one empty
+/// read-only tmpfs: the first mask makes it, the others bind that mount.
+/// One superblock for all of them, not one each: each superblock alive
+/// takes a slot in every memory cgroup's shrinker table on the host
+/// (docs/METHODOLOGY.md, "What an extra instance costs").
+pub(super) fn apply_masks<S: Sys>(sys: &mut S, root: &RootPlan, m: &Mounted) -> Result<(), Errno> {
+    let mut empty = -1;
+    let r = root
+        .masks
+        .iter()
+        .try_for_each(|mask| apply_mask(sys, root, m, mask, &mut empty));
+    if empty >= 0 {
+        sys.close(empty);
+    }
+    r
+}
+
+/// One mask; `empty` is the fd of the empty tmpfs once a directory mask
+/// mounted it (else -1), kept open for the next directory masks to bind.
+fn apply_mask<S: Sys>(
     sys: &mut S,
     root: &RootPlan,
     m: &Mounted,
     mask: &Mask,
+    empty: &mut RawFd,
 ) -> Result<(), Errno> {
     let base = match mask.under {
         Under::Proc => m.proc,
@@ -154,8 +174,12 @@ pub(super) fn apply_mask<S: Sys>(
         Under::Sys => return Err(Errno::ENOENT),
     };
     let target = sys.open_beneath(base, &mask.path, false)?;
+    let first_empty = mask.kind == MaskKind::Hide { dir: true } && *empty < 0;
     let over = match mask.kind {
-        MaskKind::Hide { dir: true } => sys.new_fs(&root.empty),
+        MaskKind::Hide { dir: true } if first_empty => sys.new_fs(&root.empty),
+        // A bind of the mounted empty tmpfs: the same superblock, and its
+        // mount's attributes (read-only, nosuid, nodev, noexec) with it.
+        MaskKind::Hide { dir: true } => sys.clone_tree(*empty, c"", false),
         MaskKind::Hide { dir: false } => sys.clone_tree(m.dev, c"null", false),
         MaskKind::ReadOnly => sys.clone_tree(target, c"", true).and_then(|r| {
             let ro = attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC;
@@ -170,7 +194,11 @@ pub(super) fn apply_mask<S: Sys>(
     };
     let r = over.and_then(|over| {
         let r = sys.move_mount(over, target);
-        sys.close(over);
+        if first_empty && r.is_ok() {
+            *empty = over;
+        } else {
+            sys.close(over);
+        }
         r
     });
     sys.close(target);

@@ -425,3 +425,63 @@ fn an_unprivileged_launcher_leaves_the_clone_to_the_child_which_checks_the_file(
     let err = child_steps(&plan, &mut Recorder::default(), &mut Status::new()).unwrap_err();
     assert_eq!((err.step, err.errno), (Step::BindFile, Errno::EXDEV));
 }
+
+#[test]
+fn masked_directories_share_one_empty_tmpfs() {
+    use crate::plan::{Mask, MaskKind, Under};
+    let fs = Fs::new("masks");
+    let c = Config::sandbox(&fs.0);
+    let mut plan = plan::build(&c, FDS, false, Vec::new()).unwrap();
+    let dir = |under, path: &str| Mask {
+        under,
+        path: CString::new(path).unwrap(),
+        kind: MaskKind::Hide { dir: true },
+    };
+    let root = plan.root.as_mut().expect("a rootfs plan");
+    root.masks = vec![
+        dir(Under::Proc, "acpi"),
+        Mask {
+            under: Under::Proc,
+            path: CString::new("kcore").unwrap(),
+            kind: MaskKind::Hide { dir: false },
+        },
+        dir(Under::Sys, "firmware"),
+        dir(Under::Proc, "scsi"),
+    ];
+    let mut rec = Recorder::default();
+    let mut times = [0u64; Step::COUNT];
+    parent_steps(&plan, &mut rec, 4242, 20, &mut times).unwrap();
+    child_steps(&plan, &mut rec, &mut Status::new()).unwrap();
+    let calls = &rec.calls;
+    let made: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("new_fs tmpfs size=4k"))
+        .collect();
+    assert_eq!(made.len(), 1, "{calls:#?}");
+    let empty = made[0].rsplit(' ').next().unwrap();
+    // The other two directories get binds of it (the file gets /dev/null's).
+    let binds = calls
+        .iter()
+        .filter(|c| c.starts_with(&format!("clone_tree {empty} \"\" = ")))
+        .count();
+    assert_eq!(binds, 2, "{calls:#?}");
+    // It is mounted before it is bound, and closed after the last bind.
+    let first = rec.pos(&format!("move_mount {empty} "));
+    assert!(first < rec.pos(&format!("clone_tree {empty} ")));
+    let closed = calls
+        .iter()
+        .position(|c| *c == format!("close {empty}"))
+        .expect("the empty tmpfs's fd closed");
+    let bound_before = calls[..closed]
+        .iter()
+        .filter(|c| c.starts_with(&format!("clone_tree {empty} ")))
+        .count();
+    assert_eq!(bound_before, 2, "{calls:#?}");
+    // The control: one directory mask makes its tmpfs and binds nothing.
+    plan.root.as_mut().unwrap().masks.truncate(1);
+    let mut rec = Recorder::default();
+    parent_steps(&plan, &mut rec, 4242, 20, &mut times).unwrap();
+    child_steps(&plan, &mut rec, &mut Status::new()).unwrap();
+    assert!(rec.has("new_fs tmpfs size=4k"));
+    assert!(!rec.has(&format!("clone_tree {empty} ")));
+}
