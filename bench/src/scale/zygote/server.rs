@@ -58,6 +58,7 @@ pub fn serve(sock: OwnedFd, guest: Guest) -> anyhow::Result<()> {
         anyhow::bail!("the VM fork server must be single-threaded (it has {threads:?} threads)");
     }
     install_handlers()?;
+    no_fastbins();
     let host = match open() {
         Ok(h) => h,
         Err(e) => {
@@ -86,6 +87,26 @@ fn open() -> anyhow::Result<Host> {
     let host = Host::open().context("cannot open /dev/kvm for the VM fork server")?;
     vmlab_vmm::held::raise_fd_limit(0).context("cannot raise the open-file limit")?;
     Ok(host)
+}
+
+/// Turns malloc's fastbins off in the server. Every VMM shares the
+/// server's heap copy-on-write from its fork; with fastbins, the
+/// consolidation that a larger allocation or free triggers walks and
+/// rewrites free chunks all over the heap, so each later start (in the
+/// server, and in the VMM while it sets up) copies pages the VMMs forked
+/// before still share, and a held VMM ends up owning a private copy of
+/// most of the server's heap, which grows with the VMMs it tracks
+/// (measured: 276 kB private heap in a new VMM with 300 held; 60 kB
+/// without fastbins). Without them freed chunks are coalesced where
+/// they lie. Best effort: a refusal costs memory, not correctness.
+fn no_fastbins() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes the allocator's tuning; it is called
+    // before any other thread exists (checked above) and while no
+    // allocation is in progress.
+    unsafe {
+        libc::mallopt(libc::M_MXFAST, 0);
+    }
 }
 
 fn install_handlers() -> anyhow::Result<()> {
