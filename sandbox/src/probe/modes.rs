@@ -119,6 +119,19 @@ pub fn flood(mib: usize) -> i32 {
     0
 }
 
+/// The per-mount options of the topmost mount on `path`, from
+/// `/proc/self/mountinfo` (field 5 is the mount point, field 6 its
+/// options); empty when nothing is mounted there.
+fn mount_options(path: &str) -> String {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .filter(|f| f.len() > 5 && f[4] == path)
+        .map(|f| f[5].to_string())
+        .next_back()
+        .unwrap_or_default()
+}
+
 /// `file PATH`: reads PATH, appends `+inside`, and prints what it read and
 /// the mount options of the mount PATH is on (from `/proc/self/mountinfo`).
 pub fn file(path: &str) -> i32 {
@@ -127,15 +140,7 @@ pub fn file(path: &str) -> i32 {
         .append(true)
         .open(path)
         .and_then(|mut f| f.write_all(b"+inside"));
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    // Field 5 is the mount point, field 6 its per-mount options.
-    let opts = info
-        .lines()
-        .map(|l| l.split(' ').collect::<Vec<_>>())
-        .filter(|f| f.len() > 5 && f[4] == path)
-        .map(|f| f[5].to_string())
-        .next_back()
-        .unwrap_or_default();
+    let opts = mount_options(path);
     let text = read.as_deref().unwrap_or("").escape_default().to_string();
     line(&format!(
         "{{\"vmlab\":\"file\",\"read\":\"{text}\",\"read_ok\":{},\"wrote\":{},\"options\":\"{opts}\"}}",
@@ -150,20 +155,13 @@ pub fn file(path: &str) -> i32 {
 /// device of its filesystem and the options of the mount on it. Exits 0.
 pub fn masked(paths: &[String]) -> i32 {
     use std::os::unix::fs::MetadataExt;
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     for path in paths {
         let created = std::fs::File::create(format!("{path}/vmlab-probe"))
             .map_or_else(|e| e.raw_os_error().unwrap_or(-1), |_| 0);
         // Listed after the attempt: a created file shows.
         let entries = std::fs::read_dir(path).map_or(-1, |d| d.count() as i64);
         let dev = std::fs::metadata(path).map_or(0, |m| m.dev());
-        let opts = info
-            .lines()
-            .map(|l| l.split(' ').collect::<Vec<_>>())
-            .filter(|f| f.len() > 5 && f[4] == path)
-            .map(|f| f[5].to_string())
-            .next_back()
-            .unwrap_or_default();
+        let opts = mount_options(path);
         line(&format!(
             "{{\"vmlab\":\"masked\",\"path\":\"{path}\",\"entries\":{entries},\"dev\":{dev},\"create_errno\":{created},\"options\":\"{opts}\"}}"
         ));
