@@ -87,6 +87,7 @@ impl Wiring {
     pub(super) fn child_fds(&self) -> ChildFds {
         ChildFds {
             sync: self.sync.child.as_raw_fd(),
+            sync_writer: self.sync.parent.as_raw_fd(),
             status: self.status.child.as_raw_fd(),
             stdin: self.devnull.as_raw_fd(),
             stdout: match &self.passed_stdout {

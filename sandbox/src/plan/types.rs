@@ -141,6 +141,10 @@ impl RootPlan {
 pub struct ChildFds {
     /// Read end of the sync pipe (parent releases the child).
     pub sync: RawFd,
+    /// The parent's (write) end of the sync pipe, which the clone copied:
+    /// the child closes it before its first wait, so that a parent dead
+    /// by then reads as end of file instead of blocking the child forever.
+    pub sync_writer: RawFd,
     /// Write end of the status pipe (close-on-exec).
     pub status: RawFd,
     /// Becomes fd 0.

@@ -53,7 +53,17 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
 /// root of the user namespace (files made later belong to a mapped user).
 fn wait_and_set_ids<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
     if plan.sync {
-        c.step(Step::WaitParent, |sys| sys.wait_byte(plan.fds.sync))?;
+        c.step(Step::WaitParent, |sys| {
+            // The parent's death must end this wait (a SIGKILLed launcher
+            // writes no byte): from here on the parent-death signal ends
+            // the child; a death before it leaves the pipe without a
+            // writer once the child's copy of the parent's end is closed
+            // (copies in children cloned meanwhile go with those children,
+            // which die by the same signal).
+            sys.die_with_parent()?;
+            sys.close(plan.fds.sync_writer);
+            sys.wait_byte(plan.fds.sync)
+        })?;
     }
     if let Some(user) = &plan.user {
         c.step(Step::SetIds, |sys| {

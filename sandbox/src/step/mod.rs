@@ -6,7 +6,9 @@
 //! child mounts, and releases it again ([`release_cgroup`]). The child runs
 //! [`child_steps`], in this order:
 //!
-//! 1. `wait_parent`: block until the id maps are in place (rootless only);
+//! 1. `wait_parent`: block until the id maps are in place (rootless only;
+//!    the parent-death signal set and the parent's end of the sync pipe
+//!    closed first, so that a parent killed meanwhile ends the wait);
 //! 2. `set_ids`: become root of the user namespace (rootless only);
 //! 3. `die_with_parent`: `PR_SET_PDEATHSIG` (after the id change, which clears it);
 //! 4. `make_private`: no mount event propagates back to the host;

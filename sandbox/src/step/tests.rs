@@ -11,6 +11,7 @@ use crate::sys::record::Recorder;
 
 const FDS: ChildFds = ChildFds {
     sync: 10,
+    sync_writer: 16,
     status: 11,
     stdin: 12,
     stdout: 13,
@@ -96,11 +97,18 @@ fn ids_then_cgroup(r: &Recorder, tree: i32) {
     assert!(r.pos(&format!("open_beneath {tree} tmp dir")) < waits[1]);
     assert!(waits[1] < r.pos(tasks));
     assert!(r.pos(tasks) < r.pos("pivot_root"));
-    // The parent-death signal after the id change (which clears it).
-    assert!(r.pos("setresuid 0") < r.pos("pdeathsig"));
+    // The parent-death signal before the first wait (a killed parent
+    // ends it), with the child's copy of the parent's end of the sync
+    // pipe closed; and again after the id change (which clears it).
+    let deaths: Vec<usize> = (0..r.calls.len())
+        .filter(|&i| r.calls[i] == "pdeathsig")
+        .collect();
+    assert_eq!(deaths.len(), 2, "{:#?}", r.calls);
+    assert!(deaths[0] < waits[0] && r.pos("close 16") < waits[0]);
+    assert!(r.pos("setresuid 0") < deaths[1]);
     // The terminal given up (and a process group of its own) while the
     // host's /dev/tty is in view, before any mount; no session needed.
-    assert!(r.pos("pdeathsig") < r.pos("detach_terminal"));
+    assert!(deaths[1] < r.pos("detach_terminal"));
     assert!(r.pos("detach_terminal") < r.pos("setpgid 0 0"));
     assert!(r.pos("setpgid 0 0") < r.pos("mount - / - REC|PRIVATE"));
     assert!(!r.has("setsid"));
