@@ -52,16 +52,16 @@ pub fn child_steps<S: Sys>(plan: &Plan, sys: &mut S, st: &mut Status) -> Result<
 /// `wait_parent`, `set_ids`: once the parent wrote the id maps, become
 /// root of the user namespace (files made later belong to a mapped user).
 fn wait_and_set_ids<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Failure> {
+    // The clone copied the parent's end of the sync pipe: closed here, in
+    // every mode, a parent dead before the death signal was set reads as
+    // end of file at any of the child's waits instead of blocking it.
+    c.sys.close(plan.fds.sync_writer);
     if plan.sync {
+        // A SIGKILLed launcher writes no byte: the parent-death signal ends
+        // this wait from here on (copies of the writer in children cloned
+        // meanwhile go with those children, which die by the same signal).
         c.step(Step::WaitParent, |sys| {
-            // The parent's death must end this wait (a SIGKILLed launcher
-            // writes no byte): from here on the parent-death signal ends
-            // the child; a death before it leaves the pipe without a
-            // writer once the child's copy of the parent's end is closed
-            // (copies in children cloned meanwhile go with those children,
-            // which die by the same signal).
             sys.die_with_parent()?;
-            sys.close(plan.fds.sync_writer);
             sys.wait_byte(plan.fds.sync)
         })?;
     }

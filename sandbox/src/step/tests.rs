@@ -199,6 +199,8 @@ fn root_mode_needs_no_sync_and_no_ids() {
     assert!(!r.has("setresuid"));
     assert!(!r.has("loopback_up"));
     assert!(r.pos("mount - / - REC|PRIVATE") < r.pos("pivot_root"));
+    // The parent's end of the sync pipe closed in this mode too.
+    assert!(r.pos("close 16") < r.pos("pdeathsig"));
 }
 
 #[test]
