@@ -146,3 +146,17 @@ pub unsafe fn spawn<'a, T>(
         _arg: std::marker::PhantomData,
     })
 }
+
+/// A pidfd of the running process `pid` (`pidfd_open(2)`): readable once it
+/// has exited. A pid can be reused once its process is reaped, so the
+/// caller checks afterwards that the pid still named the process it meant
+/// (for a parent: `getppid` unchanged after the call).
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes two integers and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}

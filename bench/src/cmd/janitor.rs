@@ -1,34 +1,35 @@
 //! `vmlab scale`'s janitor: the `vmlab` binary again (`scale
 //! --janitor-for PID`, hidden), started before the first sandbox is held
-//! in the driver. It waits on a pipe whose only write end the driver
-//! keeps; when that closes (the driver exited, or was SIGKILLed: the
-//! kernel closes its fds) and the driver is gone, it removes the cgroups
-//! the driver's held sandboxes left. Their workloads die with the driver
-//! (their parent-death signal is SIGKILL); only their empty cgroups would
-//! stay, until the next sandbox start swept them.
-use std::io::Read;
+//! in the driver. It waits on a pidfd of the driver; once the driver has
+//! exited (or was SIGKILLed) it removes the cgroups the driver's held
+//! sandboxes left. Their workloads die with the driver (their parent-death
+//! signal is SIGKILL); only their empty cgroups would stay, until the next
+//! sandbox start swept them.
+//!
+//! A pidfd, not the end of a pipe: every child the driver clones holds a
+//! copy of the driver's fds until it execs, so one stuck before its exec
+//! would keep a pipe open, and the sweep from starting, after the driver
+//! is gone.
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-
-/// How long the janitor waits for the driver to be gone once its pipe
-/// closed.
-const DRIVER_EXIT: Duration = Duration::from_secs(30);
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 /// How long it keeps sweeping while the driver's workloads are dying (on a
 /// loaded host thousands of them take a while).
 const SWEEP_FOR: Duration = Duration::from_secs(60);
 
-/// Starts the janitor for this process; it works when the returned child's
-/// stdin closes (dropped with it, or at this process's end).
+/// Starts the janitor for this process; it works once this process has
+/// exited (the returned child is not waited for).
 pub fn spawn() -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot locate the vmlab binary")?;
     Command::new(exe)
         .args(["scale", "--janitor-for"])
         .arg(std::process::id().to_string())
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         // Not in the driver's process group: a Ctrl-C at the terminal
@@ -38,19 +39,39 @@ pub fn spawn() -> anyhow::Result<Child> {
         .context("cannot start the scale janitor")
 }
 
+/// Whether `owner` is still this process's parent.
+fn parent_is(owner: u32) -> bool {
+    nix::unistd::getppid().as_raw() as u32 == owner
+}
+
+/// Returns once the driver `owner` (our parent when we started) is gone.
+fn wait_for_exit(owner: u32) {
+    let pidfd = vmlab_sandbox::clone::pidfd_open(owner as i32);
+    // Checked after the open: while the driver is our parent its pid
+    // cannot name another process, so the pidfd names the driver.
+    if !parent_is(owner) {
+        return;
+    }
+    // Without a pidfd (a kernel before 5.3, or poll failing) the parent
+    // is watched instead.
+    if let Ok(fd) = pidfd {
+        loop {
+            let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut p, PollTimeout::NONE) {
+                Ok(n) if n > 0 => return,
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    while parent_is(owner) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The janitor's work for the driver `owner`; returns the exit code.
 pub fn run(owner: u32) -> anyhow::Result<u8> {
-    let mut buf = [0u8; 64];
-    let mut stdin = std::io::stdin();
-    while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
-    let t = Instant::now();
-    // The driver is our parent until it is gone (then we are reparented).
-    while nix::unistd::getppid().as_raw() as u32 == owner && t.elapsed() < DRIVER_EXIT {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if nix::unistd::getppid().as_raw() as u32 == owner {
-        return Ok(1);
-    }
+    wait_for_exit(owner);
     let Ok(hier) = vmlab_sandbox::cgroup::Hierarchy::cached() else {
         return Ok(0);
     };
