@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use vmlab_bench::compare::{self, backend, probe::HostView};
+use vmlab_bench::scale::holders::Holder;
 use vmlab_bench::scale::{self, holders, indriver, Settings, Stopper};
 use vmlab_bench::BackendId;
 use vmlab_reports::model::ScaleResult;
@@ -36,6 +37,13 @@ pub struct ScaleArgs {
     /// driver through the sandbox library.
     #[arg(long)]
     pub via_run: bool,
+    /// Also hold the sandbox with one part of its isolation taken away at
+    /// a time (rows `sandbox-no-netns`, `-no-cgroup`, `-no-seccomp`,
+    /// `-no-rootfs`, `-no-userns`) and the plain process in the sandbox's
+    /// namespaces only (`process-in-ns`): what each part costs. Analysis
+    /// rows, not isolations to use.
+    #[arg(long)]
+    pub ablate: bool,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -107,6 +115,7 @@ pub fn measure_all(
     s: &Settings,
     stop: &Stopper,
     via_run: bool,
+    ablate: bool,
 ) -> anyhow::Result<Vec<ScaleResult>> {
     let host = HostView::gather();
     let exe = std::env::current_exe().context("cannot locate the vmlab binary")?;
@@ -159,6 +168,21 @@ pub fn measure_all(
             let r = scale::measure(holder.as_ref(), Some(id.kind()), s, stop)?;
             eprintln!("vmlab: {}", summary(&r));
             out.push(r);
+        }
+        if ablate && id == BackendId::Sandbox {
+            for holder in scale::ablate::rows(&images)? {
+                if stop.fired() {
+                    break;
+                }
+                eprintln!(
+                    "vmlab: {}: holding up to {} instances",
+                    holder.name(),
+                    s.max
+                );
+                let r = scale::measure(&holder, Some(id.kind()), s, stop)?;
+                eprintln!("vmlab: {}", summary(&r));
+                out.push(r);
+            }
         }
     }
     Ok(out)
@@ -221,7 +245,7 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
     }
     compare::images::ensure_built(&args.images, false, false)?;
     // Sandboxes held in the driver leave their cgroups to it: a janitor
-    // removes them should the driver be killed (dropped at the end).
+    // removes them once the driver is gone, should it be killed.
     let _janitor = if ids.contains(&BackendId::Sandbox) {
         super::janitor::spawn()
             .map_err(|e| {
@@ -233,7 +257,14 @@ pub fn main(args: ScaleArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
-    let results = measure_all(&ids, args.images.clone(), &s, &stop, args.via_run)?;
+    let results = measure_all(
+        &ids,
+        args.images.clone(),
+        &s,
+        &stop,
+        args.via_run,
+        args.ablate,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }

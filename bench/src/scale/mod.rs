@@ -16,6 +16,7 @@
 //! instance is released (or killed) on every path, SIGINT and SIGTERM
 //! included ([`Stopper`]); a SIGKILLed driver leaves its launchers a
 //! SIGTERM (`PR_SET_PDEATHSIG`) and its workloads a closed stdin.
+pub mod ablate;
 pub mod concurrency;
 pub mod density;
 pub mod held;
