@@ -53,6 +53,7 @@ pub mod capability;
 pub mod cgroup;
 pub mod clone;
 pub mod config;
+pub mod fault;
 pub mod held;
 pub mod launcher;
 pub mod monitor;

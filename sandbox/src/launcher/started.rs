@@ -92,6 +92,7 @@ impl Started {
         // before the Box is freed, and nothing mutates the plan meanwhile.
         let plan_ref: &'static Plan = unsafe { &*(&*plan as *const Plan) };
         let child = spawn(config, plan_ref, flags, into)?;
+        crate::fault::after_clone(child.pid);
         phases.mark("clone");
         let w = wiring;
         drop((w.sync.child, w.status.child, w.proto.child));

@@ -55,13 +55,19 @@ fn wait_and_set_ids<S: Sys>(plan: &Plan, c: &mut Child<'_, S>) -> Result<(), Fai
     // The clone copied the parent's end of the sync pipe: closed here, in
     // every mode, a parent dead before the death signal was set reads as
     // end of file at any of the child's waits instead of blocking it.
-    c.sys.close(plan.fds.sync_writer);
+    // (Not so only in the weakened child of a test's positive control.)
+    let early = crate::fault::early_death_signal();
+    if early {
+        c.sys.close(plan.fds.sync_writer);
+    }
     if plan.sync {
         // A SIGKILLed launcher writes no byte: the parent-death signal ends
         // this wait from here on (copies of the writer in children cloned
         // meanwhile go with those children, which die by the same signal).
         c.step(Step::WaitParent, |sys| {
-            sys.die_with_parent()?;
+            if early {
+                sys.die_with_parent()?;
+            }
             sys.wait_byte(plan.fds.sync)
         })?;
     }
