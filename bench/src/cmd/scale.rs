@@ -207,13 +207,23 @@ pub fn summary(r: &ScaleResult) -> String {
         .creations_per_s
         .map(|c| format!("{c:.0}/s at {}", r.creations_at.unwrap_or(0)))
         .unwrap_or_else(|| "no rate".into());
+    let ends = r
+        .ready_ends_ns()
+        .map(|(first, last, k)| {
+            format!(
+                ", to ready {:.2} -> {:.2} ms (first/last {k} starts)",
+                first / 1e6,
+                last / 1e6
+            )
+        })
+        .unwrap_or_default();
     let failure = r
         .failure
         .as_ref()
         .map(|f| format!("; {f}"))
         .unwrap_or_default();
     format!(
-        "{}: reached {} (stopped: {}), {per}, {rate}{failure}",
+        "{}: reached {} (stopped: {}), {per}{ends}, {rate}{failure}",
         r.backend, r.reached, r.stopped
     )
 }

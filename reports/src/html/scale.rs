@@ -38,14 +38,15 @@ pub fn rows(results: &Results) -> Vec<ScaleRow> {
             };
             let at16 = s.concurrency.iter().find(|l| l.concurrency == 16);
             let ns = |v: Option<f64>| v.map_or_else(dash, fmt_ns);
+            let ends = s.ready_ends_ns();
             ScaleRow {
                 backend: s.backend.clone(),
                 emulated: s.emulated,
                 reached: s.reached,
                 stopped: s.stopped.clone(),
                 per_instance: per,
-                ready_first: ns(s.density.first().map(|d| d.to_ready_ns as f64)),
-                ready_last: ns(s.density.last().map(|d| d.to_ready_ns as f64)),
+                ready_first: ns(ends.map(|(first, _, _)| first)),
+                ready_last: ns(ends.map(|(_, last, _)| last)),
                 rate: s.creations_per_s.map_or_else(dash, |r| {
                     format!("{r:.0}/s (at {})", s.creations_at.unwrap_or(0))
                 }),

@@ -64,6 +64,33 @@ pub struct ScaleResult {
     pub start_phases_ns: std::collections::BTreeMap<String, f64>,
 }
 
+/// Most starts at each end of the density curve that
+/// [`ScaleResult::ready_ends_ns`] takes its medians over.
+pub const END_STARTS: usize = 50;
+
+impl ScaleResult {
+    /// Median to-ready of the first and of the last starts of the density
+    /// run (a tenth of them at each end, at least 1 and at most
+    /// [`END_STARTS`]), ns, and how many each median is over: does the
+    /// N-th start as fast as the first? `None` without a start.
+    pub fn ready_ends_ns(&self) -> Option<(f64, f64, usize)> {
+        let n = self.density.len();
+        if n == 0 {
+            return None;
+        }
+        let k = (n / 10).clamp(1, END_STARTS);
+        let median = |steps: &[DensityStep]| {
+            let xs: Vec<f64> = steps.iter().map(|d| d.to_ready_ns as f64).collect();
+            crate::stats::quantile(&xs, 0.5)
+        };
+        Some((
+            median(&self.density[..k]),
+            median(&self.density[n - k..]),
+            k,
+        ))
+    }
+}
+
 /// The host after the n-th held instance was ready.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct DensityStep {
@@ -103,4 +130,39 @@ pub struct ConcurrencyLevel {
     /// The first failure, for the report.
     #[serde(default)]
     pub failure: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_ready(ready: &[u64]) -> ScaleResult {
+        ScaleResult {
+            density: ready
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| DensityStep {
+                    n: i as u32 + 1,
+                    to_ready_ns: r,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_ends_are_medians_of_a_tenth_of_the_starts_at_each_end() {
+        assert_eq!(with_ready(&[]).ready_ends_ns(), None);
+        assert_eq!(with_ready(&[7]).ready_ends_ns(), Some((7.0, 7.0, 1)));
+        // 30 starts: 3 at each end; one slow outlier among the first does
+        // not move the median.
+        let mut r: Vec<u64> = (0..30).map(|i| 100 + 10 * i).collect();
+        r[0] = 100_000;
+        assert_eq!(with_ready(&r).ready_ends_ns(), Some((120.0, 380.0, 3)));
+        // 4000 starts: capped at 50 each.
+        let r: Vec<u64> = (0..4000).collect();
+        let (first, last, k) = with_ready(&r).ready_ends_ns().unwrap();
+        assert_eq!((first, last, k), (24.5, 3974.5, END_STARTS));
+    }
 }
